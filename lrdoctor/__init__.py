@@ -1,0 +1,6 @@
+"""lrdoctor: find why a PPO run collapsed, and hand over the warmup schedule that fixes it."""
+
+from lrdoctor.schedule import Schedule
+
+__all__ = ["Schedule"]
+__version__ = "0.1.0"

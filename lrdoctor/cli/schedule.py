@@ -1,0 +1,106 @@
+"""`lrdoctor plot-schedule`: the recommended schedule as a table, points and a figure."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lrdoctor.cli import command
+from lrdoctor.errors import InputError
+from lrdoctor.output import write_atomic
+from lrdoctor.schedule import Schedule
+from lrdoctor.units import format_lr, format_steps, parse_steps
+
+
+class ScheduleFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+@command("plot-schedule")
+def plot_schedule(
+    base_lr: Annotated[float, typer.Option(help="Peak learning rate B.")] = 3e-4,
+    total_steps: Annotated[str, typer.Option(help="Total steps T, e.g. 20M, 500K, 2e7.")] = "20M",
+    start_factor: Annotated[float, typer.Option(help="LR at step 0, as a fraction of B.")] = 0.01,
+    slow_end: Annotated[float, typer.Option(help="End of the ultra-slow start, fraction of T.")] = 0.025,
+    slow_factor: Annotated[float, typer.Option(help="LR at the end of the ultra-slow start, fraction of B.")] = 0.1,
+    ramp_end: Annotated[float, typer.Option(help="End of the warmup ramp (LR reaches B), fraction of T.")] = 0.25,
+    hold_until: Annotated[float, typer.Option(help="Hold B until this fraction of T before decaying.")] = 0.25,
+    final_factor: Annotated[float, typer.Option(help="LR at T, as a fraction of B.")] = 0.1,
+    format: Annotated[
+        ScheduleFormat, typer.Option("--format", "-f", help="table for people; csv or json points for tools.")
+    ] = ScheduleFormat.table,
+    points: Annotated[int, typer.Option(help="Evenly spaced points to add to the phase boundaries (csv/json).")] = 0,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write csv/json here, not stdout.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Draw the schedule to this .png, .svg or .pdf.")] = None,
+    run: Annotated[Optional[Path], typer.Option("--run", help="Draw this run's logged LR over the recommendation.")] = None,
+) -> None:
+    """Compute the recommended warmup schedule; print it, export it, draw it."""
+    schedule = Schedule(
+        base_lr=base_lr,
+        total_steps=parse_steps(total_steps),
+        start_factor=start_factor,
+        slow_end=slow_end,
+        slow_factor=slow_factor,
+        ramp_end=ramp_end,
+        hold_until=hold_until,
+        final_factor=final_factor,
+    )
+    if points < 0:
+        raise InputError("--points must be zero or more")
+    if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:
+        raise InputError(f"--out must end in one of {', '.join(FIGURE_SUFFIXES)}: {out}")
+
+    if format is ScheduleFormat.table:
+        Console().print(phase_table(schedule))
+    else:
+        text = schedule.as_json(points) if format is ScheduleFormat.json else schedule.as_csv(points)
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            write_atomic(output, text)
+            Console(stderr=True).print(f"wrote {output}")
+
+    if out is not None:
+        from lrdoctor.plots import draw_schedule
+
+        logged = _load_single_run(run) if run is not None else None
+        draw_schedule(schedule, out, run=logged)
+        Console(stderr=True).print(f"wrote {out}")
+
+
+def phase_table(schedule: Schedule) -> Table:
+    table = Table(
+        title=f"Recommended schedule: base LR {format_lr(schedule.base_lr)}, {format_steps(schedule.total_steps)} steps",
+        title_justify="left",
+    )
+    for header in ("phase", "steps", "LR", "expected KL", "purpose"):
+        table.add_column(header)
+    for phase in schedule.phases:
+        low, high = phase.kl_band
+        table.add_row(
+            f"{phase.number} {phase.name}",
+            f"{format_steps(phase.start_step) if phase.start_step else '0'} → {format_steps(phase.end_step)}",
+            f"{format_lr(phase.start_lr)} → {format_lr(phase.end_lr)}",
+            f"< {high:g}" if low == 0 else f"{low:g}–{high:g}",
+            phase.purpose,
+        )
+    return table
+
+
+def _load_single_run(path: Path):
+    from lrdoctor.ingest import load_runs
+
+    runs = load_runs(path)
+    if len(runs) != 1:
+        raise InputError(f"--run expects one run, found {len(runs)} under {path}")
+    return runs[0]
