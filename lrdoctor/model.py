@@ -154,3 +154,16 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     fix: Mapping[str, Any] | None = None
     caused_by: str | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A run and what the rules found in it: the unit reporters and plots consume."""
+
+    run: Run
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def worst(self) -> Severity | None:
+        ranked = [f.severity for f in self.findings]
+        return max(ranked, key=lambda s: s.rank) if ranked else None
