@@ -8,10 +8,10 @@ the rest is noted, so a live run reads as a consistent prefix.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import crc32c
 import numpy as np
@@ -40,10 +40,12 @@ def masked_crc(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def read_event_file(
-    path: Path, want: Callable[[str], bool] | None = None, start: int = 0
-) -> EventData:
-    """Read records from byte offset ``start``; materialise scalars whose tag ``want`` accepts."""
+def read_event_file(path: Path, want: re.Pattern[str] | None = None, start: int = 0) -> EventData:
+    """Read records from byte offset ``start``.
+
+    Only scalars whose tag ``want.fullmatch``-es are materialised (None: all);
+    every scalar tag is still listed in ``scalar_tags``.
+    """
     from tensorboard.compat.proto import event_pb2
 
     data = Path(path).read_bytes()
@@ -102,7 +104,7 @@ def _collect(event, want, collected, result: EventData) -> None:
             if number is None:
                 continue
             result.scalar_tags.add(value.tag)
-            if want is None or want(value.tag):
+            if want is None or want.fullmatch(value.tag):
                 steps, values = collected.setdefault(value.tag, ([], []))
                 steps.append(event.step)
                 values.append(number)
