@@ -167,3 +167,18 @@ class RunResult:
     def worst(self) -> Severity | None:
         ranked = [f.severity for f in self.findings]
         return max(ranked, key=lambda s: s.rank) if ranked else None
+
+    @property
+    def verdict(self) -> str:
+        """One word for tables, titles and colours: collapsed, error, warning, ok, unchecked.
+
+        "ok" is only said of a run whose metrics were there to check.
+        """
+        if any(f.code == "LRD006" for f in self.findings):
+            return "collapsed"
+        worst = self.worst
+        if worst is not None and worst is not Severity.info:
+            return worst.value
+        if not self.run.metrics:
+            return "unchecked"
+        return "ok"
