@@ -1,0 +1,80 @@
+"""The rule registry: every rule lrdoctor knows, by code, in code order.
+
+A rule is a plain module (no classes), in the style of yamllint:
+
+- its docstring is its user documentation (what, why, options, example);
+- ``CODE`` ("LRD001"), ``SLUG`` ("kl-exceeded"), ``SEVERITY`` (the default),
+  ``OPTIONS`` (defaults, plain data), ``SCOPE`` ("run", "config" or "both");
+- ``REQUIRES``: the canonical metrics a run-scoped check needs; an entry that is
+  a tuple means any one of those. When one is missing the engine reports
+  LRD010 metric-missing instead of running the rule, so rules stay simple;
+- for run-scoped rules, ``check(run, options) -> Iterator[Problem]``.
+
+The engine, not the rule, attaches code, slug and the configured severity.
+Codes are stable: reports, suppressions and CI depend on them.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Iterable
+
+from lrdoctor.errors import InputError
+from lrdoctor.rules.common import Problem
+from lrdoctor.rules import (
+    kl_exceeded,
+    constant_lr_recurrent,
+    no_warmup_recurrent,
+    entropy_rising,
+    entropy_collapse,
+    policy_collapse,
+    non_finite,
+    clip_fraction_high,
+    value_divergence,
+    metric_missing,
+    schedule_not_applied,
+)
+
+__all__ = ["Problem", "RULES", "get", "resolve"]
+
+_MODULES: tuple[ModuleType, ...] = (
+    kl_exceeded,
+    constant_lr_recurrent,
+    no_warmup_recurrent,
+    entropy_rising,
+    entropy_collapse,
+    policy_collapse,
+    non_finite,
+    clip_fraction_high,
+    value_divergence,
+    metric_missing,
+    schedule_not_applied,
+)
+
+RULES: dict[str, ModuleType] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}
+_BY_SLUG: dict[str, str] = {module.SLUG: module.CODE for module in _MODULES}
+
+
+def get(name: str) -> ModuleType:
+    """The rule with this code (``LRD001``, any case) or slug (``kl-exceeded``)."""
+    key = name.strip()
+    code = key.upper() if key.upper() in RULES else _BY_SLUG.get(key.lower())
+    if code is None:
+        raise InputError(f"unknown rule: {name} (see `lrdoctor rules`)")
+    return RULES[code]
+
+
+def resolve(names: Iterable[str]) -> set[str]:
+    """Codes named by codes, slugs or code prefixes (``LRD``, ``LRD00``); unknown names fail."""
+    codes: set[str] = set()
+    for name in names:
+        key = name.strip()
+        prefix = key.upper()
+        matching = {code for code in RULES if code.startswith(prefix)} if prefix.startswith("LRD") else set()
+        codes |= matching or {get(key).CODE}
+    return codes
+
+
+def run_scoped(code: str) -> bool:
+    """Whether a rule checks logged runs (the rest only lint config files)."""
+    return RULES[code].SCOPE in ("run", "both")

@@ -1,0 +1,72 @@
+"""LRD002 constant-lr-recurrent: a recurrent policy trained at a constant learning rate.
+
+Why: a recurrent policy (GRU, LSTM, attention, Mamba/SSM) with fresh heads, at
+its full LR from step 0, takes updates far larger than its hidden state can
+absorb: the KL between successive policies exceeds its target, entropy rises,
+and the policy collapses. This is the run that started lrdoctor: a GRU
+("graph_free") at a constant 3e-4 collapsed within about 4M steps, because its
+trainer applied warmup only to architectures named "attention" and "mamba".
+
+In logged runs: the logged LR is constant and the architecture is recurrent.
+An LR that was not logged is never taken for constant (LRD010 says it is
+missing). When the architecture is unknown, a constant LR is reported as info:
+lrdoctor does not guess that it is recurrent; pass ``--arch`` to decide.
+
+In config files (``lrdoctor check``): a recurrent architecture with a constant
+LR (a plain number for ``learning_rate``, or a schedule named constant).
+
+The finding names the architecture kind, its name and where that was read, and
+the LR, and carries the fix: the recommended warmup schedule for this run's
+base LR and length, with the line of code that applies it.
+
+Options: none besides ``severity``.
+
+Example::
+
+    LRD002 error constant LR 3e-04 on a recurrent GRU policy "graph_free"
+    (architecture from config.json: model.arch)
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+from lrdoctor import prescription
+from lrdoctor.model import Run, Severity
+from lrdoctor.rules.common import Problem, constant_on_recurrent, describe_architecture, lr_text
+
+CODE = "LRD002"
+SLUG = "constant-lr-recurrent"
+SEVERITY = Severity.error
+SCOPE = "both"
+REQUIRES = ("lr",)
+OPTIONS: dict = {}
+
+
+def check(run: Run, options: Mapping) -> Iterator[Problem]:
+    if run.lr_shape.kind != "constant":
+        return
+    lr = run.lr_shape.peak_lr
+    evidence = {
+        "lr": lr,
+        "lr_shape": "constant",
+        "lr_tag": run.sources["lr"].tag if "lr" in run.sources else None,
+        "architecture": run.architecture.kind,
+        "architecture_name": run.architecture.name,
+        "architecture_source": run.architecture.source,
+    }
+    if constant_on_recurrent(run):
+        yield Problem(
+            message=f"constant LR {lr_text(lr)} on a {describe_architecture(run)}",
+            evidence=evidence,
+            fix=prescription.fix_for(run),
+        )
+    elif not run.architecture.known:
+        yield Problem(
+            message=(
+                f"constant LR {lr_text(lr)}, and the architecture is unknown ({run.architecture.source}): "
+                "if the policy is recurrent, this is the setting that collapses it; pass --arch to decide"
+            ),
+            evidence=evidence,
+            severity=Severity.info,
+        )

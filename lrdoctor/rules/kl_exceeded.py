@@ -1,0 +1,141 @@
+"""LRD001 kl-exceeded: the KL between successive policies went over its threshold.
+
+Why: PPO's clipped objective only bounds each update loosely; the approximate KL
+between the policy before and after an update is what says how far it moved.
+Above about 0.02 the policy moves faster than its advantage estimates can follow,
+and a recurrent policy at a too-high LR is the usual reason. The finding says
+which estimator and tag the KL came from (SB3 and CleanRL log the k3 estimator,
+RLlib and Sample Factory the analytic KL).
+
+What it reports: the threshold and where it came from, the first step over it,
+the peak and its step, the percent over (0.0334 against 0.02 is 67% over), the
+share of updates over it, and whether the excess is sustained (the median of
+some window of ``window`` consecutive updates is over the threshold) or an
+isolated spike.
+
+Severity: an isolated spike is a warning; a sustained excess, or a peak at or
+above ``error_ratio`` times the threshold, is an error.
+
+Options:
+- ``threshold`` (0.02): the KL above which an update went too far.
+- ``use_target_kl`` (true): when the run's config sets ``target_kl``, that is
+  the threshold (the run's own contract); set false to force ``threshold``.
+- ``window`` (10): updates in the rolling window that decides "sustained".
+- ``error_ratio`` (1.5): a peak this many times the threshold is an error even
+  when it is not sustained.
+
+Example::
+
+    LRD001 error approx KL (k3, train/approx_kl) exceeded 0.02 from step 1.9M;
+    peak 0.0334 at 3.1M (67% over); over in 58% of updates, sustained
+
+    [tool.lrdoctor.rules.kl-exceeded]
+    threshold = 0.03
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+from lrdoctor import prescription
+from lrdoctor.model import Run, Severity
+from lrdoctor.rules.common import Problem, finite, first_sustained_step, lr_cause, metric_label, steps
+
+CODE = "LRD001"
+SLUG = "kl-exceeded"
+SEVERITY = Severity.error
+SCOPE = "run"
+REQUIRES = ("kl",)
+OPTIONS = {"threshold": 0.02, "use_target_kl": True, "window": 10, "error_ratio": 1.5}
+
+
+@dataclass(frozen=True)
+class Exceedance:
+    """How a run's KL went over its threshold."""
+
+    threshold: float
+    threshold_source: str
+    first_step_over: int
+    peak: float
+    peak_step: int
+    share_over: float
+    sustained_from: int | None  # first step of the first sustained stretch, None for spikes only
+
+    @property
+    def percent_over(self) -> int:
+        return round((self.peak / self.threshold - 1) * 100)
+
+    @property
+    def sustained(self) -> bool:
+        return self.sustained_from is not None
+
+
+def threshold_for(run: Run, options: Mapping) -> tuple[float, str]:
+    """The KL threshold for this run and where it came from."""
+    target = run.config.target_kl
+    if options["use_target_kl"] and target is not None:
+        value = target.value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value), f"target_kl in the run's config ({target.source})"
+    if options["threshold"] == OPTIONS["threshold"]:
+        return float(options["threshold"]), "default"
+    return float(options["threshold"]), "configured threshold"
+
+
+def exceedance(run: Run, options: Mapping) -> Exceedance | None:
+    """The run's KL excess over its threshold, or None when it never went over."""
+    kl = finite(run.metrics["kl"])
+    threshold, source = threshold_for(run, options)
+    over = kl > threshold
+    if not over.any():
+        return None
+    window = min(int(options["window"]), len(kl))
+    # Fewer than 3 updates cannot show a sustained excess, only single readings.
+    sustained_from = first_sustained_step(kl, threshold, window) if window >= 3 else None
+    return Exceedance(
+        threshold=threshold,
+        threshold_source=source,
+        first_step_over=int(over[over].index[0]),
+        peak=float(kl.max()),
+        peak_step=int(kl.idxmax()),
+        share_over=float(over.mean()),
+        sustained_from=sustained_from,
+    )
+
+
+def check(run: Run, options: Mapping) -> Iterator[Problem]:
+    found = exceedance(run, options)
+    if found is None:
+        return
+    pattern = "sustained" if found.sustained else "spike"
+    severe = found.sustained or found.peak >= options["error_ratio"] * found.threshold
+    cause = lr_cause(run)
+    source = "" if found.threshold_source in ("default", "configured threshold") else f" (the run's target_kl)"
+    message = (
+        f"{metric_label(run, 'kl')} exceeded {found.threshold:g}{source} from step {steps(found.first_step_over)}; "
+        f"peak {found.peak:.3g} at {steps(found.peak_step)} ({found.percent_over}% over); "
+        f"over in {found.share_over:.0%} of updates, {pattern}"
+    )
+    kl_source = run.sources.get("kl")
+    yield Problem(
+        message=message,
+        step=found.first_step_over,
+        evidence={
+            "threshold": found.threshold,
+            "threshold_source": found.threshold_source,
+            "first_step_over": found.first_step_over,
+            "peak": found.peak,
+            "peak_step": found.peak_step,
+            "percent_over": found.percent_over,
+            "share_over": round(found.share_over, 4),
+            "sustained": found.sustained,
+            "sustained_from": found.sustained_from,
+            "pattern": pattern,
+            "window": int(options["window"]),
+            "estimator": kl_source.estimator if kl_source else None,
+            "tag": kl_source.tag if kl_source else None,
+        },
+        fix=prescription.fix_for(run) if cause is not None else None,
+        severity=Severity.error if severe else Severity.warning,
+    )

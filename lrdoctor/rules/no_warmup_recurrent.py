@@ -1,0 +1,75 @@
+"""LRD003 no-warmup-recurrent: an LR schedule that starts at or near its peak, on a recurrent policy.
+
+Why: a decaying schedule (linear decay, cosine, step) without warmup gives a
+recurrent policy its largest updates first, while its heads are fresh and its
+hidden state is untrained: the same early KL excess as a constant LR, only
+shorter. The recommended schedule starts at 1% of the base LR and ramps up.
+
+In logged runs: the logged LR changes but its first value is already at least
+``near_peak`` times its peak, on a recurrent architecture. Constant LRs are
+LRD002's; an LR that was not logged is never judged (LRD010). KL-adaptive
+schedules count as schedules: they only react after the KL has gone over. When
+the architecture is unknown the finding is info: lrdoctor does not guess.
+
+In config files (``lrdoctor check``): a recurrent architecture with a schedule
+that has no warmup (e.g. rl-baselines3-zoo's ``lin_3e-4``), warmup switched off,
+or an explicit list of warmed-up architectures that leaves out the active
+recurrent one (the originating trainer warmed up only "attention" and "mamba").
+
+Options:
+- ``near_peak`` (0.5): a first LR at or above this fraction of the peak counts
+  as starting at the peak.
+
+Example::
+
+    LRD003 warning LR schedule without warmup (linear-decay from 3e-04) on a
+    recurrent LSTM policy (architecture from policy name MlpLstmPolicy)
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+from lrdoctor import prescription
+from lrdoctor.model import Run, Severity
+from lrdoctor.rules.common import Problem, describe_architecture, lr_text, starts_near_peak
+
+CODE = "LRD003"
+SLUG = "no-warmup-recurrent"
+SEVERITY = Severity.warning
+SCOPE = "both"
+REQUIRES = ("lr",)
+OPTIONS = {"near_peak": 0.5}
+
+
+def check(run: Run, options: Mapping) -> Iterator[Problem]:
+    if not starts_near_peak(run, options["near_peak"]):
+        return
+    shape = run.lr_shape
+    evidence = {
+        "lr_shape": shape.kind,
+        "initial_lr": shape.initial_lr,
+        "peak_lr": shape.peak_lr,
+        "initial_over_peak": round(shape.initial_lr / shape.peak_lr, 4),
+        "near_peak": options["near_peak"],
+        "architecture": run.architecture.kind,
+        "architecture_name": run.architecture.name,
+        "architecture_source": run.architecture.source,
+    }
+    described = f"LR schedule without warmup ({shape.kind}, starting at {lr_text(shape.initial_lr)}"
+    described += f" of peak {lr_text(shape.peak_lr)})"
+    if run.architecture.recurrent is True:
+        yield Problem(
+            message=f"{described} on a {describe_architecture(run)}",
+            evidence=evidence,
+            fix=prescription.fix_for(run),
+        )
+    elif not run.architecture.known:
+        yield Problem(
+            message=(
+                f"{described}, and the architecture is unknown ({run.architecture.source}): "
+                "a recurrent policy needs warmup; pass --arch to decide"
+            ),
+            evidence=evidence,
+            severity=Severity.info,
+        )

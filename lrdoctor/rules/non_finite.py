@@ -1,0 +1,60 @@
+"""LRD007 non-finite: NaN or Inf in a tracked metric.
+
+Why: a NaN loss or KL means the optimizer produced non-finite parameters or the
+logger divided by zero; from that update on, the numbers (and usually the
+policy) are meaningless. lrdoctor keeps NaN and Inf as data when reading, so
+this rule can say where they start. Other rules read only the finite points.
+
+What it reports, per metric: the first step with a non-finite value, how many
+there are, and which kinds (NaN, +Inf, -Inf).
+
+Options:
+- ``min_count`` (1): report a metric only with at least this many non-finite
+  values (some loggers write a single NaN before the first update).
+
+Example::
+
+    LRD007 error value loss (train/value_loss) is non-finite from step 3.2M:
+    14 values (NaN)
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from lrdoctor.model import CANONICAL_METRICS, Run, Severity
+from lrdoctor.rules.common import Problem, metric_label, steps
+
+CODE = "LRD007"
+SLUG = "non-finite"
+SEVERITY = Severity.error
+SCOPE = "run"
+REQUIRES: tuple = ()
+OPTIONS = {"min_count": 1}
+
+
+def check(run: Run, options: Mapping) -> Iterator[Problem]:
+    ordered = [m for m in CANONICAL_METRICS if m in run.metrics] + sorted(set(run.metrics) - set(CANONICAL_METRICS))
+    for metric in ordered:
+        series = run.metrics[metric].astype(float).sort_index()
+        values = series.to_numpy()
+        bad = ~np.isfinite(values)
+        count = int(bad.sum())
+        if count == 0 or count < options["min_count"]:
+            continue
+        kinds = [
+            name
+            for name, hit in (("NaN", np.isnan(values)), ("+Inf", np.isposinf(values)), ("-Inf", np.isneginf(values)))
+            if hit.any()
+        ]
+        first = int(series.index[np.argmax(bad)])
+        yield Problem(
+            message=(
+                f"{metric_label(run, metric)} is non-finite from step {steps(first)}: "
+                f"{count} value{'s' if count != 1 else ''} ({', '.join(kinds)})"
+            ),
+            step=first,
+            evidence={"metric": metric, "first_step": first, "count": count, "of": len(values), "kinds": kinds},
+        )

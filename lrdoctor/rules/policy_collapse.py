@@ -1,0 +1,117 @@
+"""LRD006 policy-collapse: the headline: the KL ran away and the policy fell apart with it.
+
+Why: each symptom alone can be benign (a KL excess the policy recovers from,
+entropy rising during exploration); together they are the collapse that
+started lrdoctor: a recurrent GRU at a constant 3e-4 went 67% over its KL
+target, its entropy rose, its return never improved, and it was gone within
+about 4M steps. This finding tells that story in one line, with its onset and,
+when the run's LR settings explain it, its cause; the symptom findings of the
+same run (LRD001, LRD004, ...) point to it with ``caused_by``.
+
+When: a sustained KL exceedance (as LRD001 defines it, with this rule's own
+``kl_threshold`` and ``window``) together with at least one of: entropy rising
+(as LRD004, by ``entropy_rise``), entropy collapsing to ``entropy_floor`` of its
+start, or the return (else success rate) dropping from its best by
+``return_drop`` of its scale (the larger of its early size and its 10-90% range).
+
+Onset: the first step of the first sustained KL exceedance: the first update
+over the threshold in the first window of ``window`` updates whose median is
+over it. The evidence also gives the step the entropy was halfway through its
+rise and the step the return peaked, for the story before and after.
+
+Cause: a declared schedule that was not applied (LRD011), a constant LR on a
+recurrent architecture (LRD002) or a schedule without warmup on one (LRD003);
+otherwise the message says no LR cause was found in what was logged.
+
+Options: ``kl_threshold`` (0.02), ``use_target_kl`` (true), ``window`` (10),
+``entropy_rise`` (0.1), ``entropy_floor`` (0.1), ``return_drop`` (0.3),
+``early_fraction`` (0.2), ``late_fraction`` (0.25).
+
+Example::
+
+    LRD006 error policy collapse from ~1.9M steps: KL peaked at 0.0334 (67% over
+    0.02, sustained), entropy rose 38%; cause: constant LR 3e-04 on a recurrent
+    GRU (graph_free, from config.json: model.arch)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from lrdoctor import prescription
+from lrdoctor.model import Run, Severity
+from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded
+from lrdoctor.rules.common import Problem, lr_cause, metric_label, outcome, steps
+
+CODE = "LRD006"
+SLUG = "policy-collapse"
+SEVERITY = Severity.error
+SCOPE = "run"
+REQUIRES = ("kl", ("entropy", "episode_return", "success_rate"))
+OPTIONS = {
+    "kl_threshold": 0.02,
+    "use_target_kl": True,
+    "window": 10,
+    "entropy_rise": 0.1,
+    "entropy_floor": 0.1,
+    "return_drop": 0.3,
+    "early_fraction": 0.2,
+    "late_fraction": 0.25,
+}
+
+
+def check(run: Run, options: Mapping) -> Iterator[Problem]:
+    excess = kl_exceeded.exceedance(
+        run,
+        {"threshold": options["kl_threshold"], "use_target_kl": options["use_target_kl"], "window": options["window"]},
+    )
+    if excess is None or not excess.sustained:
+        return
+    symptoms: list[str] = []
+    evidence: dict[str, Any] = {
+        "onset_step": excess.sustained_from,
+        "onset": "first step of the first sustained KL exceedance",
+        "kl_threshold": excess.threshold,
+        "kl_threshold_source": excess.threshold_source,
+        "kl_peak": excess.peak,
+        "kl_peak_step": excess.peak_step,
+        "kl_percent_over": excess.percent_over,
+        "kl_share_over": round(excess.share_over, 4),
+    }
+    if "entropy" in run.metrics:
+        rise = entropy_rising.rise(run, options["entropy_rise"], options["early_fraction"], options["late_fraction"])
+        if rise is not None:
+            symptoms.append(f"entropy rose {rise.change.relative():.0%}")
+            evidence.update(entropy_rise=round(rise.change.relative(), 4), entropy_half_rise_step=rise.half_rise_step)
+        fall = entropy_collapse.collapse(run, options["entropy_floor"], 1.0, 0.05)
+        if fall is not None:
+            symptoms.append(f"entropy collapsed to {fall.value / fall.initial:.0%} of its start")
+            evidence.update(entropy_collapse_step=fall.step)
+    result = outcome(run, options["early_fraction"], options["late_fraction"])
+    if result is not None and result.dropped(options["return_drop"]):
+        symptoms.append(
+            f"{metric_label(run, result.metric).split(' (')[0]} fell from {result.best:.3g} "
+            f"(at {steps(result.best_step)}) to {result.late:.3g}"
+        )
+        evidence.update(outcome_metric=result.metric, outcome_best=result.best, outcome_best_step=result.best_step,
+                        outcome_late=result.late)
+    elif result is not None and not result.improved(0.25):
+        evidence.update(outcome_metric=result.metric, outcome_early=result.early, outcome_late=result.late)
+    if not symptoms:
+        return
+    if "outcome_early" in evidence:
+        symptoms.append(f"no improvement in {metric_label(run, result.metric).split(' (')[0]}")
+    cause = lr_cause(run)
+    evidence.update(symptoms=symptoms, cause=cause.code if cause else None, cause_text=cause.text if cause else None)
+    cause_words = cause.text if cause else "no LR setting in this run's logs or config explains it"
+    yield Problem(
+        message=(
+            f"policy collapse from ~{steps(excess.sustained_from)} steps: KL peaked at {excess.peak:.3g} at "
+            f"{steps(excess.peak_step)} ({excess.percent_over}% over {excess.threshold:g}, sustained), "
+            f"{', '.join(symptoms)}; cause: {cause_words}"
+        ),
+        step=excess.sustained_from,
+        evidence=evidence,
+        fix=prescription.fix_for(run),
+        caused_by=cause.code if cause else None,
+    )
