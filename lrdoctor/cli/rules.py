@@ -1,0 +1,86 @@
+"""`lrdoctor rules [RULE]`: every rule at a glance, or one rule's documentation.
+
+The text comes from the rule modules themselves (their docstring, defaults and
+options), so what this prints never drifts from what the rules do.
+"""
+
+from __future__ import annotations
+
+import inspect
+from types import ModuleType
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from lrdoctor import rules as registry
+from lrdoctor.cli import command
+
+SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+@command("rules")
+def rules(
+    rule: Annotated[Optional[str], typer.Argument(help="A rule's code or slug (LRD001, kl-exceeded) to explain it.")] = None,
+) -> None:
+    """List every rule with its code, severity and options; or explain one."""
+    console = Console()
+    if rule is None:
+        console.print(rule_table())
+    else:
+        for part in rule_help(registry.get(rule)):
+            console.print(part)
+
+
+def rule_table() -> Table:
+    table = Table(title="lrdoctor rules", title_justify="left", show_lines=True)
+    for header in ("code", "slug", "severity", "scope", "options (defaults)", "what it flags"):
+        table.add_column(header, overflow="fold")
+    for module in registry.RULES.values():
+        table.add_row(
+            Text(module.CODE, style="bold"),
+            Text(module.SLUG),
+            severity_text(module),
+            Text(module.SCOPE),
+            Text("\n".join(f"{name} = {value_text(value)}" for name, value in module.OPTIONS.items()) or "—"),
+            Text(summary(module)),
+        )
+    return table
+
+
+def rule_help(module: ModuleType) -> list[Any]:
+    """The rule's own documentation, then its defaults as a table."""
+    header = Text.assemble((f"{module.CODE} {module.SLUG}", "bold"), "  default severity ", severity_text(module))
+    header.append(f"  scope {module.SCOPE}")
+    parts: list[Any] = [header, Text(""), Text(inspect.cleandoc(module.__doc__ or "").strip())]
+    if module.OPTIONS:
+        options = Table(title="options", title_justify="left")
+        options.add_column("option")
+        options.add_column("default")
+        options.add_column("set with")
+        for name, value in module.OPTIONS.items():
+            options.add_row(Text(name), Text(value_text(value)), Text(f"--set {module.SLUG}.{name}=…"))
+        parts += [Text(""), options]
+    return parts
+
+
+def summary(module: ModuleType) -> str:
+    """The first line of the docstring without its "LRD001 kl-exceeded:" prefix."""
+    first = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+    prefix = f"{module.CODE} {module.SLUG}:"
+    return first[len(prefix):].strip() if first.startswith(prefix) else first
+
+
+def severity_text(module: ModuleType) -> Text:
+    level = module.SEVERITY.value
+    return Text(level, style=SEVERITY_STYLE.get(level, ""))
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "(none)"
+    return str(value)

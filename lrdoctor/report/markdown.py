@@ -1,0 +1,185 @@
+"""The Markdown report: what a person pastes into an issue.
+
+Per run: the problem (the top cause), what it explains, the evidence as a small
+table, the recommended schedule with its numbers and the one line that applies
+it, and the run's figure when ``--plots`` drew one (links relative to the report).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from lrdoctor.model import Finding, RunResult, Severity
+from lrdoctor.report import (
+    Report,
+    architecture_text,
+    cause_first,
+    checked_findings,
+    evidence_text,
+    fix_code,
+    fix_phases,
+    fixes,
+    kl_band_text,
+    kl_threshold_of,
+    lr_shape_text,
+    peak,
+    unchecked_findings,
+)
+from lrdoctor.units import format_lr, format_steps
+
+CODE_COMMENT = {"sb3": "# Stable-Baselines3 / sb3-contrib", "torch": "# PyTorch (LambdaLR)"}
+
+
+def render(report: Report) -> str:
+    lines = ["# lrdoctor report", ""]
+    lines += overview(report)
+    if report.sweep_figure:
+        lines += [f"![KL and LR of every run]({report.sweep_figure})", ""]
+    for result in report.results:
+        lines += run_section(result, report)
+    if report.problems:
+        lines += ["## Read problems", ""]
+        for note in report.problems:
+            where = note.path + (f" @ {note.offset}" if note.offset is not None else "")
+            lines.append(f"- `{where}`: {inline(note.message)}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def overview(report: Report) -> list[str]:
+    counts = ", ".join(f"{n} {severity}" for severity, n in report.counts.items())
+    count = len(report.results)
+    lines = [f"{count} run{'s' * (count != 1)} analysed; findings: {counts}.", ""]
+    lines += ["| run | architecture | LR | peak KL | verdict |", "|---|---|---|---|---|"]
+    for result in report.results:
+        lines.append(
+            "| "
+            + " | ".join(
+                cell(text)
+                for text in (
+                    f"`{result.run.name}`",
+                    f"{architecture_text(result)} ({result.run.architecture.source})",
+                    lr_shape_text(result),
+                    peak_kl(result, kl_threshold_of(result, report.kl_threshold)),
+                    f"**{result.verdict}**" if result.verdict in ("collapsed", "error") else result.verdict,
+                )
+            )
+            + " |"
+        )
+    return lines + [""]
+
+
+def peak_kl(result: RunResult, threshold: float) -> str:
+    kl = result.run.metrics.get("kl")
+    if kl is None:
+        return "not logged"
+    top = peak(kl)
+    if top is None:
+        return "no finite value"
+    over = f" ({top.value / threshold - 1:.0%} over {threshold:g})" if top.value > threshold else ""
+    return f"{top.value:.4g} at {format_steps(top.step)}{over}"
+
+
+def run_section(result: RunResult, report: Report) -> list[str]:
+    run = result.run
+    lines = [f"## `{run.name}` — {result.verdict}", ""]
+    lines.append(
+        f"Architecture: {inline(architecture_text(result))} (from {inline(run.architecture.source)}). "
+        f"LR: {inline(lr_shape_text(result))}. Library: {run.library or 'unknown'}, "
+        f"step axis: {run.step_axis}"
+        + (f", last step {format_steps(run.last_step)}." if run.last_step is not None else ".")
+    )
+    lines.append("")
+    checked = checked_findings(result)
+    if checked:
+        lines += findings_list(checked)
+        lines += evidence_table(checked)
+        for fix in fixes(result):
+            lines += recommendation(fix)
+    else:
+        lines += [status(result), ""]
+    unchecked = unchecked_findings(result)
+    if unchecked:
+        lines.append("Not checked:")
+        lines += [f"- {inline(f.message)}" for f in unchecked]
+        lines.append("")
+    figure = report.figures.get(run.name)
+    if figure:
+        lines += [f"![{run.name}]({figure})", ""]
+    return lines
+
+
+def findings_list(findings: list[Finding]) -> list[str]:
+    """The headline cause in a sentence, then every finding nested under its cause."""
+    ordered = cause_first(findings)
+    top = ordered[0][1]
+    lines = [f"**Problem:** {inline(top.message)} ({describe(top)})", ""]
+    rest = ordered[1:]
+    if rest:
+        lines.append("Findings, each under the one that explains it:")
+        lines.append("")
+        lines.append(f"- {describe(top)}")
+        for depth, finding in rest:
+            lines.append(f"{'  ' * depth}- {describe(finding)}: {inline(finding.message)}")
+        lines.append("")
+    return lines
+
+
+def describe(finding: Finding) -> str:
+    where = f", step {format_steps(finding.step)}" if finding.step is not None else ""
+    return f"`{finding.code}` {finding.rule}, {Severity(finding.severity).value}{where}"
+
+
+def evidence_table(findings: list[Finding]) -> list[str]:
+    rows = [
+        f"| `{finding.code}` | {cell(str(key))} | {cell(evidence_text(str(key), value))} |"
+        for _, finding in cause_first(findings)
+        for key, value in finding.evidence.items()
+    ]
+    if not rows:
+        return []
+    return ["**Evidence**", "", "| finding | measure | value |", "|---|---|---|", *rows, ""]
+
+
+def recommendation(fix: Mapping[str, Any]) -> list[str]:
+    lines = [f"**Recommendation:** {inline(str(fix.get('summary', '')))}", ""]
+    phases = fix_phases(fix)
+    if phases:
+        lines += ["| phase | steps | LR | expected KL |", "|---|---|---|---|"]
+        for phase in phases:
+            start = format_steps(phase["start_step"]) if phase["start_step"] else "0"
+            lines.append(
+                f"| {phase['number']} {phase['name']} | {start} → {format_steps(phase['end_step'])} "
+                f"| {format_lr(phase['start_lr'])} → {format_lr(phase['end_lr'])} | {kl_band_text(phase['kl_band'])} |"
+            )
+        lines.append("")
+    code = fix_code(fix)
+    if code:
+        lines.append("```python")
+        for target, line in code.items():
+            if target in CODE_COMMENT:
+                lines.append(CODE_COMMENT[target])
+            lines.append(line)
+        lines += ["```", ""]
+    return lines
+
+
+def status(result: RunResult) -> str:
+    """What was checked; "no problems" is only said of the metrics that were there."""
+    run = result.run
+    if not run.metrics:
+        return (
+            f"Nothing checked: none of the {len(run.unknown_tags)} logged tags is a known metric "
+            "(map one with `--tag metric=tag`)."
+        )
+    qualifier = " that could be checked" if unchecked_findings(result) else ""
+    return f"No problems found in the metrics{qualifier}: {', '.join(run.metrics)}."
+
+
+def inline(text: str) -> str:
+    """Text that renders as written: no accidental tables, links or HTML."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,282 @@
+"""The terminal report: a table across runs, then each run's findings, cause first.
+
+Everything a run, a path or a message says goes through ``Text`` objects, never
+rich markup, so a run called "[bold]x" prints as written.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+from rich.console import Console, RenderableType
+from rich.padding import Padding
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from lrdoctor.model import Finding, RunResult, Severity
+from lrdoctor.report import (
+    Report,
+    architecture_text,
+    cause_first,
+    checked_findings,
+    evidence_text,
+    fix_code,
+    fix_phases,
+    fixes,
+    kl_band_text,
+    kl_threshold_of,
+    lr_shape_text,
+    peak,
+    unchecked_findings,
+)
+from lrdoctor.units import format_lr, format_steps
+
+WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
+SPARK_WIDTH = 20
+BLOCKS = "▁▂▃▄▅▆▇█"
+NON_FINITE_MARK = "×"
+
+VERDICT_STYLE = {
+    "collapsed": "bold red",
+    "error": "red",
+    "warning": "yellow",
+    "ok": "green",
+    "unchecked": "dim",
+}
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render(report: Report) -> str:
+    """The report as plain text (no colours), for ``--output`` files and tests."""
+    console = Console(file=io.StringIO(), width=WIDTH, color_system=None, force_terminal=False)
+    print_report(console, report)
+    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
+
+
+def print_report(console: Console, report: Report) -> None:
+    """Print the report on a console; in colour when the console is a terminal.
+
+    A ``no_wrap`` line (a fix's code) is printed whole, not folded, so it
+    stays one line to copy.
+    """
+    for part in renderables(report):
+        whole = isinstance(part, Text) and bool(part.no_wrap)
+        console.print(part, crop=not whole, soft_wrap=whole)
+
+
+def renderables(report: Report) -> list[RenderableType]:
+    """The report as rich objects, for printing in colour to a terminal."""
+    parts: list[RenderableType] = [summary_table(report)]
+    for result in report.results:
+        parts.extend(run_section(result, report))
+    parts.append(Text(""))
+    parts.append(totals(report))
+    return parts
+
+
+# --- the table across runs ---------------------------------------------------------
+
+
+def summary_table(report: Report) -> Table:
+    count = len(report.results)
+    table = Table(title=f"lrdoctor: {count} run{'s' * (count != 1)}", title_justify="left")
+    table.add_column("run", overflow="fold", ratio=2)
+    table.add_column("architecture", max_width=22, ratio=1)
+    table.add_column("LR")
+    table.add_column("peak KL", justify="right")
+    table.add_column("KL", no_wrap=True)
+    table.add_column("verdict")
+    for result in report.results:
+        threshold = kl_threshold_of(result, report.kl_threshold)
+        arch = result.run.architecture
+        table.add_row(
+            Text(result.run.name),
+            Text.assemble(architecture_text(result), "\n", (arch.source, "dim")),
+            Text(lr_shape_text(result)),
+            peak_kl_text(result.run.metrics.get("kl"), threshold),
+            sparkline(result.run.metrics.get("kl"), threshold),
+            Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
+        )
+    return table
+
+
+def peak_kl_text(kl: pd.Series | None, threshold: float) -> Text:
+    if kl is None:
+        return Text("not logged", style="dim")
+    top = peak(kl)
+    if top is None:
+        return Text("no finite value", style="red")
+    style = "red" if top.value > threshold else ""
+    return Text(f"{top.value:.4g} @ {format_steps(top.step)}", style=style)
+
+
+def sparkline(series: pd.Series | None, threshold: float, width: int = SPARK_WIDTH) -> Text:
+    """KL in unicode blocks, the maximum of each bin; bins over the threshold in red.
+
+    The scale tops at the larger of the peak and the threshold, so a run that
+    stays well under its threshold also looks low. A bin holding NaN/Inf shows ×.
+    """
+    if series is None or not len(series):
+        return Text("")
+    values = series.to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    starts = np.unique(np.linspace(0, len(values), width, endpoint=False).astype(int))
+    highs = np.maximum.reduceat(np.where(finite, values, -np.inf), starts)
+    broken = np.logical_or.reduceat(~finite, starts)
+    top = max(float(highs.max()), threshold) if finite.any() else threshold
+    levels = np.clip(np.ceil(highs / top * len(BLOCKS)) - 1, 0, len(BLOCKS) - 1)
+    line = Text()
+    for high, level, bad in zip(highs, levels, broken):
+        if bad:
+            line.append(NON_FINITE_MARK, style="bold red")
+        else:
+            line.append(BLOCKS[int(level)], style="red" if high > threshold else "")
+    return line
+
+
+# --- one run -------------------------------------------------------------------------
+
+
+def run_section(result: RunResult, report: Report) -> list[RenderableType]:
+    run = result.run
+    title = Text.assemble((run.name, "bold"), "  ", (result.verdict, VERDICT_STYLE.get(result.verdict, "")))
+    parts: list[RenderableType] = [Text(""), Rule(title, align="left"), run_facts(result)]
+    if report.verbose:
+        parts.append(Padding(metric_table(result), (0, 0, 0, 2)))
+    checked = checked_findings(result)
+    if checked:
+        parts.append(Padding(findings_tree(checked), (0, 0, 0, 2)))
+        for fix in fixes(result):
+            parts.extend(fix_block(fix))
+    parts.append(status_line(result))
+    for finding in unchecked_findings(result):
+        parts.append(Text(f"  not checked: {finding.message}", style="dim"))
+    for note in run.notes:
+        where = f"{note.path}" + (f" @ {note.offset}" if note.offset is not None else "")
+        parts.append(Text(f"  read: {where}: {note.message}", style="dim"))
+    figure = report.figures.get(run.name)
+    if figure:
+        parts.append(Text(f"  figure: {figure}"))
+    return parts
+
+
+def run_facts(result: RunResult) -> Text:
+    run = result.run
+    lr_source = run.sources.get("lr")
+    lr_from = f" (from {lr_source.tag})" if lr_source else ""
+    last = run.last_step
+    facts = Text("  ")
+    facts.append(f"path: {run.path}\n  ")
+    facts.append(f"architecture: {architecture_text(result)}")
+    facts.append(f" — {run.architecture.source}\n  ", style="dim")
+    facts.append(f"LR: {lr_shape_text(result)}{lr_from}\n  ")
+    facts.append(f"library: {run.library or 'unknown'} · step axis: {run.step_axis}")
+    if last is not None:
+        facts.append(f" · last step: {format_steps(last)}")
+    return facts
+
+
+def metric_table(result: RunResult) -> RenderableType:
+    """--verbose: which tag fed each metric, and the tags nobody claimed."""
+    run = result.run
+    table = Table(title="metrics", title_justify="left", box=None, padding=(0, 2, 0, 0))
+    for header in ("metric", "tag", "sign", "KL estimator", "points", "steps"):
+        table.add_column(header)
+    for metric, series in run.metrics.items():
+        source = run.sources.get(metric)
+        steps = f"{format_steps(series.index.min())} → {format_steps(series.index.max())}" if len(series) else ""
+        table.add_row(
+            Text(metric),
+            Text(source.tag if source else "?"),
+            Text("negated (−H logged)" if source and source.negated else "as logged"),
+            Text((source.estimator if source else None) or ""),
+            Text(str(len(series))),
+            Text(steps),
+        )
+    unknown = ", ".join(run.unknown_tags) if run.unknown_tags else "none"
+    grid = Table.grid()
+    grid.add_row(table)
+    grid.add_row(Text(f"unknown tags ({len(run.unknown_tags)}): {unknown}", style="dim"))
+    return grid
+
+
+def finding_label(finding: Finding) -> Text:
+    severity = Severity(finding.severity).value
+    label = Text.assemble(
+        (f"{severity:<7}", SEVERITY_STYLE.get(severity, "")),
+        " ",
+        (finding.code, "bold"),
+        " ",
+        finding.rule,
+    )
+    if finding.step is not None:
+        label.append(f" @ {format_steps(finding.step)}", style="dim")
+    label.append(f"\n{finding.message}")
+    if finding.evidence:
+        shown = " · ".join(f"{key} {evidence_text(str(key), value)}" for key, value in finding.evidence.items())
+        label.append(f"\n{shown}", style="dim")
+    return label
+
+
+def findings_tree(findings: list[Finding]) -> Tree:
+    """Each cause as a branch, the findings it explains under it."""
+    tree = Tree(Text(""), hide_root=True, guide_style="dim")
+    branches: list[Tree] = [tree]
+    for depth, finding in cause_first(findings):
+        del branches[depth + 1 :]
+        branches.append(branches[depth].add(finding_label(finding)))
+    return tree
+
+
+def fix_block(fix) -> list[RenderableType]:
+    parts: list[RenderableType] = [Text.assemble("  ", ("fix: ", "bold green"), str(fix.get("summary", "")))]
+    phases = fix_phases(fix)
+    if phases:
+        table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)
+        for header in ("phase", "steps", "LR", "expected KL"):
+            table.add_column(header, style="green" if header == "LR" else "")
+        for phase in phases:
+            start = format_steps(phase["start_step"]) if phase["start_step"] else "0"
+            table.add_row(
+                Text(f"{phase['number']} {phase['name']}"),
+                Text(f"{start} → {format_steps(phase['end_step'])}"),
+                Text(f"{format_lr(phase['start_lr'])} → {format_lr(phase['end_lr'])}"),
+                Text(kl_band_text(phase["kl_band"])),
+            )
+        parts.append(Padding(table, (0, 0, 0, 4)))
+    for target, line in fix_code(fix).items():
+        parts.append(Text.assemble(f"    {target}: ", (line, "cyan"), no_wrap=True, overflow="ignore"))
+    return parts
+
+
+def status_line(result: RunResult) -> Text:
+    """What was and was not checked; "no problems" is only said of the checked metrics."""
+    run = result.run
+    if not run.metrics:
+        return Text(
+            f"  nothing checked: none of the {len(run.unknown_tags)} logged tags is a known metric"
+            " (map one with --tag metric=tag; --verbose lists them)",
+            style="yellow",
+        )
+    if checked_findings(result):
+        return Text("")
+    scope = ", ".join(run.metrics)
+    qualifier = " that could be checked" if unchecked_findings(result) else ""
+    return Text(f"  no problems found in the metrics{qualifier}: {scope}", style="green")
+
+
+def totals(report: Report) -> Text:
+    verdicts: dict[str, int] = {}
+    for result in report.results:
+        verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+    line = Text(f"{len(report.results)} run{'s' * (len(report.results) != 1)}: ")
+    line.append(", ".join(f"{n} {v}" for v, n in verdicts.items()) or "none")
+    line.append(" · findings: ")
+    line.append(", ".join(f"{n} {s}" for s, n in report.counts.items()))
+    if report.problems:
+        line.append(f" · {len(report.problems)} read problems (listed on stderr)", style="yellow")
+    return line

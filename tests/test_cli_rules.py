@@ -1,0 +1,39 @@
+"""`lrdoctor rules` through the real CLI, against the real rule registry."""
+
+import pytest
+from typer.testing import CliRunner
+
+from lrdoctor import rules as registry
+from lrdoctor.cli import app
+
+runner = CliRunner()
+
+
+def test_lists_every_rule_with_severity_and_options():
+    result = runner.invoke(app, ["rules"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for module in registry.RULES.values():
+        row = next(line for line in result.stdout.splitlines() if module.CODE in line)
+        assert module.SLUG in row and module.SEVERITY.value in row and module.SCOPE in row
+    kl = registry.get("LRD001")
+    for name, value in kl.OPTIONS.items():
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("name", ["LRD001", "lrd001", "kl-exceeded"])
+def test_explains_one_rule_by_code_or_slug(name):
+    result = runner.invoke(app, ["rules", name], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    module = registry.get("LRD001")
+    # the rule's own documentation, word for word
+    for line in (module.__doc__ or "").strip().splitlines()[:3]:
+        assert line.strip() in result.stdout
+    assert "--set kl-exceeded.threshold=" in result.stdout
+
+
+def test_unknown_rule_is_one_line_and_exit_2():
+    result = runner.invoke(app, ["rules", "LRD999"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "LRD999" in result.stderr
