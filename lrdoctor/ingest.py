@@ -1,0 +1,208 @@
+"""The ingestion stage: discover runs, read them, normalise their metrics, read their metadata.
+
+``load_runs(path)`` is the public entry point: a list of ``Run`` records. ``load``
+returns the same runs together with what could not be read, so one bad run in a
+sweep is listed, not fatal.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lrdoctor.discover import FoundRun, discover, display
+from lrdoctor.errors import InputError
+from lrdoctor.lrshape import lr_shape
+from lrdoctor.metadata import read_metadata
+from lrdoctor.model import CANONICAL_METRICS, ReadNote, Run
+from lrdoctor.normalise import Points, merge_files, normalise
+from lrdoctor.tags import TagRule, override_rules, wanted_pattern
+
+PathArg = Path | str | os.PathLike
+STEP_COLUMN = "time/total_timesteps"  # SB3's progress.csv: the env-step counter of each row
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """Every run that was read, and every path that could not be (with why)."""
+
+    runs: list[Run]
+    problems: list[ReadNote]
+
+
+def load_runs(
+    paths: PathArg | Sequence[PathArg],
+    *,
+    tag_overrides: Mapping[str, str] | None = None,
+    arch: str | None = None,
+    jobs: int = 1,
+    use_cache: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Run]:
+    """Every run under ``paths``, read and normalised. Raises InputError when a path is
+    missing or no run at all could be read under the paths."""
+    ingested = load(
+        paths, tag_overrides=tag_overrides, arch=arch, jobs=jobs, use_cache=use_cache, on_progress=on_progress
+    )
+    if not ingested.runs:
+        where = ", ".join(display(str(p)) for p in _as_list(paths))
+        detail = f" ({ingested.problems[0].path}: {ingested.problems[0].message})" if ingested.problems else ""
+        raise InputError(f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv){detail}")
+    return ingested.runs
+
+
+def load(
+    paths: PathArg | Sequence[PathArg],
+    *,
+    tag_overrides: Mapping[str, str] | None = None,
+    arch: str | None = None,
+    jobs: int = 1,
+    use_cache: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Ingested:
+    """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
+    A missing path is still an InputError (a usage mistake, not a bad run)."""
+    overrides = _checked_overrides(tag_overrides)
+    found: list[FoundRun] = []
+    problems: list[ReadNote] = []
+    for path in _as_list(paths):
+        try:
+            discovery = discover(Path(path))
+        except FileNotFoundError:
+            raise InputError(f"no such file or directory: {display(str(path))}") from None
+        found.extend(discovery.runs)
+        problems.extend(discovery.problems)
+
+    runs: list[Run] = []
+    tasks = [(run, overrides, arch, use_cache) for run in found]
+    outcomes = _map(tasks, jobs, on_progress)
+    for outcome in outcomes:
+        if isinstance(outcome, Run):
+            runs.append(outcome)
+        else:
+            problems.append(outcome)
+    return Ingested(runs=runs, problems=problems)
+
+
+def _as_list(paths: PathArg | Sequence[PathArg]) -> list[PathArg]:
+    return [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
+
+
+def _checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule, ...]:
+    for metric, tag in (tag_overrides or {}).items():
+        if metric not in CANONICAL_METRICS:
+            raise InputError(f"--tag {metric}={tag}: unknown metric {metric!r} (one of {', '.join(CANONICAL_METRICS)})")
+        if not tag or tag == "-":
+            raise InputError(f"--tag {metric}=: empty tag name")
+    return override_rules(tag_overrides)
+
+
+def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None) -> list[Run | ReadNote]:
+    """Read every run, in parallel processes when ``jobs`` > 1; results keep discovery order."""
+    total = len(tasks)
+    results: list[Run | ReadNote | None] = [None] * total
+    if jobs > 1 and total > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, total)) as pool:
+            futures = {pool.submit(load_run, *task): index for index, task in enumerate(tasks)}
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                if on_progress:
+                    on_progress(done, total)
+    else:
+        for index, task in enumerate(tasks):
+            results[index] = load_run(*task)
+            if on_progress:
+                on_progress(index + 1, total)
+    return results  # type: ignore[return-value]
+
+
+def load_run(
+    found: FoundRun, overrides: tuple[TagRule, ...] = (), arch: str | None = None, use_cache: bool = True
+) -> Run | ReadNote:
+    """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote."""
+    try:
+        return _load_run(found, overrides, arch, use_cache)
+    except Exception as error:  # one broken run must not end a sweep: it is reported instead
+        return ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")
+
+
+def _load_run(found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None, use_cache: bool) -> Run | ReadNote:
+    want = wanted_pattern(overrides)
+    if found.event_files:
+        scalars, all_tags, texts, hparams, notes, opened = _read_event_files(found.event_files, want, use_cache)
+        library = None
+        if not opened:
+            return ReadNote(display(str(found.path)), "unreadable run: " + "; ".join(n.message for n in notes))
+    else:
+        scalars, all_tags, notes = _read_progress_csv(found.progress_csv, want)
+        texts, hparams, library = {}, {}, "sb3"
+    where = display(str(found.path))
+    normalised = normalise(scalars, sorted(all_tags), want, overrides, library=library, where=where)
+    metadata = read_metadata(found.path, found.root, hparams=hparams, texts=texts, arch_override=arch)
+    return Run(
+        name=found.name,
+        path=found.path,
+        metrics=normalised.metrics,
+        sources=normalised.sources,
+        step_axis=normalised.step_axis,
+        library=normalised.library,
+        architecture=metadata.architecture,
+        config=metadata.config,
+        lr_shape=lr_shape(normalised.metrics.get("lr")),
+        unknown_tags=normalised.unknown_tags,
+        notes=tuple(notes) + normalised.notes + metadata.notes,
+    )
+
+
+def _read_event_files(files: Sequence[Path], want, use_cache: bool):
+    """Every file of a run, merged in write order; a file that cannot be opened is a note."""
+    from lrdoctor.cache import read_events
+
+    per_file: list[dict[str, Points]] = []
+    all_tags: set[str] = set()
+    texts: dict[str, str] = {}
+    hparams: dict[str, object] = {}
+    notes: list[ReadNote] = []
+    opened = 0
+    for path in files:
+        try:
+            data = read_events(path, want, use_cache)
+        except OSError as error:
+            notes.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
+            continue
+        opened += 1
+        per_file.append(data.scalars)
+        all_tags.update(data.scalar_tags)
+        texts.update(data.texts)
+        hparams.update(data.hparams)
+        notes.extend(data.notes)
+    return merge_files(per_file), all_tags, texts, hparams, notes, opened
+
+
+def _read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], list[ReadNote]]:
+    """SB3's CSV logger: one row per dump, blank where a key was not recorded that time.
+    Blank cells are "not logged"; a written nan stays NaN (data)."""
+    notes: list[ReadNote] = []
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, on_bad_lines="skip", engine="python")
+    if STEP_COLUMN not in frame.columns:
+        raise ValueError(f"progress.csv has no {STEP_COLUMN} column to use as the step")
+    step_text = frame[STEP_COLUMN]
+    has_step = step_text != ""
+    steps_all = pd.to_numeric(step_text.where(has_step), errors="coerce")
+    has_step &= steps_all.notna()
+    all_tags = {c for c in frame.columns if c != STEP_COLUMN}
+    scalars: dict[str, Points] = {}
+    for column in sorted(t for t in all_tags if want.fullmatch(t)):
+        present = has_step & (frame[column] != "")
+        values = pd.to_numeric(frame[column][present], errors="coerce").to_numpy(dtype=np.float64)
+        steps = steps_all[present].to_numpy(dtype=np.float64).astype(np.int64)
+        scalars[column] = merge_files([{column: (steps, values)}])[column]
+    if (~has_step).any():
+        notes.append(ReadNote(display(str(path)), f"{int((~has_step).sum())} rows without {STEP_COLUMN} skipped"))
+    return scalars, all_tags, notes
