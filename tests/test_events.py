@@ -1,0 +1,240 @@
+"""The event-file reader: exact numbers, CRC-checked, bounded on bad input.
+
+Event files are written by tensorboardX's SummaryWriter (the bytes torch writes too)
+with SB3 / CleanRL tag names; bad files are made by cutting or flipping their bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorboardX import SummaryWriter
+
+from lrdoctor.events import masked_crc, read_event_file
+
+SB3_TAGS = ("train/approx_kl", "train/entropy_loss", "train/learning_rate")
+
+
+def write_run(directory: Path, steps: int = 30, tags=SB3_TAGS) -> Path:
+    writer = SummaryWriter(str(directory))
+    for i in range(steps):
+        for k, tag in enumerate(tags):
+            writer.add_scalar(tag, 0.001 * i + k, global_step=2048 * i)
+    writer.close()
+    (path,) = directory.glob("events.out.tfevents.*")
+    return path
+
+
+def record_offsets(data: bytes) -> list[int]:
+    offsets, offset = [], 0
+    while offset + 12 <= len(data):
+        offsets.append(offset)
+        offset += 16 + struct.unpack_from("<Q", data, offset)[0]
+    return offsets
+
+
+def test_reads_every_scalar_exactly(tmp_path):
+    path = write_run(tmp_path)
+    data = read_event_file(path)
+    assert data.scalar_tags == set(SB3_TAGS)
+    steps, values = data.scalars["train/entropy_loss"]
+    assert steps.dtype == np.int64 and values.dtype == np.float64
+    assert steps.tolist() == [2048 * i for i in range(30)]
+    assert values.tolist() == [float(np.float32(0.001 * i + 1)) for i in range(30)]
+    assert data.notes == [] and data.end_offset == path.stat().st_size
+
+
+def test_want_selects_tags_but_lists_all(tmp_path):
+    path = write_run(tmp_path)
+    data = read_event_file(path, want=re.compile(r"train/approx_kl"))
+    assert set(data.scalars) == {"train/approx_kl"}
+    assert data.scalar_tags == set(SB3_TAGS)
+
+
+def test_step_zero_negative_and_huge_steps(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    steps = [0, 1, 127, 128, 2**21, 2**35, -5, 2**63 - 1]
+    for step in steps:
+        writer.add_scalar("charts/learning_rate", 1.0, global_step=step)
+    writer.close()
+    data = read_event_file(next(tmp_path.glob("events.*")))
+    assert data.scalars["charts/learning_rate"][0].tolist() == steps
+
+
+def test_nan_and_inf_are_kept(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    for i, value in enumerate([1.0, math.nan, math.inf, -math.inf]):
+        writer.add_scalar("losses/approx_kl", value, global_step=i)
+    writer.close()
+    _, values = read_event_file(next(tmp_path.glob("events.*"))).scalars["losses/approx_kl"]
+    assert values[0] == 1.0 and math.isnan(values[1]) and values[2] == math.inf and values[3] == -math.inf
+
+
+def test_long_and_unicode_tags_take_the_protobuf_path_alike(tmp_path):
+    long_tag = "ray/tune/info/learner/default_policy/learner_stats/" + "x" * 150
+    tags = (long_tag, "losses/entropy", "métriques/entropie")
+    data = read_event_file(write_run(tmp_path, steps=5, tags=tags))
+    for k, tag in enumerate(tags):
+        assert data.scalars[tag][1].tolist() == [float(np.float32(0.001 * i + k)) for i in range(5)]
+
+
+def test_truncated_tail_keeps_whole_records_and_notes_bytes_skipped(tmp_path):
+    path = write_run(tmp_path)
+    full = path.read_bytes()
+    offsets = record_offsets(full)
+    cut = offsets[40] + 20  # inside record 40
+    path.write_bytes(full[:cut])
+    data = read_event_file(path)
+    assert data.end_offset == offsets[40]
+    assert sum(len(s) for s, _ in data.scalars.values()) == 39  # record 0 is file_version
+    (note,) = data.notes
+    assert note.offset == offsets[40] and f"{cut - offsets[40]} bytes skipped" in note.message
+
+
+def test_bad_payload_crc_skips_only_that_record(tmp_path):
+    path = write_run(tmp_path)
+    data = bytearray(path.read_bytes())
+    offsets = record_offsets(bytes(data))
+    data[offsets[5] + 12 + 20] ^= 0x40  # inside the payload of record 5 (a scalar)
+    path.write_bytes(bytes(data))
+    result = read_event_file(path)
+    (note,) = result.notes
+    assert note.offset == offsets[5] and "CRC" in note.message
+    assert sum(len(s) for s, _ in result.scalars.values()) == 30 * 3 - 1
+    assert result.end_offset == len(data)
+
+
+def test_bad_length_crc_stops_reading(tmp_path):
+    path = write_run(tmp_path)
+    data = bytearray(path.read_bytes())
+    offsets = record_offsets(bytes(data))
+    data[offsets[7] + 9] ^= 0x01  # the length's CRC of record 7
+    path.write_bytes(bytes(data))
+    result = read_event_file(path)
+    (note,) = result.notes
+    assert note.offset == offsets[7] and "length" in note.message
+    assert sum(len(s) for s, _ in result.scalars.values()) == 6
+    assert result.end_offset == offsets[7]
+
+
+def test_absurd_length_with_valid_crc_is_bounded(tmp_path):
+    path = write_run(tmp_path, steps=3)
+    header = struct.pack("<Q", 2**62)
+    path.write_bytes(path.read_bytes() + header + struct.pack("<I", masked_crc(header)) + b"\0" * 100)
+    result = read_event_file(path)
+    assert sum(len(s) for s, _ in result.scalars.values()) == 9
+    (note,) = result.notes
+    assert "112 bytes skipped" in note.message
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00", b"\x01" * 11, bytes(range(256)) * 64])
+def test_empty_tiny_and_random_files(tmp_path, content):
+    path = tmp_path / "events.out.tfevents.0.bad"
+    path.write_bytes(content)
+    result = read_event_file(path)
+    assert result.scalars == {} and result.end_offset == 0
+    assert bool(result.notes) == bool(content)
+
+
+def test_random_bytes_never_become_numbers(tmp_path):
+    rng = np.random.default_rng(7)
+    path = tmp_path / "events.out.tfevents.0.random"
+    for _ in range(20):
+        path.write_bytes(rng.integers(0, 256, size=int(rng.integers(1, 5000)), dtype=np.uint8).tobytes())
+        result = read_event_file(path)
+        assert result.scalars == {} and result.notes
+
+
+def test_start_reads_only_the_appended_part(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    for i in range(25):
+        writer.add_scalar("train/approx_kl", 0.01 * i, global_step=i)
+    writer.close()
+    path = next(tmp_path.glob("events.*"))
+    full = path.read_bytes()
+    path.write_bytes(full[: record_offsets(full)[11]])  # file_version + steps 0..9: the file so far
+    first = read_event_file(path)
+    path.write_bytes(full)  # the writer appended steps 10..24
+    rest = read_event_file(path, start=first.end_offset)
+    assert first.scalars["train/approx_kl"][0].tolist() == list(range(10))
+    assert rest.scalars["train/approx_kl"][0].tolist() == list(range(10, 25))
+    assert rest.end_offset == len(full) and rest.notes == []
+
+
+def test_tf2_tensor_scalars(tmp_path):
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+    for step, value in enumerate([0.5, 0.25, 0.125]):
+        tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[value])
+        metadata = summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+        )
+        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="train/lr", tensor=tensor, metadata=metadata)])
+        writer.add_event(event_pb2.Event(step=step, wall_time=1.0, summary=summary))
+    double = tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, tensor_content=struct.pack("<d", 0.1))
+    summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="train/lr", tensor=double)])
+    writer.add_event(event_pb2.Event(step=3, wall_time=1.0, summary=summary))
+    writer.close()
+    data = read_event_file(next(tmp_path.glob("events.*")))
+    assert data.scalars["train/lr"][0].tolist() == [0, 1, 2, 3]
+    assert data.scalars["train/lr"][1].tolist() == [0.5, 0.25, 0.125, 0.1]
+
+
+def test_fast_and_protobuf_records_of_one_tag_stay_in_file_order(tmp_path):
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(str(tmp_path))
+    for step in range(6):
+        if step % 2:
+            tensor = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[step])
+            value = summary_pb2.Summary.Value(tag="loss/entropy", tensor=tensor)
+        else:
+            value = summary_pb2.Summary.Value(tag="loss/entropy", simple_value=step)
+        writer.add_event(event_pb2.Event(step=step, wall_time=2.5, summary=summary_pb2.Summary(value=[value])))
+    writer.close()
+    steps, values = read_event_file(next(tmp_path.glob("events.*"))).scalars["loss/entropy"]
+    assert steps.tolist() == list(range(6)) and values.tolist() == [float(s) for s in range(6)]
+
+
+def test_hparams_live_in_a_subdirectory_written_by_add_hparams(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    writer.add_hparams({"learning_rate": 3e-4, "policy": "MlpLstmPolicy", "n_steps": 128}, {"hparam/return": 1.0})
+    writer.close()
+    (path,) = [p for p in tmp_path.rglob("events.out.tfevents.*") if p.parent != tmp_path]
+    data = read_event_file(path)
+    assert data.hparams == {"learning_rate": 3e-4, "policy": "MlpLstmPolicy", "n_steps": 128.0}
+    assert data.scalars["hparam/return"][1].tolist() == [1.0]
+
+
+def test_cleanrl_hyperparameters_text(tmp_path):
+    args = {"learning_rate": 0.00025, "anneal_lr": False}
+    writer = SummaryWriter(str(tmp_path))
+    table = "|param|value|\n|-|-|\n" + "\n".join(f"|{key}|{value}|" for key, value in args.items())
+    writer.add_text("hyperparameters", table)
+    writer.close()
+    data = read_event_file(next(tmp_path.glob("events.*")))
+    # tensorboardX and torch both append "/text_summary" to the tag.
+    assert data.texts == {"hyperparameters/text_summary": table}
+
+
+def test_many_distinct_tags_and_a_growing_varint(tmp_path):
+    tags = [f"custom/metric_{k}" for k in range(80)]
+    writer = SummaryWriter(str(tmp_path))
+    for i in range(3):
+        for k, tag in enumerate(tags):
+            writer.add_scalar(tag, k + i, global_step=100 * i)
+    for step in range(100, 140):  # step crosses the 1- to 2-byte varint boundary
+        writer.add_scalar(tags[0], step, global_step=step)
+    writer.close()
+    data = read_event_file(next(tmp_path.glob("events.*")))
+    assert len(data.scalars) == 80
+    assert data.scalars["custom/metric_79"][1].tolist() == [79.0, 80.0, 81.0]
+    assert data.scalars[tags[0]][0].tolist() == [0, 100, 200] + list(range(100, 140))
