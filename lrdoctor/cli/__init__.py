@@ -65,3 +65,4 @@ def main() -> None:
 # Commands register themselves on import.
 from lrdoctor.cli import schedule  # noqa: E402,F401
 from lrdoctor.cli import rules  # noqa: E402,F401
+from lrdoctor.cli import analyze  # noqa: E402,F401

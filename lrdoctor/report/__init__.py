@@ -23,6 +23,7 @@ from lrdoctor.units import format_lr, format_steps
 
 DEFAULT_KL_THRESHOLD = 0.02
 _MAX_LISTED = 6
+_MAX_WORD = 32
 
 
 @dataclass(frozen=True)
@@ -197,22 +198,48 @@ def lr_shape_text(result: RunResult) -> str:
     return f"{shape.kind}, peak {format_lr(shape.peak_lr)}"
 
 
+def evidence_items(evidence: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The evidence a person reads: numbers, yes/no and short words, formatted.
+
+    Long strings (sources, restated causes) are left to the JSON report, which
+    keeps every key; here they would bury the numbers.
+    """
+    shown = []
+    for key, value in evidence.items():
+        if value is None or (isinstance(value, str) and len(value) > _MAX_WORD):
+            continue
+        if isinstance(value, (Mapping, list, tuple)) and not _all_numbers(value):
+            continue
+        shown.append((str(key), evidence_text(str(key), value)))
+    return shown
+
+
 def evidence_text(key: str, value: Any) -> str:
     """One evidence value as people read it: steps in K/M, numbers to 4 digits, NaN as nan."""
-    if isinstance(value, bool) or value is None:
-        return {True: "yes", False: "no", None: "—"}[value]
-    if isinstance(value, (int, np.integer)) and "step" in key:
-        return format_steps(int(value))
-    if isinstance(value, (float, np.floating)) and "lr" in key.split("_"):
-        return format_lr(float(value)) if math.isfinite(value) and value else f"{value:g}"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
     if isinstance(value, (int, float, np.integer, np.floating)):
-        return f"{value:.4g}"
+        number = float(value)
+        if _is_step(key) and math.isfinite(number) and number == int(number):
+            return format_steps(int(number))
+        if "lr" in key.split("_") and math.isfinite(number) and number > 0:
+            return format_lr(number)
+        return f"{number:.4g}"
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={evidence_text(str(k), v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         shown = ", ".join(evidence_text(key, v) for v in value[:_MAX_LISTED])
         return shown + (f", … ({len(value)} in all)" if len(value) > _MAX_LISTED else "")
     return str(value)
+
+
+def _is_step(key: str) -> bool:
+    return "step" in key or key.endswith(("_from", "_until", "_at"))
+
+
+def _all_numbers(value: Any) -> bool:
+    items = value.values() if isinstance(value, Mapping) else value
+    return all(isinstance(v, (int, float, np.integer, np.floating)) for v in items)
 
 
 def kl_band_text(band: Sequence[float]) -> str:

@@ -15,7 +15,7 @@ from lrdoctor.report import (
     architecture_text,
     cause_first,
     checked_findings,
-    evidence_text,
+    evidence_items,
     fix_code,
     fix_phases,
     fixes,
@@ -27,6 +27,7 @@ from lrdoctor.report import (
 )
 from lrdoctor.units import format_lr, format_steps
 
+COLLAPSE = "LRD006"  # the headline when present: DESIGN.md, rules table
 CODE_COMMENT = {"sb3": "# Stable-Baselines3 / sb3-contrib", "torch": "# PyTorch (LambdaLR)"}
 
 
@@ -110,17 +111,17 @@ def run_section(result: RunResult, report: Report) -> list[str]:
 
 
 def findings_list(findings: list[Finding]) -> list[str]:
-    """The headline cause in a sentence, then every finding nested under its cause."""
+    """The problem in a sentence (the collapse when there is one), its cause, then every
+    finding nested under the one that explains it."""
     ordered = cause_first(findings)
-    top = ordered[0][1]
-    lines = [f"**Problem:** {inline(top.message)} ({describe(top)})", ""]
-    rest = ordered[1:]
-    if rest:
-        lines.append("Findings, each under the one that explains it:")
-        lines.append("")
-        lines.append(f"- {describe(top)}")
-        for depth, finding in rest:
-            lines.append(f"{'  ' * depth}- {describe(finding)}: {inline(finding.message)}")
+    root = ordered[0][1]
+    problem = next((f for f in findings if f.code == COLLAPSE), root)
+    lines = [f"**Problem:** {inline(problem.message)} ({describe(problem)})", ""]
+    if problem is not root:
+        lines += [f"**Cause:** {inline(root.message)} ({describe(root)})", ""]
+    if len(ordered) > 1:
+        lines += ["Findings, each under the one that explains it:", ""]
+        lines += [f"{'  ' * depth}- {describe(finding)}: {inline(finding.message)}" for depth, finding in ordered]
         lines.append("")
     return lines
 
@@ -131,14 +132,17 @@ def describe(finding: Finding) -> str:
 
 
 def evidence_table(findings: list[Finding]) -> list[str]:
-    rows = [
-        f"| `{finding.code}` | {cell(str(key))} | {cell(evidence_text(str(key), value))} |"
-        for _, finding in cause_first(findings)
-        for key, value in finding.evidence.items()
-    ]
+    """One row per finding: its step and its numbers, so the table stays small."""
+    rows = []
+    for _, finding in cause_first(findings):
+        numbers = evidence_items(finding.evidence)
+        if numbers:
+            step = format_steps(finding.step) if finding.step is not None else ""
+            shown = "; ".join(f"{key} {value}" for key, value in numbers)
+            rows.append(f"| `{finding.code}` {finding.rule} | {step} | {cell(shown)} |")
     if not rows:
         return []
-    return ["**Evidence**", "", "| finding | measure | value |", "|---|---|---|", *rows, ""]
+    return ["**Evidence**", "", "| finding | step | evidence |", "|---|---|---|", *rows, ""]
 
 
 def recommendation(fix: Mapping[str, Any]) -> list[str]:

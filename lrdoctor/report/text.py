@@ -10,6 +10,7 @@ import io
 
 import numpy as np
 import pandas as pd
+from rich import box
 from rich.console import Console, RenderableType
 from rich.padding import Padding
 from rich.rule import Rule
@@ -23,7 +24,7 @@ from lrdoctor.report import (
     architecture_text,
     cause_first,
     checked_findings,
-    evidence_text,
+    evidence_items,
     fix_code,
     fix_phases,
     fixes,
@@ -36,7 +37,8 @@ from lrdoctor.report import (
 from lrdoctor.units import format_lr, format_steps
 
 WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
-SPARK_WIDTH = 20
+SPARK_WIDTH = 16
+SOURCE_WIDTH = 24
 BLOCKS = "▁▂▃▄▅▆▇█"
 NON_FINITE_MARK = "×"
 
@@ -83,35 +85,40 @@ def renderables(report: Report) -> list[RenderableType]:
 
 def summary_table(report: Report) -> Table:
     count = len(report.results)
-    table = Table(title=f"lrdoctor: {count} run{'s' * (count != 1)}", title_justify="left")
-    table.add_column("run", overflow="fold", ratio=2)
-    table.add_column("architecture", max_width=22, ratio=1)
-    table.add_column("LR")
+    table = Table(title=f"lrdoctor: {count} run{'s' * (count != 1)}", title_justify="left", box=box.SIMPLE_HEAD)
+    longest = max((len(result.run.name) for result in report.results), default=3)
+    table.add_column("run", overflow="fold", min_width=min(longest, 20))
+    table.add_column("verdict", no_wrap=True)
     table.add_column("peak KL", justify="right")
     table.add_column("KL", no_wrap=True)
-    table.add_column("verdict")
+    table.add_column("LR", max_width=20)
+    table.add_column("architecture", max_width=SOURCE_WIDTH)
     for result in report.results:
         threshold = kl_threshold_of(result, report.kl_threshold)
-        arch = result.run.architecture
+        source = result.run.architecture.source
+        if len(source) > SOURCE_WIDTH:  # the run's own section shows it whole
+            source = source[: SOURCE_WIDTH - 1] + "…"
         table.add_row(
             Text(result.run.name),
-            Text.assemble(architecture_text(result), "\n", (arch.source, "dim")),
-            Text(lr_shape_text(result)),
+            Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
             peak_kl_text(result.run.metrics.get("kl"), threshold),
             sparkline(result.run.metrics.get("kl"), threshold),
-            Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
+            Text(lr_shape_text(result)),
+            Text.assemble(architecture_text(result), "\n", (source, "dim")),
         )
     return table
 
 
 def peak_kl_text(kl: pd.Series | None, threshold: float) -> Text:
+    """The peak on one line, its step under it: the column stays narrow."""
     if kl is None:
         return Text("not logged", style="dim")
     top = peak(kl)
     if top is None:
         return Text("no finite value", style="red")
-    style = "red" if top.value > threshold else ""
-    return Text(f"{top.value:.4g} @ {format_steps(top.step)}", style=style)
+    return Text.assemble(
+        (f"{top.value:.4g}", "red" if top.value > threshold else ""), ("\n@ " + format_steps(top.step), "dim")
+    )
 
 
 def sparkline(series: pd.Series | None, threshold: float, width: int = SPARK_WIDTH) -> Text:
@@ -164,20 +171,18 @@ def run_section(result: RunResult, report: Report) -> list[RenderableType]:
     return parts
 
 
-def run_facts(result: RunResult) -> Text:
+def run_facts(result: RunResult) -> RenderableType:
     run = result.run
     lr_source = run.sources.get("lr")
     lr_from = f" (from {lr_source.tag})" if lr_source else ""
     last = run.last_step
-    facts = Text("  ")
-    facts.append(f"path: {run.path}\n  ")
-    facts.append(f"architecture: {architecture_text(result)}")
-    facts.append(f" — {run.architecture.source}\n  ", style="dim")
-    facts.append(f"LR: {lr_shape_text(result)}{lr_from}\n  ")
-    facts.append(f"library: {run.library or 'unknown'} · step axis: {run.step_axis}")
+    facts = Text(f"path: {run.path}\narchitecture: {architecture_text(result)}")
+    facts.append(f" — {run.architecture.source}", style="dim")
+    facts.append(f"\nLR: {lr_shape_text(result)}{lr_from}")
+    facts.append(f"\nlibrary: {run.library or 'unknown'} · step axis: {run.step_axis}")
     if last is not None:
         facts.append(f" · last step: {format_steps(last)}")
-    return facts
+    return Padding(facts, (0, 0, 0, 2))
 
 
 def metric_table(result: RunResult) -> RenderableType:
@@ -216,9 +221,9 @@ def finding_label(finding: Finding) -> Text:
     if finding.step is not None:
         label.append(f" @ {format_steps(finding.step)}", style="dim")
     label.append(f"\n{finding.message}")
-    if finding.evidence:
-        shown = " · ".join(f"{key} {evidence_text(str(key), value)}" for key, value in finding.evidence.items())
-        label.append(f"\n{shown}", style="dim")
+    shown = evidence_items(finding.evidence)
+    if shown:
+        label.append("\n" + " · ".join(f"{key} {value}" for key, value in shown), style="dim")
     return label
 
 
@@ -233,7 +238,8 @@ def findings_tree(findings: list[Finding]) -> Tree:
 
 
 def fix_block(fix) -> list[RenderableType]:
-    parts: list[RenderableType] = [Text.assemble("  ", ("fix: ", "bold green"), str(fix.get("summary", "")))]
+    summary = Text.assemble(("fix: ", "bold green"), str(fix.get("summary", "")))
+    parts: list[RenderableType] = [Padding(summary, (0, 0, 0, 2))]
     phases = fix_phases(fix)
     if phases:
         table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False)

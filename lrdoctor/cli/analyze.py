@@ -1,0 +1,183 @@
+"""`lrdoctor analyze PATH...`: read every run under the paths, run the rules, report.
+
+Whatever ``--format`` asks for goes to stdout or ``--output``; the progress bar,
+read problems and the one-line summary go to stderr, so
+``lrdoctor analyze runs/ --format json > report.json`` stays clean.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional, Sequence
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lrdoctor import engine, ingest
+from lrdoctor.cli import command
+from lrdoctor.errors import InputError
+from lrdoctor.exitcode import FailOn, exit_code
+from lrdoctor.model import ReadNote, RunResult
+from lrdoctor.options import load_options
+from lrdoctor.output import write_atomic
+from lrdoctor.prescription import recommended_schedule
+from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, kl_threshold_of, text
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+
+
+class PlotFormat(str, Enum):
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+
+
+class ArchKind(str, Enum):
+    gru = "gru"
+    lstm = "lstm"
+    rnn = "rnn"
+    attention = "attention"
+    mamba = "mamba"
+    mlp = "mlp"
+    cnn = "cnn"
+
+
+@command("analyze")
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(help="Run directories, event files or progress.csv files; searched recursively.")],
+    format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format, on stdout or --output.")] = ReportFormat.text,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    fail_on: Annotated[
+        Optional[FailOn], typer.Option("--fail-on", help="Exit 1 on findings at or above this severity. [default: error, or the config file's]")
+    ] = None,
+    select: Annotated[Optional[list[str]], typer.Option("--select", help="Run only these rules: codes, slugs or prefixes (repeatable).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rules: codes, slugs or prefixes (repeatable).")] = None,
+    settings: Annotated[
+        Optional[list[str]], typer.Option("--set", metavar="RULE.OPTION=VALUE", help="Set a rule option, e.g. kl-exceeded.threshold=0.03 (repeatable).")
+    ] = None,
+    tags: Annotated[
+        Optional[list[str]], typer.Option("--tag", metavar="METRIC=TAG", help="Read a metric from this tag, e.g. kl=my/approx_kl (repeatable).")
+    ] = None,
+    arch: Annotated[Optional[ArchKind], typer.Option("--arch", help="The architecture of every run, when the logs do not say.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Runs read in parallel.")] = os.cpu_count() or 1,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Read every event file again, ignoring the cache.")] = False,
+    plots: Annotated[Optional[Path], typer.Option("--plots", help="Draw one figure per run (and a sweep overview) into this directory.")] = None,
+    plot_format: Annotated[PlotFormat, typer.Option("--plot-format", help="File format of the figures.")] = PlotFormat.png,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show which tag fed each metric, and the unknown tags.")] = False,
+) -> None:
+    """Diagnose runs: KL over target, LR shape, entropy, collapse; and prescribe the schedule."""
+    options = load_options(
+        select=select,
+        ignore=ignore,
+        rule_settings=assignments(settings or [], "--set", "RULE.OPTION=VALUE"),
+        fail_on=fail_on.value if fail_on else None,
+    )
+    tag_overrides = assignments(tags or [], "--tag", "METRIC=TAG")
+    stderr = Console(stderr=True)
+
+    with progress_bar(stderr) as on_progress:
+        ingested = ingest.load(
+            paths,
+            tag_overrides=tag_overrides,
+            arch=arch.value if arch else None,
+            jobs=jobs,
+            use_cache=not no_cache,
+            on_progress=on_progress,
+        )
+    results = tuple(engine.analyze(ingested.runs, options))
+    problems = tuple(ingested.problems)
+    for note in (*problems, *(note for result in results for note in result.run.notes)):
+        stderr.print(problem_line(note), markup=False, highlight=False, soft_wrap=True)
+
+    kl_threshold = float(options.rule_options["LRD001"]["threshold"])
+    figures, sweep = {}, None
+    if plots is not None:
+        drawn, sweep_path = draw_figures(results, plots, plot_format.value, kl_threshold)
+        base = output.parent if output is not None else Path.cwd()
+        figures = {name: link(path, base) for name, path in drawn.items()}
+        sweep = link(sweep_path, base) if sweep_path else None
+        stderr.print(f"figures: {plots}", markup=False, highlight=False)
+
+    report = Report(results, problems, kl_threshold, figures, sweep, verbose)
+    if format is ReportFormat.text and output is None:
+        # A file or pipe gets the width of a saved report, a terminal its own.
+        text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
+    else:
+        content = FORMATTERS[format.value](report)
+        if output is None:
+            sys.stdout.write(content)
+            sys.stdout.flush()
+        else:
+            write_atomic(output, content)
+            stderr.print(f"wrote {output}", markup=False, highlight=False)
+        stderr.print(text.totals(report))
+    raise typer.Exit(exit_code(report.findings, options.fail_on))
+
+
+def assignments(items: Sequence[str], flag: str, shape: str) -> dict[str, str]:
+    """``["a=b", "c=d"]`` as typed after repeated flags, as a dict; a later key wins."""
+    parsed: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"{flag} {item}: expected {shape}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def problem_line(note: ReadNote) -> str:
+    where = note.path + (f" @ byte {note.offset}" if note.offset is not None else "")
+    return f"lrdoctor: read problem: {where}: {note.message}"
+
+
+@contextmanager
+def progress_bar(console: Console) -> Iterator[Callable[[int, int], None] | None]:
+    """A bar on stderr while runs are read; none when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("reading runs"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("read", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def draw_figures(
+    results: Sequence[RunResult], directory: Path, extension: str, kl_threshold: float
+) -> tuple[dict[str, Path], Path | None]:
+    """One figure per run into ``directory`` (never beside the runs), and a sweep when several."""
+    from lrdoctor import plots  # matplotlib only when figures are asked for
+
+    names = figure_file_names((r.run.name for r in results), extension)
+    drawn = {
+        result.run.name: plots.draw_run(
+            result,
+            directory / names[result.run.name],
+            schedule=recommended_schedule(result.run),
+            kl_threshold=kl_threshold_of(result, kl_threshold),
+        )
+        for result in results
+    }
+    sweep = None
+    if len(results) > 1:
+        sweep = plots.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}", kl_threshold=kl_threshold)
+    return drawn, sweep
+
+
+def link(path: Path, base: Path) -> str:
+    """A figure's path relative to where the report is read from, with forward slashes."""
+    return Path(os.path.relpath(Path(path).resolve(), base.resolve())).as_posix()
