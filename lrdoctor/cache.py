@@ -1,13 +1,188 @@
-"""Cache of decoded event files, so re-analysing an unchanged sweep reads nothing twice."""
+"""Cache of decoded event files, so re-analysing an unchanged sweep reads nothing twice.
+
+One entry per (event file, tag selection, lrdoctor version), in the user's cache
+directory (``LRDOCTOR_CACHE_DIR`` overrides it), never beside the runs. An entry
+remembers the file's size and mtime when it was read, how far it was read
+(``end_offset``) and checksums of the bytes at both ends of that prefix:
+
+- same size and mtime: the entry is the answer, the event file is not opened;
+- grown, and the prefix checksums still match: only the new records are read
+  (from ``end_offset``) and appended -- a live run is read incrementally;
+- anything else (shrunk, rewritten, touched): the file is read again in full.
+
+An entry is a plain ``.npz`` (no pickle) read with the same suspicion as any
+input: a corrupt, truncated, oversized or other-version entry is ignored and
+rebuilt, never trusted. Writes go to a temporary file renamed into place. When
+the cache directory is unusable, reading goes on without it (logged at debug).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
 import re
+import tempfile
+import zipfile
 from pathlib import Path
 
+import crc32c
+import numpy as np
+
+from lrdoctor import __version__
 from lrdoctor.events import EventData, read_event_file
+from lrdoctor.model import ReadNote
+
+FORMAT = 1  # bump when the entry layout changes
+_FINGERPRINT_BYTES = 4096
+_log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("LRDOCTOR_CACHE_DIR") or user_cache_dir("lrdoctor")) / f"events-{FORMAT}"
 
 
 def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool = True) -> EventData:
-    """Read one event file, from the cache when it is still valid."""
-    return read_event_file(path, want)
+    """Read one event file, from the cache when it is still valid.
+    Raises OSError, like ``read_event_file``, when the file cannot be read."""
+    if not use_cache:
+        return read_event_file(path, want)
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    key = _key(resolved, want)
+    entry_path = cache_dir() / (hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest() + ".npz")
+    entry = _load(entry_path, key)
+    if entry is None:
+        data = read_event_file(resolved, want)
+    else:
+        meta, data = entry
+        if meta["size"] == stat.st_size and meta["mtime_ns"] == stat.st_mtime_ns:
+            return _as_read_from(path, data)
+        grown = stat.st_size > meta["size"] and stat.st_size >= data.end_offset
+        if grown and _fingerprint(resolved, data.end_offset) == meta["fingerprint"]:
+            data = _append(data, read_event_file(resolved, want, start=data.end_offset))
+        else:
+            data = read_event_file(resolved, want)
+    _store(entry_path, key, stat, _fingerprint(resolved, data.end_offset), data)
+    return _as_read_from(path, data)
+
+
+def _as_read_from(path: Path, data: EventData) -> EventData:
+    """Notes name the file as the caller named it, however it was cached."""
+    data.notes = [ReadNote(str(path), note.message, note.offset) for note in data.notes]
+    return data
+
+
+def _key(resolved: Path, want: re.Pattern[str] | None) -> str:
+    selection = "*" if want is None else f"{want.flags}:{want.pattern}"
+    return f"{resolved}\0{selection}\0lrdoctor {__version__}\0format {FORMAT}"
+
+
+def _fingerprint(path: Path, end: int) -> list[int]:
+    """CRCs of the first and last few KB of the prefix that was read: if they still
+    match, the file grew by appending (as writers do) rather than being replaced."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(min(end, _FINGERPRINT_BYTES))
+            handle.seek(max(0, end - _FINGERPRINT_BYTES))
+            tail = handle.read(min(end, _FINGERPRINT_BYTES))
+    except OSError:
+        return [-1, -1]
+    return [crc32c.crc32c(head), crc32c.crc32c(tail)]
+
+
+def _append(old: EventData, new: EventData) -> EventData:
+    # A note at or after the old end (an incomplete tail, a bad length) was about
+    # bytes that the new read has just looked at again.
+    notes = [n for n in old.notes if n.offset is None or n.offset < old.end_offset] + new.notes
+    scalars = dict(old.scalars)
+    for tag, (steps, values) in new.scalars.items():
+        if tag in scalars:
+            steps = np.concatenate([scalars[tag][0], steps])
+            values = np.concatenate([scalars[tag][1], values])
+        scalars[tag] = (steps, values)
+    return EventData(
+        scalars=scalars,
+        scalar_tags=old.scalar_tags | new.scalar_tags,
+        texts={**old.texts, **new.texts},
+        hparams={**old.hparams, **new.hparams},
+        notes=notes,
+        end_offset=new.end_offset,
+    )
+
+
+def _store(entry_path: Path, key: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:
+    tags = sorted(data.scalars)
+    meta = {
+        "key": key,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "fingerprint": fingerprint,
+        "end_offset": data.end_offset,
+        "tags": tags,
+        "scalar_tags": sorted(data.scalar_tags),
+        "texts": data.texts,
+        "hparams": data.hparams,
+        "notes": [[n.path, n.message, n.offset] for n in data.notes],
+    }
+    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    for index, tag in enumerate(tags):
+        arrays[f"steps{index}"], arrays[f"values{index}"] = data.scalars[tag]
+    temporary = None
+    try:
+        entry_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=entry_path.parent, suffix=".tmp", delete=False) as handle:
+            temporary = handle.name
+            np.savez(handle, **arrays)
+        os.replace(temporary, entry_path)
+    except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: hparams JSON cannot hold
+        _log.debug("event cache not written (%s): %s", entry_path, error)
+        if temporary:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
+def _load(entry_path: Path, key: str) -> tuple[dict, EventData] | None:
+    """The entry for ``key``, or None if it is missing or not exactly as written."""
+    try:
+        entry_size = entry_path.stat().st_size
+        with zipfile.ZipFile(entry_path) as archive:
+            members = archive.infolist()
+            # Uncompressed members no larger than the file itself: nothing inflates.
+            if any(m.compress_type != zipfile.ZIP_STORED for m in members) or sum(
+                m.file_size for m in members
+            ) > entry_size:
+                raise ValueError("unexpected archive layout")
+        with np.load(entry_path, allow_pickle=False) as archive:
+            meta = json.loads(archive["meta"].tobytes())
+            if meta.get("key") != key:
+                return None
+            scalars = {}
+            for index, tag in enumerate(meta["tags"]):
+                steps, values = archive[f"steps{index}"], archive[f"values{index}"]
+                if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                    raise ValueError(f"bad arrays for {tag!r}")
+                if steps.ndim != 1:
+                    raise ValueError(f"bad shape for {tag!r}")
+                scalars[str(tag)] = (steps, values)
+        data = EventData(
+            scalars=scalars,
+            scalar_tags={str(t) for t in meta["scalar_tags"]},
+            texts={str(k): str(v) for k, v in meta["texts"].items()},
+            hparams=dict(meta["hparams"]),
+            notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
+            end_offset=int(meta["end_offset"]),
+        )
+        meta["size"], meta["mtime_ns"] = int(meta["size"]), int(meta["mtime_ns"])
+        meta["fingerprint"] = [int(v) for v in meta["fingerprint"]]
+        return meta, data
+    except FileNotFoundError:
+        return None
+    except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
+        _log.debug("event cache entry ignored (%s): %s", entry_path, error)
+        return None

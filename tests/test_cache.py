@@ -1,0 +1,159 @@
+"""The event cache: hits read nothing, growth reads only the new part, anything odd rebuilds."""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+
+import numpy as np
+import pytest
+from tensorboardX import SummaryWriter
+
+import lrdoctor.cache as cache
+from lrdoctor.cache import cache_dir, read_events
+from lrdoctor.events import read_event_file
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Record every (path, start) the real reader is asked for."""
+    calls = []
+
+    def spy(path, want=None, start=0):
+        calls.append(start)
+        return read_event_file(path, want, start)
+
+    monkeypatch.setattr(cache, "read_event_file", spy)
+    return calls
+
+
+def write_events(directory, steps, tag="train/approx_kl"):
+    writer = SummaryWriter(str(directory / "run"))
+    for step in steps:
+        writer.add_scalar(tag, 0.01 * step, global_step=step)
+        writer.add_scalar("train/learning_rate", 3e-4, global_step=step)
+    writer.close()
+    return next((directory / "run").glob("events.out.tfevents.*"))
+
+
+def record_ends(data: bytes) -> list[int]:
+    ends, offset = [], 0
+    while offset + 12 <= len(data):
+        offset += 16 + struct.unpack_from("<Q", data, offset)[0]
+        ends.append(offset)
+    return ends
+
+
+def same(a, b):
+    assert a.scalar_tags == b.scalar_tags and a.end_offset == b.end_offset and a.notes == b.notes
+    assert a.scalars.keys() == b.scalars.keys()
+    for tag in a.scalars:
+        np.testing.assert_array_equal(a.scalars[tag][0], b.scalars[tag][0])
+        np.testing.assert_array_equal(a.scalars[tag][1], b.scalars[tag][1])
+
+
+def test_cache_lives_in_the_cache_dir_not_beside_the_run(tmp_path):
+    path = write_events(tmp_path, range(5))
+    read_events(path)
+    assert list(cache_dir().glob("*.npz")) and cache_dir().is_relative_to(tmp_path / "cache")
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+def test_unchanged_file_is_not_read_again(tmp_path, reads):
+    path = write_events(tmp_path, range(50))
+    first = read_events(path)
+    second = read_events(path)
+    assert reads == [0]
+    same(first, second)
+    same(second, read_event_file(path))
+
+
+def test_want_and_no_cache_are_honoured(tmp_path, reads):
+    path = write_events(tmp_path, range(5))
+    kl = re.compile("train/approx_kl")
+    assert set(read_events(path, kl).scalars) == {"train/approx_kl"}
+    assert set(read_events(path).scalars) == {"train/approx_kl", "train/learning_rate"}
+    read_events(path, kl, use_cache=False)
+    assert reads == [0, 0, 0] and len(list(cache_dir().glob("*.npz"))) == 2
+
+
+def test_grown_file_is_read_from_where_it_stopped(tmp_path, reads):
+    path = write_events(tmp_path, range(40))
+    full = path.read_bytes()
+    cut = record_ends(full)[30] + 5  # a live run: the last record is half written
+    path.write_bytes(full[:cut])
+    first = read_events(path)
+    assert len(first.notes) == 1 and "bytes skipped" in first.notes[0].message
+    path.write_bytes(full)
+    os.utime(path, ns=(1, 1))  # a new mtime, as the writer would leave
+    grown = read_events(path)
+    assert reads == [0, first.end_offset]
+    same(grown, read_event_file(path))
+    assert grown.notes == []
+
+
+def test_rewritten_or_shrunk_file_is_read_again(tmp_path, reads):
+    path = write_events(tmp_path, range(40))
+    read_events(path)
+    data = bytearray(path.read_bytes())
+    data[20] ^= 0xFF  # same size, new content
+    path.write_bytes(bytes(data) + b"")
+    os.utime(path, ns=(2, 2))
+    read_events(path)
+    path.write_bytes(bytes(data[: len(data) // 2]))
+    shrunk = read_events(path)
+    assert reads == [0, 0, 0]
+    same(shrunk, read_event_file(path))
+
+
+def test_replaced_file_that_grew_is_read_in_full(tmp_path, reads):
+    path = write_events(tmp_path, range(10))
+    read_events(path)
+    other = write_events(tmp_path / "other", range(100), tag="train/entropy_loss")
+    path.write_bytes(other.read_bytes())
+    result = read_events(path)
+    assert reads == [0, 0] and "train/approx_kl" not in result.scalars
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[: len(b) // 2],  # truncated
+        lambda b: b"garbage" * 10,  # not a zip
+        lambda b: b.replace(b"lrdoctor", b"lrdoktor"),  # another key (version) inside
+        lambda b: b"",  # empty
+    ],
+)
+def test_corrupt_entry_is_ignored_and_rebuilt(tmp_path, reads, damage):
+    path = write_events(tmp_path, range(30))
+    expected = read_events(path)
+    (entry,) = cache_dir().glob("*.npz")
+    entry.write_bytes(damage(entry.read_bytes()))
+    same(read_events(path), expected)
+    assert reads == [0, 0]
+    read_events(path)
+    assert reads == [0, 0]  # rebuilt, then used
+
+
+def test_entry_of_another_version_is_not_used(tmp_path, reads, monkeypatch):
+    path = write_events(tmp_path, range(5))
+    read_events(path)
+    monkeypatch.setattr(cache, "__version__", "999")
+    read_events(path)
+    assert reads == [0, 0]
+
+
+def test_unwritable_cache_dir_degrades_to_no_cache(tmp_path, reads, monkeypatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(blocker))
+    path = write_events(tmp_path, range(5))
+    same(read_events(path), read_event_file(path))
+    read_events(path)
+    assert reads == [0, 0]
