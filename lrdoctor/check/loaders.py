@@ -1,0 +1,391 @@
+"""Reading config files into plain data that remembers where every key was written.
+
+YAML, JSON and TOML each become a ``Document``: plain dicts, lists and scalars,
+plus the 1-based line and column of every mapping key and sequence item, so a
+finding can point at the key at fault.
+
+Nothing here executes or constructs anything from the file. YAML is composed
+into nodes and only the standard scalar tags are converted (``!!float 1e-3``
+works); any other tag is read as plain text. Limits bound what a hostile file
+can cost: size, nesting depth, and the number of values after aliases are
+expanded (an "alias bomb" refers to a small list so often that expanding it
+would take gigabytes).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+MAX_BYTES = 2_000_000  # training configs are kilobytes; anything larger is not one
+MAX_DEPTH = 64  # real configs nest a handful of levels
+MAX_VALUES = 100_000  # values after alias expansion
+MAX_ALIASES = 1_000
+
+YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
+TOML_SUFFIXES = (".toml",)
+SUFFIXES = YAML_SUFFIXES + JSON_SUFFIXES + TOML_SUFFIXES
+
+
+class ParseError(Exception):
+    """The file is not valid YAML/JSON/TOML, or goes over a limit; line/column are 1-based."""
+
+    def __init__(self, message: str, line: int = 1, column: int = 1):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+class Skipped(Exception):
+    """The file is not something to check (binary, too large); the message says why."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file: ``roots`` holds one value per document (YAML may hold several)."""
+
+    roots: tuple[Any, ...]
+    positions: Mapping[tuple, tuple[int, int]]
+    lines: tuple[str, ...] = ()
+    has_comments: bool = True
+    kind: str = "yaml"
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def where(self, path: tuple) -> tuple[int, int]:
+        """Line and column of the key at ``path``, else of its nearest written ancestor."""
+        for end in range(len(path), 0, -1):
+            found = self.positions.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return (1, 1)
+
+
+def read_text(path: Path) -> str:
+    """The file's text; Skipped when it is too large, binary or not UTF-8."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise Skipped(f"cannot read: {exc.strerror or exc}") from None
+    if size > MAX_BYTES:
+        raise Skipped(f"skipped: {size:,} bytes is over the {MAX_BYTES:,}-byte limit for a config file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise Skipped(f"cannot read: {exc.strerror or exc}") from None
+    if b"\0" in data[:8192]:
+        raise Skipped("skipped: binary file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Skipped("skipped: not UTF-8 text") from None
+    return text.removeprefix("\ufeff")
+
+
+def load(path: Path, text: str) -> Document:
+    """Parse ``text`` by the file's suffix."""
+    suffix = path.suffix.lower()
+    if suffix in JSON_SUFFIXES:
+        return load_json(text)
+    if suffix in TOML_SUFFIXES:
+        return load_toml(text)
+    return load_yaml(text)
+
+
+# --- YAML ----------------------------------------------------------------------
+
+_YAML_TAG = "tag:yaml.org,2002:"
+
+
+def load_yaml(text: str) -> Document:
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        _check_yaml_events(yaml, text)
+        nodes = list(yaml.compose_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        raise ParseError(problem, line, column) from None
+    except YAMLError as exc:
+        raise ParseError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
+    positions: dict[tuple, tuple[int, int]] = {}
+    budget = [MAX_VALUES]
+    roots = []
+    for index, node in enumerate(nodes):
+        if node is None:
+            continue
+        positions[(index,)] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        roots.append(_convert(node, (len(roots),), 0, positions, budget))
+    return Document(tuple(roots), positions, tuple(text.splitlines()), True, "yaml")
+
+
+def _check_yaml_events(yaml: YAML, text: str) -> None:
+    """Refuse deep nesting and alias floods before composing (the composer recurses)."""
+    depth = aliases = 0
+    for event in yaml.parse(text):
+        if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1)
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                mark = event.start_mark
+                raise ParseError(f"more than {MAX_ALIASES} aliases", mark.line + 1, mark.column + 1)
+
+
+def _convert(node, path: tuple, depth: int, positions: dict, budget: list[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        mark = node.start_mark
+        raise ParseError(f"more than {MAX_VALUES:,} values once aliases are expanded", mark.line + 1, mark.column + 1)
+    if depth > MAX_DEPTH:  # aliases can nest deeper than the text does
+        mark = node.start_mark
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels once aliases are expanded", mark.line + 1)
+    if isinstance(node, ScalarNode):
+        return _scalar(node)
+    if isinstance(node, SequenceNode):
+        items = []
+        for index, child in enumerate(node.value):
+            positions.setdefault(path + (index,), (child.start_mark.line + 1, child.start_mark.column + 1))
+            items.append(_convert(child, path + (index,), depth + 1, positions, budget))
+        return items
+    if isinstance(node, MappingNode):
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _YAML_TAG + "merge":
+                _merge(mapping, value_node, path, depth, positions, budget)
+                continue
+            key = _scalar(key_node) if isinstance(key_node, ScalarNode) else f"<{key_node.id} key>"
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                key = str(key)
+            positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            mapping[key] = _convert(value_node, path + (key,), depth + 1, positions, budget)
+        return mapping
+    return None
+
+
+def _merge(mapping: dict, value_node, path: tuple, depth: int, positions: dict, budget: list[int]) -> None:
+    """``<<: *defaults``: keys of the merged mappings, unless written explicitly (YAML merge spec)."""
+    sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+    for source in sources:
+        merged = _convert(source, path, depth + 1, positions, budget)
+        if isinstance(merged, dict):
+            for key, value in merged.items():
+                mapping.setdefault(key, value)
+
+
+def _scalar(node: ScalarNode) -> Any:
+    """Standard YAML scalar tags only; anything else stays the text it was written as."""
+    text = node.value
+    tag = node.tag or ""
+    if not tag.startswith(_YAML_TAG):
+        return text
+    kind = tag[len(_YAML_TAG):]
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return text.lower() in ("true", "yes", "on", "y")
+    if kind == "int":
+        cleaned = text.replace("_", "")
+        for base in (0, 10):
+            try:
+                return int(cleaned, base)
+            except ValueError:
+                continue
+        return text
+    if kind == "float":
+        lowered = text.replace("_", "").lower()
+        specials = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+        if lowered in specials:
+            return specials[lowered]
+        try:
+            return float(lowered)
+        except ValueError:
+            return text
+    return text
+
+
+# --- JSON ----------------------------------------------------------------------
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
+_LITERALS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def load_json(text: str) -> Document:
+    try:
+        json.loads(text)  # the standard parser's verdict and error position
+    except json.JSONDecodeError as exc:
+        raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+    except RecursionError:
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    scanner = _JsonScanner(text)
+    root = scanner.value(0, (0,), 0)[0]
+    return Document((root,), scanner.positions, tuple(text.splitlines()), False, "json")
+
+
+class _JsonScanner:
+    """Re-reads text the standard parser accepted, noting where each key starts."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.positions: dict[tuple, tuple[int, int]] = {}
+
+    def at(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
+
+    def skip(self, index: int) -> int:
+        return _WHITESPACE.match(self.text, index).end()
+
+    def value(self, index: int, path: tuple, depth: int) -> tuple[Any, int]:
+        if depth > MAX_DEPTH:
+            raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", *self.at(index))
+        index = self.skip(index)
+        char = self.text[index]
+        if char == "{":
+            return self.object(index + 1, path, depth)
+        if char == "[":
+            return self.array(index + 1, path, depth)
+        if char == '"':
+            return json.decoder.scanstring(self.text, index + 1)
+        for literal, value in _LITERALS.items():
+            if self.text.startswith(literal, index):
+                return value, index + len(literal)
+        match = _NUMBER.match(self.text, index)
+        number = match.group(0)
+        value = float(number) if match.group(1) or match.group(2) else int(number)
+        return value, match.end()
+
+    def object(self, index: int, path: tuple, depth: int) -> tuple[dict, int]:
+        result: dict[str, Any] = {}
+        index = self.skip(index)
+        if self.text[index] == "}":
+            return result, index + 1
+        while True:
+            index = self.skip(index)
+            key_at = index
+            key, index = json.decoder.scanstring(self.text, index + 1)
+            self.positions[path + (key,)] = self.at(key_at)
+            index = self.skip(index) + 1  # the colon
+            result[key], index = self.value(index, path + (key,), depth + 1)
+            index = self.skip(index)
+            if self.text[index] == "}":
+                return result, index + 1
+            index += 1  # the comma
+
+    def array(self, index: int, path: tuple, depth: int) -> tuple[list, int]:
+        result: list[Any] = []
+        index = self.skip(index)
+        if self.text[index] == "]":
+            return result, index + 1
+        while True:
+            index = self.skip(index)
+            self.positions[path + (len(result),)] = self.at(index)
+            item, index = self.value(index, path + (len(result),), depth + 1)
+            result.append(item)
+            index = self.skip(index)
+            if self.text[index] == "]":
+                return result, index + 1
+            index += 1
+
+
+# --- TOML ----------------------------------------------------------------------
+
+_TOML_ERROR_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+_BARE_KEY = r"[A-Za-z0-9_-]+"
+_QUOTED_KEY = r"\"(?:[^\"\\]|\\.)*\"|'[^']*'"
+_KEY_PART = rf"(?:{_BARE_KEY}|{_QUOTED_KEY})"
+_DOTTED_KEY = rf"{_KEY_PART}(?:\s*\.\s*{_KEY_PART})*"
+_TOML_HEADER = re.compile(rf"^\s*(\[\[|\[)\s*({_DOTTED_KEY})\s*\]\]?")
+_TOML_KEY = re.compile(rf"^\s*({_DOTTED_KEY})\s*=")
+
+
+def load_toml(text: str) -> Document:
+    try:
+        root = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = _TOML_ERROR_AT.search(message)
+        line, column = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
+        raise ParseError(_TOML_ERROR_AT.sub("", message).strip(), line, column) from None
+    except RecursionError:
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    if _depth(root) > MAX_DEPTH:
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels")
+    lines = tuple(text.splitlines())
+    return Document((root,), _toml_positions(lines), lines, True, "toml")
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level)
+    return level
+
+
+def _split_key(dotted: str) -> tuple[str, ...]:
+    parts = re.findall(_KEY_PART, dotted)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
+
+
+def _toml_positions(lines: tuple[str, ...]) -> dict[tuple, tuple[int, int]]:
+    """Where each table header and ``key =`` line is; keys inside inline tables fall back to
+    their table's key. Lines inside multi-line strings are not read as keys."""
+    positions: dict[tuple, tuple[int, int]] = {}
+    table: tuple = ()
+    array_counts: dict[tuple, int] = {}
+    in_string: str | None = None
+    for number, line in enumerate(lines, start=1):
+        if in_string is not None:
+            if line.count(in_string) % 2 == 1:
+                in_string = None
+            continue
+        header = _TOML_HEADER.match(line)
+        if header:
+            keys = _split_key(header.group(2))
+            if header.group(1) == "[[":
+                index = array_counts.get(keys, -1) + 1
+                array_counts[keys] = index
+                table = keys + (index,)
+            else:
+                table = keys
+            positions.setdefault((0,) + table, (number, header.start(2) + 1))
+            continue
+        key = _TOML_KEY.match(line)
+        if key:
+            keys = table + _split_key(key.group(1))
+            for end in range(len(table) + 1, len(keys) + 1):  # a.b = 1 also writes table a
+                positions.setdefault((0,) + keys[:end], (number, key.start(1) + 1))
+            rest = line[key.end():]
+            for quote in ('"""', "'''"):
+                if rest.count(quote) % 2 == 1:
+                    in_string = quote
+    return positions

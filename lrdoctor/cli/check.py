@@ -1,0 +1,60 @@
+"""`lrdoctor check`: the CI gate over training configs (YAML, JSON, TOML)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lrdoctor.check import check_paths
+from lrdoctor.check.output import FORMATTERS, summary_line
+from lrdoctor.cli import command
+from lrdoctor.exitcode import FailOn
+from lrdoctor.options import load_options
+from lrdoctor.output import write_atomic
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+@command("check")
+def check(
+    paths: Annotated[list[Path], typer.Argument(help="Config files, or directories searched for *.yaml, *.yml, *.json, *.toml.")],
+    format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="text (path:line:col: CODE severity message), json, sarif, github.")
+    ] = CheckFormat.text,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here, not stdout.")] = None,
+    fail_on: Annotated[
+        Optional[FailOn], typer.Option("--fail-on", help="Lowest severity that exits 1 [default: error, or the config file's].")
+    ] = None,
+    select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rules: codes, slugs or prefixes.")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rules: codes, slugs or prefixes.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="lrdoctor.toml or pyproject.toml to read options from.")] = None,
+) -> None:
+    """Lint training configs: fail on a recurrent policy with a constant LR or without warmup.
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error or a file that does not parse.
+    """
+    options = load_options(
+        cwd=Path.cwd(),
+        config=config,
+        select=select,
+        ignore=ignore,
+        fail_on=fail_on.value if fail_on is not None else None,
+    )
+    result = check_paths(paths, options)
+    for problem in result.problems:
+        typer.echo(problem.text(), err=True)
+    rendered = FORMATTERS[format.value](result)
+    if output is None:
+        typer.echo(rendered, nl=False)
+    else:
+        write_atomic(output, rendered)
+    typer.echo(summary_line(result), err=True)
+    raise typer.Exit(result.exit_code(options.fail_on))

@@ -1,0 +1,112 @@
+"""SARIF 2.1.0: findings for GitHub code scanning and other static-analysis viewers.
+
+``render(findings)`` takes findings of configs (file, line, column) and of runs (no
+file: the run's path becomes the artifact location, at line 1, so viewers that
+need a region still accept it). The rule metadata (name, description, default
+level, help) comes from the rule registry, so it matches ``lrdoctor rules``.
+Levels: error -> error, warning -> warning, info -> note.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePosixPath
+from types import ModuleType
+from typing import Any, Sequence
+from urllib.parse import quote
+
+import lrdoctor
+from lrdoctor import rules
+from lrdoctor.model import Finding, Severity
+from lrdoctor.report.json import plain
+from lrdoctor.rules import kl_guard_config
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/lrdoctor/lrdoctor"
+LEVELS = {Severity.error: "error", Severity.warning: "warning", Severity.info: "note"}
+
+
+def render(findings: Sequence[Finding]) -> str:
+    modules = _rule_modules()
+    index = {module.CODE: i for i, module in enumerate(modules)}
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "lrdoctor",
+                        "version": lrdoctor.__version__,
+                        "semanticVersion": lrdoctor.__version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [rule_entry(module) for module in modules],
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": [result_entry(f, index) for f in findings],
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def _rule_modules() -> list[ModuleType]:
+    registered = dict(rules.RULES)
+    registered.setdefault(kl_guard_config.CODE, kl_guard_config)
+    return [registered[code] for code in sorted(registered)]
+
+
+def rule_entry(module: ModuleType) -> dict[str, Any]:
+    doc = (module.__doc__ or "").strip()
+    title = doc.splitlines()[0] if doc else module.SLUG
+    short = title.split(":", 1)[1].strip() if ":" in title else title
+    short = short[:1].upper() + short[1:]
+    return {
+        "id": module.CODE,
+        "name": module.SLUG,
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": doc or short},
+        "help": {"text": doc or short},
+        "defaultConfiguration": {"level": LEVELS[Severity(module.SEVERITY)]},
+        "properties": {"tags": ["reinforcement-learning", module.SCOPE]},
+    }
+
+
+def result_entry(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
+    text = finding.message
+    if finding.fix and finding.fix.get("summary") and "Fix:" not in text:
+        text = f"{text} Fix: {finding.fix['summary']}"
+    entry: dict[str, Any] = {
+        "ruleId": finding.code,
+        "level": LEVELS[Severity(finding.severity)],
+        "message": {"text": text},
+        "locations": [location(finding)],
+        "properties": {"rule": finding.rule, "evidence": plain(finding.evidence)},
+    }
+    if finding.code in rule_index:
+        entry["ruleIndex"] = rule_index[finding.code]
+    if finding.fix:
+        entry["properties"]["fix"] = plain(finding.fix)
+    if finding.step is not None:
+        entry["properties"]["step"] = finding.step
+    if finding.run is not None:
+        entry["properties"]["run"] = finding.run
+    return entry
+
+
+def location(finding: Finding) -> dict[str, Any]:
+    path = finding.file if finding.file is not None else (finding.run or ".")
+    region: dict[str, int] = {"startLine": finding.line if finding.line else 1}
+    if finding.line and finding.column:
+        region["startColumn"] = finding.column
+    return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path)}, "region": region}}
+
+
+def artifact_uri(path: str) -> str:
+    """A relative path stays relative (code scanning resolves it against the repository root)."""
+    posix = path.replace("\\", "/")
+    if PurePosixPath(posix).is_absolute():
+        return "file://" + quote(posix)
+    return quote(posix.removeprefix("./"))
