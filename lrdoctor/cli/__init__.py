@@ -66,3 +66,4 @@ def main() -> None:
 from lrdoctor.cli import schedule  # noqa: E402,F401
 from lrdoctor.cli import rules  # noqa: E402,F401
 from lrdoctor.cli import analyze  # noqa: E402,F401
+from lrdoctor.cli import check  # noqa: E402,F401
