@@ -31,6 +31,7 @@ def render(report: Report) -> str:
         "tool": {"name": "lrdoctor", "version": lrdoctor.__version__},
         "runs": [run_entry(result, report) for result in report.results],
         "problems": [note_entry(note) for note in report.problems],
+        "sweep_figure": report.sweep_figure,
         "summary": summary(report),
     }
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
@@ -39,7 +40,7 @@ def render(report: Report) -> str:
 def run_entry(result: RunResult, report: Report) -> dict[str, Any]:
     run = result.run
     arch = run.architecture
-    entry = {
+    return {
         "path": str(run.path),
         "name": run.name,
         "architecture": {"kind": arch.kind, "recurrent": arch.recurrent, "name": arch.name, "source": arch.source},
@@ -53,10 +54,8 @@ def run_entry(result: RunResult, report: Report) -> dict[str, Any]:
         "verdict": result.verdict,
         "findings": [finding_entry(f) for f in result.findings],
         "notes": [note_entry(note) for note in run.notes],
+        "figure": report.figures.get(run.name),
     }
-    if run.name in report.figures:
-        entry["figure"] = report.figures[run.name]
-    return entry
 
 
 def metric_entry(run, metric: str) -> dict[str, Any]:
