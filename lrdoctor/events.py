@@ -110,13 +110,7 @@ class _Reader:
                 break
             if not block:
                 if pending:
-                    self.data.notes.append(
-                        ReadNote(
-                            self.path,
-                            f"incomplete last record: {len(pending)} bytes skipped (file still being written?)",
-                            offset,
-                        )
-                    )
+                    self.data.notes.append(ReadNote(self.path, _incomplete(pending), offset))
                 break
             need = _pending_need(pending)
         self.data.end_offset = offset
@@ -243,6 +237,13 @@ class _Reader:
                     order.append(ordinal)
                     steps.append(event.step)
                     values.append(number)
+
+
+def _incomplete(pending: bytes) -> str:
+    message = f"incomplete last record: {len(pending)} bytes skipped (file still being written?)"
+    if len(pending) >= _HEADER.size:
+        message += f"; its length field says {_pending_need(pending)} bytes"
+    return message
 
 
 def _pending_need(pending: bytes) -> int:

@@ -238,3 +238,30 @@ def test_many_distinct_tags_and_a_growing_varint(tmp_path):
     assert len(data.scalars) == 80
     assert data.scalars["custom/metric_79"][1].tolist() == [79.0, 80.0, 81.0]
     assert data.scalars[tags[0]][0].tolist() == [0, 100, 200] + list(range(100, 140))
+
+
+CORPUS = Path(__file__).parent / "event_corpus"
+
+
+@pytest.mark.parametrize(
+    "case, points, message, offset",
+    [
+        ("truncated_tail", 9, "incomplete last record: 25 bytes skipped", 538),
+        ("bad_payload_crc", 14, "corrupt record (CRC mismatch); record skipped", 254),
+        ("bad_length_crc", 6, "corrupt record length (CRC mismatch); rest of file skipped", 369),
+        ("absurd_length", 15, "incomplete last record: 112 bytes skipped", 876),
+        ("garbage_after_records", 15, "corrupt record length", 876),
+        ("crc_ok_not_an_event", 15, "record is not a valid Event", 200),
+        ("random_bytes", 0, "corrupt record length", 0),
+        ("empty", 0, None, None),
+    ],
+)
+def test_crafted_corpus(case, points, message, offset):
+    (path,) = (CORPUS / case).glob("events.out.tfevents.*")
+    data = read_event_file(path)
+    assert sum(len(s) for s, _ in data.scalars.values()) == points
+    if message is None:
+        assert data.notes == []
+    else:
+        (note,) = data.notes
+        assert note.message.startswith(message) and note.offset == offset and note.path == str(path)
