@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 import re
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tensorboardX import SummaryWriter
 
 from lrdoctor.events import masked_crc, read_event_file
@@ -265,3 +268,73 @@ def test_crafted_corpus(case, points, message, offset):
     else:
         (note,) = data.notes
         assert note.message.startswith(message) and note.offset == offset and note.path == str(path)
+
+
+def reference_read(data: bytes) -> dict[str, list[tuple[int, float]]]:
+    """The plain way: one record at a time, protobuf for every event."""
+    from tensorboard.compat.proto import event_pb2
+
+    points: dict[str, list[tuple[int, float]]] = {}
+    offset = 0
+    while offset + 12 <= len(data):
+        (length,) = struct.unpack_from("<Q", data, offset)
+        event = event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length])
+        for value in event.summary.value:
+            points.setdefault(value.tag, []).append((event.step, value.simple_value))
+        offset += 16 + length
+    return points
+
+
+tags_strategy = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=0, max_size=130)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(["train/approx_kl", "x" * 119, "y" * 120, "z" * 121, ""]) | tags_strategy,
+            st.integers(-(2**63), 2**63 - 1) | st.integers(0, 300),
+            st.floats(width=32, allow_nan=False),
+            st.sampled_from([0.0, 1718000000.5]),
+        ),
+        max_size=60,
+    )
+)
+def test_fast_path_equals_protobuf_on_any_scalar_events(tmp_path, events):
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    directory = tmp_path / str(len(list(tmp_path.iterdir())))
+    writer = EventFileWriter(str(directory))
+    for tag, step, value, wall_time in events:
+        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])
+        writer.add_event(event_pb2.Event(step=step, wall_time=wall_time, summary=summary))
+    writer.close()
+    (path,) = directory.glob("events.*")
+    data = read_event_file(path)
+    expected = reference_read(path.read_bytes())
+    assert data.notes == [] and set(data.scalars) == set(expected) == data.scalar_tags
+    for tag, points in expected.items():
+        steps, values = data.scalars[tag]
+        assert list(zip(steps.tolist(), values.tolist())) == points
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    flips=st.lists(st.tuples(st.integers(0, 875), st.integers(0, 7)), min_size=1, max_size=4),
+    cut=st.integers(0, 876),
+)
+def test_damaged_files_never_yield_a_number_that_was_not_written(flips, cut):
+    (path,) = (CORPUS / "absurd_length").glob("events.*")
+    good = path.read_bytes()[:876]  # the undamaged records before the absurd header
+    expected = {tag: set(points) for tag, points in reference_read(good).items()}
+    data = bytearray(good)
+    for position, bit in flips:
+        data[position] ^= 1 << bit
+    with tempfile.TemporaryDirectory() as directory:
+        damaged = Path(directory) / "events.out.tfevents.0.damaged"
+        damaged.write_bytes(bytes(data[:cut]))
+        result = read_event_file(damaged)
+    for tag, (steps, values) in result.scalars.items():
+        assert set(zip(steps.tolist(), values.tolist())) <= expected[tag]
+    assert result.end_offset <= cut
