@@ -28,7 +28,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Annotation
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
@@ -61,6 +63,11 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 DPI = 150  # 10 in wide: 1500 px, still readable when a report scales it to ~1000 px
 WIDTH = 10.0
 MAX_DRAWN_POINTS = 4000  # per series; beyond this a min/max envelope is drawn instead
+# A label to place once the layout is final: the label, its candidate spots
+# ((x, y) in data, offset in points, vertical alignment), and the curves it must not cover.
+Placement = tuple[Annotation, tuple, list[Line2D]]
+
+SPARSE_POINTS = 40  # series this short get a marker on every point
 SCHEDULE_SAMPLES = 801  # a linear ramp is curved on a log axis: sample it densely
 
 _STYLE = {
@@ -137,20 +144,23 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
         lr_ax.set_label("lr")
         lr_ax.set_yscale("log")
         lr_ax.set_title("Learning rate")
-        _shade_phases(lr_ax, schedule, end)
+        _shade_phases(lr_ax, schedule, end, labels=False)
         sched_line = _draw_schedule_line(lr_ax, schedule, end)
         values = [sched_line.get_ydata()]
         margin = [(schedule.lr(end), "recommended", BLACK)]
+        logged = _finite_series(run, "lr", positive=True) if run is not None else None
         if run is not None:
-            logged = _finite_series(run, "lr", positive=True)
             if logged is not None:
                 _plot_series(lr_ax, *logged, color=BLUE, lw=2.0, gid="logged-lr", zorder=4)
                 values.append(logged[1])
                 margin.append((logged[1][-1], f"logged {format_lr(logged[1][-1])}", BLUE))
             else:
                 _not_logged(lr_ax, "logged LR: not logged")
-        _set_log_limits(lr_ax, np.concatenate(values), headroom=10.0)
+        # Above the curves: room for the phase labels, and with a run for the start-gap label too.
+        _set_log_limits(lr_ax, np.concatenate(values), headroom=15.0 if logged is None else 40.0)
+        _steps_axis(kl_ax, end, run.step_axis if run is not None else None)
         _label_phases_outside_narrow(lr_ax, schedule, end)
+        gap = _start_gap(lr_ax, schedule, *logged) if logged is not None else None
         _margin_labels(lr_ax, margin)
 
         kl_ax.set_label("kl")
@@ -175,7 +185,7 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
                 )
         kl_ax.set_ylim(0, top * 1.45)
         kl_ax.set_ylabel("approx KL")
-        _steps_axis(kl_ax, end, run.step_axis if run is not None else None)
+        _place_clear(fig, [gap])
         return fig
 
 
@@ -195,7 +205,7 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
         onset = _onset(result)
         _header(header, run.name, _architecture_text(run), verdict=result.verdict)
 
-        _lr_panel(axes[0], run, schedule, end)
+        gap = _lr_panel(axes[0], run, schedule, end)
         _kl_panel(axes[1], run, schedule, end, kl_threshold, onset)
         _trend_panel(axes[2], run, "entropy", "Entropy (+H)", "entropy")
         if outcome:
@@ -206,10 +216,11 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
                 if ax.get_label() != "kl":
                     ax.axvline(onset.step, color=VERMILLION, lw=1.0, alpha=0.6, gid="collapse-onset-guide", zorder=1)
         _steps_axis(axes[-1], end, run.step_axis)
+        _place_clear(fig, [gap])
         return fig
 
 
-def _lr_panel(ax: Axes, run: Run, schedule: Schedule | None, end: float) -> None:
+def _lr_panel(ax: Axes, run: Run, schedule: Schedule | None, end: float) -> Placement | None:
     ax.set_label("lr")
     ax.set_yscale("log")
     ax.set_title(f"Learning rate{_source_text(run, 'lr')}")
@@ -235,29 +246,37 @@ def _lr_panel(ax: Axes, run: Run, schedule: Schedule | None, end: float) -> None
     else:
         ax.set_yticks([])
         ax.yaxis.set_minor_locator(NullLocator())
-    if schedule is not None and logged is not None:
-        _start_gap(ax, schedule, *logged)
     _margin_labels(ax, margin)
+    if schedule is not None and logged is not None:
+        return _start_gap(ax, schedule, *logged)
+    return None
 
 
-def _start_gap(ax: Axes, schedule: Schedule, steps: np.ndarray, values: np.ndarray) -> None:
+def _start_gap(ax: Axes, schedule: Schedule, steps: np.ndarray, values: np.ndarray) -> Placement | None:
     """How far above the recommendation training started, as an arrow and a factor:
-    for the originating collapse, 3e-4 flat against a recommended start of 3e-6, "100×"."""
+    for the originating collapse, 3e-4 flat against a recommended start of 3e-6, "100×".
+    Only said when the LR was logged during the first phase, i.e. at the start.
+    Returns the label still to be placed once the layout is final."""
+    if steps[0] > schedule.phases[0].end_step:
+        return None
     ratio = values[0] / float(schedule.lr(0))
     if ratio < 3:
-        return
+        return None
     lo, hi = ax.get_xlim()
     x = max(float(steps[0]), lo + 0.008 * (hi - lo))
+    start = float(schedule.lr(0))
+    # The arrow spans exactly the ratio; a dotted foot ties its lower end to the schedule's step 0.
+    ax.plot([0, x], [start, start], color=VERMILLION, lw=1.2, ls=":", gid="start-gap-foot", zorder=6)
     ax.annotate(
         "",
-        xy=(x, float(schedule.lr(x))),
+        xy=(x, start),
         xytext=(x, values[0]),
         arrowprops={"arrowstyle": "<|-|>", "color": VERMILLION, "lw": 1.6, "shrinkA": 0, "shrinkB": 0},
         gid="start-gap",
         zorder=6,
     )
     factor = f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
-    ax.annotate(
+    label = ax.annotate(
         f"{factor} the recommended start",
         xy=(x, values[0]),
         xytext=(7, -5),
@@ -265,11 +284,45 @@ def _start_gap(ax: Axes, schedule: Schedule, steps: np.ndarray, values: np.ndarr
         color=VERMILLION,
         fontsize=10,
         fontweight="bold",
-        va="top",
         ha="left",
         gid="start-gap-label",
         zorder=6,
     )
+    middle = math.sqrt(values[0] * start)
+    spots = (((x, values[0]), (7, -5), "top"), ((x, values[0]), (7, 5), "bottom"), ((x, middle), (7, 0), "center"))
+    return label, spots, [line for line in ax.lines if line.get_gid() == "recommended-lr"]
+
+
+def _place_clear(fig: Figure, placements: Sequence[Placement | None]) -> None:
+    """Put each label at its first spot that stays inside its panel, off the given
+    curves and off other text; drop it when there is none (never write over data).
+    Measured on the final layout, so the figure must be complete."""
+    placements = [p for p in placements if p is not None]
+    if not placements:
+        return
+    fig.get_layout_engine().execute(fig)
+    for label, spots, curves in placements:
+        _place_one(label.axes, label, spots, curves)
+
+
+def _place_one(ax: Axes, label: Annotation, spots, curves: list[Line2D]) -> None:
+    renderer = ax.figure.canvas.get_renderer()
+    panel = ax.get_window_extent(renderer)
+    others = [t.get_window_extent(renderer) for t in ax.texts if t is not label and t.get_text()]
+    points = [line.get_transform().transform(np.column_stack(line.get_data())) for line in curves]
+    points = np.concatenate(points) if points else np.empty((0, 2))
+    for xy, offset, va in spots:
+        label.xy = xy
+        label.set_position(offset)
+        label.set_verticalalignment(va)
+        box = label.get_window_extent(renderer).padded(3)
+        inside = panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1
+        on_curve = (
+            (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+        ).any()
+        if inside and not on_curve and not any(box.overlaps(other) for other in others):
+            return
+    label.remove()
 
 
 def _kl_panel(
@@ -395,7 +448,7 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float) -> Figure
         kl_ax.set_title("Approx KL (rolling median of each run)")
         lr_values, kl_values = [], []
         for result in ordered:
-            style = _sweep_style(result.verdict)
+            style = _sweep_style(result.verdict, crowded=len(results) > 8)
             lr = _finite_series(result.run, "lr", positive=True)
             if lr is not None:
                 _plot_series(lr_ax, *lr, gid=f"lr:{result.run.name}", **style)
@@ -430,7 +483,8 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float) -> Figure
                 y = min(float(kl[1][-1]), top)
                 margin.append((y, _short(result.run.name), VERDICT_COLOURS[result.verdict]))
         _margin_labels(kl_ax, margin)
-        _steps_axis(kl_ax, end, None)
+        axes_names = {r.run.step_axis for r in results}
+        _steps_axis(kl_ax, end, axes_names.pop() if len(axes_names) == 1 else None)
         return fig
 
 
@@ -443,14 +497,15 @@ def _smoothed(series: tuple[np.ndarray, np.ndarray] | None, parts: int = 40) -> 
     return steps, pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
-def _sweep_style(verdict: str) -> dict:
+def _sweep_style(verdict: str, crowded: bool) -> dict:
+    """Bad runs drawn bold and on top; in a crowded sweep the healthy ones recede."""
     if verdict == "collapsed":
         return {"color": VERMILLION, "lw": 2.0, "alpha": 0.95, "zorder": 6}
     if verdict == "error":
         return {"color": ORANGE, "lw": 1.5, "alpha": 0.9, "zorder": 5}
     if verdict == "warning":
         return {"color": PURPLE, "lw": 1.2, "alpha": 0.85, "zorder": 4}
-    return {"color": VERDICT_COLOURS[verdict], "lw": 0.9, "alpha": 0.45, "zorder": 3}
+    return {"color": VERDICT_COLOURS[verdict], "lw": 0.9 if crowded else 1.3, "alpha": 0.45 if crowded else 0.85, "zorder": 3}
 
 
 def _worst(results: Sequence[RunResult], count: int = 3) -> list[RunResult]:
@@ -491,6 +546,7 @@ def _layout(panels: int, height_ratios: Sequence[float]) -> tuple[Figure, Axes, 
     """A header strip and panels stacked on one shared step axis."""
     header_height = 0.62
     fig = Figure(figsize=(WIDTH, header_height + sum(height_ratios)), layout="constrained")
+    FigureCanvasAgg(fig)  # a renderer to measure text with; no display is involved
     fig.get_layout_engine().set(h_pad=0.06, hspace=0.04)
     grid = fig.add_gridspec(panels + 1, 1, height_ratios=(header_height, *height_ratios))
     header = fig.add_subplot(grid[0])
@@ -504,20 +560,21 @@ def _layout(panels: int, height_ratios: Sequence[float]) -> tuple[Figure, Axes, 
 
 
 def _header(ax: Axes, title: str, subtitle: str, verdict: str | None = None) -> None:
-    ax.text(0, 0.95, title, fontsize=13.5, fontweight="bold", color=BLACK, va="top", ha="left", gid="title")
-    ax.text(0, 0.12, subtitle, fontsize=10, color=INK, va="bottom", ha="left", gid="subtitle")
+    # Room is kept on the title line for the verdict badge; long names are shortened in the middle.
+    ax.text(0, 1, _short(title, 72), fontsize=13.5, fontweight="bold", color=BLACK, va="top", ha="left", gid="title")
+    ax.text(0, 0.05, _short(subtitle, 125), fontsize=10, color=INK, va="bottom", ha="left", gid="subtitle")
     if verdict is not None:
         ax.text(
             1,
-            0.5,
+            0.98,
             verdict.upper(),
             fontsize=12,
             fontweight="bold",
             color="white",
             ha="right",
-            va="center",
+            va="top",
             gid="verdict",
-            bbox={"boxstyle": "round,pad=0.35", "facecolor": VERDICT_COLOURS.get(verdict, GREY), "edgecolor": "none"},
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": VERDICT_COLOURS.get(verdict, GREY), "edgecolor": "none"},
         )
 
 
@@ -565,8 +622,6 @@ def _shade_phases(ax: Axes, schedule: Schedule, end: float, labels: bool = True)
 def _label_phases_outside_narrow(ax: Axes, schedule: Schedule, end: float) -> None:
     """Name each phase with its LR range; a phase too narrow for its label gets it
     beside it, low down where the ramp has not yet climbed, with a pointer."""
-    for text in [t for t in ax.texts if t.get_gid() == "phase-label"]:
-        text.remove()
     for phase in schedule.phases:
         x1 = min(phase.end_step, end)
         label = f"{phase.number}  {phase.name}\n{format_lr(phase.start_lr)} → {format_lr(phase.end_lr)}"
@@ -595,8 +650,9 @@ def _band_text(band: tuple[float, float]) -> str:
 def _plot_series(ax: Axes, steps: np.ndarray, values: np.ndarray, **style) -> Line2D:
     """A line, thinned for drawing only; a lone point is drawn as a dot."""
     xs, ys = _envelope(steps, values, MAX_DRAWN_POINTS)
-    marker = "o" if len(xs) == 1 else None
-    (line,) = ax.plot(xs, ys, marker=marker, **style)
+    if len(xs) <= SPARSE_POINTS:  # few points: show where the data is, not only the line between
+        style = {"marker": "o", "ms": 3.5 if len(xs) > 1 else 6, **style}
+    (line,) = ax.plot(xs, ys, **style)
     return line
 
 
