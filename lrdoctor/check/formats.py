@@ -205,7 +205,7 @@ def read_rllib(view: View, record: UnitRecord) -> UnitRecord:
         for flag, kind in (("use_lstm", "lstm"), ("use_attention", "attention")):
             found = model.get(flag)
             if found is not None and as_bool(found.value):
-                changes.update(_architecture(found, kind, f"{flag}: true"))
+                changes.update(_architecture(found, kind, None))
                 break
         else:
             custom = model.get("custom_model")
@@ -249,7 +249,10 @@ def _piecewise(setting: Setting) -> tuple[Setting | None, Setting]:
     lr = setting.but(value=peak)
     if all(v == first for v in values):
         return lr, setting.but(value=CONSTANT, note=f"{setting.key} holds {first:g} at every step")
-    note = f"{setting.key} starts at {first:g} and peaks at {peak:g}"
+    if first >= peak:
+        note = f"{setting.key} starts at its peak, {first:g}"
+    else:
+        note = f"{setting.key} starts at {first:g}, {first / peak:.0%} of its peak {peak:g}"
     kind = NO_WARMUP if first >= peak else WARMUP
     return lr, setting.but(value=kind, note=note, start_fraction=first / peak)
 
@@ -373,14 +376,12 @@ def read_skrl(view: View, record: UnitRecord) -> UnitRecord:
     declared = agent.get("learning_rate_scheduler")
     name = str(declared.value) if declared is not None and declared.value not in (None, "", False) else ""
     where = declared or lr or agent.here()
-    threshold = None
+    threshold = agent.get("learning_rate_scheduler_kwargs", "kl_threshold")
     if not name or name.lower() in ("none", "null"):
         schedule = where.but(value=CONSTANT, note="learning_rate_scheduler is not set")
     elif "KLAdaptive" in name:
         schedule = where.but(value=ADAPTIVE, note=f"learning_rate_scheduler is {name}")
-        threshold = agent.get("learning_rate_scheduler_kwargs", "kl_threshold") or where.but(
-            value=SKRL_DEFAULT_KL_THRESHOLD, declared=False
-        )
+        threshold = threshold or where.but(value=SKRL_DEFAULT_KL_THRESHOLD, declared=False)
     elif any(n in name for n in _TORCH_WARMUP):
         schedule = where.but(value=WARMUP)
     elif any(n in name for n in _TORCH_DECAY):
@@ -614,7 +615,8 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
         note = f"{warmup_list.key} gives warmup only to {listed}, not to {who} ({arch.value})"
         schedule = warmup_list.but(value=after_warmup_off, note=note)
     elif warmup is not None and _warmup_state(warmup) is False:
-        schedule = warmup.but(value=after_warmup_off, note=f"warmup is switched off ({warmup.key}: {warmup.value})")
+        shown = str(warmup.value).lower() if isinstance(warmup.value, bool) else warmup.value
+        schedule = warmup.but(value=after_warmup_off, note=f"warmup is switched off ({warmup.key} = {shown})")
     elif warmup is not None and _warmup_state(warmup) is True and base != ADAPTIVE:
         schedule = warmup.but(value=WARMUP)
 

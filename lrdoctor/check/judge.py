@@ -39,6 +39,15 @@ TOTAL_STEPS_KEY = {
     "skrl": "trainer.timesteps",
     "generic": "total_timesteps",
 }
+FORMAT_NAMES = {
+    "rl-baselines3-zoo": "rl-baselines3-zoo",
+    "stable-baselines3": "Stable-Baselines3",
+    "rllib": "RLlib",
+    "sample-factory": "Sample Factory",
+    "rl_games": "rl_games",
+    "skrl": "skrl",
+    "generic": "this config",
+}
 ADAPTIVE_SCHEDULE_NAME = {
     "rl_games": "lr_schedule: adaptive",
     "sample-factory": "lr_schedule: kl_adaptive_epoch",
@@ -158,13 +167,16 @@ def recommended_fix(record: UnitRecord) -> dict[str, Any]:
         key = "lr" if record.dialect == "new-stack" else "lr_schedule"
         config = {"key": key, "value": listed}
         text = f"set {key}: {listed}"
-    elif record.format in ("rl-baselines3-zoo", "stable-baselines3"):
+    elif record.format == "rl-baselines3-zoo":
         text = f"{summary}; the zoo's learning_rate strings only decay linearly, so train with {code['sb3']}"
+    elif record.format == "stable-baselines3":
+        text = f"{summary}: {code['sb3']}"
     elif record.format == "generic":
         config = {"key": "lr_schedule", "value": listed}
         text = f"{summary}; as [step, lr] knots: {listed}"
     else:
-        text = f"{summary}; {record.format} has no warmup schedule in its config, so apply it with {code['torch']}"
+        name = FORMAT_NAMES.get(record.format, record.format)
+        text = f"{summary}; {name} has no warmup schedule in its config, so apply it with {code['torch']}"
     if record.total_steps is None:
         text += f" ({format_steps(total)} steps assumed: set {length_key})"
     return {
@@ -211,7 +223,8 @@ def _kl_guard_problems(record: UnitRecord, options: Mapping[str, Any]) -> list[C
         turn_on = ADAPTIVE_SCHEDULE_NAME.get(record.format, "an adaptive LR schedule")
         problems.append(_problem(
             threshold,
-            f"{threshold.key} {_show(threshold.value)} is inert: {record.format} reads it only with an adaptive "
+            f"{threshold.key} {_show(threshold.value)} is inert: {FORMAT_NAMES.get(record.format, record.format)} "
+            "reads it only with an adaptive "
             f"LR schedule, and {schedule.note or schedule.key}. Fix: set {turn_on}, or remove {threshold.key}",
             {**base, "kl_threshold": as_float(threshold.value), "lr_schedule": schedule.value},
         ))
@@ -253,7 +266,8 @@ def _kl_guard_problems(record: UnitRecord, options: Mapping[str, Any]) -> list[C
 
 
 def _problem(where: Setting, message: str, evidence: Mapping[str, Any], severity: Severity | None = None):
-    return ConfigProblem("LRD012", message, where.line, where.column, {**evidence, "key": where.key}, None, severity)
+    evidence = {**evidence, "key": where.key, "declared": where.declared}
+    return ConfigProblem("LRD012", message, where.line, where.column, evidence, None, severity)
 
 
 def _show(value: Any) -> str:

@@ -101,9 +101,9 @@ class View:
                 return found
         return None
 
-    def here(self, **extra: Any) -> Setting:
+    def here(self, **changes: Any) -> Setting:
         """A Setting that points at this mapping itself (for library defaults)."""
-        return self.setting((), None, **extra)
+        return self.setting((), None).but(**changes)
 
 
 def dotted(keys: tuple) -> str:
