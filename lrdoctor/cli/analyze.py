@@ -16,6 +16,7 @@ from typing import Annotated, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lrdoctor import engine, ingest
@@ -94,10 +95,13 @@ def analyze(
             use_cache=not no_cache,
             on_progress=on_progress,
         )
-    results = tuple(engine.analyze(ingested.runs, options))
     problems = tuple(ingested.problems)
-    for note in (*problems, *(note for result in results for note in result.run.notes)):
-        stderr.print(problem_line(note), markup=False, highlight=False, soft_wrap=True)
+    for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
+        say(stderr, problem_line(note))
+    if not ingested.runs:
+        where = ", ".join(str(path) for path in paths)
+        raise InputError(f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)")
+    results = tuple(engine.analyze(ingested.runs, options))
 
     kl_threshold = float(options.rule_options["LRD001"]["threshold"])
     figures, sweep = {}, None
@@ -106,7 +110,7 @@ def analyze(
         base = output.parent if output is not None else Path.cwd()
         figures = {name: link(path, base) for name, path in drawn.items()}
         sweep = link(sweep_path, base) if sweep_path else None
-        stderr.print(f"figures: {plots}", markup=False, highlight=False)
+        say(stderr, f"figures: {plots}")
 
     report = Report(results, problems, kl_threshold, figures, sweep, verbose)
     if format is ReportFormat.text and output is None:
@@ -119,8 +123,8 @@ def analyze(
             sys.stdout.flush()
         else:
             write_atomic(output, content)
-            stderr.print(f"wrote {output}", markup=False, highlight=False)
-        stderr.print(text.totals(report))
+            say(stderr, f"wrote {output}")
+        say(stderr, text.totals(report))
     raise typer.Exit(exit_code(report.findings, options.fail_on))
 
 
@@ -133,6 +137,11 @@ def assignments(items: Sequence[str], flag: str, shape: str) -> dict[str, str]:
             raise InputError(f"{flag} {item}: expected {shape}")
         parsed[key.strip()] = value.strip()
     return parsed
+
+
+def say(console: Console, line: str | Text) -> None:
+    """One line on stderr, unwrapped, so a script can grep it."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def problem_line(note: ReadNote) -> str:

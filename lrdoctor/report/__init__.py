@@ -275,13 +275,11 @@ def figure_file_names(run_names: Iterable[str], extension: str) -> dict[str, str
 
 
 # Formatters register here; imported last because they use the helpers above.
-from lrdoctor.report import json, markdown, text  # noqa: E402
+from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
 
 
 def _sarif(report: Report) -> str:
     # SARIF describes findings only; runs, figures and read problems have no place in it.
-    from lrdoctor.report import sarif
-
     return sarif.render(report.findings)
 
 
