@@ -53,7 +53,9 @@ def read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
     base = UnitRecord(file=file, unit=unit.name, unit_line=unit.line, format="generic")
     if unit.layout == "zoo":
         return read_sb3(view, _with(base, format="rl-baselines3-zoo"))
-    if unit.layout == "rllib-experiments":
+    if unit.layout == "rllib-experiments" or (
+        {"run", "config"} <= set(unit.data) and isinstance(unit.data["config"], Mapping)
+    ):
         return read_rllib(view, _with(base, format="rllib"))
     data = unit.data
     if isinstance(data.get("params"), Mapping) and ({"config", "network"} & set(data["params"])):
