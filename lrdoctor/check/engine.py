@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 from lrdoctor import rules
 from lrdoctor.check.formats import read_unit
 from lrdoctor.check.judge import ConfigProblem, judge
-from lrdoctor.check.loaders import SUFFIXES, Document, ParseError, Skipped, load, read_text
+from lrdoctor.check.loaders import SUFFIXES, ParseError, Skipped, load, read_text
 from lrdoctor.check.suppress import is_allowed, is_suppressed
 from lrdoctor.check.units import split_units
 from lrdoctor.errors import InputError

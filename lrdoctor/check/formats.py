@@ -292,7 +292,9 @@ def read_sample_factory(view: View, record: UnitRecord) -> UnitRecord:
     name = str(declared.value) if declared is not None else "constant"
     where = declared or learning_rate or lr
     if name == "constant":
-        why = "lr_schedule is constant" if declared else "lr_schedule is not set and Sample Factory's default is constant"
+        why = "lr_schedule is constant" if declared else (
+            "lr_schedule is not set and Sample Factory's default is constant"
+        )
         schedule = where.but(value=CONSTANT, note=why)
     elif name.startswith("kl_adaptive"):
         schedule = where.but(value=ADAPTIVE, note=f"lr_schedule is {name}")
@@ -605,7 +607,8 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
     if named[0] is not None:
         schedule = schedule_key.but(value=named[0], note=named[1])
     elif schedule is None and base_lr is not None:
-        schedule = base_lr.but(value=CONSTANT, note=f"{base_lr.key} is {base_lr.value:g} and no LR schedule is declared")
+        note = f"{base_lr.key} is {base_lr.value:g} and no LR schedule is declared"
+        schedule = base_lr.but(value=CONSTANT, note=note)
 
     base = schedule.value if schedule is not None else CONSTANT
     after_warmup_off = CONSTANT if base in (CONSTANT, WARMUP) else base

@@ -25,17 +25,27 @@ class CheckFormat(str, Enum):
 
 @command("check")
 def check(
-    paths: Annotated[list[Path], typer.Argument(help="Config files, or directories searched for *.yaml, *.yml, *.json, *.toml.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Config files, or directories searched for *.yaml, *.yml, *.json, *.toml.")
+    ],
     format: Annotated[
-        CheckFormat, typer.Option("--format", "-f", help="text (path:line:col: CODE severity message), json, sarif, github.")
+        CheckFormat,
+        typer.Option("--format", "-f", help="text (path:line:col: CODE severity message), json, sarif, github."),
     ] = CheckFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here, not stdout.")] = None,
     fail_on: Annotated[
-        Optional[FailOn], typer.Option("--fail-on", help="Lowest severity that exits 1 [default: error, or the config file's].")
+        Optional[FailOn],
+        typer.Option("--fail-on", help="Lowest severity that exits 1 (default: error, or fail-on from the config file)."),
     ] = None,
-    select: Annotated[Optional[list[str]], typer.Option("--select", help="Only these rules: codes, slugs or prefixes.")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Skip these rules: codes, slugs or prefixes.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="lrdoctor.toml or pyproject.toml to read options from.")] = None,
+    select: Annotated[
+        Optional[list[str]], typer.Option("--select", help="Only these rules: codes, slugs or prefixes.")
+    ] = None,
+    ignore: Annotated[
+        Optional[list[str]], typer.Option("--ignore", help="Skip these rules: codes, slugs or prefixes.")
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option("--config", help="lrdoctor.toml or pyproject.toml to read options from.")
+    ] = None,
 ) -> None:
     """Lint training configs: fail on a recurrent policy with a constant LR or without warmup.
 
