@@ -5,7 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -113,9 +112,17 @@ def test_output_file_leaves_stdout_empty(tmp_path):
     assert f"wrote {target}" in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("fail_on", "expected"), [("error", 1), ("warning", 1), ("never", 0)]
-)
+def test_text_report_to_a_file_is_plain_text(tmp_path):
+    target = tmp_path / "report.txt"
+    result = analyze(COLLAPSE, RECOMMENDED, "--output", target)
+    assert result.exit_code == 1 and result.stdout == ""
+    text = target.read_text()
+    assert "\x1b[" not in text  # no colour codes in a file
+    assert "graph_free_gru_recommended  ok  no problems found in the metrics" in text
+    assert text.strip().splitlines()[-1].startswith("2 runs: 1 collapsed, 1 ok")
+
+
+@pytest.mark.parametrize(("fail_on", "expected"), [("error", 1), ("warning", 1), ("never", 0)])
 def test_fail_on_decides_the_exit_code(fail_on, expected):
     assert analyze(COLLAPSE, "--fail-on", fail_on, "--format", "json").exit_code == expected
 

@@ -151,6 +151,11 @@ def sparkline(series: pd.Series | None, threshold: float, width: int = SPARK_WID
 def run_section(result: RunResult, report: Report) -> list[RenderableType]:
     run = result.run
     title = Text.assemble((run.name, "bold"), "  ", (result.verdict, VERDICT_STYLE.get(result.verdict, "")))
+    figure = report.figures.get(run.name)
+    if not (result.findings or run.notes or report.verbose or not run.metrics):
+        # A clean run in a sweep: one line, so the runs with findings stand out.
+        line = Text.assemble(title, "  ", status_line(result).plain.strip())
+        return [line] + ([Text(f"  figure: {figure}")] if figure else [])
     parts: list[RenderableType] = [Text(""), Rule(title, align="left"), run_facts(result)]
     if report.verbose:
         parts.append(Padding(metric_table(result), (0, 0, 0, 2)))
@@ -165,7 +170,6 @@ def run_section(result: RunResult, report: Report) -> list[RenderableType]:
     for note in run.notes:
         where = f"{note.path}" + (f" @ {note.offset}" if note.offset is not None else "")
         parts.append(Text(f"  read: {where}: {note.message}", style="dim"))
-    figure = report.figures.get(run.name)
     if figure:
         parts.append(Text(f"  figure: {figure}"))
     return parts
