@@ -126,6 +126,9 @@ def test_figures_are_embedded_with_the_links_given():
 def test_read_problems_are_listed_with_path_and_offset():
     text = render(Report((healthy_run(),), problems=(ReadNote("runs/a/events.out.tfevents.1", "corrupt record", 512),)))
     assert "- `runs/a/events.out.tfevents.1 @ 512`: corrupt record" in text
+    result = healthy_run()
+    result.run.notes = (ReadNote("runs/ok_run/events.out.tfevents.2", "truncated record", 99),)
+    assert "- `runs/ok_run/events.out.tfevents.2 @ 99`: truncated record" in section(render(Report((result,))), "ok_run")
 
 
 # --- figure file names ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from lrdoctor.model import Finding, RunResult, Severity
+from lrdoctor.model import Finding, ReadNote, RunResult, Severity
 from lrdoctor.report import (
     Report,
     architecture_text,
@@ -40,9 +40,7 @@ def render(report: Report) -> str:
         lines += run_section(result, report)
     if report.problems:
         lines += ["## Read problems", ""]
-        for note in report.problems:
-            where = note.path + (f" @ {note.offset}" if note.offset is not None else "")
-            lines.append(f"- `{where}`: {inline(note.message)}")
+        lines += [f"- `{where(note)}`: {inline(note.message)}" for note in report.problems]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -104,10 +102,18 @@ def run_section(result: RunResult, report: Report) -> list[str]:
         lines.append("Not checked:")
         lines += [f"- {inline(f.message)}" for f in unchecked]
         lines.append("")
+    if run.notes:
+        lines.append("Read with problems (the rest of the run was used):")
+        lines += [f"- `{where(note)}`: {inline(note.message)}" for note in run.notes]
+        lines.append("")
     figure = report.figures.get(run.name)
     if figure:
         lines += [f"![{run.name}]({figure})", ""]
     return lines
+
+
+def where(note: ReadNote) -> str:
+    return note.path + (f" @ {note.offset}" if note.offset is not None else "")
 
 
 def findings_list(findings: list[Finding]) -> list[str]:
