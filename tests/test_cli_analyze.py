@@ -15,6 +15,7 @@ runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 COLLAPSE = SAMPLES / "graph_free_gru_constant_lr"  # synthetic: the originating failure
 RECOMMENDED = SAMPLES / "graph_free_gru_recommended"  # synthetic: the same policy on the recommended schedule
+REAL = SAMPLES / "sb3_recurrentppo_cartpole"  # real: sb3-contrib RecurrentPPO, MlpLstmPolicy, CartPole-v1
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +79,19 @@ def test_recommended_schedule_run_has_no_error():
     assert result.exit_code == 0, result.stderr
     (run,) = json.loads(result.stdout)["runs"]
     assert all(finding["severity"] != "error" for finding in run["findings"])
+
+
+def test_real_recurrent_ppo_run_is_read_and_its_constant_lr_flagged():
+    # scripts/train_recurrent_ppo.py leaves learning_rate at RecurrentPPO's default, a
+    # constant 3e-4, with an LSTM policy: whatever else the run shows, that is LRD002.
+    (run,) = json_report(REAL)["runs"]
+    assert run["library"] == "sb3" and run["step_axis"] == "env steps"
+    assert run["architecture"]["kind"] == "lstm" and run["architecture"]["recurrent"] is True
+    assert run["lr_shape"]["kind"] == "constant" and run["lr_shape"]["peak_lr"] == pytest.approx(3e-4)
+    assert run["metrics"]["lr"]["tag"] == "train/learning_rate"
+    assert run["metrics"]["entropy"] == {**run["metrics"]["entropy"], "tag": "train/entropy_loss", "negated": True}
+    assert run["metrics"]["kl"]["estimator"] == "k3"
+    assert findings_by_code(run)["LRD002"]["severity"] == "error"
 
 
 def test_markdown_report_of_the_collapse():
