@@ -30,8 +30,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.text import Annotation
 from matplotlib.lines import Line2D
+from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from lrdoctor.errors import InputError
@@ -63,12 +63,12 @@ FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 DPI = 150  # 10 in wide: 1500 px, still readable when a report scales it to ~1000 px
 WIDTH = 10.0
 MAX_DRAWN_POINTS = 4000  # per series; beyond this a min/max envelope is drawn instead
+SPARSE_POINTS = 40  # series this short get a marker on every point
+SCHEDULE_SAMPLES = 801  # a linear ramp is curved on a log axis: sample it densely
+
 # A label to place once the layout is final: the label, its candidate spots
 # ((x, y) in data, offset in points, vertical alignment), and the curves it must not cover.
 Placement = tuple[Annotation, tuple, list[Line2D]]
-
-SPARSE_POINTS = 40  # series this short get a marker on every point
-SCHEDULE_SAMPLES = 801  # a linear ramp is curved on a log axis: sample it densely
 
 _STYLE = {
     "font.size": 10,
@@ -156,11 +156,11 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
                 values.append(logged[1])
                 margin.append((logged[1][-1], f"logged {format_lr(logged[1][-1])}", BLUE))
             else:
-                _not_logged(lr_ax, "logged LR: not logged")
+                _not_logged(lr_ax, _absent(run, "lr", "logged LR"))
         # Above the curves: room for the phase labels, and with a run for the start-gap label too.
         _set_log_limits(lr_ax, np.concatenate(values), headroom=15.0 if logged is None else 40.0)
         _steps_axis(kl_ax, end, run.step_axis if run is not None else None)
-        _label_phases_outside_narrow(lr_ax, schedule, end)
+        _label_phases(lr_ax, schedule, end)
         gap = _start_gap(lr_ax, schedule, *logged) if logged is not None else None
         _margin_labels(lr_ax, margin)
 
@@ -240,7 +240,7 @@ def _lr_panel(ax: Axes, run: Run, schedule: Schedule | None, end: float) -> Plac
         text = f"logged {format_lr(logged[1][-1])}" + (f"\n({shape})" if shape else "")
         margin.append((float(logged[1][-1]), text, BLUE))
     else:
-        _not_logged(ax, "LR not logged")
+        _not_logged(ax, _absent(run, "lr", "LR"))
     _mark_nonfinite(ax, run, "lr")
     if values:
         _set_log_limits(ax, np.concatenate(values), headroom=5.0)
@@ -304,6 +304,8 @@ def _place_clear(fig: Figure, placements: Sequence[Placement | None]) -> None:
     fig.get_layout_engine().execute(fig)
     for label, spots, curves in placements:
         _place_one(label.axes, label, spots, curves)
+    # The labels sit inside their panels, so the layout stays right: keep it rather than solve it again at save.
+    fig.set_layout_engine("none")
 
 
 def _place_one(ax: Axes, label: Annotation, spots, curves: list[Line2D]) -> None:
@@ -340,12 +342,12 @@ def _kl_panel(
             if x0 < end:
                 ax.fill_between([x0, x1], low, high, color=GREEN, alpha=0.13, lw=0, gid="kl-band", zorder=0)
         visible = schedule.phase_of(end).kl_band if end < schedule.total_steps else schedule.phases[-1].kl_band
-        margin.append((sum(visible) / 2, "expected\n(schedule)", GREEN))
+        margin.append((sum(visible) / 2, "expected on\nthe schedule", GREEN))
     ax.axhline(threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
 
     kl = _finite_series(run, "kl")
     if kl is None:
-        _not_logged(ax, "KL not logged")
+        _not_logged(ax, _absent(run, "kl", "KL"))
     else:
         steps, values = kl
         _plot_series(ax, steps, values, color=BLUE, lw=1.1, gid="kl", zorder=4)
@@ -361,9 +363,10 @@ def _kl_panel(
         if values[peak] > threshold and not capped:
             ax.plot(
                 [steps[peak]], [values[peak]], ls="none", marker="o", ms=10, mfc="none", mec=VERMILLION, mew=1.8,
-                gid="kl-peak", zorder=6,
+                gid="kl-peak", zorder=6, clip_on=False,
             )
-            margin.append((float(values[peak]), f"peak {values[peak]:.3g}\n(+{values[peak] / threshold - 1:.0%})", VERMILLION))
+            over_by = values[peak] / threshold - 1
+            margin.append((float(values[peak]), f"peak {values[peak]:.3g}\n(+{over_by:.0%})", VERMILLION))
         margin.append((float(values[-1]) if not capped else top, "KL", BLUE))
     _mark_nonfinite(ax, run, "kl")
     bottom = min(0.0, float(np.min(kl[1]))) if kl is not None else 0.0
@@ -406,7 +409,7 @@ def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> Non
     ax.set_title(f"{title}{_source_text(run, metric)}")
     series = _finite_series(run, metric)
     if series is None:
-        _not_logged(ax, f"{title.split(' (')[0]} not logged")
+        _not_logged(ax, _absent(run, metric, title.split(" (")[0]))
     else:
         steps, values = series
         trend = _rolling_median(values)
@@ -506,7 +509,8 @@ def _sweep_style(verdict: str, crowded: bool) -> dict:
         return {"color": ORANGE, "lw": 1.5, "alpha": 0.9, "zorder": 5}
     if verdict == "warning":
         return {"color": PURPLE, "lw": 1.2, "alpha": 0.85, "zorder": 4}
-    return {"color": VERDICT_COLOURS[verdict], "lw": 0.9 if crowded else 1.3, "alpha": 0.45 if crowded else 0.85, "zorder": 3}
+    faint = {"lw": 0.9, "alpha": 0.45} if crowded else {"lw": 1.3, "alpha": 0.85}
+    return {"color": VERDICT_COLOURS[verdict], "zorder": 3, **faint}
 
 
 def _worst(results: Sequence[RunResult], count: int = 3) -> list[RunResult]:
@@ -620,7 +624,7 @@ def _shade_phases(ax: Axes, schedule: Schedule, end: float, labels: bool = True)
             )
 
 
-def _label_phases_outside_narrow(ax: Axes, schedule: Schedule, end: float) -> None:
+def _label_phases(ax: Axes, schedule: Schedule, end: float) -> None:
     """Name each phase with its LR range; a phase too narrow for its label gets it
     beside it, low down where the ramp has not yet climbed, with a pointer."""
     for phase in schedule.phases:
@@ -773,6 +777,13 @@ def _margin_labels(ax: Axes, items: list[tuple[float, str, str]]) -> None:
             1.01, fraction, text, transform=ax.transAxes, color=color, fontsize=9, ha="left", va="center",
             clip_on=False, gid="margin-label", linespacing=1.1,
         )
+
+
+def _absent(run: Run, metric: str, name: str) -> str:
+    """Why a panel has no line: never logged, or logged with nothing drawable."""
+    if not _has(run, metric):
+        return f"{name} not logged"
+    return f"{name}: no positive finite value logged" if metric == "lr" else f"{name}: no finite value logged"
 
 
 def _not_logged(ax: Axes, text: str) -> None:
