@@ -233,18 +233,24 @@ def test_read_problems_go_to_stderr_one_line_each(collapse_dir, tmp_path):
 
 
 def test_plots_one_figure_per_run_and_a_sweep_linked_from_markdown(collapse_dir, tmp_path):
+    # a second argument holding a run of the same name: each run still gets its own figure
     steps, metrics = synthetic_collapse(n=60)
-    write_run(collapse_dir / "seed_2" / "RecurrentPPO_1", "recurrent_ppo", steps, metrics)
-    before = sorted(p for p in collapse_dir.rglob("*"))
+    write_run(tmp_path / "other" / "RecurrentPPO_1", "recurrent_ppo", steps, metrics)
+    before = sorted(tmp_path.rglob("*"))
     report = tmp_path / "reports" / "report.md"
     figures = tmp_path / "figures"
-    result = analyze(collapse_dir, "--format", "markdown", "--output", report, "--plots", figures, "--plot-format", "svg")
+    result = analyze(
+        collapse_dir, tmp_path / "other", "--format", "markdown", "--output", report, "--plots", figures, "--plot-format", "svg"
+    )
     assert result.exit_code == 1, result.stderr
-    assert sorted(p.name for p in figures.iterdir()) == ["RecurrentPPO_1.svg", "seed_2__RecurrentPPO_1.svg", "sweep.svg"]
-    assert sorted(p for p in collapse_dir.rglob("*")) == before  # nothing written beside the runs
+    names = ["RecurrentPPO_1-2.svg", "RecurrentPPO_1.svg", "sweep.svg"]
+    assert sorted(p.name for p in figures.iterdir()) == names
+    written = set(tmp_path.rglob("*")) - set(before)
+    allowed = (figures, report.parent, tmp_path / "cache")  # nothing beside the runs
+    assert all(any(path.is_relative_to(place) for place in allowed) for path in written)
     text = report.read_text()
-    for name in ("RecurrentPPO_1.svg", "seed_2__RecurrentPPO_1.svg", "sweep.svg"):
-        assert f"](../figures/{name})" in text
+    for name in names:
+        assert text.count(f"](../figures/{name})") == 1
         assert (report.parent / "../figures" / name).resolve().is_file()
 
 

@@ -210,7 +210,7 @@ def test_summary_counts_by_severity_and_verdict():
 
 
 def test_figure_links_are_included_when_drawn():
-    document = strict_load(render(report(figures={"sweep/gru_constant": "figs/sweep__gru_constant.png"}, sweep_figure="figs/sweep.png")))
+    document = strict_load(render(report(figures={"runs/sweep/gru_constant": "figs/sweep__gru_constant.png"}, sweep_figure="figs/sweep.png")))
     assert document["runs"][0]["figure"] == "figs/sweep__gru_constant.png"
     assert document["sweep_figure"] == "figs/sweep.png"
     assert strict_load(render(report()))["runs"][0]["figure"] is None

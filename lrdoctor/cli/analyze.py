@@ -108,7 +108,7 @@ def analyze(
     if plots is not None:
         drawn, sweep_path = draw_figures(results, plots, plot_format.value, kl_threshold)
         base = output.parent if output is not None else Path.cwd()
-        figures = {name: link(path, base) for name, path in drawn.items()}
+        figures = {run_path: link(path, base) for run_path, path in drawn.items()}
         sweep = link(sweep_path, base) if sweep_path else None
         say(stderr, f"figures: {plots}")
 
@@ -168,18 +168,19 @@ def progress_bar(console: Console) -> Iterator[Callable[[int, int], None] | None
 def draw_figures(
     results: Sequence[RunResult], directory: Path, extension: str, kl_threshold: float
 ) -> tuple[dict[str, Path], Path | None]:
-    """One figure per run into ``directory`` (never beside the runs), and a sweep when several."""
+    """One figure per run (keyed by run path) into ``directory``, never beside the runs;
+    and a sweep overview when there are several runs."""
     from lrdoctor import plots  # matplotlib only when figures are asked for
 
     names = figure_file_names((r.run.name for r in results), extension)
     drawn = {
-        result.run.name: plots.draw_run(
+        str(result.run.path): plots.draw_run(
             result,
-            directory / names[result.run.name],
+            directory / name,
             schedule=recommended_schedule(result.run),
             kl_threshold=kl_threshold_of(result, kl_threshold),
         )
-        for result in results
+        for result, name in zip(results, names)
     }
     sweep = None
     if len(results) > 1:

@@ -30,8 +30,9 @@ _MAX_WORD = 32
 class Report:
     """Everything one ``analyze`` produced, ready to format.
 
-    ``figures`` maps a run name to the link of its figure, already relative to
-    where the report is written; ``sweep_figure`` is the link of the overview.
+    ``figures`` maps a run's path to the link of its figure, already relative
+    to where the report is written (paths, not names: two arguments can each
+    hold a run called "PPO_1"); ``sweep_figure`` is the link of the overview.
     """
 
     results: tuple[RunResult, ...]
@@ -40,6 +41,9 @@ class Report:
     figures: Mapping[str, str] = field(default_factory=dict)
     sweep_figure: str | None = None
     verbose: bool = False
+
+    def figure_of(self, result: RunResult) -> str | None:
+        return self.figures.get(str(result.run.path))
 
     @property
     def findings(self) -> list[Finding]:
@@ -254,14 +258,14 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 120
 
 
-def figure_file_names(run_names: Iterable[str], extension: str) -> dict[str, str]:
-    """A file name per run, safe on every filesystem and unique (case-insensitively).
+def figure_file_names(run_names: Iterable[str], extension: str) -> list[str]:
+    """A file name per run, in order, safe on every filesystem and unique (case-insensitively).
 
     Path separators become ``__`` so "sweep/seed_1" reads as "sweep__seed_1.png";
     the sweep overview's own name is never handed to a run.
     """
     taken = {SWEEP_FIGURE.lower()}
-    names: dict[str, str] = {}
+    names: list[str] = []
     for run_name in run_names:
         stem = _UNSAFE.sub("_", run_name.replace("/", "__").replace("\\", "__")).strip("._") or "run"
         stem = stem[:_MAX_STEM]
@@ -270,7 +274,7 @@ def figure_file_names(run_names: Iterable[str], extension: str) -> dict[str, str
             number += 1
             candidate = f"{stem}-{number}"
         taken.add(candidate.lower())
-        names[run_name] = f"{candidate}.{extension}"
+        names.append(f"{candidate}.{extension}")
     return names
 
 

@@ -54,7 +54,7 @@ def run_entry(result: RunResult, report: Report) -> dict[str, Any]:
         "verdict": result.verdict,
         "findings": [finding_entry(f) for f in result.findings],
         "notes": [note_entry(note) for note in run.notes],
-        "figure": report.figures.get(run.name),
+        "figure": report.figure_of(result),
     }
 
 

@@ -106,7 +106,7 @@ def run_section(result: RunResult, report: Report) -> list[str]:
         lines.append("Read with problems (the rest of the run was used):")
         lines += [f"- `{where(note)}`: {inline(note.message)}" for note in run.notes]
         lines.append("")
-    figure = report.figures.get(run.name)
+    figure = report.figure_of(result)
     if figure:
         lines += [f"![{run.name}]({figure})", ""]
     return lines

@@ -151,7 +151,7 @@ def sparkline(series: pd.Series | None, threshold: float, width: int = SPARK_WID
 def run_section(result: RunResult, report: Report) -> list[RenderableType]:
     run = result.run
     title = Text.assemble((run.name, "bold"), "  ", (result.verdict, VERDICT_STYLE.get(result.verdict, "")))
-    figure = report.figures.get(run.name)
+    figure = report.figure_of(result)
     if not (result.findings or run.notes or report.verbose or not run.metrics):
         # A clean run in a sweep: one line, so the runs with findings stand out.
         line = Text.assemble(title, "  ", status_line(result).plain.strip())
