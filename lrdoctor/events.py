@@ -26,6 +26,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import crc32c
@@ -39,6 +40,8 @@ _RECORD_OVERHEAD = 16  # 8 length + 4 length CRC + 4 payload CRC
 _BLOCK = 32 << 20  # bytes read at a time: bounds memory on any file size
 _MAX_NOTED_RECORDS = 20  # individual notes per file before they are summarised
 _MAX_DISTINCT_SCAN = 64  # distinct tags grouped by scanning before sorting instead
+_MIN_RUN_PERIODS = 8  # shorter periodic runs are not worth decoding slot by slot
+_MAX_RUN_PERIODS = 2048  # longer ones are split, so a slot's bytes stay in cache
 
 # Wire bytes of the fast layout (field number << 3 | wire type).
 _WALL_TIME = 0x09  # Event.wall_time, fixed64
@@ -140,7 +143,7 @@ class _Reader:
         starts at file offset ``base``). Returns the bytes consumed and whether
         reading must stop."""
         block = _Block(buf)
-        starts, consumed = _frame(block)
+        starts, consumed, runs = _frame(block)
         corrupt_at = _first_bad_length(block, starts, consumed)
         if corrupt_at is not None:
             self.data.notes.append(
@@ -149,15 +152,46 @@ class _Reader:
             starts = starts[starts < corrupt_at]
             consumed = corrupt_at
         if len(starts):
-            self._decode(block, starts, base)
+            ordinals = np.arange(self.records, self.records + len(starts), dtype=np.int64)
+            self.records += len(starts)
+            rest = self._decode_runs(block, starts, ordinals, runs, base)
+            self._decode(block, starts[rest], ordinals[rest], base)
         return consumed, corrupt_at is not None
 
-    def _decode(self, block: _Block, starts: np.ndarray, base: int) -> None:
+    def _decode_runs(
+        self, block: _Block, starts: np.ndarray, ordinals: np.ndarray, runs: list[_Run], base: int
+    ) -> np.ndarray:
+        """Decode periodic runs slot by slot; returns which records are left."""
+        rest = np.ones(len(starts), dtype=bool)
+        bad: list[np.ndarray] = []
+        for run in runs:
+            width = len(run.sizes)
+            periods = min(run.periods, (len(starts) - run.index) // width)
+            stride = sum(run.sizes)
+            offset = run.start
+            for slot, size in enumerate(run.sizes):
+                decoded = _decode_slot(block, offset, size, stride, periods) if periods > 0 else None
+                offset += size
+                tag = None if decoded is None else self._tag(decoded[0])
+                if tag is None:
+                    continue
+                _, crc_ok, steps, values = decoded
+                rows = run.index + slot + width * np.arange(periods)
+                rest[rows] = False
+                bad.append(starts[rows[~crc_ok]])
+                self.data.scalar_tags.add(tag)
+                if self.want is None or self.want.fullmatch(tag):
+                    self.pieces.setdefault(tag, []).append((ordinals[rows[crc_ok]], steps[crc_ok], values[crc_ok]))
+        for start in np.sort(np.concatenate(bad)) if bad else ():
+            self._note_bad_record(base + int(start), "corrupt record (CRC mismatch); record skipped")
+        return rest
+
+    def _decode(self, block: _Block, starts: np.ndarray, ordinals: np.ndarray, base: int) -> None:
+        if not len(starts):
+            return
         buf = block.buf
         payload_starts = starts + 12
         payload_ends = payload_starts + block.u64(starts).astype(np.int64)
-        ordinals = np.arange(self.records, self.records + len(starts), dtype=np.int64)
-        self.records += len(starts)
         good = _payload_crc_ok(block, payload_starts, payload_ends)
         for index in np.flatnonzero(~good):
             self._note_bad_record(base + int(starts[index]), "corrupt record (CRC mismatch); record skipped")
@@ -255,9 +289,10 @@ def _pending_need(pending: bytes) -> int:
     return length + _RECORD_OVERHEAD
 
 
-def _frame(block: _Block) -> tuple[np.ndarray, int]:
-    """Start offsets of the whole records at the start of ``buf``, and where the
-    first incomplete one begins. Lengths are not yet trusted (see _first_bad_length).
+def _frame(block: _Block) -> tuple[np.ndarray, int, list[_Run]]:
+    """Start offsets of the whole records at the start of the block, where the first
+    incomplete one begins, and the periodic runs found. Lengths are not yet
+    trusted (see _first_bad_length).
 
     Framing is a chain (each start is the previous start plus its size), so it is
     walked in Python, except that writers log the same tags in the same order every
@@ -267,6 +302,8 @@ def _frame(block: _Block) -> tuple[np.ndarray, int]:
     """
     buf, size = block.buf, block.size
     pieces: list[np.ndarray] = []
+    runs: list[_Run] = []
+    framed = 0  # records in pieces
     walked: list[int] = []
     history: list[int] = []  # sizes of the latest records, for period detection
     pos = 0
@@ -277,14 +314,19 @@ def _frame(block: _Block) -> tuple[np.ndarray, int]:
         if wait <= 0 and len(history) >= 8:
             pattern = _period(history)
             if pattern:
+                first = pos
                 starts, pos, complete = _predict(block, pos, pattern, periods)
                 if len(starts):
                     pieces.append(np.asarray(walked, dtype=np.int64))
+                    framed += len(walked)
                     walked = []
+                    if len(starts) // len(pattern) >= _MIN_RUN_PERIODS:
+                        runs.append(_Run(framed, first, tuple(pattern), len(starts) // len(pattern)))
                     pieces.append(starts)
+                    framed += len(starts)
                     taken = np.diff(np.append(starts[-64:], pos)).tolist()
                     history = (history + taken)[-64:]
-                periods = min(periods * 2, 1 << 14) if complete else 8
+                periods = min(periods * 2, _MAX_RUN_PERIODS) if complete else 8
                 wait = 0 if complete else 32
                 if complete:
                     continue
@@ -301,7 +343,18 @@ def _frame(block: _Block) -> tuple[np.ndarray, int]:
         wait -= 1
         pos = end
     pieces.append(np.asarray(walked, dtype=np.int64))
-    return np.concatenate(pieces), pos
+    return np.concatenate(pieces), pos, runs
+
+
+@dataclass(frozen=True)
+class _Run:
+    """``periods`` repetitions of records of ``sizes`` from byte ``start``; its first
+    record is number ``index`` of the block."""
+
+    index: int
+    start: int
+    sizes: tuple[int, ...]
+    periods: int
 
 
 def _period(history: list[int]) -> list[int] | None:
@@ -426,6 +479,101 @@ def _fast_layout(block: _Block, starts: np.ndarray, ends: np.ndarray):
     tag_starts = summary + 6
     ok &= at(tag_starts + tag_length) == _SIMPLE_VALUE
     return ok, steps.view(np.int64), tag_starts, tag_length
+
+
+def _decode_slot(block: _Block, start: int, size: int, stride: int, periods: int):
+    """Decode ``periods`` records of ``size`` bytes, ``stride`` apart from ``start``
+    (one slot of a periodic run: the same tag every time), without copying them.
+
+    The first payload must have the scalar layout, and across the slot only the
+    bytes a scalar event may change (wall time, the step's varint digits, the
+    value) may differ from it, so every payload parses the same way. CRCs follow
+    from the first one: CRC32C is affine, so a payload's CRC is the first's XOR a
+    table term per byte that differs. Returns (tag bytes, CRC ok, steps int64,
+    values float64), or None to leave the slot to the general path.
+    """
+    length = size - _RECORD_OVERHEAD
+    payload_at = start + _HEADER.size
+    first = block.buf[payload_at : payload_at + length]
+    layout = _scalar_layout(first)
+    if layout is None:
+        return None
+    step_length, summary, tag_length = layout
+    value_at = summary + 7 + tag_length
+    # One strided copy packs the slot's payloads into rows padded to whole 64-bit
+    # words, so finding the bytes that differ from the first payload is 8x cheaper.
+    padded = np.zeros((periods, -(-length // 8) * 8), dtype=np.uint8)
+    padded[:, :length] = np.ndarray((periods, length), np.uint8, block.buf, payload_at, (stride, 1))
+    words = padded.view("<u8")
+    changed = np.array([np.bitwise_or.reduce(words[:, i] ^ words[0, i]) for i in range(words.shape[1])])
+    varying = (changed.view(np.uint8) != 0)[:length]
+    columns = padded.T
+    reference = padded[0]
+    may_vary = np.zeros(length, dtype=bool)
+    may_vary[1:9] = True
+    may_vary[10 : 10 + step_length] = True
+    may_vary[value_at : value_at + 4] = True
+    if (varying & ~may_vary).any():
+        return None
+    steps = np.zeros(periods, dtype=np.uint64)
+    if step_length:
+        digits = columns[10 : 10 + step_length]
+        if ((digits & 0x80) != (reference[10 : 10 + step_length] & 0x80)[:, None]).any():
+            return None
+        if step_length == 10 and (digits[9] > 1).any():
+            return None
+        for index in range(step_length):
+            steps |= (digits[index] & np.uint8(0x7F)).astype(np.uint64) << np.uint64(7 * index)
+    values = np.ndarray((periods,), "<f4", block.buf, payload_at + value_at, (stride,)).astype(np.float64)
+    crc = np.full(periods, crc32c.crc32c(first), dtype=np.uint32)
+    for column in np.flatnonzero(varying):
+        crc ^= _crc_table(length - 1 - int(column))[columns[column] ^ reference[column]]
+    masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
+    stored = np.ndarray((periods,), "<u4", block.buf, payload_at + length, (stride,))
+    tag = first[summary + 6 : summary + 6 + tag_length]
+    return tag, masked == stored, steps.view(np.int64), values
+
+
+def _scalar_layout(payload: bytes) -> tuple[int, int, int] | None:
+    """(step varint length, summary position, tag length) if ``payload`` has the
+    layout _fast_layout accepts, else None. The same rules, for one payload."""
+    try:
+        if payload[0] != _WALL_TIME:
+            return None
+        step_length, summary = 0, 9
+        if payload[9] == _STEP:
+            while payload[10 + step_length] & 0x80:
+                step_length += 1
+                if step_length == 10:
+                    return None
+            step_length += 1
+            if step_length == 10 and payload[19] > 1:
+                return None
+            summary = 10 + step_length
+        summary_length, value_length, tag_length = payload[summary + 1], payload[summary + 3], payload[summary + 5]
+        fits = (
+            payload[summary] == _SUMMARY
+            and summary_length < 0x80
+            and summary + 2 + summary_length == len(payload)
+            and payload[summary + 2] == _VALUE
+            and value_length == summary_length - 2
+            and payload[summary + 4] == _TAG
+            and tag_length == value_length - 7
+            and payload[summary + 6 + tag_length] == _SIMPLE_VALUE
+        )
+    except IndexError:
+        return None
+    return (step_length, summary, tag_length) if fits else None
+
+
+@lru_cache(maxsize=None)
+def _crc_table(distance: int) -> np.ndarray:
+    """CRC32C's linear term of each byte value followed by ``distance`` bytes."""
+    zeros = bytes(distance)
+    base = crc32c.crc32c(bytes(distance + 1))
+    bits = np.array([crc32c.crc32c(bytes([1 << bit]) + zeros) ^ base for bit in range(8)], dtype=np.uint32)
+    chosen = (np.arange(256)[:, None] >> np.arange(8)) & 1
+    return np.bitwise_xor.reduce(np.where(chosen == 1, bits, np.uint32(0)), axis=1).astype(np.uint32)
 
 
 def _group_by_bytes(block: _Block, starts: np.ndarray, length: int):

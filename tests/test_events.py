@@ -338,3 +338,58 @@ def test_damaged_files_never_yield_a_number_that_was_not_written(flips, cut):
     for tag, (steps, values) in result.scalars.items():
         assert set(zip(steps.tolist(), values.tolist())) <= expected[tag]
     assert result.end_offset <= cut
+
+
+def periodic_run(directory: Path, steps: int, tags=SB3_TAGS) -> Path:
+    """A long SB3-like file: the same tags in the same order every step, as the
+    periodic fast path sees it."""
+    writer = SummaryWriter(str(directory))
+    for i in range(steps):
+        for k, tag in enumerate(tags):
+            writer.add_scalar(tag, 0.5 * i + k, global_step=2048 * (i + 1), walltime=1718000000.0 + i)
+    writer.close()
+    return next(directory.glob("events.*"))
+
+
+@pytest.mark.parametrize("where", ["wall_time", "step", "value", "tag", "length_crc_of_a_later_record"])
+def test_corruption_inside_a_periodic_run_is_caught(tmp_path, where):
+    path = periodic_run(tmp_path, 300)
+    data = bytearray(path.read_bytes())
+    offsets = record_offsets(bytes(data))
+    victim = offsets[500]
+    payload = victim + 12
+    position = {
+        "wall_time": payload + 3,
+        "step": payload + 10,
+        "value": offsets[501] - 6,
+        "tag": payload + 20,
+        "length_crc_of_a_later_record": victim + 9,
+    }[where]
+    data[position] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = read_event_file(path)
+    (note,) = result.notes
+    assert note.offset == victim
+    expected = reference_read(bytes(data[:victim]) + bytes(data[offsets[501] :]))
+    if where == "length_crc_of_a_later_record":
+        expected = reference_read(bytes(data[:victim]))
+    for tag, points in expected.items():
+        steps, values = result.scalars[tag]
+        assert list(zip(steps.tolist(), values.tolist())) == points
+
+
+def test_periodic_sizes_with_changing_tags_are_decoded_by_tag(tmp_path):
+    # Same record sizes every step, but the first slot's tag alternates irregularly.
+    writer = SummaryWriter(str(tmp_path))
+    rng = np.random.default_rng(1)
+    for i in range(400):
+        first = "train/kl_a" if rng.random() < 0.9 else "train/kl_b"
+        for tag in (first, "train/entropy_loss"):
+            writer.add_scalar(tag, i, global_step=1000 + i, walltime=1.0)
+    writer.close()
+    path = next(tmp_path.glob("events.*"))
+    data = read_event_file(path)
+    expected = reference_read(path.read_bytes())
+    assert set(data.scalars) == set(expected)
+    for tag, points in expected.items():
+        assert list(zip(*(a.tolist() for a in data.scalars[tag]))) == points

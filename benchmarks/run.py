@@ -1,0 +1,197 @@
+"""Time lrdoctor against the tbparse baseline on the same SYNTHETIC sweep (issue 7). Run by hand.
+
+    python benchmarks/run.py            # 100 runs x 10 tags x 10,000 steps, then 4x and 16x the steps
+    python benchmarks/run.py --quick    # 10 runs x 1,000 steps and its 4x / 16x: a minute
+    python benchmarks/run.py --scales 1 --reader   # also time the event reader alone
+
+Every measurement runs in its own subprocess, started from a fresh launcher so that
+``RUSAGE_CHILDREN`` describes that measurement alone:
+- baseline: ``tbparse.SummaryReader(root).scalars`` (only at the scales in --baseline-scales:
+  it takes minutes per 10M events);
+- lrdoctor: ``lrdoctor analyze ROOT --format json --no-cache -o /dev/null``, end to end;
+- cached: the same without --no-cache against an empty cache directory (fills it), then
+  once more (the cached run the issue asks to be 10x faster).
+Peak memory is reported twice: the largest single process (maxrss) and the sampled sum
+over the process tree (analyze reads runs in worker processes). Sweeps are generated
+with benchmarks/make_sweep.py into --data (default benchmarks/data/, git-ignored) and
+reused when already there. Prints a Markdown table and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# What "lrdoctor" means in the table; {root} is the sweep directory.
+LRDOCTOR_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "--no-cache", "-o", os.devnull]
+CACHED_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "-o", os.devnull]
+BASELINE_CODE = "import sys; from tbparse import SummaryReader; print(len(SummaryReader(sys.argv[1]).scalars))"
+READER_CODE = (
+    "import sys, pathlib; from lrdoctor.events import read_event_file\n"
+    "n = sum(len(s) for f in sorted(pathlib.Path(sys.argv[1]).rglob('events.out.tfevents.*'))"
+    " for s, _ in read_event_file(f).scalars.values())\nprint(n)"
+)
+
+# Runs in the launcher subprocess: start the command, sample the tree's RSS, report.
+LAUNCHER = r"""
+import json, os, resource, subprocess, sys, time
+command, env = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+def tree_rss(pid):
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) * 1024
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration):
+            pass
+    return total
+start = time.perf_counter()
+process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+peak = 0
+while process.poll() is None:
+    peak = max(peak, tree_rss(process.pid))
+    time.sleep(0.02)
+elapsed = time.perf_counter() - start
+out, err = process.communicate()
+maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"seconds": elapsed, "maxrss": maxrss, "tree_peak": peak, "code": process.returncode,
+                  "stdout": out.decode(errors="replace")[-300:], "stderr": err.decode(errors="replace")[-600:]}))
+"""
+
+
+def measure(command: list[str], env: dict[str, str] | None = None) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, json.dumps(command), json.dumps(env or {})],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outcome = json.loads(result.stdout)
+    if outcome["code"] not in (0, 1):  # 1: findings, as expected on this sweep
+        raise SystemExit(f"{command[0]} failed ({outcome['code']}):\n{outcome['stderr']}")
+    return outcome
+
+
+def ensure_sweep(data: Path, runs: int, steps: int) -> tuple[Path, int, int]:
+    root = data / f"sweep-{runs}x{steps}"
+    marker = root / "COMPLETE"
+    if not marker.exists():
+        subprocess.run(
+            [sys.executable, str(HERE / "make_sweep.py"), str(root), "--runs", str(runs), "--steps", str(steps)],
+            check=True,
+        )
+        marker.write_text("synthetic sweep written by benchmarks/make_sweep.py\n")
+    size = sum(p.stat().st_size for p in root.rglob("events.out.tfevents.*"))
+    return root, runs * 10 * steps, size
+
+
+def machine() -> str:
+    from google.protobuf.internal import api_implementation
+
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import numpy
+    import tbparse
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()} on {platform.system()}; "
+        f"protobuf backend {api_implementation.Type()}; numpy {numpy.__version__}; tbparse {tbparse.__version__}"
+    )
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:,.0f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--quick", action="store_true", help="10 runs x 1,000 steps as the 1x size")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--steps", type=int, help="logging steps per run at 1x")
+    parser.add_argument("--scales", default="1,4,16", help="sizes, as multiples of the steps per run")
+    parser.add_argument("--baseline-scales", default="1", help="sizes at which tbparse is timed too")
+    parser.add_argument("--reader", action="store_true", help="also time lrdoctor's event reader alone")
+    args = parser.parse_args(argv)
+    runs = args.runs or (10 if args.quick else 100)
+    steps = args.steps or (1_000 if args.quick else 10_000)
+    scales = [float(s) for s in args.scales.split(",")]
+    baseline_scales = {float(s) for s in args.baseline_scales.split(",") if s}
+
+    rows = []
+    for scale in scales:
+        root, events, size = ensure_sweep(args.data, runs, max(1, round(steps * scale)))
+        row = {"scale": scale, "events": events, "size": size}
+        print(f"measuring {root.name} ({events:,} events, {mb(size)} MB)...", file=sys.stderr)
+        if scale in baseline_scales:
+            row["tbparse"] = measure([sys.executable, "-c", BASELINE_CODE, str(root)])
+        row["lrdoctor"] = measure([part.format(root=root) for part in LRDOCTOR_COMMAND])
+        if args.reader:
+            row["reader"] = measure([sys.executable, "-c", READER_CODE, str(root)])
+        with tempfile.TemporaryDirectory() as cache:
+            env = {"LRDOCTOR_CACHE_DIR": cache}
+            row["fill"] = measure([part.format(root=root) for part in CACHED_COMMAND], env)
+            row["cached"] = measure([part.format(root=root) for part in CACHED_COMMAND], env)
+        rows.append(row)
+
+    print(report(rows))
+
+
+def report(rows: list[dict]) -> str:
+    lines = [
+        "| size | events | MB | tbparse s | lrdoctor analyze s | speed-up | events/s | "
+        "1st run with cache s | cached re-run s | cached speed-up | peak MB tbparse | "
+        "peak MB lrdoctor (largest process / whole tree) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        ours, base, cached = row["lrdoctor"], row.get("tbparse"), row["cached"]
+        cells = [
+            f"{row['scale']:g}x",
+            f"{row['events']:,}",
+            mb(row["size"]),
+            f"{base['seconds']:.1f}" if base else "-",
+            f"{ours['seconds']:.2f}",
+            f"{base['seconds'] / ours['seconds']:.1f}x" if base else "-",
+            f"{row['events'] / ours['seconds']:,.0f}",
+            f"{row['fill']['seconds']:.2f}",
+            f"{cached['seconds']:.2f}",
+            f"{ours['seconds'] / cached['seconds']:.1f}x",
+            mb(base["maxrss"]) if base else "-",
+            f"{mb(ours['maxrss'])} / {mb(ours['tree_peak'])}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    readers = [r for r in rows if "reader" in r]
+    if readers:
+        lines.append("")
+        lines.append("| size | event reader alone, one process s | events/s | peak MB |")
+        lines.append("|---|---|---|---|")
+        for row in readers:
+            reader = row["reader"]
+            lines.append(
+                f"| {row['scale']:g}x | {reader['seconds']:.2f} | {row['events'] / reader['seconds']:,.0f} | "
+                f"{mb(reader['maxrss'])} |"
+            )
+    lines.append("")
+    lines.append(f"Machine: {machine()}. Data: SYNTHETIC sweep from benchmarks/make_sweep.py, files in page cache.")
+    lines.append("lrdoctor: `" + " ".join(LRDOCTOR_COMMAND) + "` (default --jobs); times include process start.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
