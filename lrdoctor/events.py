@@ -101,10 +101,10 @@ class _Reader:
         pending = b""
         need = 0
         while True:
-            # Never ask for more than the file holds: a hostile length field must not
-            # become a huge allocation. The margin lets a growing file be read on.
+            # A record longer than what the file still holds cannot complete now, so
+            # it is not read at all: a hostile length field never becomes a big read.
             remaining = max(0, os.fstat(handle.fileno()).st_size - handle.tell())
-            block = handle.read(min(max(_BLOCK, need - len(pending)), remaining + _BLOCK))
+            block = handle.read(max(_BLOCK, need - len(pending))) if need - len(pending) <= remaining else b""
             buf = pending + block if pending else block
             consumed, stop = self._process(buf, offset)
             offset += consumed
@@ -127,6 +127,7 @@ class _Reader:
                 sort = np.argsort(order, kind="stable")
                 steps, values = steps[sort], values[sort]
             self.data.scalars[tag] = (steps, values)
+        self.data.notes.sort(key=lambda note: (note.offset is None, note.offset or 0))
         if self.bad_records > _MAX_NOTED_RECORDS:
             self.data.notes.append(
                 ReadNote(self.path, f"{self.bad_records - _MAX_NOTED_RECORDS} more corrupt records skipped", None)
