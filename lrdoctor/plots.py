@@ -205,6 +205,7 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
         end = _run_end(run, schedule)
         onset = _onset(result)
         _header(header, run.name, _architecture_text(run), verdict=result.verdict)
+        _steps_axis(axes[-1], end, run.step_axis)  # first: placements below depend on the step range
 
         gap = _lr_panel(axes[0], run, schedule, end)
         _kl_panel(axes[1], run, schedule, end, kl_threshold, onset)
@@ -216,7 +217,6 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
             for ax in axes:
                 if ax.get_label() != "kl":
                     ax.axvline(onset.step, color=VERMILLION, lw=1.0, alpha=0.6, gid="collapse-onset-guide", zorder=1)
-        _steps_axis(axes[-1], end, run.step_axis)
         _place_clear(fig, [gap])
         return fig
 
@@ -410,6 +410,7 @@ def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> Non
     series = _finite_series(run, metric)
     if series is None:
         _not_logged(ax, _absent(run, metric, title.split(" (")[0]))
+        ax.set_yticks([])
     else:
         steps, values = series
         trend = _rolling_median(values)
@@ -584,7 +585,7 @@ def _header(ax: Axes, title: str, subtitle: str, verdict: str | None = None) -> 
 
 
 def _steps_axis(ax: Axes, end: float, step_axis: str | None) -> None:
-    ax.set_xlim(0, end)
+    ax.set_xlim(0, end * 1.01)  # a sliver past the last step, so a point logged there is not cut in half
     ax.xaxis.set_major_locator(MaxNLocator(nbins=10, steps=[1, 2, 2.5, 5, 10], integer=True, min_n_ticks=3))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_steps(x) if x else "0"))
     names = {"env steps": "environment steps", "timesteps_total": "environment steps (timesteps_total)"}
