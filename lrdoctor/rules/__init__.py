@@ -33,6 +33,7 @@ from lrdoctor.rules import (
     value_divergence,
     metric_missing,
     schedule_not_applied,
+    kl_guard_config,
 )
 
 __all__ = ["Problem", "RULES", "get", "resolve"]
@@ -49,6 +50,7 @@ _MODULES: tuple[ModuleType, ...] = (
     value_divergence,
     metric_missing,
     schedule_not_applied,
+    kl_guard_config,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}
