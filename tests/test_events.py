@@ -393,3 +393,41 @@ def test_periodic_sizes_with_changing_tags_are_decoded_by_tag(tmp_path):
     assert set(data.scalars) == set(expected)
     for tag, points in expected.items():
         assert list(zip(*(a.tolist() for a in data.scalars[tag]))) == points
+
+
+@pytest.mark.parametrize("block", [13, 97, 1000])
+def test_records_spanning_read_blocks(tmp_path, monkeypatch, block):
+    import lrdoctor.events as events
+
+    path = periodic_run(tmp_path, 120)
+    whole = read_event_file(path)
+    monkeypatch.setattr(events, "_BLOCK", block)
+    pieces = read_event_file(path)
+    assert pieces.end_offset == whole.end_offset and pieces.notes == []
+    for tag, (steps, values) in whole.scalars.items():
+        assert pieces.scalars[tag][0].tolist() == steps.tolist()
+        assert pieces.scalars[tag][1].tolist() == values.tolist()
+
+
+@pytest.mark.parametrize("change", ["shrinks", "grows"])
+def test_file_changing_while_read_yields_a_consistent_prefix(tmp_path, monkeypatch, change):
+    import lrdoctor.events as events
+
+    path = periodic_run(tmp_path, 120)
+    full = path.read_bytes()
+    written = {tag: set(points) for tag, points in reference_read(full).items()}
+    path.write_bytes(full[: len(full) // 2])
+    original = events._Reader._process
+
+    def process_then_change(self, buf, base):
+        outcome = original(self, buf, base)
+        path.write_bytes(full[: len(full) // 4] if change == "shrinks" else full)
+        return outcome
+
+    monkeypatch.setattr(events, "_BLOCK", 1000)
+    monkeypatch.setattr(events._Reader, "_process", process_then_change)
+    result = read_event_file(path)
+    for tag, (steps, values) in result.scalars.items():
+        points = list(zip(steps.tolist(), values.tolist()))
+        assert set(points) <= written[tag] and points == sorted(points)
+    assert result.end_offset <= len(full)
