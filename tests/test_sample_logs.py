@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lrdoctor.events import read_event_file
@@ -21,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = ROOT / "sample_logs"
 CONSTANT = SAMPLE_LOGS / "graph_free_gru_constant_lr"
 RECOMMENDED = SAMPLE_LOGS / "graph_free_gru_recommended"
+REAL = SAMPLE_LOGS / "sb3_recurrentppo_cartpole" / "RecurrentPPO_1"
 F32 = np.float32
 
 
@@ -183,3 +185,33 @@ def test_recommended_run_config_warms_up_graph_free():
     assert config["architecture"] == "graph_free"
     assert config["lr_schedule"] == "warmup"
     assert "graph_free" in config["warmup_architectures"]
+
+
+# --- (c) the real RecurrentPPO run --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    return _scalars(REAL)
+
+
+def test_real_run_is_sb3_at_a_constant_3e_4(real):
+    assert {"train/approx_kl", "train/entropy_loss", "train/learning_rate", "rollout/ep_rew_mean"} <= real.keys()
+    assert np.all(F32(real["train/learning_rate"][1]) == F32(3e-4))
+    steps, _ = real["rollout/ep_rew_mean"]
+    assert set(np.diff(steps)) == {128 * 8}
+
+
+def test_real_run_kl_exceeds_0_02_only_in_isolated_spikes(real):
+    steps, kl = real["train/approx_kl"]
+    over = np.flatnonzero(kl > 0.02)
+    assert 0 < len(over) <= 0.1 * len(kl)
+    assert np.all(np.diff(over) > 1)  # never two updates in a row
+    assert steps[np.argmax(kl)] == 23_552
+
+
+def test_real_run_progress_csv_agrees_with_the_event_file(real):
+    table = pd.read_csv(REAL / "progress.csv").dropna(subset=["train/approx_kl"])
+    steps, kl = real["train/approx_kl"]
+    np.testing.assert_array_equal(table["time/total_timesteps"].to_numpy(), steps)
+    np.testing.assert_allclose(table["train/approx_kl"].to_numpy(), kl, rtol=1e-6)
