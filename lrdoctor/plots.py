@@ -365,12 +365,12 @@ def _kl_panel(
                 [steps[peak]], [values[peak]], ls="none", marker="o", ms=10, mfc="none", mec=VERMILLION, mew=1.8,
                 gid="kl-peak", zorder=6, clip_on=False,
             )
-            over_by = values[peak] / threshold - 1
-            margin.append((float(values[peak]), f"peak {values[peak]:.3g}\n(+{over_by:.0%})", VERMILLION))
+            over_by = f"\n(+{values[peak] / threshold - 1:.0%})" if threshold > 0 else ""
+            margin.append((float(values[peak]), f"peak {values[peak]:.3g}{over_by}", VERMILLION))
         margin.append((float(values[-1]) if not capped else top, "KL", BLUE))
     _mark_nonfinite(ax, run, "kl")
     bottom = min(0.0, float(np.min(kl[1]))) if kl is not None else 0.0
-    ax.set_ylim(bottom, top)
+    ax.set_ylim(bottom, top if top > bottom else bottom + 0.04)  # all-zero KL with a zero threshold
     if kl is not None:
         _mark_off_scale(ax, *kl, top)
     if onset is not None and onset.step is not None:
@@ -480,7 +480,7 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float) -> Figure
         else:
             _not_logged(kl_ax, "KL not logged in any run")
         bottom = min([0.0] + [float(np.min(v)) for v in kl_values])
-        kl_ax.set_ylim(bottom, top)
+        kl_ax.set_ylim(bottom, top if top > bottom else bottom + 0.04)
         margin = [(kl_threshold, f"threshold {kl_threshold:g}", BLACK)]
         for result in _worst(results):
             kl = _smoothed(_finite_series(result.run, "kl"))
