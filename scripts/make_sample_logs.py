@@ -272,7 +272,9 @@ def recommended_run(seed: int = SEED + 1) -> SyntheticRun:
 
     lr = schedule.lr(steps)
     kl_trend = _curve(
-        m, [(0.0, 0.0008), (0.5, 0.0060), (1.5, 0.0105), (5.0, 0.0150), (8.0, 0.0120), (14.0, 0.0080), (20.0, 0.0045)]
+        m,
+        [(0.0, 0.0008), (0.5, 0.0060), (1.5, 0.0105), (5.0, 0.0150), (8.0, 0.0120), (14.0, 0.0080),
+         (20.0, 0.0045)],
     )
     kl = kl_trend * np.exp(0.10 * _correlated_noise(rng, count, 0.5))
     slow_start = m < 0.5

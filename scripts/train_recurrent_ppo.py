@@ -35,7 +35,7 @@ SEED = 7
 ENV_ID = "CartPole-v1"
 N_ENVS = 8
 TOTAL_TIMESTEPS = 60_000
-DEFAULT_RUN_DIR = Path(__file__).resolve().parent.parent / "sample_logs" / "sb3_recurrentppo_cartpole" / "RecurrentPPO_1"
+DEFAULT_RUN_DIR = Path(__file__).resolve().parent.parent / "sample_logs/sb3_recurrentppo_cartpole/RecurrentPPO_1"
 
 
 def train(run_dir: Path, total_timesteps: int = TOTAL_TIMESTEPS) -> RecurrentPPO:
