@@ -84,7 +84,8 @@ def assert_agree(path: Path, tmp_path: Path) -> int:
     ours, theirs = fast_points(path), tbparse_points(path)
     # Each (tag, step) appears once in these files, so the sets lose nothing.
     assert len(ours) == sum(len(s) for s, _ in read_event_file(path).scalars.values())
-    assert ours == theirs, f"{path}: only lrdoctor {sorted(ours - theirs)[:5]}, only tbparse {sorted(theirs - ours)[:5]}"
+    only_ours, only_theirs = sorted(ours - theirs, key=repr)[:5], sorted(theirs - ours, key=repr)[:5]
+    assert ours == theirs, f"{path}: only lrdoctor {only_ours}, only tbparse {only_theirs}"
     return len(ours)
 
 

@@ -179,7 +179,8 @@ def test_tf2_tensor_scalars(tmp_path):
         metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
         )
-        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="train/lr", tensor=tensor, metadata=metadata)])
+        value = summary_pb2.Summary.Value(tag="train/lr", tensor=tensor, metadata=metadata)
+        summary = summary_pb2.Summary(value=[value])
         writer.add_event(event_pb2.Event(step=step, wall_time=1.0, summary=summary))
     double = tensor_pb2.TensorProto(dtype=types_pb2.DT_DOUBLE, tensor_content=struct.pack("<d", 0.1))
     summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag="train/lr", tensor=double)])
