@@ -176,9 +176,12 @@ def _walk(node: Any, keys: tuple[str, ...], label: str, line: int | None, out: l
         out.append(Entry(keys, _plain(node, depth), _where(label, line)))
 
 
-def _plain(node: Any, depth: int) -> Any:
-    """ruamel's scalar and sequence types as plain Python values."""
-    if depth > _MAX_DEPTH:
+def _plain(node: Any, depth: int, budget: list[int] | None = None) -> Any:
+    """ruamel's scalar and sequence types as plain Python values, at most ``_MAX_VALUES`` of them
+    (shared aliases can make a small list expand exponentially)."""
+    budget = [_MAX_VALUES] if budget is None else budget
+    budget[0] -= 1
+    if depth > _MAX_DEPTH or budget[0] < 0:
         return None
     if isinstance(node, bool) or node is None:
         return node
@@ -189,7 +192,7 @@ def _plain(node: Any, depth: int) -> Any:
     if isinstance(node, str):
         return str(node)
     if isinstance(node, list):
-        return [_plain(item, depth + 1) for item in node[:1000]]
+        return [_plain(item, depth + 1, budget) for item in node[:1000] if budget[0] >= 0]
     return str(node)
 
 
@@ -332,9 +335,9 @@ def architecture(
     for directory in _dirs_up_to(run_dir, root):
         guess = _kind_from_dir_name(directory.name)
         if guess:
-            kind, word = guess
+            kind, why = guess
             return Architecture(
-                kind, is_recurrent(kind), name or directory.name, f"directory name '{directory.name}' (guess from '{word}')"
+                kind, is_recurrent(kind), name or directory.name, f"directory name '{directory.name}' ({why})"
             )
     return Architecture(name=name)
 
@@ -388,11 +391,15 @@ def _dirs_up_to(run_dir: Path, root: Path) -> Iterable[Path]:
 
 
 def _kind_from_dir_name(name: str) -> tuple[str, str] | None:
-    """CleanRL names runs ``{env}__{exp_name}__{seed}__{time}``: only the exp_name speaks of the network."""
+    """A kind guessed from a directory name, and why. SB3 names runs ``RecurrentPPO_1`` (sb3-contrib's
+    RecurrentPPO has only LSTM policies); CleanRL ``{env}__{exp_name}__{seed}__{time}``, where only
+    the exp_name speaks of the network."""
+    if name.startswith("RecurrentPPO"):
+        return "lstm", "a guess: sb3-contrib's RecurrentPPO has only LSTM policies"
     parts = name.split("__")
     word = parts[1] if len(parts) >= 3 else name
     kind = kind_of(word)
-    return (kind, word) if kind else None
+    return (kind, f"a guess from '{word}'") if kind else None
 
 
 # ---------------------------------------------------------------- LR configuration
