@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from lrdoctor.check import check_text
 from lrdoctor.check.formats import policy_kwargs, read_unit
 from lrdoctor.check.loaders import load
 from lrdoctor.check.record import ADAPTIVE, CONSTANT, NO_WARMUP, WARMUP, Setting
 from lrdoctor.check.units import split_units
+from lrdoctor.options import default_options
 
 
 def records(text: str, name: str = "config.yaml"):
@@ -107,3 +111,32 @@ def test_generic_warmup_list_that_covers_the_architecture():
 def test_generic_config_without_architecture_is_not_judged():
     (record,) = records('{"name": "tsconfig", "compilerOptions": {"strict": true}}', "tsconfig.json")
     assert record.architecture is None and record.recurrent is None
+
+
+ODD_CONFIGS = [
+    ("a.yaml", "policy: 5\nlearning_rate: lin_\n"),
+    ("a.yaml", "A-v1:\n  policy: MlpLstmPolicy\n  learning_rate: lin_x\n  n_timesteps: abc\n"),
+    ("a.yaml", "params: {config: 5, network: [1]}\n"),
+    ("a.yaml", "params:\n  network: {rnn: 5}\n  config: {lr_schedule: 7, learning_rate: -1}\n"),
+    ("a.yaml", "model: {type: gru}\nlr_schedule: [[0]]\n"),
+    ("a.yaml", "model: {type: gru}\nlr: 3e-4\nwarmup_architectures: [1, 2]\n"),
+    ("a.yaml", "model: {type: gru}\nlearning_rate: 1e-3\ntotal_timesteps: 0.5\n"),
+    ("a.yaml", "model: {type: gru}\nlr: .inf\n"),
+    ("a.yaml", "1: 2\n3: {4: 5}\n"),
+    ("a.yaml", "? [a, b]\n: 1\n"),
+    ("a.yaml", "config: {model: 5, lr: [[0, 1e-3]]}\nrun: PPO\n"),
+    ("a.yaml", "agent: {learning_rate_scheduler: 5, learning_rate_scheduler_kwargs: 3}\nmodels: {}\n"),
+    ("a.yaml", "policy: MlpLstmPolicy\npolicy_kwargs: 'dict(**x)'\ntarget_kl: abc\n"),
+    ("b.json", '{"policy": "CnnLstmPolicy", "learning_rate": true}'),
+    ("b.json", '{"model": {"use_lstm": true}, "lr_schedule": [[0, 1e-3], ["a", 2]], "num_sgd_iter": 1, "kl_coeff": 1}'),
+    ("b.json", "[1, 2]"),
+    ("c.toml", "[[x]]\n[x.y]\nz = 1\n"),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), ODD_CONFIGS)
+def test_odd_values_never_crash(name, text):
+    findings, problem, _ = check_text(name, text, default_options())
+    assert problem is None
+    for finding in findings:
+        assert finding.line >= 1 and finding.column >= 1

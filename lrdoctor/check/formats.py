@@ -87,7 +87,7 @@ def _steps(setting: Setting | None) -> Setting | None:
     if setting is None:
         return None
     value = as_float(setting.value)
-    if value is None or value <= 0 or value != value or value == float("inf"):
+    if value is None or not 1 <= value < float("inf"):
         return None
     return setting.but(value=int(value))
 
@@ -124,6 +124,8 @@ def read_sb3(view: View, record: UnitRecord) -> UnitRecord:
         schedule = lr.but(value=CONSTANT, note="learning_rate is not set and SB3's default is a constant 3e-4")
     elif isinstance(learning_rate.value, str) and as_float(learning_rate.value) is None:
         lr, schedule = _zoo_schedule_string(learning_rate)
+    elif as_float(learning_rate.value) is None:
+        lr, schedule = None, learning_rate.but(value=UNKNOWN, note=f"learning_rate {learning_rate.value!r}")
     else:
         lr = _lr(learning_rate)
         schedule = learning_rate.but(value=CONSTANT, note=f"learning_rate is a number ({learning_rate.value})")

@@ -35,7 +35,9 @@ def check(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here, not stdout.")] = None,
     fail_on: Annotated[
         Optional[FailOn],
-        typer.Option("--fail-on", help="Lowest severity that exits 1 (default: error, or fail-on from the config file)."),
+        typer.Option(
+            "--fail-on", help="Lowest severity that exits 1 (default: error, or fail-on from the config file)."
+        ),
     ] = None,
     select: Annotated[
         Optional[list[str]], typer.Option("--select", help="Only these rules: codes, slugs or prefixes.")
