@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 from collections import deque
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from lrdoctor.arch import is_recurrent, kind_of
 from lrdoctor.check.loaders import Document
@@ -432,24 +432,33 @@ KL_THRESHOLD_KEYS = ("kl_threshold", "lr_schedule_kl_threshold")
 MAX_SEARCH_DEPTH = 8
 
 
-def _walk(view: View) -> Iterator[tuple[View, str, Setting]]:
-    """Every (mapping, key, setting) of a unit, shallowest first, so top-level keys win."""
-    queue = deque([(view, 0)])
-    while queue:
-        current, depth = queue.popleft()
-        for key, value in current.data.items():
-            if not isinstance(key, str):
-                continue
-            yield current, key, current.get(key)
-            if depth < MAX_SEARCH_DEPTH and isinstance(value, Mapping):
-                queue.append((current.section(key), depth + 1))
+def _walk(view: View) -> list[tuple[View, str, Any]]:
+    """Every (mapping, key, value) of a unit, shallowest first, so top-level keys win.
+
+    Computed once per view: the generic reader asks many questions of the same unit.
+    """
+    if view.entries is None:
+        entries = []
+        queue = deque([(view, 0)])
+        while queue:
+            current, depth = queue.popleft()
+            for key, value in current.data.items():
+                if not isinstance(key, str):
+                    continue
+                entries.append((current, key, value))
+                if depth < MAX_SEARCH_DEPTH and isinstance(value, Mapping):
+                    queue.append((current.section(key), depth + 1))
+        view.entries = entries
+    return view.entries
 
 
 def _first(view: View, keys: tuple[str, ...], accept=lambda s: True) -> Setting | None:
-    wanted = {k: i for i, k in enumerate(keys)}
-    for _, key, setting in _walk(view):
-        if _norm(key) in wanted and accept(setting):
-            return setting
+    wanted = set(keys)
+    for current, key, _ in _walk(view):
+        if _norm(key) in wanted:
+            setting = current.get(key)
+            if accept(setting):
+                return setting
     return None
 
 
@@ -477,14 +486,15 @@ def _architecture_evidence(view: View) -> tuple[Setting, str, str] | None:
     """
     named: list[tuple[Setting, str]] = []
     kinds: list[tuple[Setting, str, str]] = []
-    for current, key, setting in _walk(view):
+    for current, key, value in _walk(view):
         normal = _norm(key)
         if normal in WARMUP_LIST_KEYS or normal == "warmup":
             continue
-        if normal in FLAGS and as_bool(setting.value) is True and not isinstance(setting.value, Mapping):
-            kinds.append((setting, FLAGS[normal], key))
+        if normal in FLAGS and not isinstance(value, Mapping) and as_bool(value) is True:
+            kinds.append((current.get(key), FLAGS[normal], key))
         holder = _norm(str(current.prefix[-1])) if current.prefix else ""
         if normal in ARCHITECTURE_KEYS or (normal in NAME_KEYS and holder in ARCHITECTURE_KEYS):
+            setting = current.get(key)
             name = _name_in(setting)
             if name is None:
                 continue
@@ -509,8 +519,8 @@ def _architecture_evidence(view: View) -> tuple[Setting, str, str] | None:
 
 
 def _find_section(view: View, name: str) -> View | None:
-    for current, key, _ in _walk(view):
-        if key == name and isinstance(current.data[key], Mapping):
+    for current, key, value in _walk(view):
+        if key == name and isinstance(value, Mapping):
             return current.section(key)
     return None
 
@@ -567,12 +577,12 @@ def _warmup_state(setting: Setting) -> bool | None:
 
 
 def _warmup_list(view: View) -> Setting | None:
-    for current, key, setting in _walk(view):
+    for current, key, value in _walk(view):
         normal = _norm(key)
         holder = _norm(str(current.prefix[-1])) if current.prefix else ""
         if normal in WARMUP_LIST_KEYS or (holder in ("warmup", "lr_warmup") and normal in WARMUP_LIST_SUBKEYS):
-            if isinstance(setting.value, list) and all(isinstance(v, str) for v in setting.value):
-                return setting
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return current.get(key)
     return None
 
 

@@ -70,6 +70,7 @@ class View:
         self.data = data
         self.path = path
         self.prefix = prefix
+        self.entries: list | None = None  # every (view, key, value) below, once walked
 
     def get(self, *keys: Any) -> Setting | None:
         value: Any = self.data
