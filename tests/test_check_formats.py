@@ -140,3 +140,20 @@ def test_odd_values_never_crash(name, text):
     assert problem is None
     for finding in findings:
         assert finding.line >= 1 and finding.column >= 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "line"),
+    [
+        ("arch: lstm\nlr: 3.0e-4\nlr_schedule: constant\n", CONSTANT, 3),
+        ("arch: lstm\nlr: 3.0e-4\nwarmup_fraction: 0\n", CONSTANT, 3),
+        ("arch: lstm\nlr: 3.0e-4\nwarmup_fraction: 0.05\n", WARMUP, 3),
+        ("arch: lstm\nlr: 3.0e-4\nlr_schedule: linear\nwarmup: false\n", NO_WARMUP, 4),
+        ("arch: lstm\nlr: 3.0e-4\nanneal_lr: true\n", NO_WARMUP, 3),
+        ("arch: lstm\nlr: 3.0e-4\nscheduler: {type: warmup_cosine}\n", WARMUP, 3),
+        ("arch: lstm\nlr: 3.0e-4\n", CONSTANT, 2),
+    ],
+)
+def test_generic_schedule_and_warmup_keys(text, expected, line):
+    (record,) = records(text)
+    assert (record.schedule.value, record.schedule.line) == (expected, line)
