@@ -23,7 +23,6 @@ from lrdoctor.errors import InputError
 from lrdoctor.exitcode import INPUT_ERROR, exit_code
 from lrdoctor.model import Finding, Severity
 from lrdoctor.options import Options
-from lrdoctor.rules import kl_guard_config
 
 # Directories no training config lives in, skipped when searching (explicit files are always read).
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
@@ -119,7 +118,7 @@ def check_text(file: str, text: str, options: Options) -> tuple[list[Finding], F
 
 
 def to_finding(problem: ConfigProblem, file: str, options: Options) -> Finding:
-    rule = _rule(problem.code)
+    rule = rules.RULES[problem.code]
     severity = options.severities.get(problem.code, rule.SEVERITY)
     if problem.severity is not None and problem.code not in options.severity_overridden:
         severity = problem.severity
@@ -144,21 +143,12 @@ def display(path: Path) -> str:
         return path.as_posix()
 
 
-def _rule(code: str):
-    # LRD012 is read from its module until the registry lists it.
-    return rules.RULES.get(code) or {kl_guard_config.CODE: kl_guard_config}[code]
-
-
 def _enabled(code: str, options: Options) -> bool:
-    if code in rules.RULES:
-        return code in options.select
-    return True
+    return code in options.select
 
 
 def _rule_options(options: Options) -> dict:
-    resolved = {code: dict(values) for code, values in options.rule_options.items()}
-    resolved.setdefault(kl_guard_config.CODE, dict(kl_guard_config.OPTIONS))
-    return resolved
+    return {code: dict(values) for code, values in options.rule_options.items()}
 
 
 def counts(findings: Iterable[Finding]) -> dict[str, int]:

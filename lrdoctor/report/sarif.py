@@ -19,7 +19,6 @@ import lrdoctor
 from lrdoctor import rules
 from lrdoctor.model import Finding, Severity
 from lrdoctor.report.json import plain
-from lrdoctor.rules import kl_guard_config
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -53,9 +52,7 @@ def render(findings: Sequence[Finding]) -> str:
 
 
 def _rule_modules() -> list[ModuleType]:
-    registered = dict(rules.RULES)
-    registered.setdefault(kl_guard_config.CODE, kl_guard_config)
-    return [registered[code] for code in sorted(registered)]
+    return [rules.RULES[code] for code in sorted(rules.RULES)]
 
 
 def rule_entry(module: ModuleType) -> dict[str, Any]:
