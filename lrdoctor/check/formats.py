@@ -44,7 +44,6 @@ from lrdoctor.check.units import Unit
 SB3_DEFAULT_LR = 3e-4  # PPO and sb3-contrib RecurrentPPO
 RLLIB_DEFAULT_LR = 5e-5  # PPOConfig.lr
 SAMPLE_FACTORY_DEFAULT_LR = 1e-4
-SAMPLE_FACTORY_DEFAULT_KL_THRESHOLD = 0.008
 SKRL_DEFAULT_KL_THRESHOLD = 0.008  # KLAdaptiveLR
 
 
