@@ -18,6 +18,7 @@ from lrdoctor.model import ReadNote
 
 EVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_CSV = "progress.csv"
+NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
 _TIMESTAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
 
 
@@ -62,7 +63,11 @@ def discover(root: Path) -> Discovery:
     if not root.exists():
         raise FileNotFoundError(root)
     if root.is_file():
-        return Discovery(_file_run(root), ())
+        runs = _file_run(root)
+        problem = () if runs else (ReadNote(display(str(root)), "not an event file (events.out.tfevents.*) or progress.csv"),)
+        return Discovery(runs, problem)
+    if not root.is_dir():
+        return Discovery((), (ReadNote(display(str(root)), NOT_A_FILE),))
     runs: list[FoundRun] = []
     problems: list[ReadNote] = []
     seen: set[tuple[int, int]] = set()
@@ -90,6 +95,9 @@ def discover(root: Path) -> Discovery:
                             events.append(entry.name)
                         elif entry.name == PROGRESS_CSV and entry.is_file():
                             progress = Path(entry.path)
+                        elif entry.name.startswith(EVENTS_PREFIX) or entry.name == PROGRESS_CSV:
+                            # Opening a pipe would block forever; a dangling link has nothing to read.
+                            problems.append(ReadNote(display(entry.path), NOT_A_FILE))
                     except OSError as error:
                         problems.append(ReadNote(display(entry.path), f"cannot read: {error.strerror}"))
         except OSError as error:

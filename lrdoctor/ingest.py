@@ -7,6 +7,7 @@ sweep is listed, not fatal.
 
 from __future__ import annotations
 
+import csv
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from lrdoctor.normalise import Points, merge_files, normalise
 from lrdoctor.tags import TagRule, override_rules, wanted_pattern
 
 PathArg = Path | str | os.PathLike
+# SB3 writes one row per rollout: even 1e9 steps of 128-step rollouts is ~100 MB with
+# SB3's columns; a bigger file is not a progress.csv and would only exhaust memory.
+MAX_CSV_BYTES = 256 << 20
 STEP_COLUMN = "time/total_timesteps"  # SB3's progress.csv: the env-step counter of each row
 
 
@@ -128,6 +132,8 @@ def load_run(
     """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote."""
     try:
         return _load_run(found, overrides, arch, use_cache)
+    except UnreadableFile as error:
+        return ReadNote(display(str(found.path)), f"unreadable run: {error}")
     except Exception as error:  # one broken run must not end a sweep: it is reported instead
         return ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")
 
@@ -138,7 +144,8 @@ def _load_run(found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None,
         scalars, all_tags, texts, hparams, notes, opened = _read_event_files(found.event_files, want, use_cache)
         library = None
         if not opened:
-            return ReadNote(display(str(found.path)), "unreadable run: " + "; ".join(n.message for n in notes))
+            reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in notes)
+            return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
     else:
         scalars, all_tags, notes = _read_progress_csv(found.progress_csv, want)
         texts, hparams, library = {}, {}, "sb3"
@@ -177,6 +184,8 @@ def _read_event_files(files: Sequence[Path], want, use_cache: bool):
             notes.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
             continue
         opened += 1
+        if data.end_offset == 0 and not data.notes and not data.scalar_tags:
+            notes.append(ReadNote(display(str(path)), "empty event file: nothing written yet", 0))
         per_file.append(data.scalars)
         all_tags.update(data.scalar_tags)
         texts.update(data.texts)
@@ -189,9 +198,9 @@ def _read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], l
     """SB3's CSV logger: one row per dump, blank where a key was not recorded that time.
     Blank cells are "not logged"; a written nan stays NaN (data)."""
     notes: list[ReadNote] = []
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, on_bad_lines="skip", engine="python")
+    frame = _csv_frame(path)
     if STEP_COLUMN not in frame.columns:
-        raise ValueError(f"progress.csv has no {STEP_COLUMN} column to use as the step")
+        raise UnreadableFile(path, f"no {STEP_COLUMN} column to use as the step")
     step_text = frame[STEP_COLUMN]
     has_step = step_text != ""
     steps_all = pd.to_numeric(step_text.where(has_step), errors="coerce")
@@ -206,3 +215,27 @@ def _read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], l
     if (~has_step).any():
         notes.append(ReadNote(display(str(path)), f"{int((~has_step).sum())} rows without {STEP_COLUMN} skipped"))
     return scalars, all_tags, notes
+
+
+class UnreadableFile(Exception):
+    """A file of a run that cannot be read as what its name says; the run is reported."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{display(str(path))}: {reason}")
+
+
+def _csv_frame(path: Path) -> pd.DataFrame:
+    """progress.csv as text cells, or UnreadableFile saying why not."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise UnreadableFile(path, f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv")
+        return pd.read_csv(path, dtype=str, keep_default_na=False, on_bad_lines="skip", engine="python")
+    except UnicodeDecodeError:
+        raise UnreadableFile(path, "not UTF-8 text") from None
+    except pd.errors.EmptyDataError:
+        raise UnreadableFile(path, "empty file: no header row") from None
+    except (pd.errors.ParserError, csv.Error) as error:
+        raise UnreadableFile(path, f"not a CSV table: {' '.join(str(error).split())}") from None
+    except OSError as error:
+        raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None

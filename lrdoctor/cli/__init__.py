@@ -1,12 +1,15 @@
 """The command line: parses options and wires the stages; no logic lives here.
 
 Every command is registered below through ``command``, which turns an
-``InputError`` into one line on stderr and exit code 2.
+``InputError``, an ``OSError`` and any unexpected exception into one line on
+stderr and exit code 2 (``--debug`` adds the traceback).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import traceback
 from typing import Annotated
 
@@ -40,22 +43,47 @@ def fail(message: str) -> typer.Exit:
 
 
 def command(name: str):
-    """Register a command whose input errors end as one line and exit code 2."""
+    """Register a command whose errors, expected or not, end as one line and exit code 2."""
 
     def register(func):
         @functools.wraps(func)
         def guarded(*args, **kwargs):
             try:
                 return func(*args, **kwargs)
-            except InputError as exc:
+            except (typer.Exit, typer.Abort, typer.TyperException):
+                raise  # exit codes and usage errors typer already reports
+            except BrokenPipeError:
+                # The reader of stdout went away (``| head``): nothing more can be shown there,
+                # and the interpreter must not complain about it again when it flushes at exit.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise fail("output closed before the report was written (broken pipe)") from None
+            except Exception as exc:  # noqa: BLE001 -- the one place every error becomes one line
                 if _state["debug"]:
                     traceback.print_exc()
-                raise fail(str(exc)) from None
+                raise fail(error_line(exc)) from None
 
         app.command(name)(guarded)
         return func
 
     return register
+
+
+def error_line(exc: Exception) -> str:
+    """What the user reads about ``exc``: its own message for input errors, the path
+    and the system's reason for OS errors, and for anything else a bug report line."""
+    if isinstance(exc, InputError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = exc.filename2 if exc.filename2 is not None else exc.filename
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return f"{printable(os.fsdecode(where))}: {reason}" if where is not None else reason
+    detail = " ".join(str(exc).split()) or "no message"
+    return f"internal error: {type(exc).__name__}: {detail} (rerun with --debug for the traceback)"
+
+
+def printable(text: str) -> str:
+    """A path as text a terminal can show: bytes that are not UTF-8 become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def main() -> None:
