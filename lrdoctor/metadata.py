@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+
 from lrdoctor.arch import RECURRENT_KINDS, is_recurrent, kind_of
 from lrdoctor.model import Architecture, ReadNote, RunConfig, Sourced
 
@@ -39,6 +41,8 @@ CONFIG_NAMES = (
 MAX_CONFIG_BYTES = 2_000_000
 _MAX_VALUES = 20_000  # bounds the walk over a config (YAML aliases can multiply a small file)
 _MAX_DEPTH = 40
+# Brackets inside strings count too, so this is far above any real config's nesting.
+_MAX_BRACKET_DEPTH = 1_000
 KINDS = frozenset(RECURRENT_KINDS | {"mlp", "cnn"})
 
 
@@ -98,6 +102,8 @@ def read_config(path: Path, label: str) -> tuple[ConfigSource | None, ReadNote |
         text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return None, ReadNote(label, f"config not read: {error}")
+    if _bracket_depth(text) > _MAX_BRACKET_DEPTH:
+        return None, ReadNote(label, "config nested too deeply: not read")
     try:
         if path.suffix == ".toml":
             return _toml_source(text, label), None
@@ -106,6 +112,16 @@ def read_config(path: Path, label: str) -> tuple[ConfigSource | None, ReadNote |
         return None, ReadNote(label, "config nested too deeply: not read")
     except Exception as error:  # a parser's own error types vary: any of them means "malformed"
         return None, ReadNote(label, f"malformed config: {str(error).splitlines()[0] if str(error) else error!r}")
+
+
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of brackets and braces, counted without parsing: the
+    pure-Python YAML parser takes seconds to fail on tens of thousands of levels."""
+    raw = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    steps = np.zeros(len(raw), dtype=np.int32)
+    steps[(raw == ord("[")) | (raw == ord("{"))] = 1
+    steps[(raw == ord("]")) | (raw == ord("}"))] = -1
+    return int(np.cumsum(steps).max()) if len(raw) else 0
 
 
 def _yaml_source(text: str, label: str) -> ConfigSource:
@@ -226,13 +242,17 @@ def _toml_source(text: str, label: str) -> ConfigSource:
     """TOML has no line numbers in tomllib: each key's line is the first line assigning it."""
     entries: list[Entry] = []
     _walk(tomllib.loads(text), (), label, None, entries, 0)
-    lines = text.splitlines()
-    located = []
-    for entry in entries:
-        pattern = re.compile(rf"^\s*[\"']?{re.escape(entry.key)}[\"']?\s*=")
-        number = next((i + 1 for i, line in enumerate(lines) if pattern.match(line)), None)
-        located.append(Entry(entry.keys, entry.value, _where(label, number)))
+    # One pass over the lines (not one per entry: a large file would take minutes).
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _TOML_ASSIGNMENT.match(line)
+        if match:
+            first_line.setdefault(match["key"], number)
+    located = [Entry(e.keys, e.value, _where(label, first_line.get(e.key))) for e in entries]
     return ConfigSource(label, tuple(located))
+
+
+_TOML_ASSIGNMENT = re.compile(r"^\s*[\"']?(?P<key>[^=]*?)[\"']?\s*=")
 
 
 # ---------------------------------------------------------------- logged metadata
