@@ -130,7 +130,9 @@ def _nothing_checked(run: Run, options: Options) -> list[Finding]:
     if METRIC_MISSING not in options.select:
         return []
     unknown = len(run.unknown_tags)
-    hint = f"; {unknown} tag{'s' if unknown != 1 else ''} not recognised (map one with --tag metric=tag)" if unknown else ""
+    hint = ""
+    if unknown:
+        hint = f"; {unknown} tag{'s' if unknown != 1 else ''} not recognised (map one with --tag metric=tag)"
     problem = Problem(
         message=f"nothing could be checked: none of the canonical metrics was found in this run{hint}",
         evidence={"metric": None, "rules": [c for c in rules.RULES if c in options.select and c != METRIC_MISSING],

@@ -77,7 +77,7 @@ def first_sustained_step(series: pd.Series, threshold: float, window: int) -> in
         return None
     end = int(np.argmax(mask))
     start = end - window + 1
-    over = series.iloc[start : end + 1] > threshold
+    over = series.iloc[start:end + 1] > threshold
     return int(over[over].index[0])
 
 
@@ -135,7 +135,7 @@ def level_change(series: pd.Series, early_fraction: float, late_fraction: float)
         return None
     n_early = head_count(n, early_fraction)
     n_late = head_count(n, late_fraction)
-    early, late = values.iloc[:n_early], values.iloc[n - n_late :]
+    early, late = values.iloc[:n_early], values.iloc[n - n_late:]
     sigma = noise_sigma(values, max(3, n // 20))
     standard_error = MEDIAN_STANDARD_ERROR * sigma * math.sqrt(1 / n_early + 1 / n_late)
     return LevelChange(

@@ -111,9 +111,9 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
     pattern = "sustained" if found.sustained else "spike"
     severe = found.sustained or found.peak >= options["error_ratio"] * found.threshold
     cause = lr_cause(run)
-    source = "" if found.threshold_source in ("default", "configured threshold") else f" (the run's target_kl)"
+    from_run = "" if found.threshold_source in ("default", "configured threshold") else " (the run's target_kl)"
     message = (
-        f"{metric_label(run, 'kl')} exceeded {found.threshold:g}{source} from step {steps(found.first_step_over)}; "
+        f"{metric_label(run, 'kl')} exceeded {found.threshold:g}{from_run} from step {steps(found.first_step_over)}; "
         f"peak {found.peak:.3g} at {steps(found.peak_step)} ({found.percent_over}% over); "
         f"over in {found.share_over:.0%} of updates, {pattern}"
     )
