@@ -175,13 +175,23 @@ def lr_text(value: float | None) -> str:
     return "?" if value is None else format_lr(value)
 
 
+METRIC_NAMES = {
+    "lr": "LR",
+    "kl": "approx KL",
+    "entropy": "entropy",
+    "clip_fraction": "clip fraction",
+    "value_loss": "value loss",
+    "policy_loss": "policy loss",
+    "explained_variance": "explained variance",
+    "episode_return": "episode return",
+    "success_rate": "success rate",
+}
+
+
 def metric_label(run: Run, metric: str) -> str:
     """The metric with its tag, e.g. "approx KL (k3, train/approx_kl)", as reports name it."""
     source = run.sources.get(metric)
-    names = {"kl": "approx KL", "entropy": "entropy", "clip_fraction": "clip fraction",
-             "value_loss": "value loss", "explained_variance": "explained variance",
-             "episode_return": "episode return", "success_rate": "success rate", "lr": "LR"}
-    name = names.get(metric, metric)
+    name = METRIC_NAMES.get(metric, metric)
     if source is None:
         return name
     details = [d for d in (source.estimator if metric == "kl" else None, source.tag) if d]

@@ -63,7 +63,7 @@ def collapse(run: Run, floor: float, within: float, early_fraction: float) -> Co
     if not low.any():
         return None
     step = int(low[low].index[0])
-    return Collapse(initial, float(trend[step]), step, (step - first) / max(last - first, 1))
+    return Collapse(initial, float(trend.loc[step]), step, (step - first) / max(last - first, 1))
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

@@ -41,7 +41,7 @@ from typing import Any, Iterator, Mapping
 from lrdoctor import prescription
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded
-from lrdoctor.rules.common import Problem, lr_cause, metric_label, outcome, steps
+from lrdoctor.rules.common import METRIC_NAMES, Problem, lr_cause, outcome, steps
 
 CODE = "LRD006"
 SLUG = "policy-collapse"
@@ -90,17 +90,17 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
     result = outcome(run, options["early_fraction"], options["late_fraction"])
     if result is not None and result.dropped(options["return_drop"]):
         symptoms.append(
-            f"{metric_label(run, result.metric).split(' (')[0]} fell from {result.best:.3g} "
+            f"{METRIC_NAMES[result.metric]} fell from {result.best:.3g} "
             f"(at {steps(result.best_step)}) to {result.late:.3g}"
         )
         evidence.update(outcome_metric=result.metric, outcome_best=result.best, outcome_best_step=result.best_step,
                         outcome_late=result.late)
-    elif result is not None and not result.improved(0.25):
+    elif result is not None and not result.improved(entropy_rising.OPTIONS["min_improvement"]):
         evidence.update(outcome_metric=result.metric, outcome_early=result.early, outcome_late=result.late)
     if not symptoms:
         return
     if "outcome_early" in evidence:
-        symptoms.append(f"no improvement in {metric_label(run, result.metric).split(' (')[0]}")
+        symptoms.append(f"no improvement in {METRIC_NAMES[result.metric]}")
     cause = lr_cause(run)
     evidence.update(symptoms=symptoms, cause=cause.code if cause else None, cause_text=cause.text if cause else None)
     cause_words = cause.text if cause else "no LR setting in this run's logs or config explains it"
