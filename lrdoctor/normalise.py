@@ -44,8 +44,8 @@ def merge_parts(parts: Sequence[Points]) -> Points:
         return np.empty(0, np.int64), np.empty(0, np.float64)
     starts = np.array([s.min() for s, _ in parts])
     # the smallest first step of any later part: earlier points from there on are superseded
-    cutoffs = np.append(np.minimum.accumulate(starts[::-1])[::-1][1:], np.iinfo(np.int64).max)
-    kept = [s < cut for (s, _), cut in zip(parts, cutoffs)]
+    cutoffs = np.minimum.accumulate(starts[::-1])[::-1][1:]
+    kept = [s < cut for (s, _), cut in zip(parts[:-1], cutoffs)] + [np.ones(len(parts[-1][0]), dtype=bool)]
     steps = np.concatenate([s[keep] for (s, _), keep in zip(parts, kept)])
     values = np.concatenate([v[keep] for (_, v), keep in zip(parts, kept)])
     order = np.argsort(steps, kind="stable")

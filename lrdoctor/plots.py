@@ -365,7 +365,7 @@ def _kl_panel(
                 [steps[peak]], [values[peak]], ls="none", marker="o", ms=10, mfc="none", mec=VERMILLION, mew=1.8,
                 gid="kl-peak", zorder=6, clip_on=False,
             )
-            over_by = f"\n(+{values[peak] / threshold - 1:.0%})" if threshold > 0 else ""
+            over_by = f"\n({_over_threshold(values[peak] / threshold)})" if threshold > 0 else ""
             margin.append((float(values[peak]), f"peak {values[peak]:.3g}{over_by}", VERMILLION))
         margin.append((float(values[-1]) if not capped else top, "KL", BLUE))
     _mark_nonfinite(ax, run, "kl")
@@ -660,6 +660,12 @@ def _plot_series(ax: Axes, steps: np.ndarray, values: np.ndarray, **style) -> Li
         style = {"marker": "o", "ms": 3.5 if len(xs) > 1 else 6, **style}
     (line,) = ax.plot(xs, ys, **style)
     return line
+
+
+def _over_threshold(ratio: float) -> str:
+    """"+67%" for a peak near the threshold; a ratio for a wild one (a 40-digit percentage
+    would push the panel aside)."""
+    return f"+{ratio - 1:.0%}" if ratio < 100 else f"{ratio:.3g}x threshold"
 
 
 def _envelope(steps: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
