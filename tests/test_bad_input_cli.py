@@ -1,0 +1,538 @@
+"""What bad input gets, through the real CLI: every row of docs/bad-input.md.
+
+Each case runs ``lrdoctor`` (typer's CliRunner, or a subprocess where the case can
+hang or exhaust memory when it is mishandled) and checks the one line on stderr,
+the exit code, and that no traceback escapes. Inputs come from tests/bad_inputs/
+(configs, progress.csv files) and tests/event_corpus/ (damaged event files); good
+runs beside them are SYNTHETIC, written by tensorboardX (tests/writers.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lrdoctor.cli import app
+from writers import synthetic_collapse, write_run
+
+TESTS = Path(__file__).resolve().parent
+BAD = TESTS / "bad_inputs"
+EVENT_CORPUS = TESTS / "event_corpus"
+SAMPLES = TESTS.parent / "sample_logs"
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def lrdoctor(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def analyze(*args):
+    return lrdoctor("analyze", *args, "--jobs", "1")
+
+
+def error_line(result) -> str:
+    """The last stderr line, which must be the one error line of an exit-2 result."""
+    lines = result.stderr.splitlines()
+    assert lines and lines[-1].startswith("lrdoctor: error: "), result.stderr
+    return lines[-1]
+
+
+def good_run(directory: Path) -> Path:
+    """SYNTHETIC: a healthy-looking SB3 run (tensorboardX event file)."""
+    steps, metrics = synthetic_collapse(20)
+    write_run(directory, "sb3", steps, {"kl": metrics["kl"] * 0.1, "lr": metrics["lr"], "entropy": metrics["entropy"]})
+    return directory
+
+
+def corpus_run(case: str, into: Path) -> Path:
+    shutil.copytree(EVENT_CORPUS / case, into)
+    return into
+
+
+def unreadable_file(path: Path) -> str:
+    """A file that exists but cannot be read; returns the reason the system gives.
+
+    chmod 000 when not root. Root reads anything chmod allows, so there a link to
+    /proc/self/mem stands in: stat works, reading offset 0 fails with EIO.
+    """
+    if not IS_ROOT:
+        path.write_bytes(b"x" * 64)
+        path.chmod(0)
+        return "Permission denied"
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("running as root without /proc: no file root cannot read")
+    path.symlink_to("/proc/self/mem")
+    return "Input/output error"
+
+
+# --- analyze: paths ---------------------------------------------------------------------
+
+
+def test_missing_path(tmp_path):
+    result = analyze(tmp_path / "nope")
+    assert result.exit_code == 2
+    assert result.stderr == f"lrdoctor: error: no such file or directory: {tmp_path / 'nope'}\n"
+
+
+def test_directory_without_runs(tmp_path):
+    result = analyze(tmp_path)
+    assert result.exit_code == 2
+    assert error_line(result) == (
+        f"lrdoctor: error: no readable run under {tmp_path} (looked for events.out.tfevents.* and progress.csv)"
+    )
+
+
+def test_a_file_that_is_not_a_run(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    result = analyze(notes)
+    assert result.exit_code == 2
+    assert f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*) or progress.csv" in result.stderr
+    assert "no readable run under" in error_line(result)
+
+
+def test_unreadable_event_file_alone_is_exit_2(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    reason = unreadable_file(run / "events.out.tfevents.1.host")
+    result = analyze(tmp_path)
+    assert result.exit_code == 2
+    expected = f"lrdoctor: read problem: {run}: unreadable run: events.out.tfevents.1.host: cannot read: {reason}"
+    assert expected in result.stderr.splitlines()
+    assert "no readable run under" in error_line(result)
+
+
+def test_bad_runs_are_listed_and_good_runs_analysed(tmp_path):
+    good_run(tmp_path / "good")
+    (tmp_path / "bad").mkdir()
+    unreadable_file(tmp_path / "bad" / "events.out.tfevents.1.host")
+    shutil.copytree(BAD / "runs" / "csv_not_utf8", tmp_path / "csv")
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    report = json.loads(result.stdout)
+    assert [run["name"] for run in report["runs"]] == ["good"]
+    problems = [line for line in result.stderr.splitlines() if line.startswith("lrdoctor: read problem: ")]
+    assert any(f"{tmp_path / 'bad'}: unreadable run: " in line for line in problems)
+    assert any(f"{tmp_path / 'csv'}: unreadable run: " in line and "not UTF-8 text" in line for line in problems)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dangling link"])
+def test_event_file_that_is_not_a_regular_file_is_skipped(tmp_path, kind):
+    good_run(tmp_path / "good")
+    (tmp_path / "odd").mkdir()
+    odd = tmp_path / "odd" / "events.out.tfevents.1.host"
+    if kind == "fifo":
+        os.mkfifo(odd)  # opening it to read would block forever
+    else:
+        odd.symlink_to(tmp_path / "gone")
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert f"lrdoctor: read problem: {odd}: not a regular file (a dangling link, pipe or device): skipped" in result.stderr
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["good"]
+
+
+def test_symlink_loop_is_reported_not_followed(tmp_path):
+    good_run(tmp_path / "good")
+    (tmp_path / "loop").symlink_to(tmp_path)
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert f"lrdoctor: read problem: {tmp_path / 'loop'}: symlink loop (directory already visited): skipped" in result.stderr
+    assert len(json.loads(result.stdout)["runs"]) == 1
+
+
+def test_non_utf8_directory_name_and_thousands_of_empty_directories(tmp_path):
+    for index in range(3000):
+        (tmp_path / f"empty{index:04d}").mkdir()
+    odd = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"run-\xff"))
+    good_run(Path(odd))
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["name"] == "run-\ufffd"
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root lists a chmod 000 directory; no honest unreadable directory for root")
+def test_unreadable_directory_is_reported(tmp_path):
+    good_run(tmp_path / "good")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        result = analyze(tmp_path, "--format", "json")
+    finally:
+        locked.chmod(0o755)
+    assert result.exit_code in (0, 1)
+    assert f"lrdoctor: read problem: {locked}: cannot read directory: Permission denied" in result.stderr
+
+
+# --- analyze: event files ---------------------------------------------------------------
+
+EVENT_CASES = [
+    # case, the read problem after the file name, points of the 15 written that survive
+    ("truncated_tail", "@ byte 538: incomplete last record: 25 bytes skipped (file still being written?)", 9),
+    ("bad_payload_crc", "@ byte 254: corrupt record (CRC mismatch); record skipped", 14),
+    ("bad_length_crc", "@ byte 369: corrupt record length (CRC mismatch); rest of file skipped", 6),
+    ("absurd_length", "@ byte 876: incomplete last record: 112 bytes skipped (file still being written?)", 15),
+    ("garbage_after_records", "@ byte 876: corrupt record length (CRC mismatch); rest of file skipped", 15),
+    ("crc_ok_not_an_event", "@ byte 200: record is not a valid Event (CRC correct); record skipped", 15),
+    ("random_bytes", "@ byte 0: corrupt record length (CRC mismatch); rest of file skipped", 0),
+    ("empty", "@ byte 0: empty event file: nothing written yet", 0),
+]
+
+
+@pytest.mark.parametrize("case, problem, points", EVENT_CASES, ids=[c[0] for c in EVENT_CASES])
+def test_damaged_event_file(tmp_path, case, problem, points):
+    run = corpus_run(case, tmp_path / case)
+    (event_file,) = run.glob("events.out.tfevents.*")
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert f"lrdoctor: read problem: {event_file} {problem}" in result.stderr.splitlines()[0]
+    (report,) = json.loads(result.stdout)["runs"]
+    logged = sum(metric["points"] for metric in report["metrics"].values())
+    assert logged == points
+
+
+def test_sarif_and_markdown_stay_whole_when_every_file_is_damaged(tmp_path):
+    for case, _, _ in EVENT_CASES:
+        corpus_run(case, tmp_path / case)
+    sarif = analyze(tmp_path, "--format", "sarif")
+    assert sarif.exit_code in (0, 1)
+    assert json.loads(sarif.stdout)["version"] == "2.1.0"
+    markdown = analyze(tmp_path, "--format", "markdown")
+    assert markdown.exit_code == sarif.exit_code and markdown.stdout.startswith("#")
+
+
+# --- analyze: progress.csv and configs beside a run ------------------------------------
+
+CSV_CASES = [
+    ("csv_not_utf8", "not UTF-8 text"),
+    ("csv_empty", "empty file: no header row"),
+    ("csv_no_step", "no time/total_timesteps column to use as the step"),
+]
+
+
+@pytest.mark.parametrize("case, reason", CSV_CASES, ids=[c[0] for c in CSV_CASES])
+def test_bad_progress_csv(tmp_path, case, reason):
+    run = shutil.copytree(BAD / "runs" / case, tmp_path / case)
+    result = analyze(run)
+    assert result.exit_code == 2
+    expected = f"lrdoctor: read problem: {run}: unreadable run: {run / 'progress.csv'}: {reason}"
+    assert result.stderr.splitlines()[0] == expected
+    assert "no readable run under" in error_line(result)
+
+
+def test_progress_csv_over_the_size_limit_is_not_read(tmp_path):
+    from lrdoctor.ingest import MAX_CSV_BYTES
+
+    (tmp_path / "run").mkdir()
+    with open(tmp_path / "run" / "progress.csv", "wb") as handle:
+        handle.truncate(MAX_CSV_BYTES + 1)  # sparse: no disk used, nothing read
+    result = analyze(tmp_path / "run")
+    assert result.exit_code == 2
+    assert f"{MAX_CSV_BYTES + 1:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "case, name, reason",
+    [
+        ("config_malformed", "config.yaml", "malformed config: "),
+        ("config_nested", "config.json", "config nested too deeply: not read"),
+    ],
+)
+def test_unusable_config_beside_a_run_is_a_note(tmp_path, case, name, reason):
+    run = shutil.copytree(BAD / "runs" / case, tmp_path / case)
+    good_run(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert any(line.startswith(f"lrdoctor: read problem: {name}: {reason}") for line in result.stderr.splitlines())
+    assert json.loads(result.stdout)["runs"][0]["architecture"]["kind"] == "unknown"
+
+
+# --- analyze: outputs and options -------------------------------------------------------
+
+
+def test_output_that_is_a_directory(tmp_path):
+    (tmp_path / "out").mkdir()
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--format", "json", "--output", tmp_path / "out")
+    assert result.exit_code == 2
+    assert error_line(result) == f"lrdoctor: error: {tmp_path / 'out'}: Is a directory"
+    assert not list((tmp_path / "out").iterdir())
+    assert not list(tmp_path.glob(".out.*.tmp"))  # the temporary file is gone too
+
+
+def test_plots_into_a_path_that_is_a_file(tmp_path):
+    (tmp_path / "figs").write_text("not a directory")
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--plots", tmp_path / "figs", "--format", "json")
+    assert result.exit_code == 2
+    assert error_line(result).startswith(f"lrdoctor: error: {tmp_path / 'figs'}")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--set", "kl-exceeded.threshold=abc"], "--set kl-exceeded.threshold: expected a number, got 'abc'"),
+        (["--set", "nope.x=1"], "--set nope.x: unknown rule: nope"),
+        (["--set", "threshold"], "--set threshold: expected RULE.OPTION=VALUE"),
+        (["--tag", "kl="], "--tag kl=: expected METRIC=TAG"),
+        (["--tag", "speed=x"], "--tag speed=x: unknown metric 'speed'"),
+    ],
+)
+def test_bad_option_values(args, message):
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr", *args)
+    assert result.exit_code == 2
+    assert error_line(result).startswith(f"lrdoctor: error: {message}")
+
+
+def test_unknown_choice_is_a_usage_error():
+    result = analyze(SAMPLES, "--format", "yaml")
+    assert result.exit_code == 2
+    assert "Invalid value for '--format'" in result.stderr
+
+
+def test_broken_tool_config_in_the_working_directory(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text("[tool.lrdoctor\n")
+    monkeypatch.chdir(tmp_path)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert error_line(result).startswith(f"lrdoctor: error: {tmp_path / 'pyproject.toml'}: not valid TOML: ")
+    assert "(at line 1, column 15)" in error_line(result)
+
+
+def test_tool_config_that_is_not_utf8(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.lrdoctor]\nfail-on = '\xff'\n")
+    monkeypatch.chdir(tmp_path)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="options._read_toml catches TOMLDecodeError, not UnicodeDecodeError: "
+                   "the line is an 'internal error' that does not name pyproject.toml")
+def test_tool_config_that_is_not_utf8_is_named(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.lrdoctor]\nfail-on = '\xff'\n")
+    monkeypatch.chdir(tmp_path)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert error_line(result).startswith(f"lrdoctor: error: {tmp_path / 'pyproject.toml'}: ")
+
+
+# --- check ------------------------------------------------------------------------------
+
+CHECK_CASES = [
+    # file, exit code, the line on stderr after "<file>"
+    ("syntax_error.yaml", 2, ":3:8: parse error expected ',' or ']', but got ':'"),
+    ("syntax_error.json", 2, ":3:1: parse error Expecting property name enclosed in double quotes"),
+    ("syntax_error.toml", 2, ":3:17: parse error Invalid value"),
+    ("alias_bomb.yaml", 2, ":1:14: parse error more than 100,000 values once aliases are expanded"),
+    ("deep_nesting.json", 2, ":1:390: parse error nesting deeper than 64 levels"),
+    ("deep_nesting.yaml", 2, ":1:67: parse error nesting deeper than 64 levels"),
+    ("deep_nesting.toml", 2, ":1:1: parse error nesting deeper than 64 levels"),
+    ("binary.yaml", 0, ": skipped: binary file"),
+    ("latin1.yaml", 0, ": skipped: not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize("name, code, line", CHECK_CASES, ids=[c[0] for c in CHECK_CASES])
+def test_check_bad_config(monkeypatch, name, code, line):
+    monkeypatch.chdir(BAD / "configs")  # check names files relative to the working directory
+    result = lrdoctor("check", name, "--format", "json")
+    assert result.exit_code == code
+    assert result.stderr.splitlines()[0] == f"{name}{line}"
+    assert json.loads(result.stdout)["findings"] == []
+
+
+def test_check_keeps_checking_the_other_files(tmp_path):
+    for name, _, _ in CHECK_CASES:
+        shutil.copy(BAD / "configs" / name, tmp_path / name)
+    shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path)
+    result = lrdoctor("check", tmp_path, "--format", "sarif")
+    assert result.exit_code == 2
+    sarif = json.loads(result.stdout)
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"]} >= {"LRD003"}
+    assert len([line for line in result.stderr.splitlines() if str(tmp_path) in line]) == len(CHECK_CASES)
+
+
+def test_check_huge_file_is_skipped(tmp_path):
+    from lrdoctor.check.loaders import MAX_BYTES
+
+    big = tmp_path / "big.yaml"
+    big.write_text("a: 1\n" * (MAX_BYTES // 5 + 1))
+    result = lrdoctor("check", big)
+    assert result.exit_code == 0
+    size = big.stat().st_size
+    assert result.stderr.splitlines()[0] == (
+        f"{big}: skipped: {size:,} bytes is over the {MAX_BYTES:,}-byte limit for a config file"
+    )
+
+
+@pytest.mark.parametrize("name", ["python_tags.yaml", "zoo_policy_kwargs_code.yml"])
+def test_check_never_runs_code_from_a_config(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    result = lrdoctor("check", BAD / "configs" / name)
+    assert result.exit_code in (0, 1)
+    assert not (tmp_path / "lrdoctor-was-pwned").exists()
+
+
+def test_analyze_never_runs_code_from_a_config_beside_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = good_run(tmp_path / "run")
+    shutil.copy(BAD / "configs" / "python_tags.yaml", run / "config.yaml")
+    shutil.copy(BAD / "configs" / "zoo_policy_kwargs_code.yml", run / "config.yml")
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert not (tmp_path / "lrdoctor-was-pwned").exists()
+
+
+def test_check_missing_path(tmp_path):
+    result = lrdoctor("check", tmp_path / "nope.yaml")
+    assert result.exit_code == 2
+    assert error_line(result) == f"lrdoctor: error: {tmp_path / 'nope.yaml'}: no such file or directory"
+
+
+@pytest.mark.parametrize("name", ["huge_integer.json", "huge_integer.toml"])
+def test_check_huge_integer_is_one_line_and_exit_2(name):
+    result = lrdoctor("check", BAD / "configs" / name)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="check.loaders.load_json/load_toml let int()'s ValueError (over 4300 digits) "
+                   "escape: the whole check ends as an internal error instead of a parse error for this file")
+@pytest.mark.parametrize("name", ["huge_integer.json", "huge_integer.toml"])
+def test_check_huge_integer_is_a_parse_error_of_that_file(tmp_path, name):
+    shutil.copy(BAD / "configs" / name, tmp_path)
+    shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path)
+    result = lrdoctor("check", tmp_path)
+    assert result.exit_code == 2
+    assert re.match(rf"{re.escape(str(tmp_path / name))}:\d+:\d+: parse error ", result.stderr)
+    assert "LRD003" in result.stdout
+
+
+def check_in_subprocess(directory: Path, timeout: float) -> subprocess.CompletedProcess | None:
+    """``lrdoctor check`` in a child with 1 GB of address space; None when it hangs."""
+
+    def limit_memory():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    command = [sys.executable, "-m", "lrdoctor", "check", str(directory)]
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, preexec_fn=limit_memory)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+@pytest.mark.xfail(strict=True, reason="check.engine.discover lists a FIFO named *.yaml and loaders.read_text "
+                   "opens it: the check blocks forever instead of skipping it")
+def test_check_skips_a_fifo_named_like_a_config(tmp_path):
+    shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path)
+    os.mkfifo(tmp_path / "pipe.yaml")
+    result = check_in_subprocess(tmp_path, timeout=5)
+    assert result is not None and result.returncode == 1
+    assert "pipe.yaml: skipped" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.xfail(strict=True, reason="check.loaders.read_text trusts st_size (0 for a device) then read_bytes(): "
+                   "a PR's symlink config.yaml -> /dev/zero is read without bound")
+def test_check_skips_a_link_to_a_device(tmp_path):
+    shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path)
+    (tmp_path / "config.yaml").symlink_to("/dev/zero")
+    result = check_in_subprocess(tmp_path, timeout=20)
+    assert result is not None and result.returncode == 1
+    assert "config.yaml: skipped" in result.stderr
+
+
+# --- plot-schedule and rules ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--base-lr", "-1"], "invalid schedule: base LR must be a positive number, got -1.0"),
+        (["--base-lr", "nan"], "invalid schedule: base LR must be a positive number, got nan"),
+        (["--total-steps", "abc"], "not a step count: 'abc' (expected e.g. 20M, 500K, 2e7)"),
+        (["--total-steps", "0"], "not a positive whole number of steps: '0'"),
+        (["--ramp-end", "2"], "invalid schedule: fractions must satisfy 0 < slow_end < ramp_end <= hold_until < 1"),
+        (["--points", "-5", "--format", "csv"], "--points must be zero or more"),
+        (["--out", "schedule.gif"], "--out must end in one of .png, .svg, .pdf: schedule.gif"),
+    ],
+)
+def test_plot_schedule_bad_values(args, message):
+    result = lrdoctor("plot-schedule", *args)
+    assert result.exit_code == 2
+    assert error_line(result).startswith(f"lrdoctor: error: {message}")
+
+
+def test_plot_schedule_run_without_logs(tmp_path):
+    result = lrdoctor("plot-schedule", "--run", tmp_path, "--out", tmp_path / "s.png")
+    assert result.exit_code == 2
+    assert "no readable run under" in error_line(result)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_unknown_rule():
+    result = lrdoctor("rules", "LRD999")
+    assert result.exit_code == 2
+    assert error_line(result) == "lrdoctor: error: unknown rule: LRD999 (see `lrdoctor rules`)"
+
+
+# --- any command: unexpected errors -----------------------------------------------------
+
+
+def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch):
+    from lrdoctor import engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug\nsecond line")
+
+    monkeypatch.setattr(engine, "analyze", broken)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert error_line(result) == (
+        "lrdoctor: error: internal error: RuntimeError: simulated bug second line "
+        "(rerun with --debug for the traceback)"
+    )
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    from lrdoctor import engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(engine, "analyze", broken)
+    result = runner.invoke(app, ["--debug", "analyze", str(SAMPLES / "graph_free_gru_constant_lr"), "--jobs", "1"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "RuntimeError: simulated bug" in result.stderr
+
+
+def test_an_os_error_names_its_path(monkeypatch, tmp_path):
+    from lrdoctor import engine
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr(engine, "analyze", unreadable)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert error_line(result) == f"lrdoctor: error: {tmp_path / 'x'}: Permission denied"
