@@ -536,3 +536,63 @@ def test_an_os_error_names_its_path(monkeypatch, tmp_path):
     result = analyze(SAMPLES / "graph_free_gru_constant_lr")
     assert result.exit_code == 2
     assert error_line(result) == f"lrdoctor: error: {tmp_path / 'x'}: Permission denied"
+
+
+# --- outputs: never into the inputs, always whole ---------------------------------------
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every entry below ``root`` with what would show a write: size, mtime, content hash."""
+    import hashlib
+
+    snapshot = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        snapshot[path.relative_to(root).as_posix()] = (info.st_mode, info.st_size, info.st_mtime_ns, digest)
+    return snapshot
+
+
+def test_no_command_writes_into_the_directories_it_reads(tmp_path, monkeypatch):
+    logs = shutil.copytree(SAMPLES, tmp_path / "logs")
+    before = tree(logs)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    report = tmp_path / "out" / "report.md"
+    assert analyze(logs, "--format", "markdown", "--output", report, "--plots", tmp_path / "figs").exit_code in (0, 1)
+    # again, served from the cache (LRDOCTOR_CACHE_DIR, outside logs)
+    assert analyze(logs, "--format", "json", "--output", report.with_suffix(".json")).exit_code in (0, 1)
+    assert lrdoctor("check", logs).exit_code in (0, 1)
+    run = logs / "graph_free_gru_constant_lr"
+    assert lrdoctor("plot-schedule", "--run", run, "--out", tmp_path / "schedule.png").exit_code == 0
+    assert tree(logs) == before
+    assert list(elsewhere.iterdir()) == []
+    assert report.stat().st_size > 0 and list((tmp_path / "figs").glob("*.png"))
+
+
+def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
+    report = tmp_path / "report.json"
+    report.write_text("previous report\n")
+
+    def disk_full(source, target):
+        raise OSError(28, "No space left on device", str(target))
+
+    monkeypatch.setattr("lrdoctor.output.os.replace", disk_full)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--format", "json", "--output", report)
+    assert result.exit_code == 2
+    assert error_line(result) == f"lrdoctor: error: {report}: No space left on device"
+    assert report.read_text() == "previous report\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "cache") == ["report.json"]
+
+
+def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    from lrdoctor.output import write_atomic
+
+    def interrupted(source, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lrdoctor.output.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(tmp_path / "figure.png", b"\x89PNG" + bytes(1000))
+    assert list(tmp_path.iterdir()) == []
