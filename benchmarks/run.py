@@ -12,7 +12,8 @@ Every measurement runs in its own subprocess, started from a fresh launcher so t
 - cached: the same without --no-cache against an empty cache directory (fills it), then
   once more (the cached run the issue asks to be 10x faster).
 Peak memory is reported twice: the largest single process (maxrss) and the sampled sum
-over the process tree (analyze reads runs in worker processes). Sweeps are generated
+of proportional set sizes over the process tree (analyze reads runs in worker processes;
+PSS counts the pages they share with their parent once). Sweeps are generated
 with benchmarks/make_sweep.py into --data (default benchmarks/data/, git-ignored) and
 reused when already there. Prints a Markdown table and the machine.
 """
@@ -44,13 +45,14 @@ READER_CODE = (
 LAUNCHER = r"""
 import json, os, resource, subprocess, sys, time
 command, env = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-def tree_rss(pid):
+def tree_pss(pid):
+    # PSS: pages shared by forked workers are counted once across the tree, not per process.
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) * 1024
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("Pss:")) * 1024
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
@@ -61,7 +63,7 @@ start = time.perf_counter()
 process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 peak = 0
 while process.poll() is None:
-    peak = max(peak, tree_rss(process.pid))
+    peak = max(peak, tree_pss(process.pid))
     time.sleep(0.02)
 elapsed = time.perf_counter() - start
 out, err = process.communicate()
@@ -156,7 +158,7 @@ def report(rows: list[dict]) -> str:
     lines = [
         "| size | events | MB | tbparse s | lrdoctor analyze s | speed-up | events/s | "
         "1st run with cache s | cached re-run s | cached speed-up | peak MB tbparse | "
-        "peak MB lrdoctor (largest process / whole tree) |",
+        "peak MB lrdoctor (largest process / whole tree, PSS) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
