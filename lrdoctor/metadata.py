@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from lrdoctor.arch import RECURRENT_KINDS, is_recurrent, kind_of
+from lrdoctor.discover import display
 from lrdoctor.model import Architecture, ReadNote, RunConfig, Sourced
 
 # Names of config files read beside and above a run, in order of preference within a directory.
@@ -95,23 +96,44 @@ def config_files(run_dir: Path, root: Path) -> list[Path]:
 
 
 def read_config(path: Path, label: str) -> tuple[ConfigSource | None, ReadNote | None]:
-    """Parse one config file into its leaf entries; a file that cannot be parsed gives a note."""
+    """Parse one config file into its leaf entries; a file that cannot be parsed gives a
+    note naming the file as the user can find it (``label`` names it in sources)."""
+    where = display(str(path))
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            return None, ReadNote(label, f"config larger than {MAX_CONFIG_BYTES} bytes: not read")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            return None, ReadNote(where, f"config not read: {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit")
         text = path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return None, ReadNote(label, f"config not read: {error}")
+    except UnicodeDecodeError:
+        return None, ReadNote(where, "config not read: not UTF-8 text")
+    except OSError as error:
+        return None, ReadNote(where, f"config not read: {error.strerror or error}")
     if _bracket_depth(text) > _MAX_BRACKET_DEPTH:
-        return None, ReadNote(label, "config nested too deeply: not read")
+        return None, ReadNote(where, "config not read: nested too deeply")
     try:
         if path.suffix == ".toml":
             return _toml_source(text, label), None
         return _yaml_source(text, label), None
     except (RecursionError, MemoryError):
-        return None, ReadNote(label, "config nested too deeply: not read")
+        return None, ReadNote(where, "config not read: nested too deeply")
     except Exception as error:  # a parser's own error types vary: any of them means "malformed"
-        return None, ReadNote(label, f"malformed config: {str(error).splitlines()[0] if str(error) else error!r}")
+        return None, ReadNote(where, f"malformed config{_position(error)}: {_first_line(error)}")
+
+
+def _position(error: Exception) -> str:
+    """" at line L, column C" when the parser said where (ruamel's marks, json, tomllib)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is not None:
+        return f" at line {mark.line + 1}, column {mark.column + 1}"
+    if isinstance(error, json.JSONDecodeError):
+        return f" at line {error.lineno}, column {error.colno}"
+    return ""
+
+
+def _first_line(error: Exception) -> str:
+    problem = getattr(error, "problem", None) or getattr(error, "context", None) or str(error)
+    lines = [line for line in str(problem).splitlines() if line.strip()]
+    return " ".join(lines[0].split()) if lines else type(error).__name__
 
 
 def _bracket_depth(text: str) -> int:

@@ -254,17 +254,35 @@ def test_progress_csv_over_the_size_limit_is_not_read(tmp_path):
 @pytest.mark.parametrize(
     "case, name, reason",
     [
-        ("config_malformed", "config.yaml", "malformed config: "),
-        ("config_nested", "config.json", "config nested too deeply: not read"),
+        ("config_malformed", "config.yaml", "malformed config at line 3, column 1: expected ',' or ']', but got '<stream end>'"),
+        ("config_nested", "config.json", "config not read: nested too deeply"),
+        ("config_latin1", "config.yaml", "config not read: not UTF-8 text"),
     ],
 )
 def test_unusable_config_beside_a_run_is_a_note(tmp_path, case, name, reason):
-    run = shutil.copytree(BAD / "runs" / case, tmp_path / case)
+    run = tmp_path / case
+    if case == "config_latin1":
+        run.mkdir()
+        shutil.copy(BAD / "configs" / "latin1.yaml", run / name)
+    else:
+        shutil.copytree(BAD / "runs" / case, run)
     good_run(run)
     result = analyze(run, "--format", "json")
     assert result.exit_code in (0, 1)
-    assert any(line.startswith(f"lrdoctor: read problem: {name}: {reason}") for line in result.stderr.splitlines())
+    assert f"lrdoctor: read problem: {run / name}: {reason}" in result.stderr.splitlines()
     assert json.loads(result.stdout)["runs"][0]["architecture"]["kind"] == "unknown"
+
+
+def test_config_beside_a_run_over_the_size_limit_is_not_read(tmp_path):
+    from lrdoctor.metadata import MAX_CONFIG_BYTES
+
+    run = good_run(tmp_path / "run")
+    (run / "config.yaml").write_text("a: 1\n" * (MAX_CONFIG_BYTES // 5 + 1))
+    size = (run / "config.yaml").stat().st_size
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    expected = f"config not read: {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit"
+    assert f"lrdoctor: read problem: {run / 'config.yaml'}: {expected}" in result.stderr.splitlines()
 
 
 # --- analyze: outputs and options -------------------------------------------------------
