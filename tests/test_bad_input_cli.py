@@ -211,6 +211,21 @@ def test_damaged_event_file(tmp_path, case, problem, points):
     assert logged == points
 
 
+def test_a_file_replaced_by_a_shorter_one_is_read_again(tmp_path):
+    """The cache holds the first read; the copy is then cut short, as a re-synced log can be."""
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    first = json.loads(analyze(run, "--format", "json").stdout)["runs"][0]["metrics"]["kl"]["points"]
+    content = event_file.read_bytes()
+    event_file.write_bytes(content[: len(content) // 2])
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    second = json.loads(result.stdout)["runs"][0]["metrics"]["kl"]["points"]
+    fresh = json.loads(analyze(run, "--format", "json", "--no-cache").stdout)["runs"][0]["metrics"]["kl"]["points"]
+    assert 0 < second == fresh < first
+    assert f"lrdoctor: read problem: {event_file} @ byte " in result.stderr
+
+
 def test_sarif_and_markdown_stay_whole_when_every_file_is_damaged(tmp_path):
     for case, _, _ in EVENT_CASES:
         corpus_run(case, tmp_path / case)
@@ -270,6 +285,14 @@ def test_unusable_config_beside_a_run_is_a_note(tmp_path, case, name, reason):
     result = analyze(run, "--format", "json")
     assert result.exit_code in (0, 1)
     assert f"lrdoctor: read problem: {run / name}: {reason}" in result.stderr.splitlines()
+    assert json.loads(result.stdout)["runs"][0]["architecture"]["kind"] == "unknown"
+
+
+def test_alias_bomb_beside_a_run_is_read_no_further_than_its_bound(tmp_path):
+    run = good_run(tmp_path / "run")
+    shutil.copy(BAD / "configs" / "alias_bomb.yaml", run / "config.yaml")
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
     assert json.loads(result.stdout)["runs"][0]["architecture"]["kind"] == "unknown"
 
 
@@ -614,3 +637,26 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         write_atomic(tmp_path / "figure.png", b"\x89PNG" + bytes(1000))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", str(SAMPLES), "--jobs", "1"],
+        ["analyze", str(SAMPLES), "--format", "json", "--jobs", "1"],
+        ["check", str(TESTS / "check_corpus"), "--format", "sarif"],
+        ["rules"],
+    ],
+    ids=["analyze-text", "analyze-json", "check-sarif", "rules"],
+)
+def test_stdout_closed_early_is_one_line_and_exit_2(tmp_path, args):
+    """``lrdoctor … | head``: the reader is gone before the report is written."""
+    env = {**os.environ, "LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lrdoctor", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    child.stdout.close()  # long before the child has imported enough to write anything
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 2
+    assert stderr.splitlines()[-1] == "lrdoctor: error: output closed before the report was written (broken pipe)"
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr

@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+BROKEN_PIPE = "output closed before the report was written (broken pipe)"
 
 
 @app.callback()
@@ -56,7 +57,13 @@ def command(name: str):
                 # The reader of stdout went away (``| head``): nothing more can be shown there,
                 # and the interpreter must not complain about it again when it flushes at exit.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                raise fail("output closed before the report was written (broken pipe)") from None
+                raise fail(BROKEN_PIPE) from None
+            except SystemExit as exc:
+                # rich's Console answers a closed stdout with SystemExit(1), which would read as
+                # "findings"; lrdoctor itself only ends through typer.Exit.
+                if exc.code in (0, None):
+                    raise
+                raise fail(BROKEN_PIPE) from None
             except Exception as exc:  # noqa: BLE001 -- the one place every error becomes one line
                 if _state["debug"]:
                     traceback.print_exc()
