@@ -211,6 +211,25 @@ def test_damaged_event_file(tmp_path, case, problem, points):
     assert logged == points
 
 
+def test_many_corrupt_records_are_summarised_after_twenty_lines(tmp_path):
+    import struct
+
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    data, offset, starts = bytearray(event_file.read_bytes()), 0, []
+    while offset < len(data):
+        starts.append(offset)
+        offset += struct.unpack_from("<Q", data, offset)[0] + 16
+    for start in starts[1:31]:  # one flipped bit in each of 30 scalar payloads
+        data[start + 12] ^= 0x40
+    event_file.write_bytes(bytes(data))
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    lines = [line for line in result.stderr.splitlines() if str(event_file) in line]
+    assert len(lines) == 21 and all("corrupt record (CRC mismatch); record skipped" in line for line in lines[:20])
+    assert lines[20] == f"lrdoctor: read problem: {event_file}: 10 more corrupt records skipped"
+
+
 def test_a_file_replaced_by_a_shorter_one_is_read_again(tmp_path):
     """The cache holds the first read; the copy is then cut short, as a re-synced log can be."""
     run = good_run(tmp_path / "run")
