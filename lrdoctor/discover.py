@@ -19,6 +19,7 @@ from lrdoctor.model import ReadNote
 EVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_CSV = "progress.csv"
 NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TIMESTAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
 
 
@@ -40,8 +41,12 @@ class Discovery:
 
 
 def display(text: str) -> str:
-    """A file name as printable text: bytes that are not UTF-8 shown as U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A file name as one line of printable text: bytes that are not UTF-8 shown as
+    U+FFFD, control characters escaped (``\\n``, ``\\x1b``). A name is chosen by whoever
+    made the file -- in CI, by a pull request -- and must not start a line of its own
+    (a fake error, a GitHub ``::command::``) or send escape sequences to a terminal."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def write_order(names: list[str]) -> list[str]:

@@ -190,7 +190,7 @@ def _read_event_files(files: Sequence[Path], want, use_cache: bool):
         all_tags.update(data.scalar_tags)
         texts.update(data.texts)
         hparams.update(data.hparams)
-        notes.extend(data.notes)
+        notes.extend(ReadNote(display(note.path), note.message, note.offset) for note in data.notes)
     return merge_files(per_file), all_tags, texts, hparams, notes, opened
 
 

@@ -679,3 +679,44 @@ def test_stdout_closed_early_is_one_line_and_exit_2(tmp_path, args):
     assert child.wait(timeout=120) == 2
     assert stderr.splitlines()[-1] == "lrdoctor: error: output closed before the report was written (broken pipe)"
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
+
+
+# --- names chosen by whoever made the files ---------------------------------------------
+
+HOSTILE_NAME = "run\n::error file=train.py::injected\x1b[31m"
+
+
+def assert_no_injected_line(text: str) -> None:
+    assert "\x1b" not in text
+    assert not any(line.startswith("::") for line in text.splitlines()), text
+
+
+def test_control_characters_in_names_never_reach_stderr_raw(tmp_path):
+    run = corpus_run("truncated_tail", tmp_path / HOSTILE_NAME)
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert_no_injected_line(result.stderr)
+    assert "run\\n::error file=train.py::injected\\x1b[31m/events.out.tfevents." in result.stderr
+    (reported,) = json.loads(result.stdout)["runs"]
+    assert reported["name"] == "run\\n::error file=train.py::injected\\x1b[31m"
+    assert reported["path"] == str(run)  # the real path stays exact in machine output
+
+
+@pytest.mark.xfail(strict=True, reason="report/text.py prints a run's path (\"path: ...\") unescaped: "
+                   "a directory name with a newline starts a line of its own in the terminal report")
+def test_control_characters_in_names_never_reach_the_text_report_raw(tmp_path):
+    corpus_run("truncated_tail", tmp_path / HOSTILE_NAME)
+    result = analyze(tmp_path)
+    assert result.exit_code in (0, 1)
+    assert_no_injected_line(result.stdout)
+
+
+@pytest.mark.xfail(strict=True, reason="check.engine.FileProblem.text and the text format print file paths "
+                   "unescaped: a PR's file name can start a '::error::' line in the CI log")
+def test_control_characters_in_config_names_never_reach_check_output_raw(tmp_path):
+    (tmp_path / (HOSTILE_NAME + ".yaml")).write_text("a: [1\n")
+    shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path / (HOSTILE_NAME + ".yml"))
+    result = lrdoctor("check", tmp_path)
+    assert result.exit_code == 2
+    assert_no_injected_line(result.stderr)
+    assert_no_injected_line(result.stdout)

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from lrdoctor.discover import display
 from lrdoctor.errors import InputError
 
 app = typer.Typer(
@@ -83,14 +84,9 @@ def error_line(exc: Exception) -> str:
     if isinstance(exc, OSError):
         where = exc.filename2 if exc.filename2 is not None else exc.filename
         reason = exc.strerror or str(exc) or type(exc).__name__
-        return f"{printable(os.fsdecode(where))}: {reason}" if where is not None else reason
+        return f"{display(os.fsdecode(where))}: {reason}" if where is not None else reason
     detail = " ".join(str(exc).split()) or "no message"
     return f"internal error: {type(exc).__name__}: {detail} (rerun with --debug for the traceback)"
-
-
-def printable(text: str) -> str:
-    """A path as text a terminal can show: bytes that are not UTF-8 become U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def main() -> None:
