@@ -4,7 +4,9 @@ A run is a directory holding one or more ``events.out.tfevents.*`` files (severa
 files = restarts of one run) or an SB3 ``progress.csv``. The walk uses
 ``os.scandir`` only (one system call per directory), so a tree of thousands of
 empty directories stays fast; unreadable directories and symlink loops are
-reported, never fatal; file names need not be valid UTF-8.
+reported, never fatal; file names need not be valid UTF-8. Directory links are
+followed (a sweep may link runs from elsewhere), except to an enclosing directory
+or into /proc, /sys and /dev.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from lrdoctor.model import ReadNote
 
 EVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_CSV = "progress.csv"
+SYSTEM_DIRECTORIES = ("/proc", "/sys", "/dev")  # reached through a link: never runs, possibly endless
 NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TIMESTAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
@@ -95,7 +98,11 @@ def discover(root: Path) -> Discovery:
                 for entry in entries:
                     try:
                         if entry.is_dir():
-                            subdirs.append(Path(entry.path))
+                            skip = entry.is_symlink() and _unsafe_link(directory, entry.path)
+                            if skip:
+                                problems.append(ReadNote(display(entry.path), skip))
+                            else:
+                                subdirs.append(Path(entry.path))
                         elif entry.name.startswith(EVENTS_PREFIX) and entry.is_file():
                             events.append(entry.name)
                         elif entry.name == PROGRESS_CSV and entry.is_file():
@@ -121,6 +128,19 @@ def discover(root: Path) -> Discovery:
         stack.extend(sorted(subdirs, reverse=True))
     runs.sort(key=lambda run: run.name)
     return Discovery(tuple(runs), tuple(problems))
+
+
+def _unsafe_link(directory: Path, link: str) -> str | None:
+    """Why a symlinked directory must not be followed, if it must not: a link to an
+    ancestor (``logs/all -> /``) would walk the whole tree above before the visited
+    check could stop it, and /proc, /sys and /dev are endless or blocking."""
+    target = os.path.realpath(link)
+    here = os.path.realpath(directory)
+    if here == target or here.startswith(target.rstrip(os.sep) + os.sep):
+        return "symlink loop (link to an enclosing directory): skipped"
+    if any(target == system or target.startswith(system + os.sep) for system in SYSTEM_DIRECTORIES):
+        return f"link to {display(target)}, a system directory: skipped"
+    return None
 
 
 def run_name(directory: Path, root: Path) -> str:

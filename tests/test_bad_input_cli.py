@@ -150,13 +150,39 @@ def test_event_file_that_is_not_a_regular_file_is_skipped(tmp_path, kind):
     assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["good"]
 
 
-def test_symlink_loop_is_reported_not_followed(tmp_path):
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        (".", "symlink loop (link to an enclosing directory): skipped"),
+        ("/", "symlink loop (link to an enclosing directory): skipped"),  # never walks the whole disk
+        ("/proc", "link to /proc, a system directory: skipped"),
+        ("other", "symlink loop (directory already visited): skipped"),  # a second way into one directory
+    ],
+)
+def test_symlinked_directories_that_are_not_followed(tmp_path, target, message):
+    if target.startswith("/") and not Path(target).is_dir():
+        pytest.skip(f"no {target} here")
     good_run(tmp_path / "good")
-    (tmp_path / "loop").symlink_to(tmp_path)
+    if target == "other":
+        (tmp_path / "other").mkdir()
+        target = tmp_path / "other"
+        (tmp_path / "a_link").symlink_to(target)
+    else:
+        (tmp_path / "a_link").symlink_to(tmp_path if target == "." else target)
     result = analyze(tmp_path, "--format", "json")
     assert result.exit_code in (0, 1)
-    assert f"lrdoctor: read problem: {tmp_path / 'loop'}: symlink loop (directory already visited): skipped" in result.stderr
+    where = tmp_path / ("other" if target == tmp_path / "other" else "a_link")
+    assert f"lrdoctor: read problem: {where}: {message}" in result.stderr.splitlines()
     assert len(json.loads(result.stdout)["runs"]) == 1
+
+
+def test_a_linked_run_from_elsewhere_is_followed(tmp_path):
+    good_run(tmp_path / "scratch" / "run1")
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "run1").symlink_to(tmp_path / "scratch" / "run1")
+    result = analyze(tmp_path / "sweep", "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["run1"]
 
 
 def test_non_utf8_directory_name_and_thousands_of_empty_directories(tmp_path):
