@@ -21,6 +21,7 @@ from lrdoctor.model import ReadNote
 EVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_CSV = "progress.csv"
 SYSTEM_DIRECTORIES = ("/proc", "/sys", "/dev")  # reached through a link: never runs, possibly endless
+NOT_A_RUN_FILE = "not an event file (events.out.tfevents.*) or progress.csv"
 NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TIMESTAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
@@ -72,8 +73,9 @@ def discover(root: Path) -> Discovery:
         raise FileNotFoundError(root)
     if root.is_file():
         runs = _file_run(root)
-        problem = () if runs else (ReadNote(display(str(root)), "not an event file (events.out.tfevents.*) or progress.csv"),)
-        return Discovery(runs, problem)
+        if runs:
+            return Discovery(runs, ())
+        return Discovery((), (ReadNote(display(str(root)), NOT_A_RUN_FILE),))
     if not root.is_dir():
         return Discovery((), (ReadNote(display(str(root)), NOT_A_FILE),))
     runs: list[FoundRun] = []

@@ -106,7 +106,8 @@ def test_a_file_that_is_not_a_run(tmp_path):
     notes.write_text("hello\n")
     result = analyze(notes)
     assert result.exit_code == 2
-    assert f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*) or progress.csv" in result.stderr
+    expected = f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*) or progress.csv"
+    assert expected in result.stderr
     assert "no readable run under" in error_line(result)
 
 
@@ -146,7 +147,8 @@ def test_event_file_that_is_not_a_regular_file_is_skipped(tmp_path, kind):
         odd.symlink_to(tmp_path / "gone")
     result = analyze(tmp_path, "--format", "json")
     assert result.exit_code in (0, 1)
-    assert f"lrdoctor: read problem: {odd}: not a regular file (a dangling link, pipe or device): skipped" in result.stderr
+    expected = f"lrdoctor: read problem: {odd}: not a regular file (a dangling link, pipe or device): skipped"
+    assert expected in result.stderr
     assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["good"]
 
 
@@ -314,7 +316,11 @@ def test_progress_csv_over_the_size_limit_is_not_read(tmp_path):
 @pytest.mark.parametrize(
     "case, name, reason",
     [
-        ("config_malformed", "config.yaml", "malformed config at line 3, column 1: expected ',' or ']', but got '<stream end>'"),
+        (
+            "config_malformed",
+            "config.yaml",
+            "malformed config at line 3, column 1: expected ',' or ']', but got '<stream end>'",
+        ),
         ("config_nested", "config.json", "config not read: nested too deeply"),
         ("config_latin1", "config.yaml", "config not read: not UTF-8 text"),
     ],

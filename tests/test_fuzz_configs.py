@@ -22,7 +22,6 @@ import math
 import re
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML

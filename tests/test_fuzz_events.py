@@ -152,7 +152,8 @@ def test_cached_read_after_growth_or_shrinking_equals_a_fresh_read(tmp_path, con
     """A live run appends; a copy may be replaced by a shorter one. The cache must notice both."""
     directory = run_dir(tmp_path, b"")
     path = directory / FILE_NAME
-    first, second = (content[: int(len(content) * cut)], content) if grow else (content, content[: int(len(content) * cut)])
+    prefix = content[: int(len(content) * cut)]
+    first, second = (prefix, content) if grow else (content, prefix)
     path.write_bytes(first)
     read_events(path)
     if grow:
