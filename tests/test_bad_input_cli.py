@@ -273,6 +273,28 @@ def test_a_file_replaced_by_a_shorter_one_is_read_again(tmp_path):
     assert f"lrdoctor: read problem: {event_file} @ byte " in result.stderr
 
 
+@pytest.mark.parametrize("report_format", ["json", "sarif"])
+def test_nan_and_inf_values_are_data_and_the_report_stays_standard_json(tmp_path, report_format):
+    """SYNTHETIC values: NaN and Inf are logged values (LRD007), never bare NaN tokens in the report."""
+    from writers import write_tags
+
+    steps = [0, 2048, 4096, 6144]
+    write_tags(tmp_path / "run", steps, {
+        "train/approx_kl": [0.01, float("nan"), float("inf"), 1e38],
+        "train/learning_rate": [3e-4, float("-inf"), 3e-4, float("nan")],
+        "train/entropy_loss": [float("nan")] * 4,
+    })
+    result = analyze(tmp_path / "run", "--format", report_format)
+    assert result.exit_code == 1
+
+    def refuse(constant):
+        raise ValueError(f"not standard JSON: {constant}")
+
+    report = json.loads(result.stdout, parse_constant=refuse)
+    text = json.dumps(report)
+    assert "LRD007" in text
+
+
 def test_sarif_and_markdown_stay_whole_when_every_file_is_damaged(tmp_path):
     for case, _, _ in EVENT_CASES:
         corpus_run(case, tmp_path / case)

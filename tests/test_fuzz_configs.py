@@ -43,6 +43,15 @@ PARSE_ERROR = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<column>\d+): parse er
 runner = CliRunner()
 
 
+def strict_json(text: str):
+    """JSON as the standard defines it: NaN and Infinity (which json.loads accepts) fail."""
+
+    def refuse(constant: str):
+        raise ValueError(f"not standard JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 # --- documents --------------------------------------------------------------------------
 
 KEYS = [
@@ -158,7 +167,7 @@ def check(path: Path, report_format: str):
 
 
 def assert_report_is_valid(result, report_format: str, text: str) -> None:
-    report = json.loads(result.stdout)
+    report = strict_json(result.stdout)
     lines = text.count("\n") + 1
     if report_format == "sarif":
         if sarif_validator() is not None:

@@ -172,6 +172,15 @@ def test_cached_read_after_growth_or_shrinking_equals_a_fresh_read(tmp_path, con
 runner = CliRunner()
 
 
+def strict_json(text: str):
+    """JSON as the standard defines it: NaN and Infinity (which json.loads accepts) fail."""
+
+    def refuse(constant: str):
+        raise ValueError(f"not standard JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 @settings(max_examples=40, **FUZZ)
 @given(content=damage(), report_format=st.sampled_from(["json", "sarif"]))
 def test_cli_exit_code_and_machine_output_stay_valid(tmp_path, content, report_format):
@@ -184,7 +193,7 @@ def test_cli_exit_code_and_machine_output_stay_valid(tmp_path, content, report_f
     if result.exit_code == 2:
         assert lines[-1].startswith("lrdoctor: error: ")
         return
-    report = json.loads(result.stdout)
+    report = strict_json(result.stdout)
     if report_format == "sarif":
         assert report["version"] == "2.1.0" and len(report["runs"]) == 1
     else:
