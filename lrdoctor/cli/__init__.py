@@ -98,3 +98,4 @@ from lrdoctor.cli import schedule  # noqa: E402,F401
 from lrdoctor.cli import rules  # noqa: E402,F401
 from lrdoctor.cli import analyze  # noqa: E402,F401
 from lrdoctor.cli import check  # noqa: E402,F401
+from lrdoctor.cli import watch  # noqa: E402,F401

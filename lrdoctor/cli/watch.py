@@ -1,0 +1,198 @@
+"""`lrdoctor watch PATH...`: follow live runs and report each new finding as it appears.
+
+Every ``--every`` a pass (``lrdoctor.watch.poll``) reads what the runs appended and
+judges the runs that changed. Each new finding is one line on stdout, with the
+time it was seen, its step and how far the run had got; on a terminal a small
+live table of the runs sits below them. Read problems, ``--verbose`` pass lines
+and the closing summary go to stderr.
+
+Exit codes: 1 as soon as a finding at or above ``--exit-on`` is seen (after its
+pass has been printed and its ``--exec`` commands run); 0 when the watch ends
+otherwise (Ctrl-C, or ``--passes``/``--once`` done): findings below the exit-on
+level, or without ``--exit-on``, were reported and are not a failure of the
+watch; 2 for usage and input errors. The configuration file's ``fail-on`` is not
+used: a watch keeps watching unless told what should stop it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from lrdoctor import watch as watching
+from lrdoctor.cli import command
+from lrdoctor.cli.analyze import ArchKind, assignments, problem_line, say
+from lrdoctor.discover import display
+from lrdoctor.exitcode import CLEAN, FINDINGS
+from lrdoctor.options import load_options
+from lrdoctor.rules.common import finite
+from lrdoctor.units import format_steps
+
+
+EXEC_HELP = (
+    "Run this command for each new finding (split like a shell line, run without one); placeholders: "
+    + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS)
+    + "."
+)
+
+
+class ExitOn(str, Enum):
+    error = "error"
+    warning = "warning"
+
+
+@command("watch")
+def watch(
+    paths: Annotated[list[Path], typer.Argument(help="Directories or files whose runs to follow (recursively).")],
+    every: Annotated[str, typer.Option("--every", help="Time between passes: 60s, 2m, 0.5s, 500ms.")] = "60s",
+    exit_on: Annotated[
+        Optional[ExitOn], typer.Option("--exit-on", help="Exit 1 at the first finding at or above this severity.")
+    ] = None,
+    exec_command: Annotated[Optional[str], typer.Option("--exec", metavar="'CMD {run} {code}'", help=EXEC_HELP)] = None,
+    exec_timeout: Annotated[
+        str, typer.Option("--exec-timeout", help="Kill an --exec command after this long.")
+    ] = "60s",
+    passes: Annotated[Optional[int], typer.Option("--passes", min=1, help="Stop after this many passes.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then stop (same as --passes 1).")] = False,
+    select: Annotated[
+        Optional[list[str]], typer.Option("--select", help="Run only these rules: codes, slugs or prefixes.")
+    ] = None,
+    ignore: Annotated[
+        Optional[list[str]], typer.Option("--ignore", help="Skip these rules: codes, slugs or prefixes.")
+    ] = None,
+    settings: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", metavar="RULE.OPTION=VALUE", help="Set a rule option, e.g. kl-exceeded.threshold=0.03."),
+    ] = None,
+    tags: Annotated[
+        Optional[list[str]],
+        typer.Option("--tag", metavar="METRIC=TAG", help="Read a metric from this tag, e.g. kl=my/approx_kl."),
+    ] = None,
+    arch: Annotated[
+        Optional[ArchKind], typer.Option("--arch", help="The architecture of every run, when the logs do not say.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not use the event cache for the first read of a file.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="A line on stderr per pass for each run that changed.")
+    ] = False,
+) -> None:
+    """Follow live runs; print each new finding once, as it appears (Ctrl-C to stop)."""
+    interval = watching.parse_interval(every)
+    timeout = watching.parse_interval(exec_timeout)
+    argv = watching.parse_command(exec_command) if exec_command is not None else None
+    options = load_options(
+        select=select, ignore=ignore, rule_settings=assignments(settings or [], "--set", "RULE.OPTION=VALUE")
+    )
+    config = watching.Settings(
+        options=options,
+        tag_overrides=assignments(tags or [], "--tag", "METRIC=TAG"),
+        arch=arch.value if arch else None,
+        use_cache=not no_cache,
+    )
+    limit = 1 if once else passes
+    level = exit_on.value if exit_on else None
+    stdout, stderr = Console(), Console(stderr=True)
+    live = Live(console=stdout, auto_refresh=False) if stdout.is_terminal else None
+
+    state = watching.WatchState()
+    stopped_by = None
+    try:
+        if live is not None:
+            live.start()
+        while True:
+            started = time.monotonic()
+            state, sightings = watching.poll(state, paths, config)
+            for note in state.fresh_notes:
+                say(stderr, problem_line(note))
+            if verbose:
+                for key in state.changed:
+                    say(stderr, f"pass {state.passes}: {run_label(state.runs[key].result)}")
+            for sighting in sightings:
+                say(live.console if live is not None else stdout, finding_line(sighting))
+                if argv is not None:
+                    problem = watching.run_command(watching.command_for(argv, sighting), timeout)
+                    if problem:
+                        say(stderr, f"lrdoctor: {problem}")
+            if live is not None:
+                live.update(runs_table(state), refresh=True)
+            stopped_by = next((s for s in sightings if watching.at_or_above(s.finding, level)), None)
+            if stopped_by is not None or (limit is not None and state.passes >= limit):
+                break
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if live is not None:
+            live.stop()
+    say(stderr, summary(state, stopped_by, level))
+    raise typer.Exit(FINDINGS if stopped_by is not None else CLEAN)
+
+
+def finding_line(sighting: watching.Sighting) -> str:
+    """``2026-06-11 14:02:07 run: LRD001 error at step 1,900,544 (read to step 2,097,152): message``"""
+    finding = sighting.finding
+    seen = datetime.fromtimestamp(sighting.seen_at).strftime("%Y-%m-%d %H:%M:%S")
+    at = f" at step {finding.step:,}" if finding.step is not None else ""
+    read = f" (read to step {sighting.read_to_step:,})" if sighting.read_to_step is not None else ""
+    cause = f" [caused by {finding.caused_by}]" if finding.caused_by else ""
+    run = display(finding.run or sighting.run_path)
+    return f"{seen} {run}: {finding.code} {finding.severity.value}{at}{read}: {finding.message}{cause}"
+
+
+def run_label(result) -> str:
+    step = result.run.last_step if result is not None else None
+    name = display(result.run.name) if result is not None else "?"
+    return f"{name} read to step {step:,}" if step is not None else f"{name}: no steps yet"
+
+
+def summary(state: watching.WatchState, stopped_by: watching.Sighting | None, level: str | None) -> str:
+    findings = [f for result in state.results for f in result.findings]
+    counts = ", ".join(
+        f"{sum(f.severity.value == name for f in findings)} {name}" for name in ("error", "warning", "info")
+    )
+    runs = f"{len(state.runs)} run" + ("s" if len(state.runs) != 1 else "")
+    passes = f"{state.passes} pass" + ("es" if state.passes != 1 else "")
+    line = f"watched {runs} for {passes}; findings now: {counts}"
+    if stopped_by is not None:
+        finding = stopped_by.finding
+        line += (
+            f"; stopped at pass {stopped_by.pass_number} by {finding.code} {finding.severity.value}"
+            f" in {display(finding.run or '')} (--exit-on {level})"
+        )
+    return line
+
+
+def runs_table(state: watching.WatchState) -> Table:
+    """One row per run: how far it has got, its KL, and what the rules say now."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("run", "architecture", "step", "KL now", "KL peak", "state", "findings"):
+        numeric = column in ("step", "KL now", "KL peak")
+        # a run's name is how the user finds it: folded, never cut short
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold", min_width=4)
+    for live in state.runs.values():
+        if live.result is None:
+            continue
+        run = live.result.run
+        kl = finite(run.metrics["kl"]) if "kl" in run.metrics else None
+        has_kl = kl is not None and len(kl) > 0
+        table.add_row(
+            display(run.name),
+            run.architecture.kind,
+            format_steps(run.last_step) if run.last_step is not None else "-",
+            f"{kl.iloc[-1]:.4g}" if has_kl else "-",
+            f"{kl.max():.4g}" if has_kl else "-",
+            live.result.verdict,
+            " ".join(sorted({f.code for f in live.result.findings})),
+        )
+    return table
