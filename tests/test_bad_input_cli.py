@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lrdoctor import ingest
 from lrdoctor.cli import app
 from writers import synthetic_collapse, write_run
 
@@ -322,6 +323,28 @@ def test_bad_progress_csv(tmp_path, case, reason):
     expected = f"lrdoctor: read problem: {run}: unreadable run: {run / 'progress.csv'}: {reason}"
     assert result.stderr.splitlines()[0] == expected
     assert "no readable run under" in error_line(result)
+
+
+CSV_NOTE_CASES = [
+    # case, note, the kl points that are read: only whole-number steps, only numbers, only whole lines
+    ("csv_bad_steps", "3 rows without a whole-number time/total_timesteps skipped", {-5: 0.05, 2048: 0.01}),
+    ("csv_not_numbers", "cells that are not numbers skipped (train/approx_kl: 1)", {2048: 0.01, 6144: None}),
+    ("csv_incomplete_line", "@ byte 101: incomplete last line: 8 bytes skipped", {2048: 0.01, 4096: 0.02, 6144: 0.03}),
+]
+
+
+@pytest.mark.parametrize("case, note, points", CSV_NOTE_CASES, ids=[c[0] for c in CSV_NOTE_CASES])
+def test_progress_csv_rows_and_cells_that_are_not_data(tmp_path, case, note, points):
+    """A step of inf or 1e30 must not become some int64, "abc" must not become a NaN,
+    and a row SB3 is still writing ("8192,0.0" of "8192,0.034,...") must not be read."""
+    run = shutil.copytree(BAD / "runs" / case, tmp_path / case)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    separator = " " if note.startswith("@") else ": "
+    assert f"lrdoctor: read problem: {run / 'progress.csv'}{separator}{note}" in result.stderr.splitlines()
+    (kl,) = [r.metrics["kl"] for r in ingest.load(run, use_cache=False).runs]
+    read = {step: (None if value != value else value) for step, value in kl.items()}
+    assert read == points
 
 
 def test_progress_csv_over_the_size_limit_is_not_read(tmp_path):
