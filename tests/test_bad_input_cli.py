@@ -664,6 +664,14 @@ def test_watch_damaged_and_missing_runs_never_end_the_watch(tmp_path):
     assert "watched 3 runs for 2 passes" in result.stderr
 
 
+def test_watch_exec_that_cannot_start_is_reported_and_the_watch_goes_on(tmp_path):
+    corpus_run("truncated_tail", tmp_path / "run")
+    result = lrdoctor("watch", tmp_path, "--once", "--exec", "lrdoctor-no-such-command {run}")
+    assert result.exit_code in (0, 1)
+    assert "lrdoctor: --exec lrdoctor-no-such-command: No such file or directory" in result.stderr.splitlines()
+    assert "watched 1 run for 1 pass" in result.stderr
+
+
 # --- any command: unexpected errors -----------------------------------------------------
 
 
