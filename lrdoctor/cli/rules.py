@@ -36,8 +36,11 @@ def rules(
 
 def rule_table() -> Table:
     table = Table(title="lrdoctor rules", title_justify="left", show_lines=True)
-    for header in ("code", "slug", "severity", "scope", "options (defaults)", "what it flags"):
-        table.add_column(header, overflow="fold")
+    # Codes, slugs and option names are looked up and copied: never break them mid-word.
+    for header in ("code", "slug", "severity", "scope"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("options (defaults)", no_wrap=True)
+    table.add_column("what it flags", overflow="fold", min_width=20)
     for module in registry.RULES.values():
         table.add_row(
             Text(module.CODE, style="bold"),
