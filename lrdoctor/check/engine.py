@@ -19,6 +19,7 @@ from lrdoctor.check.judge import ConfigProblem, judge
 from lrdoctor.check.loaders import SUFFIXES, ParseError, Skipped, load, read_text
 from lrdoctor.check.suppress import is_allowed, is_suppressed
 from lrdoctor.check.units import split_units
+from lrdoctor.discover import display as printable
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import INPUT_ERROR, exit_code
 from lrdoctor.model import Finding, Severity
@@ -66,7 +67,7 @@ def discover(paths: Sequence[Path]) -> list[Path]:
                     d for d in subdirectories if not d.startswith(".") and d not in SKIPPED_DIRECTORIES
                 )
                 found += [Path(directory) / f for f in sorted(files) if f.lower().endswith(SUFFIXES)]
-        elif path.is_file():
+        elif path.exists():  # not only regular files: read_text says why a pipe or device is skipped
             found.append(path)
         else:
             raise InputError(f"{path}: no such file or directory")
@@ -136,11 +137,13 @@ def to_finding(problem: ConfigProblem, file: str, options: Options) -> Finding:
 
 
 def display(path: Path) -> str:
-    """The path as the user will recognise it: relative to the working directory when inside it."""
+    """The path as the user will recognise it: relative to the working directory when inside it;
+    control characters escaped, so a file name in a pull request cannot start a line of its own."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix() if path.is_absolute() else path.as_posix()
+        shown = path.resolve().relative_to(Path.cwd().resolve()).as_posix() if path.is_absolute() else path.as_posix()
     except ValueError:
-        return path.as_posix()
+        shown = path.as_posix()
+    return printable(shown)
 
 
 def _enabled(code: str, options: Options) -> bool:

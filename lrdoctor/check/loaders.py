@@ -17,7 +17,9 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,17 +82,27 @@ class Document:
 
 
 def read_text(path: Path) -> str:
-    """The file's text; Skipped when it is too large, binary or not UTF-8."""
+    """The file's text; Skipped when it is not a regular file, too large, binary or not UTF-8.
+
+    Opened without blocking and checked on the open file: a FIFO named ``x.yaml`` would
+    block a plain open forever, and a link to /dev/zero reports size 0 and never ends,
+    so at most MAX_BYTES + 1 bytes are ever read."""
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise Skipped(f"cannot read: {exc.strerror or exc}") from None
-    if size > MAX_BYTES:
-        raise Skipped(f"skipped: {size:,} bytes is over the {MAX_BYTES:,}-byte limit for a config file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise Skipped(f"cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Skipped("skipped: not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise Skipped(f"skipped: {info.st_size:,} bytes is over the {MAX_BYTES:,}-byte limit for a config file")
+        try:
+            data = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise Skipped(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:  # grew while it was read
+        raise Skipped(f"skipped: over the {MAX_BYTES:,}-byte limit for a config file")
     if b"\0" in data[:8192]:
         raise Skipped("skipped: binary file")
     try:
@@ -235,11 +247,25 @@ _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?")
 _LITERALS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
+_LONG_INTEGER = re.compile(r"\d{4301,}")
+
+
+def _long_integer(text: str) -> ParseError:
+    """Python refuses to convert integers of more than 4300 digits (a guard against
+    quadratic-time conversion); no config needs one, so the file does not parse."""
+    found = _LONG_INTEGER.search(text)
+    offset = found.start() if found else 0
+    line = text.count("\n", 0, offset) + 1
+    return ParseError("a number with more than 4300 digits", line, offset - text.rfind("\n", 0, offset))
+
+
 def load_json(text: str) -> Document:
     try:
         json.loads(text)  # the standard parser's verdict and error position
     except json.JSONDecodeError as exc:
         raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+    except ValueError:
+        raise _long_integer(text) from None
     except RecursionError:
         raise ParseError(f"nesting deeper than {MAX_DEPTH} levels") from None
     scanner = _JsonScanner(text)
@@ -333,6 +359,8 @@ def load_toml(text: str) -> Document:
         found = _TOML_ERROR_AT.search(message)
         line, column = (int(found.group(1)), int(found.group(2))) if found else (1, 1)
         raise ParseError(_TOML_ERROR_AT.sub("", message).strip(), line, column) from None
+    except ValueError:
+        raise _long_integer(text) from None
     except RecursionError:
         raise ParseError(f"nesting deeper than {MAX_DEPTH} levels") from None
     if _depth(root) > MAX_DEPTH:
