@@ -594,6 +594,6 @@ def read_metadata(
 def _label(path: Path, root: Path) -> str:
     """A config file named relative to the argument, e.g. "exp1/config.yaml"."""
     try:
-        return path.relative_to(root).as_posix()
+        return display(path.relative_to(root).as_posix())
     except ValueError:
-        return path.as_posix()
+        return display(path.as_posix())

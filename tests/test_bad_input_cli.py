@@ -808,13 +808,14 @@ def test_control_characters_in_names_never_reach_stderr_raw(tmp_path):
     assert reported["path"] == str(run)  # the real path stays exact in machine output
 
 
-@pytest.mark.xfail(strict=True, reason="report/text.py prints a run's path (\"path: ...\") unescaped: "
-                   "a directory name with a newline starts a line of its own in the terminal report")
-def test_control_characters_in_names_never_reach_the_text_report_raw(tmp_path):
-    corpus_run("truncated_tail", tmp_path / HOSTILE_NAME)
-    result = analyze(tmp_path)
+@pytest.mark.parametrize("report_format", ["text", "markdown"])
+def test_control_characters_in_names_never_reach_the_reports_raw(tmp_path, report_format):
+    run = corpus_run("truncated_tail", tmp_path / HOSTILE_NAME)
+    (run / "config.yaml").write_text("policy: MlpLstmPolicy\n")
+    result = analyze(tmp_path, "--format", report_format, "--verbose")
     assert result.exit_code in (0, 1)
     assert_no_injected_line(result.stdout)
+    assert "MlpLstmPolicy" in result.stdout  # the config beside the run was read
 
 
 def test_control_characters_in_config_names_never_reach_check_output_raw(tmp_path):

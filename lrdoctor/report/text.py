@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from lrdoctor.discover import display
 from lrdoctor.model import Finding, RunResult, Severity
 from lrdoctor.report import (
     Report,
@@ -180,7 +181,7 @@ def run_facts(result: RunResult) -> RenderableType:
     lr_source = run.sources.get("lr")
     lr_from = f" (from {lr_source.tag})" if lr_source else ""
     last = run.last_step
-    facts = Text(f"path: {run.path}\narchitecture: {architecture_text(result)}")
+    facts = Text(f"path: {display(str(run.path))}\narchitecture: {architecture_text(result)}")
     facts.append(f" — {run.architecture.source}", style="dim")
     facts.append(f"\nLR: {lr_shape_text(result)}{lr_from}")
     facts.append(f"\nlibrary: {run.library or 'unknown'} · step axis: {run.step_axis}")
