@@ -591,7 +591,8 @@ def test_check_skips_a_link_to_a_device(tmp_path):
         (["--total-steps", "abc"], "not a step count: 'abc' (expected e.g. 20M, 500K, 2e7)"),
         (["--total-steps", "0"], "not a positive whole number of steps: '0'"),
         (["--ramp-end", "2"], "invalid schedule: fractions must satisfy 0 < slow_end < ramp_end <= hold_until < 1"),
-        (["--points", "-5", "--format", "csv"], "--points must be zero or more"),
+        (["--points", "-5", "--format", "csv"], "--points must be between 0 and 100,000"),
+        (["--points", "100000000", "--format", "csv"], "--points must be between 0 and 100,000"),
         (["--out", "schedule.gif"], "--out must end in one of .png, .svg, .pdf: schedule.gif"),
     ],
 )

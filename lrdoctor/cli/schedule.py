@@ -24,6 +24,7 @@ class ScheduleFormat(str, Enum):
 
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+MAX_POINTS = 100_000  # finer than any optimizer step count needs; 1e8 points took minutes and gigabytes
 
 
 @command("plot-schedule")
@@ -55,8 +56,8 @@ def plot_schedule(
         hold_until=hold_until,
         final_factor=final_factor,
     )
-    if points < 0:
-        raise InputError("--points must be zero or more")
+    if not 0 <= points <= MAX_POINTS:
+        raise InputError(f"--points must be between 0 and {MAX_POINTS:,}")
     if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:
         raise InputError(f"--out must end in one of {', '.join(FIGURE_SUFFIXES)}: {out}")
 
