@@ -18,6 +18,8 @@ def write_atomic(path: Path, content: str | bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except FileExistsError:  # mkdir's answer when the directory named is a file
+        raise InputError(f"{path.parent}: not a directory, cannot write {path.name} into it") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:

@@ -420,7 +420,7 @@ def test_plots_into_a_path_that_is_a_file(tmp_path):
     (tmp_path / "figs").write_text("not a directory")
     result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--plots", tmp_path / "figs", "--format", "json")
     assert result.exit_code == 2
-    assert error_line(result).startswith(f"lrdoctor: error: {tmp_path / 'figs'}")
+    assert error_line(result).startswith(f"lrdoctor: error: {tmp_path / 'figs'}: not a directory, cannot write ")
 
 
 @pytest.mark.parametrize(
