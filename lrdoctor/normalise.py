@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from lrdoctor.discover import display
 from lrdoctor.model import MetricSource, ReadNote
 from lrdoctor.tags import LIBRARY_BY_NAME, RLLIB_TIMESTEPS_TAG, TagRule, choose_library, map_tags
 
@@ -103,7 +104,11 @@ def normalise(
         )
         if choice.alternatives:
             notes.append(
-                ReadNote(where, f"{metric}: several tags match ({', '.join(choice.alternatives)}); used {choice.tag}")
+                ReadNote(
+                    where,
+                    f"{metric}: several tags match ({', '.join(map(display, choice.alternatives))}); "
+                    f"used {display(choice.tag)}",
+                )
             )
 
     unknown = tuple(sorted(t for t in all_tags if not known.fullmatch(t)))

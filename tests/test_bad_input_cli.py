@@ -817,3 +817,14 @@ def test_control_characters_in_config_names_never_reach_check_output_raw(tmp_pat
     assert result.exit_code == 2
     assert_no_injected_line(result.stderr)
     assert_no_injected_line(result.stdout)
+
+
+def test_control_characters_in_tag_names_never_reach_the_text_report_raw(tmp_path):
+    """Tag names are written by whoever wrote the logs (tensorboard's writer keeps them verbatim)."""
+    from writers import write_tags_verbatim
+
+    write_tags_verbatim(tmp_path / "run", [0, 1, 2], {"train/approx_kl": [0.01] * 3, HOSTILE_NAME: [1.0] * 3})
+    result = analyze(tmp_path / "run", "--verbose")
+    assert result.exit_code in (0, 1)
+    assert_no_injected_line(result.stdout)
+    assert "run\\n::error file=train.py::injected\\x1b[31m" in result.stdout

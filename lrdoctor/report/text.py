@@ -179,7 +179,7 @@ def run_section(result: RunResult, report: Report) -> list[RenderableType]:
 def run_facts(result: RunResult) -> RenderableType:
     run = result.run
     lr_source = run.sources.get("lr")
-    lr_from = f" (from {lr_source.tag})" if lr_source else ""
+    lr_from = f" (from {display(lr_source.tag)})" if lr_source else ""
     last = run.last_step
     facts = Text(f"path: {display(str(run.path))}\narchitecture: {architecture_text(result)}")
     facts.append(f" — {run.architecture.source}", style="dim")
@@ -201,13 +201,14 @@ def metric_table(result: RunResult) -> RenderableType:
         steps = f"{format_steps(series.index.min())} → {format_steps(series.index.max())}" if len(series) else ""
         table.add_row(
             Text(metric),
-            Text(source.tag if source else "?"),
+            Text(display(source.tag) if source else "?"),
             Text("negated (−H logged)" if source and source.negated else "as logged"),
             Text((source.estimator if source else None) or ""),
             Text(str(len(series))),
             Text(steps),
         )
-    unknown = ", ".join(run.unknown_tags) if run.unknown_tags else "none"
+    # tag names are written by whoever wrote the logs: escaped like file names
+    unknown = ", ".join(map(display, run.unknown_tags)) if run.unknown_tags else "none"
     grid = Table.grid()
     grid.add_row(table)
     grid.add_row(Text(f"unknown tags ({len(run.unknown_tags)}): {unknown}", style="dim"))
