@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from lrdoctor.discover import display
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
 from lrdoctor.schedule import Schedule
 from lrdoctor.units import format_lr, format_steps
@@ -186,7 +187,7 @@ def architecture_text(result: RunResult) -> str:
     """"gru (graph_free)": the kind, and the run's own name for it when that differs."""
     arch = result.run.architecture
     if arch.name and arch.name.lower() != arch.kind:
-        return f"{arch.kind} ({arch.name})"
+        return f"{arch.kind} ({display(arch.name)})"  # a config's value: escaped like a file name
     return arch.kind
 
 
