@@ -684,6 +684,18 @@ def test_debug_shows_the_traceback(monkeypatch):
     assert "Traceback" in result.stderr and "RuntimeError: simulated bug" in result.stderr
 
 
+def test_an_interrupt_is_exit_2_not_findings(monkeypatch):
+    from lrdoctor import engine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "analyze", interrupted)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert error_line(result) == "lrdoctor: error: interrupted"
+
+
 def test_an_os_error_names_its_path(monkeypatch, tmp_path):
     from lrdoctor import engine
 

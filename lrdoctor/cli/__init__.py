@@ -59,6 +59,10 @@ def command(name: str):
                 # and the interpreter must not complain about it again when it flushes at exit.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 raise fail(BROKEN_PIPE) from None
+            except KeyboardInterrupt:
+                # Ctrl-C or a cancelled CI job: not "findings" (1); reports are written atomically,
+                # so nothing half-written is left behind.
+                raise fail("interrupted") from None
             except SystemExit as exc:
                 # rich's Console answers a closed stdout with SystemExit(1), which would read as
                 # "findings"; lrdoctor itself only ends through typer.Exit.
