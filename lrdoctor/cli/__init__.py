@@ -1,8 +1,8 @@
 """The command line: parses options and wires the stages; no logic lives here.
 
 Every command is registered below through ``command``, which turns an
-``InputError``, an ``OSError`` and any unexpected exception into one line on
-stderr and exit code 2 (``--debug`` adds the traceback).
+``InputError``, an ``OSError``, a closed stdout, an interrupt and any unexpected
+exception into one line on stderr and exit code 2 (``--debug`` adds the traceback).
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ def error_line(exc: Exception) -> str:
     if isinstance(exc, OSError):
         where = exc.filename2 if exc.filename2 is not None else exc.filename
         reason = exc.strerror or str(exc) or type(exc).__name__
-        return f"{display(os.fsdecode(where))}: {reason}" if where is not None else reason
+        if isinstance(where, (str, bytes, os.PathLike)):
+            return f"{display(os.fsdecode(where))}: {reason}"
+        return reason
     detail = " ".join(str(exc).split()) or "no message"
     return f"internal error: {type(exc).__name__}: {detail} (rerun with --debug for the traceback)"
 
