@@ -459,7 +459,8 @@ def test_tool_config_that_is_not_utf8(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = analyze(SAMPLES / "graph_free_gru_constant_lr")
     assert result.exit_code == 2
-    assert result.stderr == f"lrdoctor: error: {tmp_path / 'pyproject.toml'}: not valid TOML: not UTF-8 text (byte 27)\n"
+    expected = f"lrdoctor: error: {tmp_path / 'pyproject.toml'}: not valid TOML: not UTF-8 text (byte 27)\n"
+    assert result.stderr == expected
 
 
 # --- check ------------------------------------------------------------------------------
