@@ -254,6 +254,26 @@ def test_plots_one_figure_per_run_and_a_sweep_linked_from_markdown(collapse_dir,
         assert (report.parent / "../figures" / name).resolve().is_file()
 
 
+def test_each_run_figure_draws_the_threshold_its_kl_was_judged_by(tmp_path, monkeypatch):
+    from lrdoctor import plots
+
+    drawn = {}
+
+    def record(result, path, *, schedule, kl_threshold):
+        drawn[result.run.name] = kl_threshold
+        return path
+
+    monkeypatch.setattr(plots, "draw_run", record)
+    steps, metrics = synthetic_collapse(n=60)  # SYNTHETIC: KL peaks at 0.0334
+    for name, config in {"own_target": {"target_kl": 0.05}, "own_target_exceeded": {"target_kl": 0.03}, "none": {}}.items():
+        write_run(tmp_path / "sweep" / name, "recurrent_ppo", steps, metrics)
+        (tmp_path / "sweep" / name / "config.json").write_text(json.dumps(config))
+    result = analyze(tmp_path / "sweep", "--plots", tmp_path / "figures", "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    # below its own target_kl: no LRD001 finding, yet the line is still the run's own 0.05, not the default
+    assert drawn == {"own_target": 0.05, "own_target_exceeded": 0.03, "none": 0.02}
+
+
 def test_matplotlib_is_not_imported_without_plots():
     code = (
         "import sys; from typer.testing import CliRunner; from lrdoctor.cli import app; "

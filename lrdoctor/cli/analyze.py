@@ -12,7 +12,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional, Sequence
+from typing import Annotated, Callable, Iterator, Mapping, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from lrdoctor.options import load_options
 from lrdoctor.output import write_atomic
 from lrdoctor.prescription import recommended_schedule
 from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, kl_threshold_of, text
+from lrdoctor.rules.kl_exceeded import threshold_for
 
 
 class ReportFormat(str, Enum):
@@ -103,10 +104,11 @@ def analyze(
         raise InputError(f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)")
     results = tuple(engine.analyze(ingested.runs, options))
 
-    kl_threshold = float(options.rule_options["LRD001"]["threshold"])
+    kl_options = options.rule_options["LRD001"]
+    kl_threshold = float(kl_options["threshold"])
     figures, sweep = {}, None
     if plots is not None:
-        drawn, sweep_path = draw_figures(results, plots, plot_format.value, kl_threshold)
+        drawn, sweep_path = draw_figures(results, plots, plot_format.value, kl_options)
         base = output.parent if output is not None else Path.cwd()
         figures = {run_path: link(path, base) for run_path, path in drawn.items()}
         sweep = link(sweep_path, base) if sweep_path else None
@@ -166,7 +168,7 @@ def progress_bar(console: Console) -> Iterator[Callable[[int, int], None] | None
 
 
 def draw_figures(
-    results: Sequence[RunResult], directory: Path, extension: str, kl_threshold: float
+    results: Sequence[RunResult], directory: Path, extension: str, kl_options: Mapping
 ) -> tuple[dict[str, Path], Path | None]:
     """One figure per run (keyed by run path) into ``directory``, never beside the runs;
     and a sweep overview when there are several runs."""
@@ -178,13 +180,14 @@ def draw_figures(
             result,
             directory / name,
             schedule=recommended_schedule(result.run),
-            kl_threshold=kl_threshold_of(result, kl_threshold),
+            # the threshold LRD001 judged this run by: its own target_kl when its config has one
+            kl_threshold=kl_threshold_of(result, threshold_for(result.run, kl_options)[0]),
         )
         for result, name in zip(results, names)
     }
     sweep = None
     if len(results) > 1:
-        sweep = plots.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}", kl_threshold=kl_threshold)
+        sweep = plots.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}", kl_threshold=float(kl_options["threshold"]))
     return drawn, sweep
 
 
