@@ -83,6 +83,7 @@ def load(
             raise InputError(f"no such file or directory: {display(str(path))}") from None
         found.extend(discovery.runs)
         problems.extend(discovery.problems)
+    found = _once_each(found)
 
     runs: list[Run] = []
     tasks = [(run, overrides, arch, use_cache) for run in found]
@@ -93,6 +94,20 @@ def load(
         else:
             problems.append(outcome)
     return Ingested(runs=runs, problems=problems)
+
+
+def _once_each(found: list[FoundRun]) -> list[FoundRun]:
+    """Each run once, however many of the arguments reach it (``analyze sweep sweep/run1``,
+    or two links to one directory): a run counted twice would skew the sweep's summary."""
+    seen: set[tuple] = set()
+    unique = []
+    for run in found:
+        files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
+        key = tuple(os.path.realpath(f) for f in files)
+        if key not in seen:
+            seen.add(key)
+            unique.append(run)
+    return unique
 
 
 def _as_list(paths: PathArg | Sequence[PathArg]) -> list[PathArg]:

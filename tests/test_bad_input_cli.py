@@ -199,6 +199,15 @@ def test_non_utf8_directory_name_and_thousands_of_empty_directories(tmp_path):
     assert run["name"] == "run-\ufffd"
 
 
+def test_overlapping_arguments_analyse_each_run_once(tmp_path):
+    good_run(tmp_path / "sweep" / "a")
+    good_run(tmp_path / "sweep" / "b")
+    (tmp_path / "alias").symlink_to(tmp_path / "sweep" / "a")
+    result = analyze(tmp_path / "sweep", tmp_path / "sweep" / "a", tmp_path / "alias", "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["a", "b"]
+
+
 @pytest.mark.skipif(IS_ROOT, reason="root lists a chmod 000 directory; no honest unreadable directory for root")
 def test_unreadable_directory_is_reported(tmp_path):
     good_run(tmp_path / "good")
