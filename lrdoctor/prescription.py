@@ -83,7 +83,8 @@ def fix_for(run: Run) -> dict[str, Any]:
             "total_steps_source": total_steps(run)[1],
             "phases": [phase.to_dict() for phase in phases],
         },
-        "code": schedule.code(),
+        # RecurrentPPO only when the policy is known to be recurrent: PPO is the class of everything else
+        "code": schedule.code("RecurrentPPO" if run.architecture.recurrent else "PPO"),
     }
 
 

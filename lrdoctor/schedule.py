@@ -180,11 +180,15 @@ class Schedule:
         rows += [f"{p['step']},{p['lr']!r},{p['phase']}" for p in self.points(count)]
         return "\n".join(rows) + "\n"
 
-    def code(self) -> dict[str, str]:
-        """One line each that applies this schedule, for a finding's fix."""
+    def code(self, algorithm: str = "RecurrentPPO") -> dict[str, str]:
+        """One line each that applies this schedule, for a finding's fix.
+
+        ``algorithm`` is the SB3 class the line constructs: sb3-contrib's
+        RecurrentPPO for a recurrent policy, PPO otherwise.
+        """
         args = self._constructor_args()
         return {
-            "sb3": f"from lrdoctor import Schedule; model = RecurrentPPO(..., learning_rate=Schedule({args}).sb3())",
+            "sb3": f"from lrdoctor import Schedule; model = {algorithm}(..., learning_rate=Schedule({args}).sb3())",
             "torch": (
                 "from lrdoctor import Schedule; scheduler = torch.optim.lr_scheduler.LambdaLR("
                 f"optimizer, Schedule({args}).lambda_lr(steps_per_call=n_steps * n_envs))"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lrdoctor.model import LRShape, Run, RunConfig, Sourced
+from lrdoctor.model import Architecture, LRShape, Run, RunConfig, Sourced
 from lrdoctor.prescription import fix_for, recommended_schedule
 
 
@@ -55,3 +55,17 @@ def test_unknown_lr_gives_advice_without_numbers():
     assert recommended_schedule(run) is None
     fix = fix_for(run)
     assert fix["schedule"] is None and fix["code"] is None and "plot-schedule" in fix["summary"]
+
+
+@pytest.mark.parametrize(
+    "architecture, algorithm",
+    [
+        (Architecture("gru", True, "graph_free", "config.json:8 rnn_type"), "RecurrentPPO"),
+        (Architecture("mlp", False, None, "policy MlpPolicy"), "PPO"),
+        (Architecture(), "PPO"),  # unknown: PPO is the class that runs any non-recurrent policy
+    ],
+)
+def test_the_code_line_names_recurrent_ppo_only_for_a_recurrent_policy(architecture, algorithm):
+    run = synthetic_run(CONFIGURED)
+    run.architecture = architecture
+    assert fix_for(run)["code"]["sb3"].split("model = ")[1].startswith(f"{algorithm}(")

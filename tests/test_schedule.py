@@ -104,3 +104,18 @@ def test_invalid_parameters_say_what_is_wrong(kwargs, words):
 def test_negative_step_is_rejected():
     with pytest.raises(InputError):
         WORKED.lr(-1)
+
+
+@pytest.mark.parametrize("algorithm", ["RecurrentPPO", "PPO"])
+def test_sb3_code_line_runs_and_constructs_the_named_algorithm(algorithm):
+    line = WORKED.code() if algorithm == "RecurrentPPO" else WORKED.code(algorithm)
+    built = {}
+
+    def constructor(*args, **kwargs):
+        built.update(kwargs)
+        return algorithm
+
+    namespace = {algorithm: constructor}
+    exec(line["sb3"], namespace)
+    assert namespace["model"] == algorithm
+    assert built["learning_rate"](0.5) == WORKED.lr(10_000_000)
