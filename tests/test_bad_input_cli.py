@@ -510,6 +510,14 @@ def test_check_keeps_checking_the_other_files(tmp_path):
     assert len([line for line in result.stderr.splitlines() if str(tmp_path) in line]) == len(CHECK_CASES)
 
 
+def test_check_counts_a_file_reached_twice_once(tmp_path):
+    corpus = TESTS / "check_corpus" / "fail"
+    once = lrdoctor("check", corpus, "--format", "json")
+    twice = lrdoctor("check", corpus, corpus / "zoo_ppo_lstm.yml", "--format", "json")
+    assert once.exit_code == twice.exit_code == 1
+    assert json.loads(twice.stdout)["findings"] == json.loads(once.stdout)["findings"]
+
+
 def test_check_huge_file_is_skipped(tmp_path):
     from lrdoctor.check.loaders import MAX_BYTES
 

@@ -71,7 +71,11 @@ def discover(paths: Sequence[Path]) -> list[Path]:
             found.append(path)
         else:
             raise InputError(f"{path}: no such file or directory")
-    return found
+    # each file once, however many arguments reach it: a finding counted twice misleads the gate
+    unique: dict[str, Path] = {}
+    for path in found:
+        unique.setdefault(os.path.realpath(path), path)
+    return list(unique.values())
 
 
 def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
