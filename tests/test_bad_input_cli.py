@@ -655,6 +655,12 @@ def test_watch_bad_interval(tmp_path, every, message):
     assert error_line(result) == f"lrdoctor: error: {message}"
 
 
+def test_watch_a_directory_with_no_run_yet(tmp_path):
+    result = lrdoctor("watch", tmp_path, "--once")
+    assert result.exit_code == 0
+    assert "watched 0 runs for 1 pass" in result.stderr
+
+
 def test_watch_damaged_and_missing_runs_never_end_the_watch(tmp_path):
     for case in ("truncated_tail", "random_bytes", "empty"):
         corpus_run(case, tmp_path / case)
