@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -285,7 +286,10 @@ from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
 
 def _sarif(report: Report) -> str:
     # SARIF describes findings only; runs, figures and read problems have no place in it.
-    return sarif.render(report.findings)
+    cwd = Path.cwd()
+    return sarif.render_located(
+        [(finding, sarif.run_location(result.run.path, cwd)) for result in report.results for finding in result.findings]
+    )
 
 
 FORMATTERS: dict[str, Formatter] = {

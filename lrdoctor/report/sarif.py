@@ -1,8 +1,9 @@
 """SARIF 2.1.0: findings for GitHub code scanning and other static-analysis viewers.
 
-``render(findings)`` takes findings of configs (file, line, column) and of runs (no
-file: the run's path becomes the artifact location, at line 1, so viewers that
-need a region still accept it). The rule metadata (name, description, default
+``render(findings)`` takes findings of configs (file, line, column);
+``render_located`` also takes findings of runs, each with its run's path: a run
+finding has no file, so that path becomes the artifact location, at line 1, so
+viewers that need a region still accept it. The rule metadata (name, description, default
 level, help) comes from the rule registry, so it matches ``lrdoctor rules``.
 Levels: error -> error, warning -> warning, info -> note.
 """
@@ -10,7 +11,8 @@ Levels: error -> error, warning -> warning, info -> note.
 from __future__ import annotations
 
 import json
-from pathlib import PurePosixPath
+import os
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any, Sequence
 from urllib.parse import quote
@@ -27,6 +29,12 @@ LEVELS = {Severity.error: "error", Severity.warning: "warning", Severity.info: "
 
 
 def render(findings: Sequence[Finding]) -> str:
+    """Findings that carry their own location: a config finding's file and line."""
+    return render_located([(finding, None) for finding in findings])
+
+
+def render_located(located: Sequence[tuple[Finding, str | None]]) -> str:
+    """Findings each with the path of its run (None when it has no run)."""
     modules = _rule_modules()
     index = {module.CODE: i for i, module in enumerate(modules)}
     document = {
@@ -44,7 +52,7 @@ def render(findings: Sequence[Finding]) -> str:
                     }
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [result_entry(f, index) for f in findings],
+                "results": [result_entry(f, index, run_path) for f, run_path in located],
             }
         ],
     }
@@ -71,7 +79,7 @@ def rule_entry(module: ModuleType) -> dict[str, Any]:
     }
 
 
-def result_entry(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
+def result_entry(finding: Finding, rule_index: dict[str, int], run_path: str | None = None) -> dict[str, Any]:
     text = finding.message
     if finding.fix and finding.fix.get("summary") and "Fix:" not in text:
         text = f"{text} Fix: {finding.fix['summary']}"
@@ -79,7 +87,7 @@ def result_entry(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]
         "ruleId": finding.code,
         "level": LEVELS[Severity(finding.severity)],
         "message": {"text": text},
-        "locations": [location(finding)],
+        "locations": [location(finding, run_path)],
         "properties": {"rule": finding.rule, "evidence": plain(finding.evidence)},
     }
     if finding.code in rule_index:
@@ -93,8 +101,9 @@ def result_entry(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]
     return entry
 
 
-def location(finding: Finding) -> dict[str, Any]:
-    path = finding.file if finding.file is not None else (finding.run or ".")
+def location(finding: Finding, run_path: str | None = None) -> dict[str, Any]:
+    # a run's name is relative to the argument it was found under: only its path resolves
+    path = finding.file if finding.file is not None else (run_path or finding.run or ".")
     region: dict[str, int] = {"startLine": finding.line if finding.line else 1}
     if finding.line and finding.column:
         region["startColumn"] = finding.column
@@ -107,3 +116,13 @@ def artifact_uri(path: str) -> str:
     if PurePosixPath(posix).is_absolute():
         return "file://" + quote(posix)
     return quote(posix.removeprefix("./"))
+
+
+def run_location(path: str | os.PathLike, cwd: Path) -> str:
+    """A run's path relative to ``cwd`` when it is under it (so code scanning resolves it
+    against the checkout), else absolute."""
+    absolute = Path(os.path.abspath(os.path.join(cwd, path)))
+    try:
+        return absolute.relative_to(cwd).as_posix()
+    except ValueError:
+        return absolute.as_posix()
