@@ -244,7 +244,7 @@ def _callback_class():
         def _on_step(self) -> bool:
             return self.stopped_by is None
 
-    LrDoctorCallback.__module__ = __name__
+    LrDoctorCallback.__module__, LrDoctorCallback.__qualname__ = __name__, "LrDoctorCallback"
     return LrDoctorCallback
 
 
@@ -254,6 +254,3 @@ def __getattr__(name: str):
         callback = globals()["LrDoctorCallback"] = _callback_class()
         return callback
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["LrDoctorCallback", "Recorder", "policy_architecture", "named_architecture", "model_config"]

@@ -16,7 +16,6 @@ used: a watch keeps watching unless told what should stop it.
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime
 from enum import Enum
