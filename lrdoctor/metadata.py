@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -100,10 +101,12 @@ def read_config(path: Path, label: str) -> tuple[ConfigSource | None, ReadNote |
     note naming the file as the user can find it (``label`` names it in sources)."""
     where = display(str(path))
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # bounded even if the file grows meanwhile
+            size = max(len(data), os.fstat(handle.fileno()).st_size)
         if size > MAX_CONFIG_BYTES:
             return None, ReadNote(where, f"config not read: {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit")
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return None, ReadNote(where, "config not read: not UTF-8 text")
     except OSError as error:
