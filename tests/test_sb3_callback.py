@@ -136,3 +136,25 @@ def test_a_gru_in_a_custom_feature_extractor_makes_it_a_gru_policy():
     arch = lrd_sb3.policy_architecture(model.policy)
     assert (arch.kind, arch.recurrent) == ("gru", True)
     assert arch.source == "policy ActorCriticPolicy: features_extractor.gru is GRU"
+
+
+def test_a_kl_blow_up_stops_a_feedforward_ppo_at_the_next_rollout(tmp_path):
+    """LR 0.1 on CartPole: the KL goes far over 0.02 within a few updates (LRD001 error)."""
+    needs_sb3()
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import configure
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS, n_epochs=4, learning_rate=0.1,
+                seed=0, device="cpu", policy_kwargs={"net_arch": [8]})
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    callback = lrd_sb3.LrDoctorCallback(stop_on="error", options=options(), verbose=0)
+    model.learn(N_STEPS * 40, callback=callback)
+
+    stop = callback.stopped_by
+    assert (stop.code, stop.severity.value) == ("LRD001", "error")
+    assert not any(f.code == "LRD002" for f in callback.findings)  # an MLP at a constant LR is not LRD002
+    kl_steps, kl_values = callback.recorder.series["train/approx_kl"]
+    assert max(kl_values) > 0.02 and stop.step == next(s for s, v in zip(kl_steps, kl_values) if v > 0.02)
+    assert model.num_timesteps == kl_steps[-1] + 1 < N_STEPS * 40  # the first step after the check
+    with open(tmp_path / "progress.csv", newline="") as handle:
+        assert any(row.get("lrdoctor/LRD001", "").startswith("error") for row in csv.DictReader(handle))
