@@ -18,6 +18,7 @@ the cache directory is unusable, reading goes on without it (logged at debug).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -186,3 +187,98 @@ def _load(entry_path: Path, key: str) -> tuple[dict, EventData] | None:
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
         _log.debug("event cache entry ignored (%s): %s", entry_path, error)
         return None
+
+
+# --- whole runs and their findings ----------------------------------------------
+#
+# A sweep re-analysed unchanged should cost little more than starting Python: one
+# small file per run holds its normalised metrics (keyed on its files' sizes and
+# mtimes), and one its findings (keyed on that, its metadata and the options).
+# Both keys include a digest of lrdoctor's own source, so an edited rule or
+# reader never meets results computed by the old code.
+
+_ENTRY_MAGIC = b"LRDENTRY"
+_ENTRY_HEADER = 8 + 8 + 4  # magic, header length, CRC of everything after it
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A digest of every source file of the installed lrdoctor package."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def entry_key(*parts: object) -> str:
+    """A key from plain, deterministic parts (strings, numbers, lists, dicts with str keys)."""
+    text = json.dumps([FORMAT, code_digest(), *parts], sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """The header and 1-d arrays stored under ``key``; None when missing, damaged or not ours."""
+    path = _entry_path(kind, key)
+    try:
+        with open(path, "rb") as handle:
+            # writable, so the arrays handed out are as ordinary as freshly read ones
+            blob = bytearray(os.fstat(handle.fileno()).st_size)
+            if handle.readinto(blob) != len(blob):
+                raise ValueError("entry changed while read")
+        if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
+            raise ValueError("not an entry")
+        header_size = int.from_bytes(blob[8:16], "little")
+        if int.from_bytes(blob[16:20], "little") != crc32c.crc32c(blob[20:]) or header_size > len(blob) - _ENTRY_HEADER:
+            raise ValueError("checksum or length mismatch")
+        header = json.loads(blob[_ENTRY_HEADER:_ENTRY_HEADER + header_size])
+        if header.get("key") != key:
+            return None
+        arrays, offset = {}, _ENTRY_HEADER + header_size
+        for name, dtype, count in header["arrays"]:
+            dtype = np.dtype({"i8": np.int64, "f8": np.float64}[dtype])
+            end = offset + int(count) * dtype.itemsize
+            if end > len(blob):
+                raise ValueError(f"array {name!r} past the end")
+            arrays[str(name)] = np.frombuffer(blob, dtype=dtype, count=int(count), offset=offset)
+            offset = end
+        if offset != len(blob):
+            raise ValueError("trailing bytes")
+        return header, arrays
+    except FileNotFoundError:
+        return None
+    except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
+        _log.debug("cache entry ignored (%s): %s", path, error)
+        return None
+
+
+def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Write an entry atomically; a cache that cannot be written is skipped (logged at debug)."""
+    arrays = arrays or {}
+    columns = []
+    for name, array in arrays.items():
+        code = {np.dtype(np.int64): "i8", np.dtype(np.float64): "f8"}[np.asarray(array).dtype]
+        columns.append([name, code, int(np.asarray(array).size)])
+    path = _entry_path(kind, key)
+    temporary = None
+    try:
+        body = json.dumps({**header, "key": key, "arrays": columns}, allow_nan=True).encode()
+        payload = b"".join([body, *(np.ascontiguousarray(a).tobytes() for a in arrays.values())])
+        prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + crc32c.crc32c(payload).to_bytes(4, "little")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            temporary = handle.name
+            handle.write(prefix + payload)
+        os.replace(temporary, path)
+    except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: a header JSON cannot hold
+        _log.debug("cache entry not written (%s): %s", path, error)
+        if temporary:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
+def _entry_path(kind: str, key: str) -> Path:
+    return cache_dir().parent / f"{kind}-{FORMAT}" / f"{key}.bin"

@@ -13,6 +13,8 @@ The engine, not the rules, decides:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import replace
 from typing import Iterable, Sequence
@@ -50,9 +52,91 @@ _METRIC_WORDS = {
 }
 
 
-def analyze(runs: Sequence[Run], options: Options) -> list[RunResult]:
-    """Every run with its findings, cause first, in the order the runs were given."""
-    return [RunResult(run=run, findings=tuple(findings_for(run, options))) for run in runs]
+def analyze(runs: Sequence[Run], options: Options, keys: Sequence[str | None] = ()) -> list[RunResult]:
+    """Every run with its findings, cause first, in the order the runs were given.
+
+    ``keys`` (from ``ingest.Ingested.keys``) name what each run's metrics were read
+    from; a run with a key has its findings cached under it, its description and the
+    options, so an unchanged sweep is not judged twice.
+    """
+    keys = list(keys) + [None] * (len(runs) - len(keys))
+    return [RunResult(run=run, findings=tuple(_cached_findings(run, key, options))) for run, key in zip(runs, keys)]
+
+
+def _cached_findings(run: Run, key: str | None, options: Options) -> list[Finding]:
+    if key is None:
+        return findings_for(run, options)
+    from lrdoctor.cache import entry_key, load_entry, store_entry
+
+    findings_key = entry_key("findings", key, _described(run), _options_text(options))
+    entry = load_entry("findings", findings_key)
+    if entry is not None:
+        try:
+            return [_decoded(item) for item in entry[0]["findings"]]
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry not as written: judge the run again
+    findings = findings_for(run, options)
+    try:
+        encoded = [_encoded(finding) for finding in findings]
+    except TypeError:  # evidence JSON cannot hold: not cached
+        return findings
+    # Only what JSON gives back exactly is stored (a NaN in evidence would not be).
+    if [_decoded(json.loads(json.dumps(item))) for item in encoded] == findings:
+        store_entry("findings", findings_key, {"findings": encoded})
+    return findings
+
+
+def _described(run: Run) -> str:
+    """Everything about a run but its metrics (which its key stands for), as text."""
+    parts = (run.name, str(run.path), run.sources, run.step_axis, run.library, run.architecture, run.config,
+             run.lr_shape, run.unknown_tags, run.notes, list(run.metrics))
+    return repr(parts)
+
+
+def _options_text(options: Options) -> str:
+    return repr((
+        sorted(options.select),
+        sorted((code, severity.value) for code, severity in options.severities.items()),
+        sorted((code, sorted(values.items())) for code, values in options.rule_options.items()),
+        sorted(options.severity_overridden),
+    ))
+
+
+def _encoded(finding: Finding) -> dict:
+    fields = {f.name: getattr(finding, f.name) for f in dataclasses.fields(finding)}
+    return {**fields, "severity": Severity(finding.severity).value, "evidence": _packed(finding.evidence),
+            "fix": _packed(finding.fix)}
+
+
+def _decoded(item: dict) -> Finding:
+    return Finding(**{**item, "severity": Severity(item["severity"]), "evidence": _unpacked(item["evidence"]),
+                      "fix": _unpacked(item["fix"])})
+
+
+def _packed(value):
+    """JSON that keeps tuples tuples and dict keys what they were: containers are tagged."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, tuple):
+        return ["t", [_packed(v) for v in value]]
+    if isinstance(value, list):
+        return ["l", [_packed(v) for v in value]]
+    if isinstance(value, dict):
+        return ["d", [[_packed(k), _packed(v)] for k, v in value.items()]]
+    raise TypeError(f"not cacheable: {type(value).__name__}")
+
+
+def _unpacked(value):
+    if not isinstance(value, list):
+        return value
+    tag, items = value
+    if tag == "t":
+        return tuple(_unpacked(v) for v in items)
+    if tag == "l":
+        return [_unpacked(v) for v in items]
+    if tag == "d":
+        return {_unpacked(k): _unpacked(v) for k, v in items}
+    raise ValueError(f"unknown container tag {tag!r}")
 
 
 def findings_for(run: Run, options: Options) -> list[Finding]:

@@ -22,8 +22,8 @@ from lrdoctor.discover import FoundRun, discover, display
 from lrdoctor.errors import InputError
 from lrdoctor.lrshape import lr_shape
 from lrdoctor.metadata import read_metadata
-from lrdoctor.model import CANONICAL_METRICS, ReadNote, Run
-from lrdoctor.normalise import Points, merge_files, normalise
+from lrdoctor.model import CANONICAL_METRICS, MetricSource, ReadNote, Run
+from lrdoctor.normalise import Normalised, Points, merge_files, normalise
 from lrdoctor.tags import TagRule, override_rules, wanted_pattern
 
 PathArg = Path | str | os.PathLike
@@ -39,6 +39,8 @@ class Ingested:
 
     runs: list[Run]
     problems: list[ReadNote]
+    # Per run, what its metrics were read from (see ``run_key``); None when not cached.
+    keys: tuple[str | None, ...] = ()
 
 
 def load_runs(
@@ -85,15 +87,24 @@ def load(
         problems.extend(discovery.problems)
     found = _once_each(found)
 
+    # Unchanged runs come whole from the cache, here: workers are started only for the rest.
+    keys = [run_key(run, overrides) if use_cache else None for run in found]
+    outcomes: list[Run | ReadNote | None] = [
+        _cached_run(run, key, arch) if key is not None else None for run, key in zip(found, keys)
+    ]
+    missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
+    for index, outcome in zip(missing, _map(tasks, jobs, on_progress)):
+        outcomes[index] = outcome
     runs: list[Run] = []
-    tasks = [(run, overrides, arch, use_cache) for run in found]
-    outcomes = _map(tasks, jobs, on_progress)
-    for outcome in outcomes:
+    run_keys: list[str | None] = []
+    for outcome, key in zip(outcomes, keys):
         if isinstance(outcome, Run):
             runs.append(outcome)
+            run_keys.append(key)
         else:
             problems.append(outcome)
-    return Ingested(runs=runs, problems=problems)
+    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys))
 
 
 def _once_each(found: list[FoundRun]) -> list[FoundRun]:
@@ -143,18 +154,25 @@ def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None)
 
 
 def load_run(
-    found: FoundRun, overrides: tuple[TagRule, ...] = (), arch: str | None = None, use_cache: bool = True
+    found: FoundRun,
+    overrides: tuple[TagRule, ...] = (),
+    arch: str | None = None,
+    use_cache: bool = True,
+    key: str | None = None,
 ) -> Run | ReadNote:
-    """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote."""
+    """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
+    With ``key`` (from ``run_key``), the normalised metrics are stored under it."""
     try:
-        return _load_run(found, overrides, arch, use_cache)
+        return _load_run(found, overrides, arch, use_cache, key)
     except UnreadableFile as error:
         return ReadNote(display(str(found.path)), f"unreadable run: {error}")
     except Exception as error:  # one broken run must not end a sweep: it is reported instead
         return ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")
 
 
-def _load_run(found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None, use_cache: bool) -> Run | ReadNote:
+def _load_run(
+    found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None, use_cache: bool, key: str | None
+) -> Run | ReadNote:
     want = wanted_pattern(overrides)
     if found.event_files:
         scalars, all_tags, texts, hparams, notes, opened = _read_event_files(found.event_files, want, use_cache)
@@ -167,6 +185,16 @@ def _load_run(found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None,
         texts, hparams, library = {}, {}, "sb3"
     where = display(str(found.path))
     normalised = normalise(scalars, sorted(all_tags), want, overrides, library=library, where=where)
+    if key is not None:
+        _store_run(key, normalised, texts, hparams, tuple(notes))
+    return _described(found, normalised, texts, hparams, tuple(notes), arch)
+
+
+def _described(
+    found: FoundRun, normalised: Normalised, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...],
+    arch: str | None,
+) -> Run:
+    """The run with its metadata, which is read afresh every time: config files are not in the run's key."""
     metadata = read_metadata(found.path, found.root, hparams=hparams, texts=texts, arch_override=arch)
     return Run(
         name=found.name,
@@ -179,8 +207,85 @@ def _load_run(found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None,
         config=metadata.config,
         lr_shape=lr_shape(normalised.metrics.get("lr")),
         unknown_tags=normalised.unknown_tags,
-        notes=tuple(notes) + normalised.notes + metadata.notes,
+        notes=notes + normalised.notes + metadata.notes,
     )
+
+
+def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
+    """What a run's metrics are a function of: its files as they are now (path, size, mtime)
+    and the tag mapping; None when a file cannot be looked at (the run is then read as usual)."""
+    files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
+    try:
+        stats = [os.stat(path) for path in files]
+    except OSError:
+        return None
+    from lrdoctor.cache import entry_key
+
+    return entry_key(
+        "run",
+        str(found.path),
+        str(found.root),
+        [[os.fsdecode(path), stat.st_size, stat.st_mtime_ns, stat.st_ino] for path, stat in zip(files, stats)],
+        [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides],
+    )
+
+
+def _store_run(key: str, normalised: Normalised, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...]) -> None:
+    from lrdoctor.cache import store_entry
+
+    names = list(normalised.metrics)
+    header = {
+        "metrics": names,
+        "sources": [[s.tag, s.negated, s.estimator, s.library] for s in (normalised.sources[m] for m in names)],
+        "library": normalised.library,
+        "step_axis": normalised.step_axis,
+        "unknown_tags": list(normalised.unknown_tags),
+        "normalise_notes": [[n.path, n.message, n.offset] for n in normalised.notes],
+        "read_notes": [[n.path, n.message, n.offset] for n in notes],
+        "texts": dict(texts),
+        "hparams": dict(hparams),
+    }
+    arrays = {}
+    for index, name in enumerate(names):
+        series = normalised.metrics[name]
+        arrays[f"steps{index}"] = series.index.to_numpy(dtype=np.int64)
+        arrays[f"values{index}"] = series.to_numpy(dtype=np.float64)
+    store_entry("runs", key, header, arrays)
+
+
+def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
+    """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
+    from lrdoctor.cache import load_entry
+
+    entry = load_entry("runs", key)
+    if entry is None:
+        return None
+    header, arrays = entry
+    try:
+        names = [str(name) for name in header["metrics"]]
+        metrics = {}
+        for index, name in enumerate(names):
+            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                return None
+            metrics[name] = pd.Series(values, index=pd.Index(steps, dtype="int64", name="step"), name=name)
+        sources = {
+            name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
+            for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
+        }
+        normalised = Normalised(
+            metrics=metrics,
+            sources=sources,
+            library=header["library"],
+            step_axis=str(header["step_axis"]),
+            unknown_tags=tuple(str(t) for t in header["unknown_tags"]),
+            notes=tuple(ReadNote(str(p), str(m), o) for p, m, o in header["normalise_notes"]),
+        )
+        notes = tuple(ReadNote(str(p), str(m), o) for p, m, o in header["read_notes"])
+        texts, hparams = dict(header["texts"]), dict(header["hparams"])
+    except (KeyError, TypeError, ValueError):  # an entry not as written: read the run again
+        return None
+    return _described(found, normalised, texts, hparams, notes, arch)
 
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool):

@@ -102,7 +102,7 @@ def analyze(
     if not ingested.runs:
         where = ", ".join(str(path) for path in paths)
         raise InputError(f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)")
-    results = tuple(engine.analyze(ingested.runs, options))
+    results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
 
     kl_options = options.rule_options["LRD001"]
     kl_threshold = float(kl_options["threshold"])
