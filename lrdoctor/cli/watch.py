@@ -86,7 +86,10 @@ def watch(
         bool, typer.Option("--verbose", "-v", help="A line on stderr per pass for each run that changed.")
     ] = False,
 ) -> None:
-    """Follow live runs; print each new finding once, as it appears (Ctrl-C to stop)."""
+    """Follow live runs; print each new finding once, as it appears (Ctrl-C to stop).
+
+    Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C or after --passes; 2 on bad input.
+    """
     interval = watching.parse_interval(every)
     timeout = watching.parse_interval(exec_timeout)
     argv = watching.parse_command(exec_command) if exec_command is not None else None
@@ -146,7 +149,8 @@ def finding_line(sighting: watching.Sighting) -> str:
     read = f" (read to step {sighting.read_to_step:,})" if sighting.read_to_step is not None else ""
     cause = f" [caused by {finding.caused_by}]" if finding.caused_by else ""
     run = display(finding.run or sighting.run_path)
-    return f"{seen} {run}: {finding.code} {finding.severity.value}{at}{read}: {finding.message}{cause}"
+    # the message quotes names from configs and file names: one printable line, whatever they hold
+    return f"{seen} {run}: {finding.code} {finding.severity.value}{at}{read}: {display(finding.message)}{cause}"
 
 
 def run_label(result) -> str:
