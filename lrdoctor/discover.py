@@ -7,13 +7,19 @@ empty directories stays fast; unreadable directories and symlink loops are
 reported, never fatal; file names need not be valid UTF-8. Directory links are
 followed (a sweep may link runs from elsewhere), except to an enclosing directory
 or into /proc, /sys and /dev.
+
+``SummaryWriter.add_hparams`` (tensorboardX and torch alike) writes its hparams
+into a new writer in a subdirectory named ``str(time.time())`` (e.g.
+``RecurrentPPO_1/1700000000.123/``). Such a subdirectory holding nothing but those
+few records is part of its parent run, not a run of its own: its event files are
+read with the parent's, so its hparams reach the parent's metadata.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lrdoctor.model import ReadNote
@@ -25,6 +31,12 @@ NOT_A_RUN_FILE = "not an event file (events.out.tfevents.*) or progress.csv"
 NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _TIMESTAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
+_TIME_NAME = re.compile(r"\d{9,}\.\d+")  # str(time.time()), the name add_hparams gives its subdirectory
+_HPARAMS_TAG = b"_hparams_/session_start_info"
+# add_hparams writes file_version, three hparams summaries and one scalar per metric; a real
+# run holds far more records, and a file this small is read whole in a moment.
+_MAX_HPARAMS_RECORDS = 64
+_MAX_HPARAMS_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -55,12 +67,13 @@ def display(text: str) -> str:
 
 def write_order(names: list[str]) -> list[str]:
     """Event files in the order they were started: by the Unix time in the name, then by name."""
+    return sorted(names, key=_started)
 
-    def key(name: str) -> tuple[int, str]:
-        match = _TIMESTAMP.match(name)
-        return (int(match.group(1)) if match else 0, name)
 
-    return sorted(names, key=key)
+def _started(name: str | Path) -> tuple[int, str]:
+    base = Path(name).name
+    match = _TIMESTAMP.match(base)
+    return (int(match.group(1)) if match else 0, base)
 
 
 def discover(root: Path) -> Discovery:
@@ -128,8 +141,55 @@ def discover(root: Path) -> Discovery:
                 )
             )
         stack.extend(sorted(subdirs, reverse=True))
+    runs = _fold_hparams_subdirectories(runs)
     runs.sort(key=lambda run: run.name)
     return Discovery(tuple(runs), tuple(problems))
+
+
+def _fold_hparams_subdirectories(runs: list[FoundRun]) -> list[FoundRun]:
+    """Each run with the event files of its add_hparams subdirectories, which stop being runs."""
+    by_path = {run.path: run for run in runs}
+    folded: dict[Path, list[Path]] = {}
+    for run in runs:
+        parent = by_path.get(run.path.parent)
+        if parent is not None and parent.event_files and _hparams_only(run):
+            folded.setdefault(parent.path, []).extend(run.event_files)
+    if not folded:
+        return runs
+    absorbed = {file.parent for files in folded.values() for file in files}
+    return [
+        replace(run, event_files=tuple(sorted((*run.event_files, *folded[run.path]), key=_started)))
+        if run.path in folded
+        else run
+        for run in runs
+        if run.path not in absorbed
+    ]
+
+
+def _hparams_only(run: FoundRun) -> bool:
+    """Whether ``run`` is what add_hparams leaves: a time-named directory whose event files
+    hold the hparams summaries and a handful of records, nothing a run of its own would log."""
+    if not _TIME_NAME.fullmatch(run.path.name) or not run.event_files:
+        return False
+    try:
+        for path in run.event_files:
+            if path.stat().st_size > _MAX_HPARAMS_BYTES:
+                return False
+            data = path.read_bytes()
+            if _HPARAMS_TAG not in data or _record_count(data) > _MAX_HPARAMS_RECORDS:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _record_count(data: bytes) -> int:
+    """Records in TFRecord framing (8-byte length, 4-byte CRC, payload, 4-byte CRC)."""
+    count, offset = 0, 0
+    while offset + 12 <= len(data):
+        offset += 16 + int.from_bytes(data[offset : offset + 8], "little")
+        count += 1
+    return count
 
 
 def _unsafe_link(directory: Path, link: str) -> str | None:
