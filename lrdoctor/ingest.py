@@ -268,7 +268,7 @@ def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
             steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
             if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
                 return None
-            metrics[name] = pd.Series(values, index=pd.Index(steps, dtype="int64", name="step"), name=name)
+            metrics[name] = pd.Series(values, index=pd.Index(steps, name="step", copy=False), name=name)
         sources = {
             name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
             for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
