@@ -5,7 +5,11 @@ it (up to the path the user gave), the hparams plugin, CleanRL's "hyperparameter
 text table; for the architecture only, then names (policy names, directory names,
 e.g. ``RecurrentPPO_1`` or CleanRL's ``env__ppo_atari_lstm__seed__time``) and
 ``--arch``, which overrides everything. A value found nowhere stays unknown: a
-guess from a name says so in its source.
+guess from a name says so in its source, and gives the architecture no name.
+
+Every source names where it was read relative to the path the user gave, as run
+names are: ``exp1/config.yaml:12 policy_kwargs.rnn_type``, ``exp1 hparams plugin:
+policy``; nothing more when the run is that path itself (``config.yaml:12 ...``).
 
 Config files are parsed safely (no tags constructed, no code run; rl-zoo's
 ``policy_kwargs`` strings read with ``ast``), bounded in size and in the number of
@@ -283,17 +287,20 @@ _TOML_ASSIGNMENT = re.compile(r"^\s*[\"']?(?P<key>[^=]*?)[\"']?\s*=")
 # ---------------------------------------------------------------- logged metadata
 
 
-def hparams_source(hparams: Mapping[str, object]) -> ConfigSource:
-    """The hparams plugin's values (SB3's HParam, Tune's TBX logger); keys may be flattened with '/'."""
-    entries = tuple(Entry(tuple(str(k).split("/")), _coerce(v), "hparams plugin:") for k, v in hparams.items())
+def hparams_source(hparams: Mapping[str, object], run: str = "") -> ConfigSource:
+    """The hparams plugin's values (SB3's HParam, Tune's TBX logger, add_hparams); keys may be
+    flattened with '/'. ``run`` is the run's directory as sources name it ("" for the argument)."""
+    where = _in_run(run, "hparams plugin:")
+    entries = tuple(Entry(tuple(str(k).split("/")), _coerce(v), where) for k, v in hparams.items())
     return ConfigSource("hparams plugin", entries)
 
 
 _TABLE_ROW = re.compile(r"^\s*\|(?P<key>[^|]*)\|(?P<value>.*)\|\s*$")
 
 
-def cleanrl_source(text: str) -> ConfigSource:
+def cleanrl_source(text: str, run: str = "") -> ConfigSource:
     """CleanRL's ``add_text("hyperparameters", "|param|value|\\n|-|-|\\n|key|value|...")``."""
+    where = _in_run(run, "CleanRL hyperparameters text:")
     entries = []
     for row in text.splitlines():
         match = _TABLE_ROW.match(row)
@@ -302,8 +309,12 @@ def cleanrl_source(text: str) -> ConfigSource:
         key, value = match["key"].strip(), match["value"].strip()
         if not key or key == "param" or set(key) <= {"-", ":"}:
             continue
-        entries.append(Entry((key,), _coerce(value), "CleanRL hyperparameters text:"))
+        entries.append(Entry((key,), _coerce(value), where))
     return ConfigSource("CleanRL hyperparameters text", tuple(entries))
+
+
+def _in_run(run: str, what: str) -> str:
+    return f"{run} {what}" if run else what
 
 
 def _coerce(value: object) -> object:
@@ -380,10 +391,9 @@ def architecture(
     for directory in _dirs_up_to(run_dir, root):
         guess = _kind_from_dir_name(directory.name)
         if guess:
+            # a directory's name is no name of the architecture: only the run's own config gives one
             kind, why = guess
-            return Architecture(
-                kind, is_recurrent(kind), name or directory.name, f"directory name '{directory.name}' ({why})"
-            )
+            return Architecture(kind, is_recurrent(kind), name, f"directory name '{display(directory.name)}' ({why})")
     return Architecture(name=name)
 
 
@@ -440,11 +450,11 @@ def _kind_from_dir_name(name: str) -> tuple[str, str] | None:
     RecurrentPPO has only LSTM policies); CleanRL ``{env}__{exp_name}__{seed}__{time}``, where only
     the exp_name speaks of the network."""
     if name.startswith("RecurrentPPO"):
-        return "lstm", "a guess: sb3-contrib's RecurrentPPO has only LSTM policies"
+        return "lstm", "guess: sb3-contrib RecurrentPPO is LSTM-only"
     parts = name.split("__")
     word = parts[1] if len(parts) >= 3 else name
     kind = kind_of(word)
-    return (kind, f"a guess from '{word}'") if kind else None
+    return (kind, f"guess from '{display(word)}'") if kind else None
 
 
 # ---------------------------------------------------------------- LR configuration
@@ -583,15 +593,22 @@ def read_metadata(
             sources.append(source)
         if note is not None:
             notes.append(note)
+    run = _run_label(run_dir, root)
     if hparams:
-        sources.append(hparams_source(hparams))
+        sources.append(hparams_source(hparams, run))
     # tensorboardX and torch store add_text("hyperparameters") under "hyperparameters/text_summary"
     for tag, text in (texts or {}).items():
         if tag.split("/")[0] == "hyperparameters" and text:
-            sources.append(cleanrl_source(text))
+            sources.append(cleanrl_source(text, run))
             break
     arch = architecture(sources, run_dir, root, arch_override)
     return Metadata(arch, run_config(sources, arch), tuple(notes))
+
+
+def _run_label(run_dir: Path, root: Path) -> str:
+    """The run's directory relative to the argument, "" when it is the argument (as config labels)."""
+    relative = _label(run_dir, root)
+    return "" if relative == "." else relative
 
 
 def _label(path: Path, root: Path) -> str:

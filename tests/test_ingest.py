@@ -66,7 +66,8 @@ def test_cleanrl_text_table_run(tmp_path):
     write_run(run_dir, "cleanrl", steps, {"lr": lr, "kl": np.full(20, 0.01), "entropy": np.full(20, 1.3)}, hyperparameters=hyper)
     (run,) = load_runs(tmp_path / "runs")
     assert run.name == "BreakoutNoFrameskip-v4__ppo_atari_lstm__1__1700000000"
-    assert (run.architecture.kind, run.architecture.source) == ("lstm", "CleanRL hyperparameters text: exp_name")
+    source = "BreakoutNoFrameskip-v4__ppo_atari_lstm__1__1700000000 CleanRL hyperparameters text: exp_name"
+    assert (run.architecture.kind, run.architecture.source) == ("lstm", source)
     assert run.config.lr.value == 0.00025 and run.config.lr_schedule.value == "linear"
     assert run.config.total_steps.value == 10_000_000 and run.config.target_kl is None
     assert run.lr_shape.kind == "linear-decay" and run.sources["kl"].estimator == "k3"

@@ -67,7 +67,10 @@ def test_names_hparams_and_override(tmp_path):
     run.mkdir()
     guessed = read_metadata(run, tmp_path).architecture
     assert guessed.kind == "lstm" and "guess" in guessed.source
-    assert read_metadata(run, tmp_path, hparams={"policy": "MlpPolicy"}).architecture.source == "hparams plugin: policy"
+    # sources are named relative to the argument: the run directory, or nothing when it is the argument
+    hparams = {"policy": "MlpPolicy"}
+    assert read_metadata(run, tmp_path, hparams=hparams).architecture.source == f"{run.name} hparams plugin: policy"
+    assert read_metadata(run, run, hparams=hparams).architecture.source == "hparams plugin: policy"
     forced = read_metadata(run, tmp_path, arch_override="gru").architecture
     assert (forced.kind, forced.source) == ("gru", "--arch")
     plain = tmp_path / "PPO_1"
@@ -87,3 +90,26 @@ def test_alias_bomb_is_bounded(tmp_path):
     lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 9)]
     (tmp_path / "config.yaml").write_text("\n".join(lines) + "\n")
     assert read_metadata(tmp_path, tmp_path).architecture.kind == "unknown"
+
+
+def test_a_guessed_architecture_has_no_name(tmp_path):
+    run = tmp_path / "sb3" / "RecurrentPPO_1"
+    run.mkdir(parents=True)
+    guessed = read_metadata(run, tmp_path).architecture
+    assert (guessed.kind, guessed.name) == ("lstm", None)
+    assert guessed.source == "directory name 'RecurrentPPO_1' (guess: sb3-contrib RecurrentPPO is LSTM-only)"
+    cleanrl = tmp_path / "CartPole-v1__ppo_lstm__1__1700000000"
+    cleanrl.mkdir()
+    assert read_metadata(cleanrl, tmp_path).architecture.name is None
+    # a name the run's own config gives survives a kind guessed from the directory
+    (run / "config.json").write_text('{"architecture": "my_net"}')
+    assert read_metadata(run, tmp_path).architecture.name == "my_net"
+
+
+def test_config_and_logged_sources_are_named_alike(tmp_path):
+    run = tmp_path / "sweep" / "run_a"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{\n  "learning_rate": 0.0003\n}')
+    meta = read_metadata(run, tmp_path, hparams={"rnn_type": "gru"})
+    assert meta.config.lr.source == "sweep/run_a/config.json:2 learning_rate"
+    assert meta.architecture.source == "sweep/run_a hparams plugin: rnn_type"
