@@ -146,6 +146,7 @@ def poll(
                 result = engine.analyze([live.result.run], settings.options)[0] if live.result else None
                 runs[key] = replace(live, result=result, changed_at=number)
                 changed.append(key)
+                notes.extend(live.result.run.notes if live.result else ())
 
     seen_at = now()
     reported = dict(state.reported)

@@ -346,3 +346,18 @@ def test_config_json_of_the_lockstep_writer_is_the_samples(writer_factory, tmp_p
     assert json.loads((run_dir / "config.json").read_text()) == json.loads((sample / "config.json").read_text())
     (written,) = run_dir.glob("events.out.tfevents.*")
     assert written.read_bytes() == next(sample.glob("events.out.tfevents.*")).read_bytes()
+
+
+def test_read_problems_inside_a_run_are_noted_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    from writers import write_tags
+
+    run_dir = tmp_path / "run"
+    write_tags(run_dir, [1, 2, 3], {"my/kl": [0.01, 0.02, 0.03]})
+    (run_dir / "config.yaml").write_text("policy: [unclosed\n")
+    state, _ = watch.poll(watch.WatchState(), [tmp_path], settings())
+    messages = [note.message for note in state.fresh_notes]
+    assert any("no known tags" in m for m in messages) and any("config.yaml" in n.path for n in state.fresh_notes)
+    write_tags(run_dir, [4], {"my/kl": [0.04]}, suffix=".2")
+    state, _ = watch.poll(state, [tmp_path], settings())
+    assert state.changed == (str(run_dir),) and state.fresh_notes == ()
