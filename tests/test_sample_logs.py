@@ -215,3 +215,33 @@ def test_real_run_progress_csv_agrees_with_the_event_file(real):
     steps, kl = real["train/approx_kl"]
     np.testing.assert_array_equal(table["time/total_timesteps"].to_numpy(), steps)
     np.testing.assert_allclose(table["train/approx_kl"].to_numpy(), kl, rtol=1e-6)
+
+
+def test_what_the_readme_says_lrdoctor_says(tmp_path, monkeypatch):
+    """The verdicts sample_logs/README.md quotes, read from lrdoctor's own JSON report."""
+    from typer.testing import CliRunner
+
+    from lrdoctor.cli import app
+
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["analyze", str(SAMPLE_LOGS), "--format", "json", "--jobs", "1"])
+    assert result.exit_code == 1, result.stderr
+    runs = {Path(run["path"]).name: run for run in json.loads(result.stdout)["runs"]}
+    found = {name: {f["code"]: f for f in run["findings"]} for name, run in runs.items()}
+
+    collapse = found[CONSTANT.name]
+    assert set(collapse) == {"LRD001", "LRD002", "LRD004", "LRD006"}
+    assert collapse["LRD002"]["caused_by"] is None and collapse["LRD006"]["caused_by"] == "LRD002"
+    assert collapse["LRD001"]["caused_by"] == collapse["LRD004"]["caused_by"] == "LRD006"
+    kl = collapse["LRD001"]["evidence"]
+    assert (kl["first_step_over"], kl["peak_step"], kl["percent_over"], kl["sustained"]) == (1_900_544, 3_555_328, 67, True)
+    assert round(kl["share_over"], 2) == 0.6 and collapse["LRD004"]["severity"] == "warning"
+
+    assert found[RECOMMENDED.name] == {} and runs[RECOMMENDED.name]["lr_shape"]["kind"] == "warmup-decay"
+
+    real = found[REAL.name]
+    assert set(real) == {"LRD001", "LRD002"}  # no LRD004, no LRD006: the return ends at its best
+    assert runs[REAL.name]["architecture"]["name"] is None and "RecurrentPPO_1" in real["LRD002"]["message"]
+    spike = real["LRD001"]["evidence"]
+    assert (spike["peak_step"], spike["percent_over"], spike["sustained"]) == (23_552, 236, False)
+    assert round(spike["share_over"] * 58) == 2 and real["LRD001"]["severity"] == "error"
