@@ -22,6 +22,7 @@ import functools
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import tempfile
@@ -223,16 +224,17 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
     path = _entry_path(kind, key)
     try:
         with open(path, "rb") as handle:
-            # writable, so the arrays handed out are as ordinary as freshly read ones
-            blob = bytearray(os.fstat(handle.fileno()).st_size)
-            if handle.readinto(blob) != len(blob):
-                raise ValueError("entry changed while read")
+            # Mapped, not read: copying every run's arrays into fresh memory costs more than
+            # the rest of a cached analyze. A private (copy-on-write) mapping keeps the arrays
+            # writable like freshly read ones; entries are replaced by rename, never rewritten.
+            blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        view = memoryview(blob)  # slices of a view are not copies
         if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
             raise ValueError("not an entry")
         header_size = int.from_bytes(blob[8:16], "little")
-        if int.from_bytes(blob[16:20], "little") != crc32c.crc32c(blob[20:]) or header_size > len(blob) - _ENTRY_HEADER:
+        if int.from_bytes(blob[16:20], "little") != crc32c.crc32c(view[20:]) or header_size > len(blob) - _ENTRY_HEADER:
             raise ValueError("checksum or length mismatch")
-        header = json.loads(blob[_ENTRY_HEADER:_ENTRY_HEADER + header_size])
+        header = json.loads(bytes(view[_ENTRY_HEADER:_ENTRY_HEADER + header_size]))
         if header.get("key") != key:
             return None
         arrays, offset = {}, _ENTRY_HEADER + header_size

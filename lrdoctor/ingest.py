@@ -8,6 +8,7 @@ sweep is listed, not fatal.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,7 +23,7 @@ from lrdoctor.discover import FoundRun, discover, display
 from lrdoctor.errors import InputError
 from lrdoctor.lrshape import lr_shape
 from lrdoctor.metadata import read_metadata
-from lrdoctor.model import CANONICAL_METRICS, MetricSource, ReadNote, Run
+from lrdoctor.model import CANONICAL_METRICS, LRShape, MetricSource, ReadNote, Run
 from lrdoctor.normalise import Normalised, Points, merge_files, normalise
 from lrdoctor.tags import TagRule, override_rules, wanted_pattern
 
@@ -185,14 +186,15 @@ def _load_run(
         texts, hparams, library = {}, {}, "sb3"
     where = display(str(found.path))
     normalised = normalise(scalars, sorted(all_tags), want, overrides, library=library, where=where)
+    shape = lr_shape(normalised.metrics.get("lr"))
     if key is not None:
-        _store_run(key, normalised, texts, hparams, tuple(notes))
-    return _described(found, normalised, texts, hparams, tuple(notes), arch)
+        _store_run(key, normalised, shape, texts, hparams, tuple(notes))
+    return _described(found, normalised, shape, texts, hparams, tuple(notes), arch)
 
 
 def _described(
-    found: FoundRun, normalised: Normalised, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...],
-    arch: str | None,
+    found: FoundRun, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping,
+    notes: tuple[ReadNote, ...], arch: str | None,
 ) -> Run:
     """The run with its metadata, which is read afresh every time: config files are not in the run's key."""
     metadata = read_metadata(found.path, found.root, hparams=hparams, texts=texts, arch_override=arch)
@@ -205,7 +207,7 @@ def _described(
         library=normalised.library,
         architecture=metadata.architecture,
         config=metadata.config,
-        lr_shape=lr_shape(normalised.metrics.get("lr")),
+        lr_shape=shape,
         unknown_tags=normalised.unknown_tags,
         notes=notes + normalised.notes + metadata.notes,
     )
@@ -230,7 +232,9 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
     )
 
 
-def _store_run(key: str, normalised: Normalised, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...]) -> None:
+def _store_run(
+    key: str, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...]
+) -> None:
     from lrdoctor.cache import store_entry
 
     names = list(normalised.metrics)
@@ -239,6 +243,7 @@ def _store_run(key: str, normalised: Normalised, texts: Mapping, hparams: Mappin
         "sources": [[s.tag, s.negated, s.estimator, s.library] for s in (normalised.sources[m] for m in names)],
         "library": normalised.library,
         "step_axis": normalised.step_axis,
+        "lr_shape": dataclasses.asdict(shape),
         "unknown_tags": list(normalised.unknown_tags),
         "normalise_notes": [[n.path, n.message, n.offset] for n in normalised.notes],
         "read_notes": [[n.path, n.message, n.offset] for n in notes],
@@ -282,10 +287,11 @@ def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
             notes=tuple(ReadNote(str(p), str(m), o) for p, m, o in header["normalise_notes"]),
         )
         notes = tuple(ReadNote(str(p), str(m), o) for p, m, o in header["read_notes"])
+        shape = LRShape(**header["lr_shape"])
         texts, hparams = dict(header["texts"]), dict(header["hparams"])
     except (KeyError, TypeError, ValueError):  # an entry not as written: read the run again
         return None
-    return _described(found, normalised, texts, hparams, notes, arch)
+    return _described(found, normalised, shape, texts, hparams, notes, arch)
 
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool):
