@@ -273,7 +273,9 @@ def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
             steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
             if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
                 return None
-            metrics[name] = pd.Series(values, index=pd.Index(steps, name="step", copy=False), name=name)
+            # no copies: the arrays are this run's own (a private mapping of its entry)
+            step_index = pd.Index(steps, name="step", copy=False)
+            metrics[name] = pd.Series(values, index=step_index, name=name, copy=False)
         sources = {
             name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
             for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
