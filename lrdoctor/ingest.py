@@ -11,7 +11,6 @@ import csv
 import dataclasses
 import io
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -140,6 +139,9 @@ def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None)
     total = len(tasks)
     results: list[Run | ReadNote | None] = [None] * total
     if jobs > 1 and total > 1:
+        # imported here: a sweep that comes whole from the cache starts no workers
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         with ProcessPoolExecutor(max_workers=min(jobs, total)) as pool:
             futures = {pool.submit(load_run, *task): index for index, task in enumerate(tasks)}
             for done, future in enumerate(as_completed(futures), start=1):
