@@ -75,7 +75,7 @@ def load(
 ) -> Ingested:
     """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
     A missing path is still an InputError (a usage mistake, not a bad run)."""
-    overrides = _checked_overrides(tag_overrides)
+    overrides = checked_overrides(tag_overrides)
     found: list[FoundRun] = []
     problems: list[ReadNote] = []
     for path in _as_list(paths):
@@ -125,7 +125,8 @@ def _as_list(paths: PathArg | Sequence[PathArg]) -> list[PathArg]:
     return [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
 
 
-def _checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule, ...]:
+def checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule, ...]:
+    """``--tag metric=tag`` as tag rules; an unknown metric or an empty tag is an InputError."""
     for metric, tag in (tag_overrides or {}).items():
         if metric not in CANONICAL_METRICS:
             raise InputError(f"--tag {metric}={tag}: unknown metric {metric!r} (one of {', '.join(CANONICAL_METRICS)})")
@@ -191,14 +192,15 @@ def _load_run(
     shape = lr_shape(normalised.metrics.get("lr"))
     if key is not None:
         _store_run(key, normalised, shape, texts, hparams, tuple(notes))
-    return _described(found, normalised, shape, texts, hparams, tuple(notes), arch)
+    return described_run(found, normalised, shape, texts, hparams, tuple(notes), arch)
 
 
-def _described(
+def described_run(
     found: FoundRun, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping,
     notes: tuple[ReadNote, ...], arch: str | None,
 ) -> Run:
-    """The run with its metadata, which is read afresh every time: config files are not in the run's key."""
+    """The run with its metadata, which is read afresh every time: config files are not in the
+    run's key. ``notes`` are the read problems of its files (before normalising)."""
     metadata = read_metadata(found.path, found.root, hparams=hparams, texts=texts, arch_override=arch)
     return Run(
         name=found.name,
@@ -295,7 +297,7 @@ def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
         texts, hparams = dict(header["texts"]), dict(header["hparams"])
     except (KeyError, TypeError, ValueError):  # an entry not as written: read the run again
         return None
-    return _described(found, normalised, shape, texts, hparams, notes, arch)
+    return described_run(found, normalised, shape, texts, hparams, notes, arch)
 
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool):

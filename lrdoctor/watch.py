@@ -45,7 +45,6 @@ from lrdoctor.discover import FoundRun, discover, display
 from lrdoctor.errors import InputError
 from lrdoctor.events import EventData, read_event_file
 from lrdoctor.lrshape import lr_shape
-from lrdoctor.metadata import read_metadata
 from lrdoctor.model import Finding, ReadNote, Run, RunResult, Severity
 from lrdoctor.normalise import merge_files, normalise
 from lrdoctor.options import Options
@@ -123,7 +122,7 @@ def poll(
     a vanished path is a note and its runs keep their last state.
     """
     # --tag is checked (known metric, non-empty tag) exactly as analyze checks it
-    overrides = ingest._checked_overrides(settings.tag_overrides)
+    overrides = ingest.checked_overrides(settings.tag_overrides)
     want = wanted_pattern(overrides)
     number = state.passes + 1
     runs = dict(state.runs)
@@ -279,26 +278,14 @@ def run_from_events(
     where = display(str(found.path))
     normalised = normalise(merge_files([data.scalars for data in files]), sorted(all_tags), want, overrides,
                            where=where)
-    metadata = read_metadata(found.path, found.root, hparams=hparams, texts=texts, arch_override=arch)
     read_notes = tuple(
         ReadNote(display(note.path), note.message, note.offset)
         for data in files
         for note in data.notes
         if note.offset is None or note.offset < data.end_offset
     )
-    return Run(
-        name=found.name,
-        path=found.path,
-        metrics=normalised.metrics,
-        sources=normalised.sources,
-        step_axis=normalised.step_axis,
-        library=normalised.library,
-        architecture=metadata.architecture,
-        config=metadata.config,
-        lr_shape=lr_shape(normalised.metrics.get("lr")),
-        unknown_tags=normalised.unknown_tags,
-        notes=read_notes + normalised.notes + metadata.notes,
-    )
+    shape = lr_shape(normalised.metrics.get("lr"))
+    return ingest.described_run(found, normalised, shape, texts, hparams, read_notes, arch)
 
 
 def _signature(path: Path) -> Signature:
