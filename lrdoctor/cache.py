@@ -33,7 +33,7 @@ import crc32c
 import numpy as np
 
 from lrdoctor import __version__
-from lrdoctor.events import EventData, read_event_file
+from lrdoctor.events import EventData, appended, read_event_file
 from lrdoctor.model import ReadNote
 
 FORMAT = 1  # bump when the entry layout changes
@@ -65,7 +65,7 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
             return _as_read_from(path, data)
         grown = stat.st_size > meta["size"] and stat.st_size >= data.end_offset
         if grown and _fingerprint(resolved, data.end_offset) == meta["fingerprint"]:
-            data = _append(data, read_event_file(resolved, want, start=data.end_offset))
+            data = appended(data, read_event_file(resolved, want, start=data.end_offset))
         else:
             data = read_event_file(resolved, want)
     _store(entry_path, key, stat, _fingerprint(resolved, data.end_offset), data)
@@ -94,26 +94,6 @@ def _fingerprint(path: Path, end: int) -> list[int]:
     except OSError:
         return [-1, -1]
     return [crc32c.crc32c(head), crc32c.crc32c(tail)]
-
-
-def _append(old: EventData, new: EventData) -> EventData:
-    # A note at or after the old end (an incomplete tail, a bad length) was about
-    # bytes that the new read has just looked at again.
-    notes = [n for n in old.notes if n.offset is None or n.offset < old.end_offset] + new.notes
-    scalars = dict(old.scalars)
-    for tag, (steps, values) in new.scalars.items():
-        if tag in scalars:
-            steps = np.concatenate([scalars[tag][0], steps])
-            values = np.concatenate([scalars[tag][1], values])
-        scalars[tag] = (steps, values)
-    return EventData(
-        scalars=scalars,
-        scalar_tags=old.scalar_tags | new.scalar_tags,
-        texts={**old.texts, **new.texts},
-        hparams={**old.hparams, **new.hparams},
-        notes=notes,
-        end_offset=new.end_offset,
-    )
 
 
 def _store(entry_path: Path, key: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:

@@ -85,6 +85,28 @@ def read_event_file(path: Path, want: re.Pattern[str] | None = None, start: int 
     return reader.result()
 
 
+def appended(old: EventData, new: EventData) -> EventData:
+    """``old`` followed by ``new``, read from ``old.end_offset`` of the same file.
+
+    A note at or after the old end (the incomplete record a live writer had not
+    finished, a bad length) was about bytes the new read has looked at again, so
+    it is dropped."""
+    scalars = dict(old.scalars)
+    for tag, (steps, values) in new.scalars.items():
+        if tag in scalars:
+            steps = np.concatenate([scalars[tag][0], steps])
+            values = np.concatenate([scalars[tag][1], values])
+        scalars[tag] = (steps, values)
+    return EventData(
+        scalars=scalars,
+        scalar_tags=old.scalar_tags | new.scalar_tags,
+        texts={**old.texts, **new.texts},
+        hparams={**old.hparams, **new.hparams},
+        notes=[n for n in old.notes if n.offset is None or n.offset < old.end_offset] + new.notes,
+        end_offset=new.end_offset,
+    )
+
+
 class _Reader:
     """Accumulates decoded columns across read blocks of one file."""
 

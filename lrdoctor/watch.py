@@ -37,13 +37,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import numpy as np
-
 from lrdoctor import engine, ingest
 from lrdoctor.cache import read_events
 from lrdoctor.discover import FoundRun, discover, display
 from lrdoctor.errors import InputError
-from lrdoctor.events import EventData, read_event_file
+from lrdoctor.events import EventData, appended, read_event_file
 from lrdoctor.lrshape import lr_shape
 from lrdoctor.model import Finding, ReadNote, Run, RunResult, Severity
 from lrdoctor.normalise import merge_files, normalise
@@ -242,27 +240,6 @@ def read_grown(
     if same_file and signature[2] >= old.signature[2] and signature[2] >= old.data.end_offset:
         return FileState(signature, appended(old.data, read_event_file(path, want, start=old.data.end_offset)))
     return FileState(signature, read_events(path, want, use_cache))
-
-
-def appended(old: EventData, new: EventData) -> EventData:
-    """``old`` followed by ``new``, read from ``old.end_offset`` of the same file.
-
-    A note at or after the old end (the incomplete record a live writer had not
-    finished) was about bytes the new read has looked at again, so it is dropped."""
-    scalars = dict(old.scalars)
-    for tag, (steps, values) in new.scalars.items():
-        if tag in scalars:
-            steps = np.concatenate([scalars[tag][0], steps])
-            values = np.concatenate([scalars[tag][1], values])
-        scalars[tag] = (steps, values)
-    return EventData(
-        scalars=scalars,
-        scalar_tags=old.scalar_tags | new.scalar_tags,
-        texts={**old.texts, **new.texts},
-        hparams={**old.hparams, **new.hparams},
-        notes=[n for n in old.notes if n.offset is None or n.offset < old.end_offset] + new.notes,
-        end_offset=new.end_offset,
-    )
 
 
 def run_from_events(

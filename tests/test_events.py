@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tensorboardX import SummaryWriter
 
-from lrdoctor.events import masked_crc, read_event_file
+from lrdoctor.events import EventData, appended, masked_crc, read_event_file
+from lrdoctor.model import ReadNote
 
 SB3_TAGS = ("train/approx_kl", "train/entropy_loss", "train/learning_rate")
 
@@ -432,3 +433,23 @@ def test_file_changing_while_read_yields_a_consistent_prefix(tmp_path, monkeypat
         points = list(zip(steps.tolist(), values.tolist()))
         assert set(points) <= written[tag] and points == sorted(points)
     assert result.end_offset <= len(full)
+
+
+def test_appended_joins_two_reads_and_drops_the_notes_the_second_read_revisited():
+    # synthetic EventData: two reads of one file, the first stopping at an incomplete record at byte 40
+    steps = np.array([1, 2], dtype=np.int64), np.array([0.1, 0.2])
+    old = EventData(
+        scalars={"train/approx_kl": steps}, scalar_tags={"train/approx_kl"}, texts={"a": "x"},
+        notes=[ReadNote("f", "corrupt record", 8), ReadNote("f", "incomplete record", 40)], end_offset=40,
+    )
+    new = EventData(
+        scalars={"train/approx_kl": (np.array([3], dtype=np.int64), np.array([0.3])), "train/lr": steps},
+        scalar_tags={"train/approx_kl", "train/lr"}, texts={"b": "y"}, end_offset=90,
+    )
+    joined = appended(old, new)
+    assert joined.scalars["train/approx_kl"][0].tolist() == [1, 2, 3]
+    assert joined.scalars["train/approx_kl"][1].tolist() == [0.1, 0.2, 0.3]
+    assert set(joined.scalars) == joined.scalar_tags == {"train/approx_kl", "train/lr"}
+    assert joined.texts == {"a": "x", "b": "y"}
+    assert [note.offset for note in joined.notes] == [8]
+    assert joined.end_offset == 90
