@@ -28,6 +28,7 @@ import re
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import IO, Callable
 
 import crc32c
 import numpy as np
@@ -113,20 +114,7 @@ def _store(entry_path: Path, key: str, stat: os.stat_result, fingerprint: list[i
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     for index, tag in enumerate(tags):
         arrays[f"steps{index}"], arrays[f"values{index}"] = data.scalars[tag]
-    temporary = None
-    try:
-        entry_path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=entry_path.parent, suffix=".tmp", delete=False) as handle:
-            temporary = handle.name
-            np.savez(handle, **arrays)
-        os.replace(temporary, entry_path)
-    except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: hparams JSON cannot hold
-        _log.debug("event cache not written (%s): %s", entry_path, error)
-        if temporary:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+    _replace_file(entry_path, lambda handle: np.savez(handle, **arrays), "event cache")
 
 
 def _load(entry_path: Path, key: str) -> tuple[dict, EventData] | None:
@@ -242,19 +230,28 @@ def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray]
     for name, array in arrays.items():
         code = {np.dtype(np.int64): "i8", np.dtype(np.float64): "f8"}[np.asarray(array).dtype]
         columns.append([name, code, int(np.asarray(array).size)])
-    path = _entry_path(kind, key)
-    temporary = None
-    try:
+
+    def write(handle: IO[bytes]) -> None:
         body = json.dumps({**header, "key": key, "arrays": columns}, allow_nan=True).encode()
         payload = b"".join([body, *(np.ascontiguousarray(a).tobytes() for a in arrays.values())])
         prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + crc32c.crc32c(payload).to_bytes(4, "little")
+        handle.write(prefix + payload)
+
+    _replace_file(_entry_path(kind, key), write, "cache entry")
+
+
+def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
+    """``write`` into a temporary file beside ``path``, then renamed over it: a reader never
+    meets half an entry. A cache that cannot be written is skipped (logged at debug)."""
+    temporary = None
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
             temporary = handle.name
-            handle.write(prefix + payload)
+            write(handle)
         os.replace(temporary, path)
-    except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: a header JSON cannot hold
-        _log.debug("cache entry not written (%s): %s", path, error)
+    except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: what JSON cannot hold
+        _log.debug("%s not written (%s): %s", what, path, error)
         if temporary:
             try:
                 os.unlink(temporary)
