@@ -32,6 +32,7 @@ import numpy as np
 from lrdoctor.arch import RECURRENT_KINDS, is_recurrent, kind_of
 from lrdoctor.discover import display
 from lrdoctor.model import Architecture, ReadNote, RunConfig, Sourced
+from lrdoctor.units import as_float
 
 # Names of config files read beside and above a run, in order of preference within a directory.
 CONFIG_NAMES = (
@@ -526,10 +527,10 @@ def run_config(sources: Sequence[ConfigSource], arch: Architecture) -> RunConfig
                 included = arch.name in value
                 verb = "in" if included else "not in"
                 warmup = Sourced(included, f"{arch.name} {verb} warmup_architectures ({entry.source})")
-            elif total is None and key in TOTAL_KEYS and _number(value) is not None:
-                total = Sourced(int(_number(value)), entry.source)
-            elif target is None and key in TARGET_KL_KEYS and _number(value):  # 0 / None: no target
-                target = Sourced(_number(value), entry.source)
+            elif total is None and key in TOTAL_KEYS and as_float(value) is not None:
+                total = Sourced(int(as_float(value)), entry.source)
+            elif target is None and key in TARGET_KL_KEYS and as_float(value):  # 0 / None: no target
+                target = Sourced(as_float(value), entry.source)
     if warmup is None and schedule is not None and schedule.value == "warmup":
         warmup = Sourced(True, schedule.source)
     files = tuple(s.label for s in sources if s.label not in ("hparams plugin", "CleanRL hyperparameters text"))
@@ -542,7 +543,7 @@ def _lr_value(entry: Entry, zoo: bool, schedule: Sourced | None) -> tuple[Source
         match = _ZOO_LIN.match(value.strip())
         if match:  # rl-zoo "lin_3e-4": linear decay from 3e-4 to 0
             return Sourced(float(match.group(1)), entry.source), schedule or Sourced("linear", entry.source)
-    number = _number(value)
+    number = as_float(value)
     if number is None:
         return None, schedule
     if zoo and schedule is None:
@@ -557,19 +558,6 @@ def _piecewise_warmup(entry: Entry) -> Sourced | None:
     except (TypeError, ValueError):
         return None
     return Sourced(bool(points) and max(points) > points[0], entry.source)
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 # ---------------------------------------------------------------- everything for one run

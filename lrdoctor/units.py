@@ -1,6 +1,7 @@
-"""Units as people write and read them: step counts (``20M``, ``500K``, ``2e7``) and learning rates."""
+"""Units as people write and read them: step counts (``20M``, ``500K``, ``2e7``), learning rates, numbers in configs."""
 
 import math
+from typing import Any
 
 from lrdoctor.errors import InputError
 
@@ -35,3 +36,17 @@ def format_lr(lr: float) -> str:
     """Render a learning rate in the form papers use: 3e-04, 1.5e-05."""
     mantissa, exponent = f"{lr:.2e}".split("e")
     return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
+
+
+def as_float(value: Any) -> float | None:
+    """Numbers as configs write them: 3e-4, "3e-4" (YAML 1.1 reads that as text), "!!float"."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().replace("_", ""))
+        except ValueError:
+            return None
+    return None

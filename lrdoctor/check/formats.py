@@ -37,9 +37,9 @@ from lrdoctor.check.record import (
     UnitRecord,
     View,
     as_bool,
-    as_float,
 )
 from lrdoctor.check.units import Unit
+from lrdoctor.units import as_float
 
 SB3_DEFAULT_LR = 3e-4  # PPO and sb3-contrib RecurrentPPO
 RLLIB_DEFAULT_LR = 5e-5  # PPOConfig.lr

@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from lrdoctor.check.record import ADAPTIVE, CONSTANT, NO_WARMUP, WARMUP, Setting, UnitRecord, as_float
+from lrdoctor.check.record import ADAPTIVE, CONSTANT, NO_WARMUP, WARMUP, Setting, UnitRecord
 from lrdoctor.model import Severity
 from lrdoctor.schedule import Schedule
-from lrdoctor.units import format_lr, format_steps
+from lrdoctor.units import as_float, format_lr, format_steps
 
 # When a config does not say how long it trains, the schedule is drawn for the
 # length of the run that started lrdoctor, and the fix says so.

@@ -111,20 +111,6 @@ def dotted(keys: tuple) -> str:
     return ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in keys) or "(top level)"
 
 
-def as_float(value: Any) -> float | None:
-    """Numbers as configs write them: 3e-4, "3e-4" (YAML 1.1 reads that as text), "!!float"."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip().replace("_", ""))
-        except ValueError:
-            return None
-    return None
-
-
 def as_bool(value: Any) -> bool | None:
     """Booleans as configs write them, including YAML 1.1's yes/no/on/off read as text."""
     if isinstance(value, bool):
