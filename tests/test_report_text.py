@@ -1,15 +1,17 @@
 """The terminal reporter and the cause-first ordering it shares (synthetic results made by hand)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from lrdoctor import prescription
 from lrdoctor.model import Architecture, Finding, LRShape, MetricSource, Run, RunConfig, RunResult, Severity, Sourced
 from lrdoctor.report import Report, cause_first, peak
-from lrdoctor.report.text import BLOCKS, NON_FINITE_MARK, render, sparkline
+from lrdoctor.report.text import BLOCKS, NON_FINITE_MARK, SummaryTable, render, sparkline
 from lrdoctor.units import format_lr, format_steps
 
 STEPS = np.arange(0, 4_000_000, 40_000, dtype=np.int64)
@@ -113,6 +115,29 @@ def test_summary_table_names_architecture_source_lr_shape_peak_and_verdict():
     assert "collapsed" in row and f"{top.value:.4g}" in row and "constant 3e-04" in row and "gru (graph_free)" in row
     assert f"@ {format_steps(top.step)}" in text
     assert "config.yaml:3 rnn_type" in text
+
+
+def table_at(width: int, report: Report) -> str:
+    console = Console(width=width, color_system=None, force_terminal=False)
+    with console.capture() as captured:
+        console.print(SummaryTable(report))
+    return captured.get()
+
+
+def test_a_run_name_is_never_split_and_loses_only_its_start_on_a_narrow_line():
+    name = "sb3_recurrentppo_cartpole/RecurrentPPO_1"
+    long_named = replace(collapsed_run(), run=replace(collapsed_run().run, name=name))
+    report = Report((long_named, healthy_run()))
+    assert lines_of(render(report), name)  # 120 columns: the whole name on one line
+    shown = lines_of(table_at(60, report), "RecurrentPPO_1")[0].split()[0]
+    assert shown.startswith("…") and name.endswith(shown[1:]) and len(shown) < len(name)
+
+
+def test_the_peak_kl_and_its_step_share_a_line_when_the_table_fits():
+    top = peak(collapsed_run().run.metrics["kl"])
+    report = Report((collapsed_run(), healthy_run()))
+    assert f"{top.value:.4g} @ {format_steps(top.step)}" in table_at(160, report)
+    assert f"{top.value:.4g} @" not in table_at(90, report)  # too narrow: the step goes under it
 
 
 def test_the_cause_is_the_headline_and_its_consequences_are_indented_under_it():

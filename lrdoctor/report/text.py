@@ -11,7 +11,9 @@ import io
 import numpy as np
 import pandas as pd
 from rich import box
-from rich.console import Console, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
@@ -73,7 +75,7 @@ def print_report(console: Console, report: Report) -> None:
 
 def renderables(report: Report) -> list[RenderableType]:
     """The report as rich objects, for printing in colour to a terminal."""
-    parts: list[RenderableType] = [summary_table(report)]
+    parts: list[RenderableType] = [SummaryTable(report)]
     for result in report.results:
         parts.extend(run_section(result, report))
     parts.append(Text(""))
@@ -84,13 +86,14 @@ def renderables(report: Report) -> list[RenderableType]:
 # --- the table across runs ---------------------------------------------------------
 
 
-def summary_table(report: Report) -> Table:
+def summary_table(report: Report, peaks_on_one_line: bool = False, name_width: int | None = None) -> Table:
     count = len(report.results)
     table = Table(title=f"lrdoctor: {count} run{'s' * (count != 1)}", title_justify="left", box=box.SIMPLE_HEAD)
-    longest = max((len(result.run.name) for result in report.results), default=3)
-    table.add_column("run", overflow="fold", min_width=min(longest, 20))
+    # The run's name is never folded (a name split mid-word reads as two runs): LR and the
+    # architecture fold instead, and a name past ``name_width`` loses its start (TailFirst).
+    table.add_column("run", no_wrap=True, max_width=name_width)
     table.add_column("verdict", no_wrap=True)
-    table.add_column("peak KL", justify="right")
+    table.add_column("peak KL", justify="right", no_wrap=True)
     table.add_column("KL", no_wrap=True)
     table.add_column("LR", max_width=20)
     table.add_column("architecture", max_width=SOURCE_WIDTH)
@@ -100,9 +103,9 @@ def summary_table(report: Report) -> Table:
         if len(source) > SOURCE_WIDTH:  # the run's own section shows it whole
             source = source[: SOURCE_WIDTH - 1] + "…"
         table.add_row(
-            Text(result.run.name),
+            TailFirst(result.run.name),
             Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
-            peak_kl_text(result.run.metrics.get("kl"), threshold),
+            peak_kl_text(result.run.metrics.get("kl"), threshold, peaks_on_one_line),
             sparkline(result.run.metrics.get("kl"), threshold),
             Text(lr_shape_text(result)),
             Text.assemble(architecture_text(result), "\n", (source, "dim")),
@@ -110,16 +113,54 @@ def summary_table(report: Report) -> Table:
     return table
 
 
-def peak_kl_text(kl: pd.Series | None, threshold: float) -> Text:
-    """The peak on one line, its step under it: the column stays narrow."""
+def peak_kl_text(kl: pd.Series | None, threshold: float, one_line: bool = False) -> Text:
+    """The peak and its step, on one line or the step under the value (a narrower column)."""
     if kl is None:
         return Text("not logged", style="dim")
     top = peak(kl)
     if top is None:
         return Text("no finite value", style="red")
-    return Text.assemble(
-        (f"{top.value:.4g}", "red" if top.value > threshold else ""), ("\n@ " + format_steps(top.step), "dim")
-    )
+    at = (" " if one_line else "\n") + "@ " + format_steps(top.step)
+    return Text.assemble((f"{top.value:.4g}", "red" if top.value > threshold else ""), (at, "dim"))
+
+
+class SummaryTable:
+    """The table across runs laid out for the width it is printed in: each peak KL on one
+    line with its step when the whole table fits so, else with the step under it; names
+    whole unless even that leaves them more than a third of the line."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update_width(1 << 16)
+        for table in (summary_table(self.report, peaks_on_one_line=True), summary_table(self.report)):
+            if Measurement.get(console, unbounded, table).maximum <= options.max_width:
+                yield table
+                return
+        # Not even so: LR and architecture fold, and a name takes at most a third of the line,
+        # so a sweep of long names does not squeeze the verdict, the peak and the KL out of it.
+        yield summary_table(self.report, name_width=max(options.max_width // 3, 12))
+
+
+class TailFirst:
+    """A run's name on one line; given less room than it needs, it loses its start, not
+    its end: in a sweep the end (``RecurrentPPO_1``, ``seed3``) tells runs apart."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(cell_len(self.name), cell_len(self.name))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        name = self.name
+        if cell_len(name) > options.max_width:
+            tail = name
+            while tail and cell_len(tail) > options.max_width - 1:  # cells, not characters: some are wide
+                tail = tail[1:]
+            name = "…" + tail
+        yield Text(name, no_wrap=True, overflow="crop")
 
 
 def sparkline(series: pd.Series | None, threshold: float, width: int = SPARK_WIDTH) -> Text:
