@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import os
 import re
 import tomllib
@@ -527,14 +528,20 @@ def run_config(sources: Sequence[ConfigSource], arch: Architecture) -> RunConfig
                 included = arch.name in value
                 verb = "in" if included else "not in"
                 warmup = Sourced(included, f"{arch.name} {verb} warmup_architectures ({entry.source})")
-            elif total is None and key in TOTAL_KEYS and as_float(value) is not None:
-                total = Sourced(int(as_float(value)), entry.source)
-            elif target is None and key in TARGET_KL_KEYS and as_float(value):  # 0 / None: no target
-                target = Sourced(as_float(value), entry.source)
+            elif total is None and key in TOTAL_KEYS and _positive(value) is not None:
+                total = Sourced(int(_positive(value)), entry.source)
+            elif target is None and key in TARGET_KL_KEYS and _positive(value) is not None:  # 0 / None: no target
+                target = Sourced(_positive(value), entry.source)
     if warmup is None and schedule is not None and schedule.value == "warmup":
         warmup = Sourced(True, schedule.source)
     files = tuple(s.label for s in sources if s.label not in ("hparams plugin", "CleanRL hyperparameters text"))
     return RunConfig(lr=lr, lr_schedule=schedule, warmup=warmup, total_steps=total, target_kl=target, files=files)
+
+
+def _positive(value: Any) -> float | None:
+    """A count or threshold a config can mean: finite and above zero (`.inf`, NaN and 0 are not)."""
+    number = as_float(value)
+    return number if number is not None and math.isfinite(number) and number > 0 else None
 
 
 def _lr_value(entry: Entry, zoo: bool, schedule: Sourced | None) -> tuple[Sourced | None, Sourced | None]:

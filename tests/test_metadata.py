@@ -113,3 +113,11 @@ def test_config_and_logged_sources_are_named_alike(tmp_path):
     meta = read_metadata(run, tmp_path, hparams={"rnn_type": "gru"})
     assert meta.config.lr.source == "sweep/run_a/config.json:2 learning_rate"
     assert meta.architecture.source == "sweep/run_a hparams plugin: rnn_type"
+
+
+def test_infinite_or_zero_totals_and_targets_are_not_declared_values(tmp_path):
+    # A config value of .inf or 0 declares nothing usable; it must not make the run unreadable.
+    (tmp_path / "config.yaml").write_text("total_timesteps: .inf\ntarget_kl: 0\nlearning_rate: 3.0e-4\n")
+    meta = read_metadata(tmp_path, tmp_path)
+    assert meta.config.total_steps is None and meta.config.target_kl is None
+    assert meta.config.lr.value == 3e-4
