@@ -10,9 +10,9 @@ remembers the file's size and mtime when it was read, how far it was read
   (from ``end_offset``) and appended -- a live run is read incrementally;
 - anything else (shrunk, rewritten, touched): the file is read again in full.
 
-An entry is a plain ``.npz`` (no pickle) read with the same suspicion as any
-input: a corrupt, truncated, oversized or other-version entry is ignored and
-rebuilt, never trusted. Writes go to a temporary file renamed into place. When
+Event-file entries use the same checksummed entry format as the run cache below
+(no pickle), read with the same suspicion as any input: a corrupt, truncated or
+other-version entry is ignored and rebuilt, never trusted. Writes go to a temporary file renamed into place. When
 the cache directory is unusable, reading goes on without it (logged at debug).
 """
 
@@ -26,7 +26,6 @@ import mmap
 import os
 import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import IO, Callable
 
@@ -38,6 +37,7 @@ from lrdoctor.events import EventData, appended, read_event_file
 from lrdoctor.model import ReadNote
 
 FORMAT = 1  # bump when the entry layout changes
+_EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
 _FINGERPRINT_BYTES = 4096
 _log = logging.getLogger(__name__)
 
@@ -55,9 +55,9 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
         return read_event_file(path, want)
     resolved = Path(path).resolve()
     stat = resolved.stat()
-    key = _key(resolved, want)
-    entry_path = cache_dir() / (hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest() + ".npz")
-    entry = _load(entry_path, key)
+    source = _source(resolved, want)
+    key = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
+    entry = _load(key, source)
     if entry is None:
         data = read_event_file(resolved, want)
     else:
@@ -69,7 +69,7 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
             data = appended(data, read_event_file(resolved, want, start=data.end_offset))
         else:
             data = read_event_file(resolved, want)
-    _store(entry_path, key, stat, _fingerprint(resolved, data.end_offset), data)
+    _store(key, source, stat, _fingerprint(resolved, data.end_offset), data)
     return _as_read_from(path, data)
 
 
@@ -79,7 +79,8 @@ def _as_read_from(path: Path, data: EventData) -> EventData:
     return data
 
 
-def _key(resolved: Path, want: re.Pattern[str] | None) -> str:
+def _source(resolved: Path, want: re.Pattern[str] | None) -> str:
+    """What an entry was made from; stored in it and compared, not only hashed into its name."""
     selection = "*" if want is None else f"{want.flags}:{want.pattern}"
     return f"{resolved}\0{selection}\0lrdoctor {__version__}\0format {FORMAT}"
 
@@ -97,10 +98,10 @@ def _fingerprint(path: Path, end: int) -> list[int]:
     return [crc32c.crc32c(head), crc32c.crc32c(tail)]
 
 
-def _store(entry_path: Path, key: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:
+def _store(key: str, source: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:
     tags = sorted(data.scalars)
-    meta = {
-        "key": key,
+    header = {
+        "source": source,
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
         "fingerprint": fingerprint,
@@ -111,35 +112,27 @@ def _store(entry_path: Path, key: str, stat: os.stat_result, fingerprint: list[i
         "hparams": data.hparams,
         "notes": [[n.path, n.message, n.offset] for n in data.notes],
     }
-    arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    arrays = {}
     for index, tag in enumerate(tags):
         arrays[f"steps{index}"], arrays[f"values{index}"] = data.scalars[tag]
-    _replace_file(entry_path, lambda handle: np.savez(handle, **arrays), "event cache")
+    store_entry(_EVENTS_KIND, key, header, arrays)
 
 
-def _load(entry_path: Path, key: str) -> tuple[dict, EventData] | None:
-    """The entry for ``key``, or None if it is missing or not exactly as written."""
+def _load(key: str, source: str) -> tuple[dict, EventData] | None:
+    """The entry for ``source``, or None if it is missing or not exactly as written."""
+    entry = load_entry(_EVENTS_KIND, key)
+    if entry is None:
+        return None
+    meta, arrays = entry
     try:
-        entry_size = entry_path.stat().st_size
-        with zipfile.ZipFile(entry_path) as archive:
-            members = archive.infolist()
-            # Uncompressed members no larger than the file itself: nothing inflates.
-            if any(m.compress_type != zipfile.ZIP_STORED for m in members) or sum(
-                m.file_size for m in members
-            ) > entry_size:
-                raise ValueError("unexpected archive layout")
-        with np.load(entry_path, allow_pickle=False) as archive:
-            meta = json.loads(archive["meta"].tobytes())
-            if meta.get("key") != key:
-                return None
-            scalars = {}
-            for index, tag in enumerate(meta["tags"]):
-                steps, values = archive[f"steps{index}"], archive[f"values{index}"]
-                if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
-                    raise ValueError(f"bad arrays for {tag!r}")
-                if steps.ndim != 1:
-                    raise ValueError(f"bad shape for {tag!r}")
-                scalars[str(tag)] = (steps, values)
+        if meta.get("source") != source:
+            return None
+        scalars = {}
+        for index, tag in enumerate(meta["tags"]):
+            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                raise ValueError(f"bad arrays for {tag!r}")
+            scalars[str(tag)] = (steps, values)
         data = EventData(
             scalars=scalars,
             scalar_tags={str(t) for t in meta["scalar_tags"]},
@@ -151,10 +144,8 @@ def _load(entry_path: Path, key: str) -> tuple[dict, EventData] | None:
         meta["size"], meta["mtime_ns"] = int(meta["size"]), int(meta["mtime_ns"])
         meta["fingerprint"] = [int(v) for v in meta["fingerprint"]]
         return meta, data
-    except FileNotFoundError:
-        return None
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
-        _log.debug("event cache entry ignored (%s): %s", entry_path, error)
+        _log.debug("event cache entry ignored (%s): %s", key, error)
         return None
 
 

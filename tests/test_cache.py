@@ -61,7 +61,7 @@ def same(a, b):
 def test_cache_lives_in_the_cache_dir_not_beside_the_run(tmp_path):
     path = write_events(tmp_path, range(5))
     read_events(path)
-    assert list(cache_dir().glob("*.npz")) and cache_dir().is_relative_to(tmp_path / "cache")
+    assert list(cache_dir().glob("*.bin")) and cache_dir().is_relative_to(tmp_path / "cache")
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
@@ -80,7 +80,7 @@ def test_want_and_no_cache_are_honoured(tmp_path, reads):
     assert set(read_events(path, kl).scalars) == {"train/approx_kl"}
     assert set(read_events(path).scalars) == {"train/approx_kl", "train/learning_rate"}
     read_events(path, kl, use_cache=False)
-    assert reads == [0, 0, 0] and len(list(cache_dir().glob("*.npz"))) == 2
+    assert reads == [0, 0, 0] and len(list(cache_dir().glob("*.bin"))) == 2
 
 
 def test_grown_file_is_read_from_where_it_stopped(tmp_path, reads):
@@ -125,7 +125,7 @@ def test_replaced_file_that_grew_is_read_in_full(tmp_path, reads):
     "damage",
     [
         lambda b: b[: len(b) // 2],  # truncated
-        lambda b: b"garbage" * 10,  # not a zip
+        lambda b: b"garbage" * 10,  # not an entry
         lambda b: b.replace(b"lrdoctor", b"lrdoktor"),  # another key (version) inside
         lambda b: b"",  # empty
     ],
@@ -133,7 +133,7 @@ def test_replaced_file_that_grew_is_read_in_full(tmp_path, reads):
 def test_corrupt_entry_is_ignored_and_rebuilt(tmp_path, reads, damage):
     path = write_events(tmp_path, range(30))
     expected = read_events(path)
-    (entry,) = cache_dir().glob("*.npz")
+    (entry,) = cache_dir().glob("*.bin")
     entry.write_bytes(damage(entry.read_bytes()))
     same(read_events(path), expected)
     assert reads == [0, 0]
