@@ -141,7 +141,7 @@ def _unpacked(value):
 
 def findings_for(run: Run, options: Options) -> list[Finding]:
     """The findings of one run under these options."""
-    present = {name for name, series in run.metrics.items() if len(series)}
+    present = {name for name in run.metrics if len(run.metrics.points(name)[0])}
     if not present:
         return _link_and_sort(_nothing_checked(run, options))
     findings: list[Finding] = []

@@ -7,30 +7,23 @@ sweep is listed, not fatal.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from lrdoctor.discover import FoundRun, discover, display
-from lrdoctor.errors import InputError
+from lrdoctor.errors import InputError, UnreadableFile
 from lrdoctor.lrshape import lr_shape
 from lrdoctor.metadata import read_metadata
-from lrdoctor.model import CANONICAL_METRICS, LRShape, MetricSource, ReadNote, Run
-from lrdoctor.normalise import Normalised, Points, merge_files, normalise
+from lrdoctor.model import CANONICAL_METRICS, LRShape, MetricSource, Metrics, Points, ReadNote, Run
+from lrdoctor.normalise import Normalised, merge_files, normalise
 from lrdoctor.tags import TagRule, override_rules, wanted_pattern
 
 PathArg = Path | str | os.PathLike
-# SB3 writes one row per rollout: even 1e9 steps of 128-step rollouts is ~100 MB with
-# SB3's columns; a bigger file is not a progress.csv and would only exhaust memory.
-MAX_CSV_BYTES = 256 << 20
-STEP_COLUMN = "time/total_timesteps"  # SB3's progress.csv: the env-step counter of each row
 
 
 @dataclass(frozen=True)
@@ -185,7 +178,9 @@ def _load_run(
             reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
     else:
-        scalars, all_tags, notes = _read_progress_csv(found.progress_csv, want)
+        from lrdoctor import progress_csv  # pandas, only for runs that have no event files
+
+        scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
         texts, hparams, library = {}, {}, "sb3"
     where = display(str(found.path))
     normalised = normalise(scalars, sorted(all_tags), want, overrides, library=library, where=where)
@@ -256,9 +251,9 @@ def _store_run(
     }
     arrays = {}
     for index, name in enumerate(names):
-        series = normalised.metrics[name]
-        arrays[f"steps{index}"] = series.index.to_numpy(dtype=np.int64)
-        arrays[f"values{index}"] = series.to_numpy(dtype=np.float64)
+        steps, values = normalised.metrics.points(name)
+        arrays[f"steps{index}"] = steps.astype(np.int64, copy=False)
+        arrays[f"values{index}"] = values.astype(np.float64, copy=False)
     store_entry("runs", key, header, arrays)
 
 
@@ -272,20 +267,18 @@ def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
     header, arrays = entry
     try:
         names = [str(name) for name in header["metrics"]]
-        metrics = {}
+        points = {}
         for index, name in enumerate(names):
             steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
             if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
                 return None
-            # no copies: the arrays are this run's own (a private mapping of its entry)
-            step_index = pd.Index(steps, name="step", copy=False)
-            metrics[name] = pd.Series(values, index=step_index, name=name, copy=False)
+            points[name] = (steps, values)  # no copies: a private mapping of this run's entry
         sources = {
             name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
             for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
         }
         normalised = Normalised(
-            metrics=metrics,
+            metrics=Metrics.from_points(points),
             sources=sources,
             library=header["library"],
             step_axis=str(header["step_axis"]),
@@ -327,81 +320,3 @@ def _read_event_files(files: Sequence[Path], want, use_cache: bool):
     return merge_files(per_file), all_tags, texts, hparams, notes, opened
 
 
-def _read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], list[ReadNote]]:
-    """SB3's CSV logger: one row per dump, blank where a key was not recorded that time.
-    Blank cells are "not logged"; a written nan stays NaN (data); a cell that is no
-    number at all ("abc") is skipped and noted, never turned into a NaN."""
-    notes: list[ReadNote] = []
-    frame, incomplete = _csv_frame(path)
-    frame = frame.fillna("")  # a short row leaves its last cells missing: not logged
-    notes.extend([incomplete] if incomplete else [])
-    if STEP_COLUMN not in frame.columns:
-        raise UnreadableFile(path, f"no {STEP_COLUMN} column to use as the step")
-    steps_all = _numbers(frame[STEP_COLUMN])
-    with np.errstate(invalid="ignore"):
-        # a step must be a whole number int64 holds: casting inf or 1e30 would invent one
-        has_step = np.isfinite(steps_all) & (steps_all == np.floor(steps_all)) & (np.abs(steps_all) < 2.0**63)
-    all_tags = {c for c in frame.columns if c != STEP_COLUMN}
-    scalars: dict[str, Points] = {}
-    not_numbers: dict[str, int] = {}
-    for column in sorted(t for t in all_tags if want.fullmatch(t)):
-        cells = frame[column].str.strip()
-        values = _numbers(cells)
-        written = has_step & (cells != "").to_numpy()
-        number = ~np.isnan(values) | cells.str.lower().isin(NAN_SPELLINGS).to_numpy()
-        if (written & ~number).any():
-            not_numbers[column] = int((written & ~number).sum())
-        use = written & number
-        scalars[column] = merge_files([{column: (steps_all[use].astype(np.int64), values[use])}])[column]
-    where = display(str(path))
-    if (~has_step).any():
-        notes.append(ReadNote(where, f"{int((~has_step).sum())} rows without a whole-number {STEP_COLUMN} skipped"))
-    if not_numbers:
-        counts = ", ".join(f"{column}: {count}" for column, count in not_numbers.items())
-        notes.append(ReadNote(where, f"cells that are not numbers skipped ({counts})"))
-    return scalars, all_tags, notes
-
-
-NAN_SPELLINGS = ("nan", "-nan", "+nan")
-
-
-def _numbers(cells: pd.Series) -> np.ndarray:
-    """Cells as float64; blank or not a number -> NaN (callers tell a written nan apart)."""
-    stripped = cells.str.strip()
-    return pd.to_numeric(stripped.where(stripped != ""), errors="coerce").to_numpy(dtype=np.float64)
-
-
-class UnreadableFile(Exception):
-    """A file of a run that cannot be read as what its name says; the run is reported."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{display(str(path))}: {reason}")
-
-
-def _csv_frame(path: Path) -> tuple[pd.DataFrame, ReadNote | None]:
-    """progress.csv as text cells, without a last line still being written (SB3 writes a
-    row at a time: "8192,0.0" may be the start of "8192,0.034,..."); or UnreadableFile."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise UnreadableFile(path, f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CSV_BYTES + 1)  # read once: the file may grow meanwhile
-    except OSError as error:
-        raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
-    whole = data[: data.rfind(b"\n") + 1]
-    note = None
-    if len(whole) < len(data) and whole:
-        note = ReadNote(display(str(path)), f"incomplete last line: {len(data) - len(whole)} bytes skipped", len(whole))
-    else:
-        whole = data  # no newline at all: a one-line file, read as it is
-    try:
-        text = whole.decode("utf-8")
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="skip", engine="python")
-    except UnicodeDecodeError:
-        raise UnreadableFile(path, "not UTF-8 text") from None
-    except pd.errors.EmptyDataError:
-        raise UnreadableFile(path, "empty file: no header row") from None
-    except (pd.errors.ParserError, csv.Error) as error:
-        raise UnreadableFile(path, f"not a CSV table: {' '.join(str(error).split())}") from None
-    return frame, note

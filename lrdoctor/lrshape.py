@@ -7,10 +7,14 @@ well have had a schedule, so it is never called constant.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from lrdoctor.model import LRShape
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Relative tolerance for "the same LR": float32 rounding is ~6e-8, a schedule step is far larger.
 _RTOL = 1e-3

@@ -8,9 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, MutableMapping
 
-import pandas as pd
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Points = tuple[np.ndarray, np.ndarray]  # steps (int64), values (float64)
 
 CANONICAL_METRICS = (
     "lr",
@@ -107,17 +112,71 @@ class ReadNote:
     offset: int | None = None
 
 
+class Metrics(MutableMapping[str, "pd.Series"]):
+    """A run's canonical metrics: name -> float Series indexed by step (int64, named "step").
+
+    A metric read from disk or the cache is held as its two arrays and becomes a pandas
+    Series the first time it is asked for. Whatever needs only the numbers (a report of
+    cached findings) uses ``points`` and never imports pandas: that import alone costs more
+    than a cached re-analysis of a 100-run sweep.
+    """
+
+    def __init__(self, series: Mapping[str, pd.Series] | None = None) -> None:
+        self._data: dict[str, pd.Series | Points] = dict(series or {})
+
+    @classmethod
+    def from_points(cls, points: Mapping[str, Points]) -> Metrics:
+        metrics = cls()
+        for name, (steps, values) in points.items():
+            metrics._data[name] = (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+        return metrics
+
+    def points(self, name: str) -> Points | None:
+        """A metric's (steps, values) as arrays, without pandas; None when it was not logged."""
+        held = self._data.get(name)
+        if held is None or isinstance(held, tuple):
+            return held
+        return held.index.to_numpy(), held.to_numpy(dtype=np.float64)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        held = self._data[name]
+        if isinstance(held, tuple):
+            import pandas as pd
+
+            steps, values = held
+            index = pd.Index(steps, dtype="int64", name="step", copy=False)
+            held = self._data[name] = pd.Series(values, index=index, name=name, copy=False)
+        return held
+
+    def __setitem__(self, name: str, series: pd.Series) -> None:
+        self._data[name] = series
+
+    def __delitem__(self, name: str) -> None:
+        del self._data[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}: {len(self.points(name)[0])} points" for name in self)
+        return f"Metrics({sizes})"
+
+
 @dataclass
 class Run:
     """One training run as read from disk, normalised to canonical metrics.
 
     ``metrics`` maps a canonical metric name to a float Series indexed by step
     (int64), holding only the points that were logged; NaN/Inf values are kept.
+    A plain dict of Series is accepted and wrapped.
     """
 
     name: str
     path: Path
-    metrics: dict[str, pd.Series] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
     sources: dict[str, MetricSource] = field(default_factory=dict)
     step_axis: str = "unknown"
     library: str | None = None
@@ -127,14 +186,13 @@ class Run:
     unknown_tags: tuple[str, ...] = ()
     notes: tuple[ReadNote, ...] = ()
 
-    @property
-    def frame(self) -> pd.DataFrame:
-        """All metrics side by side on the union of their steps (NaN where not logged)."""
-        return pd.DataFrame(self.metrics).sort_index()
+    def __post_init__(self) -> None:
+        if not isinstance(self.metrics, Metrics):
+            self.metrics = Metrics(self.metrics)
 
     @property
     def last_step(self) -> int | None:
-        ends = [int(s.index.max()) for s in self.metrics.values() if len(s)]
+        ends = [int(steps.max()) for steps, _ in map(self.metrics.points, self.metrics) if len(steps)]
         return max(ends) if ends else None
 
 

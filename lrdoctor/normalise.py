@@ -11,20 +11,17 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from lrdoctor.discover import display
-from lrdoctor.model import MetricSource, ReadNote
+from lrdoctor.model import MetricSource, Metrics, Points, ReadNote
 from lrdoctor.tags import LIBRARY_BY_NAME, RLLIB_TIMESTEPS_TAG, TagRule, choose_library, map_tags
-
-Points = tuple[np.ndarray, np.ndarray]  # steps (int64), values (float64)
 
 
 @dataclass(frozen=True)
 class Normalised:
     """A run's canonical metrics and where each came from."""
 
-    metrics: dict[str, pd.Series]
+    metrics: Metrics
     sources: dict[str, MetricSource]
     library: str | None
     step_axis: str
@@ -87,14 +84,12 @@ def normalise(
         for metric, choice in map_tags(scalars, lib.rules).items():
             chosen.setdefault(metric, choice)
 
-    metrics: dict[str, pd.Series] = {}
+    points: dict[str, Points] = {}
     sources: dict[str, MetricSource] = {}
     for metric, choice in chosen.items():
         steps, values = scalars[choice.tag]
         # -H tags (SB3 train/entropy_loss, skrl, npp-rl) become +H so every rule reads one sign
-        metrics[metric] = pd.Series(
-            -values if choice.rule.negated else values, index=pd.Index(steps, dtype="int64", name="step"), name=metric
-        )
+        points[metric] = (steps, -values if choice.rule.negated else values)
         from_override = choice.rule in overrides
         sources[metric] = MetricSource(
             tag=choice.tag,
@@ -112,12 +107,12 @@ def normalise(
             )
 
     unknown = tuple(sorted(t for t in all_tags if not known.fullmatch(t)))
-    if not metrics:
+    if not points:
         notes.append(
             ReadNote(where, f"no known tags: none of {len(all_tags)} scalar tags maps to a canonical metric (see --tag)")
         )
     return Normalised(
-        metrics=metrics,
+        metrics=Metrics.from_points(points),
         sources=sources,
         library=lib.name if lib else None,
         step_axis=_step_axis(lib.name if lib else None, lib.step_axis if lib else "unknown", scalars),

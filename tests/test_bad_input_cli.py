@@ -357,7 +357,7 @@ def test_progress_csv_rows_and_cells_that_are_not_data(tmp_path, case, note, poi
 
 
 def test_progress_csv_over_the_size_limit_is_not_read(tmp_path):
-    from lrdoctor.ingest import MAX_CSV_BYTES
+    from lrdoctor.progress_csv import MAX_CSV_BYTES
 
     (tmp_path / "run").mkdir()
     with open(tmp_path / "run" / "progress.csv", "wb") as handle:

@@ -110,7 +110,7 @@ def test_roots_by_severity_then_by_how_much_they_explain():
 def test_summary_table_names_architecture_source_lr_shape_peak_and_verdict():
     text = render(Report((collapsed_run(), healthy_run())))
     row = lines_of(text, "graph_free_gru")[0]
-    top = peak(collapsed_run().run.metrics["kl"])
+    top = peak(collapsed_run().run.metrics.points("kl"))
     assert top.value == 0.0334
     assert "collapsed" in row and f"{top.value:.4g}" in row and "constant 3e-04" in row and "gru (graph_free)" in row
     assert f"@ {format_steps(top.step)}" in text
@@ -134,7 +134,7 @@ def test_a_run_name_is_never_split_and_loses_only_its_start_on_a_narrow_line():
 
 
 def test_the_peak_kl_and_its_step_share_a_line_when_the_table_fits():
-    top = peak(collapsed_run().run.metrics["kl"])
+    top = peak(collapsed_run().run.metrics.points("kl"))
     report = Report((collapsed_run(), healthy_run()))
     assert f"{top.value:.4g} @ {format_steps(top.step)}" in table_at(160, report)
     assert f"{top.value:.4g} @" not in table_at(90, report)  # too narrow: the step goes under it
@@ -208,8 +208,7 @@ def test_totals_count_verdicts_and_findings():
 
 
 def test_sparkline_rises_with_the_series_and_marks_bins_over_the_threshold():
-    series = pd.Series(np.linspace(0.0, 0.04, 400), index=np.arange(400) * 1000)
-    line = sparkline(series, threshold=0.02, width=16)
+    line = sparkline((np.arange(400) * 1000, np.linspace(0.0, 0.04, 400)), threshold=0.02, width=16)
     levels = [BLOCKS.index(char) for char in line.plain]
     assert len(levels) == 16 and levels == sorted(levels) and levels[-1] == len(BLOCKS) - 1
     red = {span.start for span in line.spans if "red" in str(span.style)}
@@ -217,7 +216,7 @@ def test_sparkline_rises_with_the_series_and_marks_bins_over_the_threshold():
 
 
 def test_sparkline_of_a_run_under_threshold_stays_low():
-    line = sparkline(pd.Series(np.full(50, 0.005)), threshold=0.02, width=10)
+    line = sparkline((np.arange(50), np.full(50, 0.005)), threshold=0.02, width=10)
     assert set(line.plain) == {BLOCKS[1]}
 
 
@@ -225,9 +224,9 @@ def test_sparkline_of_a_run_under_threshold_stays_low():
 def test_sparkline_marks_non_finite_bins(bad):
     values = np.full(100, 0.01)
     values[95] = bad
-    line = sparkline(pd.Series(values), threshold=0.02, width=10)
+    line = sparkline((np.arange(100), values), threshold=0.02, width=10)
     assert line.plain[-1] == NON_FINITE_MARK and NON_FINITE_MARK not in line.plain[:-1]
 
 
 def test_sparkline_of_a_short_series_has_one_block_per_point():
-    assert len(sparkline(pd.Series([0.01, 0.02, 0.03]), threshold=0.02).plain) == 3
+    assert len(sparkline((np.arange(3), np.array([0.01, 0.02, 0.03])), threshold=0.02).plain) == 3

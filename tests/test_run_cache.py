@@ -14,7 +14,7 @@ import pytest
 
 import lrdoctor.cache as cache
 import lrdoctor.ingest as ingest
-from lrdoctor import engine
+from lrdoctor import engine, progress_csv
 from lrdoctor.options import Options, load_options
 from tests.writers import synthetic_collapse, write_run
 
@@ -63,7 +63,7 @@ def test_cached_sweep_equals_a_fresh_one_and_reads_and_judges_nothing(sweep, mon
         raise AssertionError("read or judged again")
 
     monkeypatch.setattr(ingest, "_read_event_files", forbidden)
-    monkeypatch.setattr(ingest, "_read_progress_csv", forbidden)
+    monkeypatch.setattr(progress_csv, "read_progress_csv", forbidden)
     monkeypatch.setattr(engine, "findings_for", forbidden)
     _, second = analysed(sweep)
     assert_same_runs(fresh, first)
@@ -138,3 +138,42 @@ def test_findings_keep_tuples_and_dict_keys():
     value = {"band": (0.0, 0.01), "phases": [{"n": 1, 2: None}], "nested": ((1, "a"), [2.5])}
     assert engine._unpacked(json.loads(json.dumps(engine._packed(value)))) == value
     assert isinstance(engine._unpacked(engine._packed((1, 2))), tuple)
+
+
+# What a cached re-analysis must not load: pandas is needed only to read a run or judge
+# it (importing it costs more than the whole cached analysis of a 100-run sweep), and the
+# config linter only by `check` (configs beside runs are still read, by metadata.py).
+# Checked by module, never by the clock.
+NOT_LOADED_WHEN_CACHED = ("pandas", "matplotlib", "lrdoctor.check")
+
+ANALYZE_AND_LIST_MODULES = """
+import sys
+from lrdoctor.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("format", ["text", "json", "markdown", "sarif"])
+def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, tmp_path, format):
+    import subprocess
+    import sys
+
+    def modules_of_analyze() -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", ANALYZE_AND_LIST_MODULES, "analyze", str(sweep), "--format", format,
+             "-o", str(tmp_path / "report")],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )
+        assert "lrdoctor: error" not in done.stderr, done.stderr
+        return set(done.stderr.strip().splitlines()[-1].split())
+
+    first = modules_of_analyze()
+    assert "pandas" in first  # the first analysis reads the runs (proof the check can fail)
+    report = (tmp_path / "report").read_text()
+    second = modules_of_analyze()
+    assert (tmp_path / "report").read_text() == report
+    assert not [name for name in NOT_LOADED_WHEN_CACHED if name in second]

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from lrdoctor.discover import display
-from lrdoctor.model import Finding, ReadNote, RunResult, Severity
+from lrdoctor.model import Finding, Points, ReadNote, RunResult, Severity
 from lrdoctor.schedule import Schedule
 from lrdoctor.units import format_lr, format_steps
 
@@ -72,16 +71,16 @@ class Peak:
     step: int
 
 
-def peak(series: pd.Series | None) -> Peak | None:
-    """The largest finite value of a metric and its step; None when it has none."""
-    if series is None or not len(series):
+def peak(points: Points | None) -> Peak | None:
+    """The largest finite value of a metric (its ``Metrics.points``) and its step; None when it has none."""
+    if points is None or not len(points[0]):
         return None
-    values = series.to_numpy(dtype=float)
+    steps, values = points
     finite = np.isfinite(values)
     if not finite.any():
         return None
     position = int(np.argmax(np.where(finite, values, -np.inf)))
-    return Peak(float(values[position]), int(series.index[position]))
+    return Peak(float(values[position]), int(steps[position]))
 
 
 def kl_threshold_of(result: RunResult, default: float) -> float:

@@ -59,15 +59,15 @@ def run_entry(result: RunResult, report: Report) -> dict[str, Any]:
 
 
 def metric_entry(run, metric: str) -> dict[str, Any]:
-    series = run.metrics[metric]
+    steps, _ = run.metrics.points(metric)
     source = run.sources.get(metric)
     return {
         "tag": source.tag if source else None,
         "negated": source.negated if source else False,
         "estimator": source.estimator if source else None,
-        "points": int(len(series)),
-        "first_step": int(series.index.min()) if len(series) else None,
-        "last_step": int(series.index.max()) if len(series) else None,
+        "points": len(steps),
+        "first_step": int(steps.min()) if len(steps) else None,
+        "last_step": int(steps.max()) if len(steps) else None,
     }
 
 

@@ -69,7 +69,7 @@ def overview(report: Report) -> list[str]:
 
 
 def peak_kl(result: RunResult, threshold: float) -> str:
-    kl = result.run.metrics.get("kl")
+    kl = result.run.metrics.points("kl")
     if kl is None:
         return "not logged"
     top = peak(kl)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pandas as pd
 from rich import box
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -21,7 +20,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from lrdoctor.discover import display
-from lrdoctor.model import Finding, RunResult, Severity
+from lrdoctor.model import Finding, Points, RunResult, Severity
 from lrdoctor.report import (
     Report,
     architecture_text,
@@ -105,15 +104,15 @@ def summary_table(report: Report, peaks_on_one_line: bool = False, name_width: i
         table.add_row(
             TailFirst(result.run.name),
             Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
-            peak_kl_text(result.run.metrics.get("kl"), threshold, peaks_on_one_line),
-            sparkline(result.run.metrics.get("kl"), threshold),
+            peak_kl_text(result.run.metrics.points("kl"), threshold, peaks_on_one_line),
+            sparkline(result.run.metrics.points("kl"), threshold),
             Text(lr_shape_text(result)),
             Text.assemble(architecture_text(result), "\n", (source, "dim")),
         )
     return table
 
 
-def peak_kl_text(kl: pd.Series | None, threshold: float, one_line: bool = False) -> Text:
+def peak_kl_text(kl: Points | None, threshold: float, one_line: bool = False) -> Text:
     """The peak and its step, on one line or the step under the value (a narrower column)."""
     if kl is None:
         return Text("not logged", style="dim")
@@ -163,15 +162,15 @@ class TailFirst:
         yield Text(name, no_wrap=True, overflow="crop")
 
 
-def sparkline(series: pd.Series | None, threshold: float, width: int = SPARK_WIDTH) -> Text:
+def sparkline(kl: Points | None, threshold: float, width: int = SPARK_WIDTH) -> Text:
     """KL in unicode blocks, the maximum of each bin; bins over the threshold in red.
 
     The scale tops at the larger of the peak and the threshold, so a run that
     stays well under its threshold also looks low. A bin holding NaN/Inf shows ×.
     """
-    if series is None or not len(series):
+    if kl is None or not len(kl[1]):
         return Text("")
-    values = series.to_numpy(dtype=float)
+    values = kl[1]
     finite = np.isfinite(values)
     starts = np.unique(np.linspace(0, len(values), width, endpoint=False).astype(int))
     highs = np.maximum.reduceat(np.where(finite, values, -np.inf), starts)
@@ -237,16 +236,17 @@ def metric_table(result: RunResult) -> RenderableType:
     table = Table(title="metrics", title_justify="left", box=None, padding=(0, 2, 0, 0))
     for header in ("metric", "tag", "sign", "KL estimator", "points", "steps"):
         table.add_column(header)
-    for metric, series in run.metrics.items():
+    for metric in run.metrics:
+        steps, _ = run.metrics.points(metric)
         source = run.sources.get(metric)
-        steps = f"{format_steps(series.index.min())} → {format_steps(series.index.max())}" if len(series) else ""
+        span = f"{format_steps(steps.min())} → {format_steps(steps.max())}" if len(steps) else ""
         table.add_row(
             Text(metric),
             Text(display(source.tag) if source else "?"),
             Text("negated (−H logged)" if source and source.negated else "as logged"),
             Text((source.estimator if source else None) or ""),
-            Text(str(len(series))),
-            Text(steps),
+            Text(str(len(steps))),
+            Text(span),
         )
     # tag names are written by whoever wrote the logs: escaped like file names
     unknown = ", ".join(map(display, run.unknown_tags)) if run.unknown_tags else "none"

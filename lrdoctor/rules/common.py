@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import pandas as pd
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.units import format_lr, format_steps
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A Gaussian's median absolute deviation times this is its standard deviation.
 MAD_TO_SIGMA = 1.4826
