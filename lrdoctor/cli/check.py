@@ -8,8 +8,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from lrdoctor.check import check_paths
-from lrdoctor.check.output import FORMATTERS, summary_line
 from lrdoctor.cli import command
 from lrdoctor.exitcode import FailOn
 from lrdoctor.options import load_options
@@ -53,6 +51,10 @@ def check(
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error or a file that does not parse.
     """
+    # the YAML parser and the config linter are loaded by `check` alone, not by every command
+    from lrdoctor.check import check_paths
+    from lrdoctor.check.output import FORMATTERS, summary_line
+
     options = load_options(
         cwd=Path.cwd(),
         config=config,
