@@ -184,7 +184,7 @@ def _load_run(
         texts, hparams, library = {}, {}, "sb3"
     where = display(str(found.path))
     normalised = normalise(scalars, sorted(all_tags), want, overrides, library=library, where=where)
-    shape = lr_shape(normalised.metrics.get("lr"))
+    shape = lr_shape(normalised.metrics.points("lr"))
     if key is not None:
         _store_run(key, normalised, shape, texts, hparams, tuple(notes))
     return described_run(found, normalised, shape, texts, hparams, tuple(notes), arch)

@@ -7,14 +7,9 @@ well have had a schedule, so it is never called constant.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from lrdoctor.model import LRShape
-
-if TYPE_CHECKING:
-    import pandas as pd
+from lrdoctor.model import LRShape, Points
 
 # Relative tolerance for "the same LR": float32 rounding is ~6e-8, a schedule step is far larger.
 _RTOL = 1e-3
@@ -28,16 +23,18 @@ _ADAPTIVE_REVERSALS = 3
 _STEP_MAX_CHANGES = 12
 
 
-def lr_shape(lr: pd.Series | None) -> LRShape:
-    """Classify the LR series (indexed by step): constant, warmup, warmup-decay,
-    linear-decay, cosine, step, adaptive, unknown; not-logged when there is none."""
+def lr_shape(lr: Points | None) -> LRShape:
+    """Classify the logged LR (its ``Metrics.points``): constant, warmup, warmup-decay,
+    linear-decay, cosine, step, adaptive, unknown; not-logged when there is none.
+    Arrays only: a run is described in a reader process that never needs pandas."""
     if lr is None:
         return LRShape(kind="not-logged")
-    finite = lr[np.isfinite(lr.to_numpy(dtype=np.float64))].sort_index()
-    if finite.empty:
+    steps, values = np.asarray(lr[0], dtype=np.float64), np.asarray(lr[1], dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
         return LRShape(kind="unknown")
-    steps = finite.index.to_numpy(dtype=np.float64)
-    values = finite.to_numpy(dtype=np.float64)
+    order = np.argsort(steps[finite], kind="stable")
+    steps, values = steps[finite][order], values[finite][order]
     peak, initial, final = float(values.max()), float(values[0]), float(values[-1])
     shape = {"peak_lr": peak, "initial_lr": initial, "final_lr": final}
 

@@ -104,7 +104,7 @@ class Recorder:
             library=normalised.library,
             architecture=architecture,
             config=config,
-            lr_shape=lr_shape(normalised.metrics.get("lr")),
+            lr_shape=lr_shape(normalised.metrics.points("lr")),
             unknown_tags=normalised.unknown_tags,
         )
 

@@ -261,7 +261,7 @@ def run_from_events(
         for note in data.notes
         if note.offset is None or note.offset < data.end_offset
     )
-    shape = lr_shape(normalised.metrics.get("lr"))
+    shape = lr_shape(normalised.metrics.points("lr"))
     return ingest.described_run(found, normalised, shape, texts, hparams, read_notes, arch)
 
 

@@ -29,6 +29,7 @@ from lrdoctor import engine, ingest, watch
 from lrdoctor.cli import app
 from lrdoctor.cli.watch import runs_table
 from lrdoctor.lrshape import lr_shape
+from lrdoctor.model import Metrics
 from lrdoctor.options import load_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,8 +86,8 @@ def first_sustained_error_step(run_dir: Path) -> tuple[int, dict]:
     run = ingest.load_runs(run_dir, use_cache=False)[0]
     options = load_options(cwd=ROOT / "tests", select=["LRD001"])
     for step in run.metrics["kl"].index:
-        metrics = {name: series[series.index <= step] for name, series in run.metrics.items()}
-        prefix = dataclasses.replace(run, metrics=metrics, lr_shape=lr_shape(metrics.get("lr")))
+        metrics = Metrics({name: series[series.index <= step] for name, series in run.metrics.items()})
+        prefix = dataclasses.replace(run, metrics=metrics, lr_shape=lr_shape(metrics.points("lr")))
         for finding in engine.findings_for(prefix, options):
             if finding.severity.value == "error":
                 return int(step), dict(finding.evidence)

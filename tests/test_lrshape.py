@@ -1,5 +1,4 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from lrdoctor.lrshape import lr_shape
@@ -9,7 +8,8 @@ STEPS = np.arange(1, 201) * 10_000
 
 
 def series(values):
-    return pd.Series(np.asarray(values, dtype=np.float32).astype(np.float64), index=STEPS[: len(values)])
+    """(steps, values) as Metrics.points gives them; float32 like TensorBoard stores an LR."""
+    return STEPS[: len(values)], np.asarray(values, dtype=np.float32).astype(np.float64)
 
 
 def test_not_logged_is_never_constant():
@@ -48,8 +48,15 @@ def test_linear_cosine_step_adaptive():
 def test_fine_grained_linear_decay_is_not_mistaken_for_steps():
     steps = np.arange(1, 10_001) * 2048
     values = (3e-4 * (1 - np.arange(10_000) / 10_000)).astype(np.float32).astype(np.float64)
-    assert lr_shape(pd.Series(values, index=steps)).kind == "linear-decay"
+    assert lr_shape((steps, values)).kind == "linear-decay"
 
 
 def test_all_nan_is_unknown_not_constant():
     assert lr_shape(series([np.nan] * 5)).kind == "unknown"
+
+
+def test_points_out_of_step_order_are_read_in_step_order():
+    steps, values = series(np.minimum(np.linspace(0.1, 2, 200), 1) * 3e-4)
+    shuffled = np.random.default_rng(0).permutation(len(steps))
+    assert lr_shape((steps[shuffled], values[shuffled])) == lr_shape((steps, values))
+    assert lr_shape((steps[shuffled], values[shuffled])).kind == "warmup"
