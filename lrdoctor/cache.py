@@ -14,6 +14,10 @@ Event-file entries use the same checksummed entry format as the run cache below
 (no pickle), read with the same suspicion as any input: a corrupt, truncated or
 other-version entry is ignored and rebuilt, never trusted. Writes go to a temporary file renamed into place. When
 the cache directory is unusable, reading goes on without it (logged at debug).
+
+The cache is bounded: ``prune`` deletes the least recently used entries once the whole
+cache holds more than ``LRDOCTOR_CACHE_MAX_MB`` (default 2048 MB, about 28 sweeps of
+100 runs x 10,000 steps); every entry used is touched, so what a sweep still needs stays.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import mmap
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Callable
 
@@ -33,12 +38,16 @@ import crc32c
 import numpy as np
 
 from lrdoctor import __version__
+from lrdoctor.errors import InputError
 from lrdoctor.events import EventData, appended, read_event_file
 from lrdoctor.model import ReadNote
 
 FORMAT = 1  # bump when the entry layout changes
 _EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
 _FINGERPRINT_BYTES = 4096
+DEFAULT_MAX_MB = 2048
+# A temporary file this old is left by a process that died while writing it.
+_STALE_TEMPORARY_NS = 3600 * 10**9
 _log = logging.getLogger(__name__)
 
 
@@ -46,6 +55,54 @@ def cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(os.environ.get("LRDOCTOR_CACHE_DIR") or user_cache_dir("lrdoctor")) / f"events-{FORMAT}"
+
+
+def max_bytes() -> int:
+    """The cache's size bound, from ``LRDOCTOR_CACHE_MAX_MB``; a value that is not a
+    number of megabytes is an input error, not silently the default."""
+    text = os.environ.get("LRDOCTOR_CACHE_MAX_MB", "").strip()
+    if not text:
+        return DEFAULT_MAX_MB << 20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not 0 <= megabytes < float("inf"):
+        raise InputError(f"LRDOCTOR_CACHE_MAX_MB={text}: expected a size in megabytes, e.g. 2048")
+    return int(megabytes * (1 << 20))
+
+
+def prune(limit: int) -> int:
+    """Delete the least recently used entries (and temporary files left by a crash) until
+    the cache holds at most ``limit`` bytes; returns the bytes freed. Another process may
+    be reading or pruning at the same time: a file already gone is simply skipped, and a
+    reader that loses an entry reads the run again."""
+    now = time.time_ns()
+    entries, total, freed = [], 0, 0
+    try:
+        kinds = [kind.path for kind in os.scandir(cache_dir().parent) if kind.is_dir(follow_symlinks=False)]
+        for kind in kinds:
+            for entry in os.scandir(kind):
+                stat = entry.stat(follow_symlinks=False)
+                if entry.name.endswith(".bin"):
+                    entries.append((stat.st_mtime_ns, stat.st_size, entry.path))
+                elif entry.name.endswith(".tmp") and now - stat.st_mtime_ns > _STALE_TEMPORARY_NS:
+                    entries.append((-1, stat.st_size, entry.path))  # first to go
+                elif not entry.name.endswith(".tmp"):
+                    continue  # not ours; a fresh temporary is another process's write in progress
+                total += stat.st_size
+    except OSError as error:
+        _log.debug("cache not pruned: %s", error)
+        return 0
+    for used, size, path in sorted(entries):
+        if total - freed <= limit and used != -1:
+            break
+        try:
+            os.unlink(path)
+            freed += size
+        except OSError:
+            pass
+    return freed
 
 
 def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool = True) -> EventData:
@@ -206,12 +263,21 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
             offset = end
         if offset != len(blob):
             raise ValueError("trailing bytes")
+        _touch(path)
         return header, arrays
     except FileNotFoundError:
         return None
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
         _log.debug("cache entry ignored (%s): %s", path, error)
         return None
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry as just used: ``prune`` removes the least recently used first."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only or shared cache is still read
 
 
 def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:

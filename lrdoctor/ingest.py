@@ -80,6 +80,9 @@ def load(
         problems.extend(discovery.problems)
     found = _once_each(found)
 
+    from lrdoctor.cache import max_bytes, prune
+
+    cache_limit = max_bytes() if use_cache else None  # a bad LRDOCTOR_CACHE_MAX_MB is said before reading
     # Unchanged runs come whole from the cache, here: workers are started only for the rest.
     keys = [run_key(run, overrides) if use_cache else None for run in found]
     outcomes: list[Run | ReadNote | None] = [
@@ -89,6 +92,8 @@ def load(
     tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
     for index, outcome in zip(missing, _map(tasks, jobs, on_progress)):
         outcomes[index] = outcome
+    if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
+        prune(cache_limit)
     runs: list[Run] = []
     run_keys: list[str | None] = []
     for outcome, key in zip(outcomes, keys):

@@ -94,6 +94,15 @@ def test_missing_path(tmp_path):
     assert result.stderr == f"lrdoctor: error: no such file or directory: {tmp_path / 'nope'}\n"
 
 
+def test_a_cache_bound_that_is_not_a_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "2GB")
+    run = good_run(tmp_path / "run")
+    result = analyze(run)
+    assert result.exit_code == 2
+    assert result.stderr == "lrdoctor: error: LRDOCTOR_CACHE_MAX_MB=2GB: expected a size in megabytes, e.g. 2048\n"
+    assert analyze(run, "--no-cache").exit_code == 0  # no cache, no bound to read
+
+
 def test_directory_without_runs(tmp_path):
     result = analyze(tmp_path)
     assert result.exit_code == 2

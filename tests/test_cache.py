@@ -157,3 +157,66 @@ def test_unwritable_cache_dir_degrades_to_no_cache(tmp_path, reads, monkeypatch)
     same(read_events(path), read_event_file(path))
     read_events(path)
     assert reads == [0, 0]
+
+
+# --- the size bound -------------------------------------------------------------------
+
+
+def entries() -> dict[str, int]:
+    """Every entry file of the cache (all kinds), by name, with its size."""
+    return {p.name: p.stat().st_size for p in cache_dir().parent.glob("*/*.bin")}
+
+
+def set_last_used(path, seconds_ago: float) -> None:
+    when = int((os.path.getmtime(path) - seconds_ago) * 1e9)
+    os.utime(path, ns=(when, when))
+
+
+def cached_entry_of(event_file) -> str:
+    before = set(entries())
+    read_events(event_file)
+    (name,) = set(entries()) - before
+    return name
+
+
+def test_prune_removes_the_least_recently_used_entries_first(tmp_path):
+    names = [cached_entry_of(write_events(tmp_path / f"r{i}", range(20 + i))) for i in range(3)]
+    for age, name in zip((300, 200, 100), names):
+        set_last_used(cache_dir() / name, age)
+    sizes = entries()
+    freed = cache.prune(sizes[names[1]] + sizes[names[2]])
+    assert freed == sizes[names[0]] and set(entries()) == {names[1], names[2]}
+
+
+def test_an_entry_read_again_is_kept_over_one_not_used(tmp_path):
+    files = [write_events(tmp_path / f"r{i}", range(30)) for i in range(2)]
+    old, other = (cached_entry_of(path) for path in files)
+    set_last_used(cache_dir() / old, 300)
+    set_last_used(cache_dir() / other, 200)
+    read_events(files[0])  # a hit: the oldest entry becomes the most recently used
+    cache.prune(entries()[old])
+    assert set(entries()) == {old}
+
+
+def test_prune_within_the_bound_removes_only_temporaries_left_by_a_crash(tmp_path):
+    cached_entry_of(write_events(tmp_path, range(10)))
+    stale, fresh = cache_dir() / "stale.tmp", cache_dir() / "fresh.tmp"
+    stale.write_bytes(b"x" * 100)
+    fresh.write_bytes(b"x" * 100)
+    set_last_used(stale, 2 * 3600)
+    kept = entries()
+    assert cache.prune(10**9) == 100
+    assert entries() == kept and fresh.exists() and not stale.exists()
+
+
+@pytest.mark.parametrize("text, expected", [("", cache.DEFAULT_MAX_MB << 20), ("0", 0), ("1.5", 3 << 19)])
+def test_the_bound_comes_from_the_environment(monkeypatch, text, expected):
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", text)
+    assert cache.max_bytes() == expected
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "inf", "nan"])
+def test_a_bound_that_is_not_a_size_is_an_input_error(monkeypatch, text):
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", text)
+    with pytest.raises(cache.InputError, match=f"LRDOCTOR_CACHE_MAX_MB={re.escape(text)}: expected a size"):
+        cache.max_bytes()

@@ -177,3 +177,13 @@ def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, t
     second = modules_of_analyze()
     assert (tmp_path / "report").read_text() == report
     assert not [name for name in NOT_LOADED_WHEN_CACHED if name in second]
+
+
+def test_reading_a_sweep_keeps_the_cache_within_its_bound(sweep, monkeypatch):
+    _, fresh = analysed(sweep, use_cache=False)
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "0.05")
+    ingest.load(sweep)
+    stored = sum(p.stat().st_size for p in Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
+    assert 0 < stored <= 0.05 * 2**20  # pruned, least recently used first, not emptied
+    _, again = analysed(sweep)  # what was pruned is read again, the same
+    assert_same_runs(fresh, again)
