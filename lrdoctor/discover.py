@@ -65,6 +65,11 @@ def display(text: str) -> str:
     return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
+def is_training_log(path: Path) -> bool:
+    """Whether a file name is one lrdoctor reads runs from."""
+    return path.name.startswith(EVENTS_PREFIX) or path.name == PROGRESS_CSV
+
+
 def write_order(names: list[str]) -> list[str]:
     """Event files in the order they were started: by the Unix time in the name, then by name."""
     return sorted(names, key=_started)

@@ -1,7 +1,9 @@
 """Writing reports and figures where the user asked, atomically.
 
 A temporary file beside the target, then a rename: an interrupted run never
-leaves a half-written report behind.
+leaves a half-written report behind. A training log (an event file or a
+progress.csv) is never the target: ``-o`` pointed at one by mistake would
+replace the run it came from with a report.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from lrdoctor.discover import display, is_training_log
 from lrdoctor.errors import InputError
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
     path = Path(path)
+    if is_training_log(path):
+        raise InputError(f"{display(str(path))}: a training log (event file or progress.csv); lrdoctor never writes over one")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -774,6 +774,34 @@ def test_no_command_writes_into_the_directories_it_reads(tmp_path, monkeypatch):
     assert report.stat().st_size > 0 and list((tmp_path / "figs").glob("*.png"))
 
 
+@pytest.mark.parametrize("command", ["analyze", "check", "plot-schedule"])
+@pytest.mark.parametrize("log", ["events.out.tfevents.1718000000.synthetic.0.0", "progress.csv"])
+def test_no_command_writes_its_report_over_a_training_log(tmp_path, command, log):
+    logs = shutil.copytree(SAMPLES, tmp_path / "logs")
+    target = logs / ("sb3_recurrentppo_cartpole/RecurrentPPO_1" if log == "progress.csv" else "graph_free_gru_constant_lr") / log
+    assert target.exists()
+    before = tree(logs)
+    args = {
+        "analyze": ["analyze", logs / "graph_free_gru_constant_lr", "--format", "json", "--jobs", "1"],
+        "check": ["check", logs / "graph_free_gru_constant_lr" / "config.json"],
+        "plot-schedule": ["plot-schedule", "--format", "csv"],
+    }[command]
+    result = lrdoctor(*args, "--output", target)
+    assert result.exit_code == 2
+    assert error_line(result) == (
+        f"lrdoctor: error: {target}: a training log (event file or progress.csv); lrdoctor never writes over one"
+    )
+    assert tree(logs) == before
+
+
+def test_the_report_path_is_printed_as_text_not_markup(tmp_path):
+    report = tmp_path / "[bold]report[/bold].json"
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--format", "json", "--output", report)
+    assert f"wrote {report}\n" in result.stderr and report.exists()
+    result = lrdoctor("plot-schedule", "--format", "csv", "--output", report.with_suffix(".csv"))
+    assert result.stderr == f"wrote {report.with_suffix('.csv')}\n"
+
+
 def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
     report = tmp_path / "report.json"
     report.write_text("previous report\n")

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from lrdoctor import engine, ingest
 from lrdoctor.cli import command
+from lrdoctor.discover import display
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.model import ReadNote, RunResult
@@ -125,7 +126,7 @@ def analyze(
             sys.stdout.flush()
         else:
             write_atomic(output, content)
-            say(stderr, f"wrote {output}")
+            say(stderr, f"wrote {display(str(output))}")
         say(stderr, text.totals(report))
     raise typer.Exit(exit_code(report.findings, options.fail_on))
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lrdoctor.cli import command
+from lrdoctor.discover import display
 from lrdoctor.errors import InputError
 from lrdoctor.output import write_atomic
 from lrdoctor.schedule import Schedule
@@ -69,14 +70,14 @@ def plot_schedule(
             typer.echo(text, nl=False)
         else:
             write_atomic(output, text)
-            Console(stderr=True).print(f"wrote {output}")
+            wrote(output)
 
     if out is not None:
         from lrdoctor.plots import draw_schedule
 
         logged = _load_single_run(run) if run is not None else None
         draw_schedule(schedule, out, run=logged)
-        Console(stderr=True).print(f"wrote {out}")
+        wrote(out)
 
 
 def phase_table(schedule: Schedule) -> Table:
@@ -105,3 +106,8 @@ def _load_single_run(path: Path):
     if len(runs) != 1:
         raise InputError(f"--run expects one run, found {len(runs)} under {path}")
     return runs[0]
+
+
+def wrote(path: Path) -> None:
+    """Say on stderr where a file went; the name printed as it is, never as rich markup."""
+    Console(stderr=True).print(f"wrote {display(str(path))}", markup=False, highlight=False, soft_wrap=True)
