@@ -243,7 +243,28 @@ def _apply(code, option, value, options, severities, overridden, where, *, typed
     if name not in defaults:
         known = ", ".join(["severity", *defaults]) or "severity"
         raise InputError(f"{where}: unknown option for {code} {rules.RULES[code].SLUG} (known: {known})")
-    options[code][name] = _typed(value, defaults[name], where) if typed else _parsed(str(value), defaults[name], where)
+    value = _typed(value, defaults[name], where) if typed else _parsed(str(value), defaults[name], where)
+    options[code][name] = _within(value, getattr(rules.RULES[code], "LIMITS", {}).get(name), where)
+
+
+def _within(value: Any, limits: tuple[float | None, float | None] | None, where: str) -> Any:
+    """The value, when it is inside the rule's inclusive bounds for the option."""
+    if limits is None:
+        return value
+    low, high = limits
+    if (low is None or value >= low) and (high is None or value <= high):
+        return value
+    raise InputError(f"{where}: must be {limits_text(limits)}, got {value:g}")
+
+
+def limits_text(limits: tuple[float | None, float | None] | None) -> str:
+    """"between 0 and 1", "at least 1", "at most 1"; "" when any value goes."""
+    low, high = limits or (None, None)
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    if low is not None:
+        return f"at least {low:g}"
+    return f"at most {high:g}" if high is not None else ""
 
 
 def _typed(value: Any, default: Any, where: str) -> Any:

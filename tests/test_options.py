@@ -98,6 +98,8 @@ threshold = 0.03
         ('[rules.kl-exceeded]\nwindow = 2.5\n', "rules.kl-exceeded.window: expected a whole number"),
         ('[rules.kl-exceeded]\nuse_target_kl = 1\n', "expected true or false"),
         ('[rules.kl-exceeded]\nseverity = "fatal"\n', "expected info, warning or error"),
+        ('[rules.kl-exceeded]\nthreshold = -0.02\n', "rules.kl-exceeded.threshold: must be at least 0, got -0.02"),
+        ('[rules.LRD008]\nthreshold = 30\n', "rules.LRD008.threshold: must be between 0 and 1, got 30"),
         ("fail-on = \n", "not valid TOML"),
     ],
 )
@@ -114,6 +116,9 @@ def test_file_errors_name_the_file_and_the_key(tmp_path, text, expected):
         ({"rule_settings": {"kl-exceeded.threshold": "high"}}, "--set kl-exceeded.threshold: expected a number"),
         ({"rule_settings": {"kl-exceeded.window": "2.5"}}, "expected a whole number, got '2.5'"),
         ({"rule_settings": {"kl-exceeded": "0.03"}}, "expected RULE.OPTION=VALUE"),
+        ({"rule_settings": {"kl-exceeded.threshold": "-1"}}, "--set kl-exceeded.threshold: must be at least 0, got -1"),
+        ({"rule_settings": {"LRD001.window": "0"}}, "--set LRD001.window: must be at least 1, got 0"),
+        ({"rule_settings": {"value-divergence.ev_floor": "2"}}, "value-divergence.ev_floor: must be at most 1, got 2"),
         ({"rule_settings": {"nope.threshold": "1"}}, "unknown rule: nope"),
         ({"select": ["LRD9"]}, "--select: unknown rule: LRD9"),
         ({"ignore": ["entropy"]}, "--ignore: unknown rule: entropy"),
@@ -125,6 +130,24 @@ def test_command_line_errors(tmp_path, cli, expected):
     with pytest.raises(InputError) as error:
         load_options(config=write(tmp_path / "lrdoctor.toml", ""), **cli)
     assert expected in str(error.value)
+
+
+def test_every_numeric_option_has_limits_that_hold_its_default():
+    for code, module in rules.RULES.items():
+        limits = getattr(module, "LIMITS", {})
+        assert set(limits) <= set(module.OPTIONS), code
+        for name, default in module.OPTIONS.items():
+            if isinstance(default, bool) or not isinstance(default, (int, float)):
+                continue
+            assert name in limits, f"{code}.{name} has no LIMITS entry"
+            low, high = limits[name]
+            assert (low is None or default >= low) and (high is None or default <= high), f"{code}.{name}"
+
+
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_the_bounds_themselves_are_allowed(tmp_path, value):
+    options = load_options(config=write(tmp_path / "lrdoctor.toml", ""), rule_settings={"clip-fraction-high.threshold": value})
+    assert options.rule_options["LRD008"]["threshold"] == float(value)
 
 
 def test_missing_explicit_config(tmp_path):

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from lrdoctor import rules as registry
 from lrdoctor.cli import command
+from lrdoctor.options import limits_text
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -62,9 +63,13 @@ def rule_help(module: ModuleType) -> list[Any]:
         options = Table(title="options", title_justify="left")
         options.add_column("option")
         options.add_column("default")
+        options.add_column("allowed")
         options.add_column("set with")
+        limits = getattr(module, "LIMITS", {})
         for name, value in module.OPTIONS.items():
-            options.add_row(Text(name), Text(value_text(value)), Text(f"--set {module.SLUG}.{name}=…"))
+            options.add_row(
+                Text(name), Text(value_text(value)), Text(limits_text(limits.get(name))), Text(f"--set {module.SLUG}.{name}=…")
+            )
         parts += [Text(""), options]
     return parts
 

@@ -32,6 +32,7 @@ SEVERITY = Severity.warning
 SCOPE = "run"
 REQUIRES = ("clip_fraction",)
 OPTIONS = {"threshold": 0.3, "window": 10}
+LIMITS = {"threshold": (0, 1), "window": (1, None)}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

@@ -38,6 +38,7 @@ SEVERITY = Severity.warning
 SCOPE = "run"
 REQUIRES = ("entropy",)
 OPTIONS = {"floor": 0.1, "within": 0.5, "early_fraction": 0.05}
+LIMITS = {"floor": (0, 1), "within": (0, 1), "early_fraction": (0, 1)}
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,12 @@ SEVERITY = Severity.warning
 SCOPE = "run"
 REQUIRES = ("entropy",)
 OPTIONS = {"min_rise": 0.1, "early_fraction": 0.2, "late_fraction": 0.25, "min_improvement": 0.25}
+LIMITS = {
+    "min_rise": (0, None),
+    "early_fraction": (0, 1),
+    "late_fraction": (0, 1),
+    "min_improvement": (0, None),
+}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ SEVERITY = Severity.error
 SCOPE = "run"
 REQUIRES = ("kl",)
 OPTIONS = {"threshold": 0.02, "use_target_kl": True, "window": 10, "error_ratio": 1.5}
+LIMITS = {"threshold": (0, None), "window": (1, None), "error_ratio": (1, None)}
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,4 @@ SEVERITY = Severity.warning
 SCOPE = "config"
 REQUIRES: tuple = ()
 OPTIONS = {"max_target_kl": 0.05, "recommended_target_kl": 0.02}
+LIMITS = {"max_target_kl": (0, None), "recommended_target_kl": (0, None)}

@@ -40,6 +40,7 @@ SEVERITY = Severity.warning
 SCOPE = "both"
 REQUIRES = ("lr",)
 OPTIONS = {"near_peak": 0.5}
+LIMITS = {"near_peak": (0, 1)}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

@@ -33,6 +33,7 @@ SEVERITY = Severity.error
 SCOPE = "run"
 REQUIRES: tuple = ()
 OPTIONS = {"min_count": 1}
+LIMITS = {"min_count": (1, None)}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

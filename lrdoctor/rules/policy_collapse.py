@@ -58,6 +58,15 @@ OPTIONS = {
     "early_fraction": 0.2,
     "late_fraction": 0.25,
 }
+LIMITS = {
+    "kl_threshold": (0, None),
+    "window": (1, None),
+    "entropy_rise": (0, None),
+    "entropy_floor": (0, 1),
+    "return_drop": (0, 1),
+    "early_fraction": (0, 1),
+    "late_fraction": (0, 1),
+}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

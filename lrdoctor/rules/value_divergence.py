@@ -45,6 +45,15 @@ OPTIONS = {
     "ev_floor": 0.0,
     "window": 10,
 }
+LIMITS = {
+    "growth": (1, None),
+    "early_fraction": (0, 1),
+    "late_fraction": (0, 1),
+    "ev_healthy": (None, 1),
+    "ev_reached": (None, 1),
+    "ev_floor": (None, 1),
+    "window": (1, None),
+}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:
