@@ -218,7 +218,9 @@ def test_a_missing_path_is_one_line_and_exit_2(tmp_path):
     assert result.exit_code == 2 and "no such file or directory" in result.stderr
 
 
-def test_ctrl_c_ends_cleanly_with_a_summary(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_a_termination_ends_cleanly_with_a_summary(tmp_path, stop):
+    """SIGTERM is how `timeout`, a cancelled CI job or a process manager stop a watch."""
     logs = copy_samples(tmp_path)
     watcher = subprocess.Popen(
         [sys.executable, "-m", "lrdoctor", "watch", str(logs), "--every", "0.2s", *BOUND],
@@ -226,7 +228,7 @@ def test_ctrl_c_ends_cleanly_with_a_summary(tmp_path):
     )
     try:
         first = watcher.stdout.readline()  # the first pass has reported: the watch is under way
-        watcher.send_signal(signal.SIGINT)
+        watcher.send_signal(stop)
         rest, stderr = watcher.communicate(timeout=60)
     finally:
         if watcher.poll() is None:

@@ -16,6 +16,7 @@ used: a watch keeps watching unless told what should stop it.
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import datetime
 from enum import Enum
@@ -88,7 +89,7 @@ def watch(
 ) -> None:
     """Follow live runs; print each new finding once, as it appears (Ctrl-C to stop).
 
-    Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C or after --passes; 2 on bad input.
+    Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C, SIGTERM or after --passes; 2 on bad input.
     """
     interval = watching.parse_interval(every)
     timeout = watching.parse_interval(exec_timeout)
@@ -109,6 +110,7 @@ def watch(
 
     state = watching.WatchState()
     stopped_by = None
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if live is not None:
             live.start()
@@ -135,10 +137,17 @@ def watch(
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous_handler)
         if live is not None:
             live.stop()
     say(stderr, summary(state, stopped_by, level))
     raise typer.Exit(FINDINGS if stopped_by is not None else CLEAN)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (`timeout`, a cancelled CI job, a process manager) stops a watch like Ctrl-C:
+    with the summary of what was seen, not a silent death."""
+    raise KeyboardInterrupt
 
 
 def finding_line(sighting: watching.Sighting) -> str:
