@@ -32,7 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 from lrdoctor.errors import InputError
 from lrdoctor.model import Finding, Run, RunResult
@@ -65,6 +65,7 @@ WIDTH = 10.0
 MAX_DRAWN_POINTS = 4000  # per series; beyond this a min/max envelope is drawn instead
 SPARSE_POINTS = 40  # series this short get a marker on every point
 SCHEDULE_SAMPLES = 801  # a linear ramp is curved on a log axis: sample it densely
+LOG_STEPS_SPAN = 10  # a sweep whose longest run is more than this times its shortest gets a log step axis
 
 # A label to place once the layout is final: the label, its candidate spots
 # ((x, y) in data, offset in points, vertical alignment), and the curves it must not cover.
@@ -489,8 +490,23 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float) -> Figure
                 margin.append((y, _short(result.run.name), VERDICT_COLOURS[result.verdict]))
         _margin_labels(kl_ax, margin)
         axes_names = {r.run.step_axis for r in results}
-        _steps_axis(kl_ax, end, axes_names.pop() if len(axes_names) == 1 else None)
+        _steps_axis(kl_ax, end, axes_names.pop() if len(axes_names) == 1 else None, log_from=_log_steps_from(results))
         return fig
+
+
+def _log_steps_from(results: Sequence[RunResult]) -> float | None:
+    """Where a log step axis starts when the runs' lengths differ by more than LOG_STEPS_SPAN
+    (a 100K-step run beside 20M-step ones is a sliver at 0 on a linear axis); else None."""
+    ends = [r.run.last_step for r in results if r.run.last_step and r.run.last_step > 0]
+    if len(ends) < 2 or max(ends) <= LOG_STEPS_SPAN * min(ends):
+        return None
+    firsts = []
+    for result in results:
+        for name in ("lr", "kl"):
+            points = result.run.metrics.points(name)
+            if points is not None and (points[0] > 0).any():
+                firsts.append(float(points[0][points[0] > 0].min()))
+    return min(firsts) if firsts else None
 
 
 def _smoothed(series: tuple[np.ndarray, np.ndarray] | None, parts: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
@@ -584,12 +600,20 @@ def _header(ax: Axes, title: str, subtitle: str, verdict: str | None = None) -> 
         )
 
 
-def _steps_axis(ax: Axes, end: float, step_axis: str | None) -> None:
-    ax.set_xlim(0, end * 1.01)  # a sliver past the last step, so a point logged there is not cut in half
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=10, steps=[1, 2, 2.5, 5, 10], integer=True, min_n_ticks=3))
+def _steps_axis(ax: Axes, end: float, step_axis: str | None, log_from: float | None = None) -> None:
+    """Steps from 0 to a sliver past ``end`` (a point logged there is not cut in half);
+    from ``log_from`` on a log scale when given (points at step 0 are then not drawn)."""
+    if log_from is None:
+        ax.set_xlim(0, end * 1.01)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, steps=[1, 2, 2.5, 5, 10], integer=True, min_n_ticks=3))
+    else:
+        ax.set_xscale("log", nonpositive="mask")
+        ax.set_xlim(log_from / 1.2, end * 1.2)
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: format_steps(x) if x else "0"))
     names = {"env steps": "environment steps", "timesteps_total": "environment steps (timesteps_total)"}
-    ax.set_xlabel(names.get(step_axis or "", step_axis if step_axis and step_axis != "unknown" else "steps"))
+    label = names.get(step_axis or "", step_axis if step_axis and step_axis != "unknown" else "steps")
+    ax.set_xlabel(label + (" (log scale: the runs' lengths differ more than tenfold)" if log_from is not None else ""))
 
 
 # --- drawing helpers ---------------------------------------------------------------------

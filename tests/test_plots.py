@@ -329,6 +329,28 @@ def test_sweep_colours_by_verdict_and_names_only_the_worst():
     assert panel(fig, "lr").get_yscale() == "log"
 
 
+def test_sweep_of_runs_of_like_length_keeps_a_linear_step_axis():
+    fig = plots.sweep_figure([synthetic_collapse(end=5_000_000), synthetic_healthy(end=20_000_000)], kl_threshold=THRESHOLD)
+    kl = panel(fig, "kl")
+    assert kl.get_xscale() == "linear" and kl.get_xlim()[0] == 0
+
+
+def test_sweep_of_runs_of_very_different_lengths_gets_a_log_step_axis_that_shows_each():
+    short = synthetic_collapse(end=100_000, name="short")  # 1/200 of the long run: a sliver at 0 if linear
+    long = synthetic_healthy(end=20_000_000, name="long")
+    fig = plots.sweep_figure([short, long], kl_threshold=THRESHOLD)
+    kl, lr = panel(fig, "kl"), panel(fig, "lr")
+    assert kl.get_xscale() == "log" and lr.get_xscale() == "log"  # shared
+    low, high = kl.get_xlim()
+    for name, result in (("short", short), ("long", long)):
+        xs = np.asarray(one(kl, f"kl:{name}").get_xdata(), dtype=float)
+        assert low < xs.min() and xs.max() < high
+        steps, _ = result.run.metrics.points("kl")
+        # on the log axis the short run spans a real part of the width, not a sliver
+        assert np.log(steps.max() / steps.min()) / np.log(high / low) > 0.1
+    assert "log scale" in kl.get_xlabel()
+
+
 # --- the schedule ------------------------------------------------------------------------
 
 
