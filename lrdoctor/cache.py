@@ -16,8 +16,10 @@ other-version entry is ignored and rebuilt, never trusted. Writes go to a tempor
 the cache directory is unusable, reading goes on without it (logged at debug).
 
 The cache is bounded: ``prune`` deletes the least recently used entries once the whole
-cache holds more than ``LRDOCTOR_CACHE_MAX_MB`` (default 2048 MB, about 28 sweeps of
-100 runs x 10,000 steps); every entry used is touched, so what a sweep still needs stays.
+cache holds more than ``LRDOCTOR_CACHE_MAX_MB`` (default 2048 MB; a sweep of 100 runs x
+10,000 steps takes about 250 MB). Every entry used is touched, and what the analysis that
+prunes has just used is never deleted: a sweep bigger than the bound stays cached whole
+(everything older goes), rather than evicting its own entries on every run.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ _FINGERPRINT_BYTES = 4096
 DEFAULT_MAX_MB = 2048
 # A temporary file this old is left by a process that died while writing it.
 _STALE_TEMPORARY_NS = 3600 * 10**9
+# File times come from a coarse kernel clock, a few ms behind time.time_ns(): an entry used
+# this long before an analysis started still counts as used by it.
+_CLOCK_SLACK_NS = 2 * 10**9
 _log = logging.getLogger(__name__)
 
 
@@ -72,12 +77,13 @@ def max_bytes() -> int:
     return int(megabytes * (1 << 20))
 
 
-def prune(limit: int) -> int:
+def prune(limit: int, in_use_since: int) -> int:
     """Delete the least recently used entries (and temporary files left by a crash) until
-    the cache holds at most ``limit`` bytes; returns the bytes freed. Another process may
-    be reading or pruning at the same time: a file already gone is simply skipped, and a
-    reader that loses an entry reads the run again."""
-    now = time.time_ns()
+    the cache holds at most ``limit`` bytes, keeping every entry used or written since
+    ``in_use_since`` (``time.time_ns()`` when the analysis started); returns the bytes freed.
+    Another process may be reading or pruning at the same time: a file already gone is
+    simply skipped, and a reader that loses an entry reads the run again."""
+    now, keep_from = time.time_ns(), in_use_since - _CLOCK_SLACK_NS
     entries, total, freed = [], 0, 0
     try:
         kinds = [kind.path for kind in os.scandir(cache_dir().parent) if kind.is_dir(follow_symlinks=False)]
@@ -95,7 +101,7 @@ def prune(limit: int) -> int:
         _log.debug("cache not pruned: %s", error)
         return 0
     for used, size, path in sorted(entries):
-        if total - freed <= limit and used != -1:
+        if used >= keep_from or (total - freed <= limit and used != -1):
             break
         try:
             os.unlink(path)

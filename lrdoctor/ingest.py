@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -83,6 +84,7 @@ def load(
     from lrdoctor.cache import max_bytes, prune
 
     cache_limit = max_bytes() if use_cache else None  # a bad LRDOCTOR_CACHE_MAX_MB is said before reading
+    started = time.time_ns()  # what is used from here on is this analysis's, and never pruned
     # Unchanged runs come whole from the cache, here: workers are started only for the rest.
     keys = [run_key(run, overrides) if use_cache else None for run in found]
     outcomes: list[Run | ReadNote | None] = [
@@ -93,7 +95,7 @@ def load(
     for index, outcome in zip(missing, _map(tasks, jobs, on_progress)):
         outcomes[index] = outcome
     if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
-        prune(cache_limit)
+        prune(cache_limit, in_use_since=started)
     runs: list[Run] = []
     run_keys: list[str | None] = []
     for outcome, key in zip(outcomes, keys):

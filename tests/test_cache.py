@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -184,7 +185,7 @@ def test_prune_removes_the_least_recently_used_entries_first(tmp_path):
     for age, name in zip((300, 200, 100), names):
         set_last_used(cache_dir() / name, age)
     sizes = entries()
-    freed = cache.prune(sizes[names[1]] + sizes[names[2]])
+    freed = cache.prune(sizes[names[1]] + sizes[names[2]], in_use_since=time.time_ns())
     assert freed == sizes[names[0]] and set(entries()) == {names[1], names[2]}
 
 
@@ -193,9 +194,10 @@ def test_an_entry_read_again_is_kept_over_one_not_used(tmp_path):
     old, other = (cached_entry_of(path) for path in files)
     set_last_used(cache_dir() / old, 300)
     set_last_used(cache_dir() / other, 200)
+    started = time.time_ns() - 50 * 10**9  # an analysis that began after both were last used
     read_events(files[0])  # a hit: the oldest entry becomes the most recently used
-    cache.prune(entries()[old])
-    assert set(entries()) == {old}
+    cache.prune(0, in_use_since=started)
+    assert set(entries()) == {old}  # over the bound, but in use by this analysis
 
 
 def test_prune_within_the_bound_removes_only_temporaries_left_by_a_crash(tmp_path):
@@ -205,8 +207,17 @@ def test_prune_within_the_bound_removes_only_temporaries_left_by_a_crash(tmp_pat
     fresh.write_bytes(b"x" * 100)
     set_last_used(stale, 2 * 3600)
     kept = entries()
-    assert cache.prune(10**9) == 100
+    assert cache.prune(10**9, in_use_since=time.time_ns()) == 100
     assert entries() == kept and fresh.exists() and not stale.exists()
+
+
+def test_what_the_running_analysis_used_is_kept_even_over_the_bound(tmp_path):
+    old = cached_entry_of(write_events(tmp_path / "old", range(40)))
+    set_last_used(cache_dir() / old, 600)
+    started = time.time_ns()
+    new = cached_entry_of(write_events(tmp_path / "new", range(40)))
+    cache.prune(0, in_use_since=started)
+    assert set(entries()) == {new}
 
 
 @pytest.mark.parametrize("text, expected", [("", cache.DEFAULT_MAX_MB << 20), ("0", 0), ("1.5", 3 << 19)])

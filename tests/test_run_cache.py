@@ -179,11 +179,21 @@ def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, t
     assert not [name for name in NOT_LOADED_WHEN_CACHED if name in second]
 
 
-def test_reading_a_sweep_keeps_the_cache_within_its_bound(sweep, monkeypatch):
+def test_over_its_bound_the_cache_drops_other_sweeps_and_keeps_the_one_analysed(sweep, tmp_path, monkeypatch):
+    other = shutil.copytree(SAMPLE_LOGS, tmp_path / "other", ignore=shutil.ignore_patterns("*.md"))
+    analysed(other)
+    older = set(Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
+    for entry in older:  # last used a minute ago
+        os.utime(entry, (entry.stat().st_atime - 60, entry.stat().st_mtime - 60))
     _, fresh = analysed(sweep, use_cache=False)
-    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "0.05")
-    ingest.load(sweep)
-    stored = sum(p.stat().st_size for p in Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
-    assert 0 < stored <= 0.05 * 2**20  # pruned, least recently used first, not emptied
-    _, again = analysed(sweep)  # what was pruned is read again, the same
-    assert_same_runs(fresh, again)
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "0.05")  # far less than one sweep
+    analysed(sweep)
+    kept = set(Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
+    assert kept and not kept & older  # the other sweep is gone, this one stays whole
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(ingest, "_read_event_files", forbidden)
+    _, cached = analysed(sweep)  # and is served from the cache again, not thrashed
+    assert_same_runs(fresh, cached)
