@@ -344,7 +344,7 @@ def _frame(block: _Block) -> tuple[np.ndarray, int, list[_Run]]:
                     framed += len(walked)
                     walked = []
                     if len(starts) // len(pattern) >= _MIN_RUN_PERIODS:
-                        runs.append(_Run(framed, first, tuple(pattern), len(starts) // len(pattern)))
+                        _add_run(runs, _Run(framed, first, tuple(pattern), len(starts) // len(pattern)))
                     pieces.append(starts)
                     framed += len(starts)
                     taken = np.diff(np.append(starts[-64:], pos)).tolist()
@@ -378,6 +378,17 @@ class _Run:
     start: int
     sizes: tuple[int, ...]
     periods: int
+
+
+def _add_run(runs: list[_Run], run: _Run) -> None:
+    """Append ``run``, or extend the last run when ``run`` continues it (same sizes, from
+    where it ended): predictions come in doubling chunks, and one long run is decoded with
+    a few numpy calls per slot where twenty short ones would take twenty times as many."""
+    last = runs[-1] if runs else None
+    if last is not None and last.sizes == run.sizes and last.start + last.periods * sum(last.sizes) == run.start:
+        runs[-1] = _Run(last.index, last.start, last.sizes, last.periods + run.periods)
+    else:
+        runs.append(run)
 
 
 def _period(history: list[int]) -> list[int] | None:
@@ -511,8 +522,7 @@ def _decode_slot(block: _Block, start: int, size: int, stride: int, periods: int
     The first payload must have the scalar layout, and across the slot only the
     bytes a scalar event may change (wall time, the step's varint digits, the
     value) may differ from it, so every payload parses the same way. CRCs follow
-    from the first one: CRC32C is affine, so a payload's CRC is the first's XOR a
-    table term per byte that differs. Returns (tag bytes, CRC ok, steps int64,
+    from the first one (``_slot_crc_ok``). Returns (tag bytes, CRC ok, steps int64,
     values float64), or None to leave the slot to the general path.
     """
     length = size - _RECORD_OVERHEAD
@@ -548,13 +558,24 @@ def _decode_slot(block: _Block, start: int, size: int, stride: int, periods: int
         for index in range(step_length):
             steps |= (digits[index] & np.uint8(0x7F)).astype(np.uint64) << np.uint64(7 * index)
     values = np.ndarray((periods,), "<f4", block.buf, payload_at + value_at, (stride,)).astype(np.float64)
-    crc = np.full(periods, crc32c.crc32c(first), dtype=np.uint32)
-    for column in np.flatnonzero(varying):
-        crc ^= _crc_table(length - 1 - int(column))[columns[column] ^ reference[column]]
-    masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
     stored = np.ndarray((periods,), "<u4", block.buf, payload_at + length, (stride,))
     tag = first[summary + 6 : summary + 6 + tag_length]
-    return tag, masked == stored, steps.view(np.int64), values
+    return tag, _slot_crc_ok(first, columns, varying, stored), steps.view(np.int64), values
+
+
+def _slot_crc_ok(first: bytes, columns: np.ndarray, varying: np.ndarray, stored: np.ndarray) -> np.ndarray:
+    """Which payloads of a slot match their stored CRC. CRC32C is affine, so a payload's
+    CRC is the first payload's XOR one table term per byte where it differs from it:
+    one gather over all the bytes that vary, whatever their number (a slot is only a few
+    hundred records, so a numpy call per byte would cost more than the terms)."""
+    crc = np.uint32(crc32c.crc32c(first))
+    positions = np.flatnonzero(varying)
+    if len(positions):
+        tables = _crc_tables(len(first), tuple(positions.tolist()))
+        differences = columns[positions] ^ columns[positions, :1]
+        crc = crc ^ np.bitwise_xor.reduce(tables[np.arange(len(positions))[:, None], differences], axis=0)
+    masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
+    return masked == stored
 
 
 def _scalar_layout(payload: bytes) -> tuple[int, int, int] | None:
@@ -587,6 +608,13 @@ def _scalar_layout(payload: bytes) -> tuple[int, int, int] | None:
     except IndexError:
         return None
     return (step_length, summary, tag_length) if fits else None
+
+
+@lru_cache(maxsize=256)
+def _crc_tables(length: int, positions: tuple[int, ...]) -> np.ndarray:
+    """The CRC32C tables of the bytes at ``positions`` of a ``length``-byte payload, stacked:
+    a sweep's slots share a handful of layouts, so each stack is built once."""
+    return np.stack([_crc_table(length - 1 - position) for position in positions])
 
 
 @lru_cache(maxsize=None)
