@@ -2,7 +2,7 @@
 
     python benchmarks/run.py            # 100 runs x 10 tags x 10,000 steps, then 4x and 16x the steps
     python benchmarks/run.py --quick    # 10 runs x 1,000 steps and its 4x / 16x: a minute
-    python benchmarks/run.py --scales 1 --reader   # also time the event reader alone
+    python benchmarks/run.py --scales 1 --reader   # also time the event reader alone, and its CRC checks
 
 Every measurement runs in its own subprocess, started from a fresh launcher so that
 ``RUSAGE_CHILDREN`` describes that measurement alone:
@@ -10,7 +10,9 @@ Every measurement runs in its own subprocess, started from a fresh launcher so t
   it takes minutes per 10M events);
 - lrdoctor: ``lrdoctor analyze ROOT --format json --no-cache -o /dev/null``, end to end;
 - cached: the same without --no-cache against an empty cache directory (fills it), then
-  once more (the cached run the issue asks to be 10x faster).
+  once more (the cached run the issue asks to be 10x faster);
+- with --reader: ``read_event_file`` over every file in one process, and once more under
+  cProfile for the share of that time spent verifying CRCs (length and payload checks).
 Peak memory is reported twice: the largest single process (maxrss) and the sampled sum
 of proportional set sizes over the process tree (analyze reads runs in worker processes;
 PSS counts the pages they share with their parent once). Sweeps are generated
@@ -39,6 +41,20 @@ READER_CODE = (
     "import sys, pathlib; from lrdoctor.events import read_event_file\n"
     "n = sum(len(s) for f in sorted(pathlib.Path(sys.argv[1]).rglob('events.out.tfevents.*'))"
     " for s, _ in read_event_file(f).scalars.values())\nprint(n)"
+)
+# The reader under cProfile: seconds in the functions that verify CRCs, of all profiled seconds.
+CRC_FUNCTIONS = ("_first_bad_length", "_payload_crc_ok", "_slot_crc_ok", "masked_crc", "_crc_table")
+CRC_SHARE_CODE = (
+    "import cProfile, json, pathlib, pstats, sys\n"
+    "from lrdoctor import events\n"
+    "profile = cProfile.Profile()\n"
+    "profile.enable()\n"
+    "for f in sorted(pathlib.Path(sys.argv[1]).rglob('events.out.tfevents.*')): events.read_event_file(f)\n"
+    "profile.disable()\n"
+    "stats = pstats.Stats(profile).stats\n"
+    "crc = sum(ct for (file, _, name), (_, _, _, ct, _) in stats.items()\n"
+    f"          if file == events.__file__ and name in {CRC_FUNCTIONS!r})\n"
+    "print(json.dumps({'total': sum(tt for _, _, tt, _, _ in stats.values()), 'crc': crc}))"
 )
 
 # Runs in the launcher subprocess: start the command, sample the tree's RSS, report.
@@ -145,6 +161,10 @@ def main(argv: list[str] | None = None) -> None:
         row["lrdoctor"] = measure([part.format(root=root) for part in LRDOCTOR_COMMAND])
         if args.reader:
             row["reader"] = measure([sys.executable, "-c", READER_CODE, str(root)])
+            profiled = subprocess.run(
+                [sys.executable, "-c", CRC_SHARE_CODE, str(root)], capture_output=True, text=True, check=True
+            )
+            row["crc"] = json.loads(profiled.stdout)
         with tempfile.TemporaryDirectory() as cache:
             env = {"LRDOCTOR_CACHE_DIR": cache}
             row["fill"] = measure([part.format(root=root) for part in CACHED_COMMAND], env)
@@ -181,13 +201,15 @@ def report(rows: list[dict]) -> str:
     readers = [r for r in rows if "reader" in r]
     if readers:
         lines.append("")
-        lines.append("| size | event reader alone, one process s | events/s | peak MB |")
-        lines.append("|---|---|---|---|")
+        lines.append(
+            "| size | event reader alone, one process s | events/s | peak MB | CRC checks, share of its time (cProfile) |"
+        )
+        lines.append("|---|---|---|---|---|")
         for row in readers:
-            reader = row["reader"]
+            reader, crc = row["reader"], row["crc"]
             lines.append(
                 f"| {row['scale']:g}x | {reader['seconds']:.2f} | {row['events'] / reader['seconds']:,.0f} | "
-                f"{mb(reader['maxrss'])} |"
+                f"{mb(reader['maxrss'])} | {crc['crc'] / crc['total']:.0%} ({crc['crc']:.2f} of {crc['total']:.2f} s) |"
             )
     lines.append("")
     lines.append(f"Machine: {machine()}. Data: SYNTHETIC sweep from benchmarks/make_sweep.py, files in page cache.")
