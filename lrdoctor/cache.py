@@ -33,18 +33,20 @@ import os
 import re
 import tempfile
 import time
+import zlib
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, TYPE_CHECKING, Callable
 
-import crc32c
 import numpy as np
 
 from lrdoctor import __version__
 from lrdoctor.errors import InputError
-from lrdoctor.events import EventData, appended, read_event_file
 from lrdoctor.model import ReadNote
 
-FORMAT = 1  # bump when the entry layout changes
+if TYPE_CHECKING:
+    from lrdoctor.events import EventData
+
+FORMAT = 2  # bump when the entry layout changes (2: zlib CRC-32 checksums)
 _EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
 _FINGERPRINT_BYTES = 4096
 DEFAULT_MAX_MB = 2048
@@ -114,6 +116,10 @@ def prune(limit: int, in_use_since: int) -> int:
 def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool = True) -> EventData:
     """Read one event file, from the cache when it is still valid.
     Raises OSError, like ``read_event_file``, when the file cannot be read."""
+    # Here, not at the top: a re-run served by the run cache reads no event file, and then
+    # the reader (and the crc32c package, 17 ms of start-up) is never loaded.
+    from lrdoctor.events import appended, read_event_file
+
     if not use_cache:
         return read_event_file(path, want)
     resolved = Path(path).resolve()
@@ -158,7 +164,7 @@ def _fingerprint(path: Path, end: int) -> list[int]:
             tail = handle.read(min(end, _FINGERPRINT_BYTES))
     except OSError:
         return [-1, -1]
-    return [crc32c.crc32c(head), crc32c.crc32c(tail)]
+    return [zlib.crc32(head), zlib.crc32(tail)]
 
 
 def _store(key: str, source: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:
@@ -183,6 +189,8 @@ def _store(key: str, source: str, stat: os.stat_result, fingerprint: list[int], 
 
 def _load(key: str, source: str) -> tuple[dict, EventData] | None:
     """The entry for ``source``, or None if it is missing or not exactly as written."""
+    from lrdoctor.events import EventData
+
     entry = load_entry(_EVENTS_KIND, key)
     if entry is None:
         return None
@@ -254,7 +262,7 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
         if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
             raise ValueError("not an entry")
         header_size = int.from_bytes(blob[8:16], "little")
-        if int.from_bytes(blob[16:20], "little") != crc32c.crc32c(view[20:]) or header_size > len(blob) - _ENTRY_HEADER:
+        if int.from_bytes(blob[16:20], "little") != zlib.crc32(view[20:]) or header_size > len(blob) - _ENTRY_HEADER:
             raise ValueError("checksum or length mismatch")
         header = json.loads(bytes(view[_ENTRY_HEADER:_ENTRY_HEADER + header_size]))
         if header.get("key") != key:
@@ -297,7 +305,7 @@ def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray]
     def write(handle: IO[bytes]) -> None:
         body = json.dumps({**header, "key": key, "arrays": columns}, allow_nan=True).encode()
         payload = b"".join([body, *(np.ascontiguousarray(a).tobytes() for a in arrays.values())])
-        prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + crc32c.crc32c(payload).to_bytes(4, "little")
+        prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + zlib.crc32(payload).to_bytes(4, "little")
         handle.write(prefix + payload)
 
     _replace_file(_entry_path(kind, key), write, "cache entry")

@@ -35,18 +35,20 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from lrdoctor import engine, ingest
 from lrdoctor.cache import read_events
 from lrdoctor.discover import FoundRun, discover, display
 from lrdoctor.errors import InputError
-from lrdoctor.events import EventData, appended, read_event_file
 from lrdoctor.lrshape import lr_shape
 from lrdoctor.model import Finding, ReadNote, Run, RunResult, Severity
 from lrdoctor.normalise import merge_files, normalise
 from lrdoctor.options import Options
 from lrdoctor.tags import TagRule, wanted_pattern
+
+if TYPE_CHECKING:
+    from lrdoctor.events import EventData
 
 PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
@@ -238,6 +240,8 @@ def read_grown(
         return old
     same_file = old is not None and old.data is not None and old.signature[:2] == signature[:2]
     if same_file and signature[2] >= old.signature[2] and signature[2] >= old.data.end_offset:
+        from lrdoctor.events import appended, read_event_file  # loaded once a file is read
+
         return FileState(signature, appended(old.data, read_event_file(path, want, start=old.data.end_offset)))
     return FileState(signature, read_events(path, want, use_cache))
 

@@ -30,7 +30,7 @@ def reads(monkeypatch):
         calls.append(start)
         return read_event_file(path, want, start)
 
-    monkeypatch.setattr(cache, "read_event_file", spy)
+    monkeypatch.setattr("lrdoctor.events.read_event_file", spy)
     return calls
 
 

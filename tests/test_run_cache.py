@@ -113,7 +113,7 @@ def test_other_options_are_judged_again(sweep):
 def test_a_damaged_entry_is_ignored(sweep, damage):
     _, fresh = analysed(sweep, use_cache=False)
     analysed(sweep)
-    entries = list((Path(os.environ["LRDOCTOR_CACHE_DIR"])).glob("*-1/*.bin"))
+    entries = list((Path(os.environ["LRDOCTOR_CACHE_DIR"])).glob(f"*-{cache.FORMAT}/*.bin"))
     assert entries
     for entry in entries:
         data = bytearray(entry.read_bytes())
@@ -141,10 +141,11 @@ def test_findings_keep_tuples_and_dict_keys():
 
 
 # What a cached re-analysis must not load: pandas is needed only to read a run or judge
-# it (importing it costs more than the whole cached analysis of a 100-run sweep), and the
-# config linter only by `check` (configs beside runs are still read, by metadata.py).
-# Checked by module, never by the clock.
-NOT_LOADED_WHEN_CACHED = ("pandas", "matplotlib", "lrdoctor.check")
+# it (importing it costs more than the whole cached analysis of a 100-run sweep), the event
+# reader and its crc32c package only to read an event file, and the config linter only by
+# `check` (configs beside runs are still read, by metadata.py). Checked by module, never by
+# the clock.
+NOT_LOADED_WHEN_CACHED = ("pandas", "matplotlib", "lrdoctor.events", "crc32c", "lrdoctor.check")
 
 ANALYZE_AND_LIST_MODULES = """
 import sys
@@ -172,7 +173,7 @@ def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, t
         return set(done.stderr.strip().splitlines()[-1].split())
 
     first = modules_of_analyze()
-    assert "pandas" in first  # the first analysis reads the runs (proof the check can fail)
+    assert "pandas" in first  # the first analysis judges the runs (proof the check can fail)
     report = (tmp_path / "report").read_text()
     second = modules_of_analyze()
     assert (tmp_path / "report").read_text() == report
