@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from lrdoctor.cache import entry_key, load_entry, max_bytes, prune, read_events, store_entry
 from lrdoctor.discover import FoundRun, discover, display
 from lrdoctor.errors import InputError, UnreadableFile
 from lrdoctor.lrshape import lr_shape
@@ -80,8 +81,6 @@ def load(
         found.extend(discovery.runs)
         problems.extend(discovery.problems)
     found = _once_each(found)
-
-    from lrdoctor.cache import max_bytes, prune
 
     cache_limit = max_bytes() if use_cache else None  # a bad LRDOCTOR_CACHE_MAX_MB is said before reading
     started = time.time_ns()  # what is used from here on is this analysis's, and never pruned
@@ -227,8 +226,6 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
         stats = [os.stat(path) for path in files]
     except OSError:
         return None
-    from lrdoctor.cache import entry_key
-
     return entry_key(
         "run",
         str(found.path),
@@ -241,8 +238,6 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
 def _store_run(
     key: str, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...]
 ) -> None:
-    from lrdoctor.cache import store_entry
-
     names = list(normalised.metrics)
     header = {
         "metrics": names,
@@ -266,8 +261,6 @@ def _store_run(
 
 def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
     """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
-    from lrdoctor.cache import load_entry
-
     entry = load_entry("runs", key)
     if entry is None:
         return None
@@ -302,8 +295,6 @@ def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool):
     """Every file of a run, merged in write order; a file that cannot be opened is a note."""
-    from lrdoctor.cache import read_events
-
     per_file: list[dict[str, Points]] = []
     all_tags: set[str] = set()
     texts: dict[str, str] = {}
