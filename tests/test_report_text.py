@@ -133,6 +133,17 @@ def test_a_run_name_is_never_split_and_loses_only_its_start_on_a_narrow_line():
     assert shown.startswith("…") and name.endswith(shown[1:]) and len(shown) < len(name)
 
 
+def test_on_an_80_column_terminal_the_sparklines_go_before_the_lr_and_architecture_do():
+    name = "sb3_recurrentppo_cartpole/RecurrentPPO_1"
+    long_named = replace(collapsed_run(), run=replace(collapsed_run().run, name=name))
+    report = Report((long_named, healthy_run()))
+    assert any(block in table_at(160, report) for block in BLOCKS)  # wide: the KL's shape is shown
+    narrow = table_at(80, report)
+    assert not any(block in narrow for block in BLOCKS)
+    row = lines_of(narrow, "RecurrentPPO_1")[0]
+    assert "collapsed" in row and "0.0334" in row and "constant" in row and "gru" in row
+
+
 def test_the_peak_kl_and_its_step_share_a_line_when_the_table_fits():
     top = peak(collapsed_run().run.metrics.points("kl"))
     report = Report((collapsed_run(), healthy_run()))

@@ -85,7 +85,9 @@ def renderables(report: Report) -> list[RenderableType]:
 # --- the table across runs ---------------------------------------------------------
 
 
-def summary_table(report: Report, peaks_on_one_line: bool = False, name_width: int | None = None) -> Table:
+def summary_table(
+    report: Report, peaks_on_one_line: bool = False, name_width: int | None = None, sparklines: bool = True
+) -> Table:
     count = len(report.results)
     table = Table(title=f"lrdoctor: {count} run{'s' * (count != 1)}", title_justify="left", box=box.SIMPLE_HEAD)
     # The run's name is never folded (a name split mid-word reads as two runs): LR and the
@@ -93,7 +95,8 @@ def summary_table(report: Report, peaks_on_one_line: bool = False, name_width: i
     table.add_column("run", no_wrap=True, max_width=name_width)
     table.add_column("verdict", no_wrap=True)
     table.add_column("peak KL", justify="right", no_wrap=True)
-    table.add_column("KL", no_wrap=True)
+    if sparklines:
+        table.add_column("KL", no_wrap=True)
     table.add_column("LR", max_width=20)
     table.add_column("architecture", max_width=SOURCE_WIDTH)
     for result in report.results:
@@ -101,14 +104,15 @@ def summary_table(report: Report, peaks_on_one_line: bool = False, name_width: i
         source = result.run.architecture.source
         if len(source) > SOURCE_WIDTH:  # the run's own section shows it whole
             source = source[: SOURCE_WIDTH - 1] + "…"
-        table.add_row(
+        cells = [
             TailFirst(result.run.name),
             Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
             peak_kl_text(result.run.metrics.points("kl"), threshold, peaks_on_one_line),
-            sparkline(result.run.metrics.points("kl"), threshold),
+            sparkline(result.run.metrics.points("kl"), threshold) if sparklines else None,
             Text(lr_shape_text(result)),
             Text.assemble(architecture_text(result), "\n", (source, "dim")),
-        )
+        ]
+        table.add_row(*(cell for cell in cells if cell is not None))
     return table
 
 
@@ -125,21 +129,28 @@ def peak_kl_text(kl: Points | None, threshold: float, one_line: bool = False) ->
 
 class SummaryTable:
     """The table across runs laid out for the width it is printed in: each peak KL on one
-    line with its step when the whole table fits so, else with the step under it; names
-    whole unless even that leaves them more than a third of the line."""
+    line with its step when the whole table fits so, else with the step under it; then
+    without the KL sparklines (the LR and the architecture, which name the cause, matter
+    more than the KL's shape); names whole unless even that leaves them more than a third
+    of the line."""
 
     def __init__(self, report: Report) -> None:
         self.report = report
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update_width(1 << 16)
-        for table in (summary_table(self.report, peaks_on_one_line=True), summary_table(self.report)):
+        layouts = (
+            summary_table(self.report, peaks_on_one_line=True),
+            summary_table(self.report),
+            summary_table(self.report, sparklines=False),
+        )
+        for table in layouts:
             if Measurement.get(console, unbounded, table).maximum <= options.max_width:
                 yield table
                 return
         # Not even so: LR and architecture fold, and a name takes at most a third of the line,
-        # so a sweep of long names does not squeeze the verdict, the peak and the KL out of it.
-        yield summary_table(self.report, name_width=max(options.max_width // 3, 12))
+        # so a sweep of long names does not squeeze the verdict and the peak out of it.
+        yield summary_table(self.report, name_width=max(options.max_width // 3, 12), sparklines=False)
 
 
 class TailFirst:
