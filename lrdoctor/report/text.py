@@ -40,6 +40,7 @@ from lrdoctor.units import format_lr, format_steps
 
 WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
 SPARK_WIDTH = 16
+SPARKLINES_FROM = 100  # columns; narrower, the summary table leaves the sparklines out
 SOURCE_WIDTH = 24
 BLOCKS = "▁▂▃▄▅▆▇█"
 NON_FINITE_MARK = "×"
@@ -129,28 +130,27 @@ def peak_kl_text(kl: Points | None, threshold: float, one_line: bool = False) ->
 
 class SummaryTable:
     """The table across runs laid out for the width it is printed in: each peak KL on one
-    line with its step when the whole table fits so, else with the step under it; then
-    without the KL sparklines (the LR and the architecture, which name the cause, matter
-    more than the KL's shape); names whole unless even that leaves them more than a third
-    of the line."""
+    line with its step when the whole table fits so, else with the step under it; names
+    whole unless even that leaves them more than a third of the line. Below
+    ``SPARKLINES_FROM`` columns the KL sparklines go first: there they would leave the LR
+    and the architecture, which name the cause, only a few cells."""
 
     def __init__(self, report: Report) -> None:
         self.report = report
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update_width(1 << 16)
-        layouts = (
-            summary_table(self.report, peaks_on_one_line=True),
-            summary_table(self.report),
-            summary_table(self.report, sparklines=False),
-        )
+        sparklines = options.max_width >= SPARKLINES_FROM
+        layouts = [summary_table(self.report, peaks_on_one_line=True), summary_table(self.report)]
+        if not sparklines:
+            layouts.append(summary_table(self.report, sparklines=False))
         for table in layouts:
             if Measurement.get(console, unbounded, table).maximum <= options.max_width:
                 yield table
                 return
         # Not even so: LR and architecture fold, and a name takes at most a third of the line,
-        # so a sweep of long names does not squeeze the verdict and the peak out of it.
-        yield summary_table(self.report, name_width=max(options.max_width // 3, 12), sparklines=False)
+        # so a sweep of long names does not squeeze the verdict, the peak and the KL out of it.
+        yield summary_table(self.report, name_width=max(options.max_width // 3, 12), sparklines=sparklines)
 
 
 class TailFirst:
