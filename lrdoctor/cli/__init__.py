@@ -44,6 +44,13 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def stdout_gone() -> typer.Exit:
+    """The reader of stdout went away (``| head``): nothing more can be shown there, and
+    nothing may complain about it again when stdout is flushed; the caller raises the Exit(2)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return fail(BROKEN_PIPE)
+
+
 def command(name: str):
     """Register a command whose errors, expected or not, end as one line and exit code 2."""
 
@@ -55,10 +62,7 @@ def command(name: str):
             except (typer.Exit, typer.Abort, typer.TyperException):
                 raise  # exit codes and usage errors typer already reports
             except BrokenPipeError:
-                # The reader of stdout went away (``| head``): nothing more can be shown there,
-                # and the interpreter must not complain about it again when it flushes at exit.
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                raise fail(BROKEN_PIPE) from None
+                raise stdout_gone() from None
             except KeyboardInterrupt:
                 # Ctrl-C or a cancelled CI job: not "findings" (1); reports are written atomically,
                 # so nothing half-written is left behind.
@@ -113,9 +117,7 @@ def main() -> None:
     try:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left before the last of the report was flushed
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print(f"lrdoctor: error: {BROKEN_PIPE}", file=sys.stderr)
-        code = 2
+        code = stdout_gone().exit_code
     sys.stderr.flush()
     os._exit(code)
 
