@@ -53,10 +53,15 @@ def load_runs(
         paths, tag_overrides=tag_overrides, arch=arch, jobs=jobs, use_cache=use_cache, on_progress=on_progress
     )
     if not ingested.runs:
-        where = ", ".join(display(str(p)) for p in _as_list(paths))
         detail = f" ({ingested.problems[0].path}: {ingested.problems[0].message})" if ingested.problems else ""
-        raise InputError(f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv){detail}")
+        raise InputError(nothing_read(paths) + detail)
     return ingested.runs
+
+
+def nothing_read(paths: PathArg | Sequence[PathArg]) -> str:
+    """What is said when no run at all could be read under ``paths``."""
+    where = ", ".join(display(str(p)) for p in _as_list(paths))
+    return f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)"
 
 
 def load(

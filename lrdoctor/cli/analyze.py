@@ -100,9 +100,8 @@ def analyze(
     problems = tuple(ingested.problems)
     for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
         say(stderr, problem_line(note))
-    if not ingested.runs:
-        where = ", ".join(str(path) for path in paths)
-        raise InputError(f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)")
+    if not ingested.runs:  # each read problem was said above
+        raise InputError(ingest.nothing_read(paths))
     results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
 
     kl_options = options.rule_options["LRD001"]
