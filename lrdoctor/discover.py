@@ -65,9 +65,9 @@ def display(text: str) -> str:
     return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def is_training_log(path: Path) -> bool:
+def is_training_log(name: str) -> bool:
     """Whether a file name is one lrdoctor reads runs from."""
-    return path.name.startswith(EVENTS_PREFIX) or path.name == PROGRESS_CSV
+    return name.startswith(EVENTS_PREFIX) or name == PROGRESS_CSV
 
 
 def write_order(names: list[str]) -> list[str]:
@@ -127,7 +127,7 @@ def discover(root: Path) -> Discovery:
                             events.append(entry.name)
                         elif entry.name == PROGRESS_CSV and entry.is_file():
                             progress = Path(entry.path)
-                        elif entry.name.startswith(EVENTS_PREFIX) or entry.name == PROGRESS_CSV:
+                        elif is_training_log(entry.name):
                             # Opening a pipe would block forever; a dangling link has nothing to read.
                             problems.append(ReadNote(display(entry.path), NOT_A_FILE))
                     except OSError as error:

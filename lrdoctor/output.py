@@ -18,7 +18,7 @@ from lrdoctor.errors import InputError
 
 def write_atomic(path: Path, content: str | bytes) -> None:
     path = Path(path)
-    if is_training_log(path):
+    if is_training_log(path.name):
         raise InputError(f"{display(str(path))}: a training log (event file or progress.csv); lrdoctor never writes over one")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
