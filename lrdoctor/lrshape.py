@@ -33,8 +33,9 @@ def lr_shape(lr: Points | None) -> LRShape:
     finite = np.isfinite(values)
     if not finite.any():
         return LRShape(kind="unknown")
-    order = np.argsort(steps[finite], kind="stable")
-    steps, values = steps[finite][order], values[finite][order]
+    steps, values = steps[finite], values[finite]
+    order = np.argsort(steps, kind="stable")
+    steps, values = steps[order], values[order]
     peak, initial, final = float(values.max()), float(values[0]), float(values[-1])
     shape = {"peak_lr": peak, "initial_lr": initial, "final_lr": final}
 
