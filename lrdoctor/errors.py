@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from lrdoctor.discover import display
+from lrdoctor.words import display
 
 
 class InputError(Exception):

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-
-from lrdoctor import ingest
-from lrdoctor.cli import app
 from writers import synthetic_collapse, write_run
+
+from lrdoctor.cli import app
+from lrdoctor.read import ingest
 
 TESTS = Path(__file__).resolve().parent
 BAD = TESTS / "bad_inputs"
@@ -366,7 +366,7 @@ def test_progress_csv_rows_and_cells_that_are_not_data(tmp_path, case, note, poi
 
 
 def test_progress_csv_over_the_size_limit_is_not_read(tmp_path):
-    from lrdoctor.progress_csv import MAX_CSV_BYTES
+    from lrdoctor.read.progress_csv import MAX_CSV_BYTES
 
     (tmp_path / "run").mkdir()
     with open(tmp_path / "run" / "progress.csv", "wb") as handle:
@@ -411,7 +411,7 @@ def test_alias_bomb_beside_a_run_is_read_no_further_than_its_bound(tmp_path):
 
 
 def test_config_beside_a_run_over_the_size_limit_is_not_read(tmp_path):
-    from lrdoctor.metadata import MAX_CONFIG_BYTES
+    from lrdoctor.read.metadata import MAX_CONFIG_BYTES
 
     run = good_run(tmp_path / "run")
     (run / "config.yaml").write_text("a: 1\n" * (MAX_CONFIG_BYTES // 5 + 1))
@@ -528,7 +528,7 @@ def test_check_counts_a_file_reached_twice_once(tmp_path):
 
 
 def test_check_huge_file_is_skipped(tmp_path):
-    from lrdoctor.check.loaders import MAX_BYTES
+    from lrdoctor.configs.loaders import MAX_BYTES
 
     big = tmp_path / "big.yaml"
     big.write_text("a: 1\n" * (MAX_BYTES // 5 + 1))
@@ -691,7 +691,7 @@ def test_watch_exec_that_cannot_start_is_reported_and_the_watch_goes_on(tmp_path
 
 
 def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch):
-    from lrdoctor import engine
+    from lrdoctor.rules import engine
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug\nsecond line")
@@ -706,7 +706,7 @@ def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch):
 
 
 def test_debug_shows_the_traceback(monkeypatch):
-    from lrdoctor import engine
+    from lrdoctor.rules import engine
 
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
@@ -718,7 +718,7 @@ def test_debug_shows_the_traceback(monkeypatch):
 
 
 def test_an_interrupt_is_exit_2_not_findings(monkeypatch):
-    from lrdoctor import engine
+    from lrdoctor.rules import engine
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -730,7 +730,7 @@ def test_an_interrupt_is_exit_2_not_findings(monkeypatch):
 
 
 def test_an_os_error_names_its_path(monkeypatch, tmp_path):
-    from lrdoctor import engine
+    from lrdoctor.rules import engine
 
     def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
@@ -809,7 +809,7 @@ def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path, monkey
     def disk_full(source, target):
         raise OSError(28, "No space left on device", str(target))
 
-    monkeypatch.setattr("lrdoctor.output.os.replace", disk_full)
+    monkeypatch.setattr("lrdoctor.report.write.os.replace", disk_full)
     result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--format", "json", "--output", report)
     assert result.exit_code == 2
     assert error_line(result) == f"lrdoctor: error: {report}: No space left on device"
@@ -818,12 +818,12 @@ def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path, monkey
 
 
 def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    from lrdoctor.output import write_atomic
+    from lrdoctor.report.write import write_atomic
 
     def interrupted(source, target):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lrdoctor.output.os.replace", interrupted)
+    monkeypatch.setattr("lrdoctor.report.write.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_atomic(tmp_path / "figure.png", b"\x89PNG" + bytes(1000))
     assert list(tmp_path.iterdir()) == []

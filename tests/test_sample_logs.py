@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrdoctor.events import read_event_file
+from lrdoctor.read.events import read_event_file
 from lrdoctor.schedule import Schedule
 
 ROOT = Path(__file__).resolve().parent.parent

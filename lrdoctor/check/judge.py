@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from lrdoctor.check.record import ADAPTIVE, CONSTANT, NO_WARMUP, WARMUP, Setting, UnitRecord
+from lrdoctor.configs.record import ADAPTIVE, CONSTANT, NO_WARMUP, WARMUP, Setting, UnitRecord, as_float
 from lrdoctor.model import Severity
 from lrdoctor.schedule import Schedule
-from lrdoctor.units import as_float, format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps
 
 # When a config does not say how long it trains, the schedule is drawn for the
 # length of the run that started lrdoctor, and the fix says so.
@@ -136,7 +136,7 @@ def describe_architecture(record: UnitRecord) -> str:
 def recommended_fix(record: UnitRecord) -> dict[str, Any]:
     """The recommended schedule for this unit, as plain data and in the format's syntax.
 
-    Keys as ``lrdoctor.prescription.fix_for`` (summary, schedule, code) plus ``knots``
+    Keys as ``lrdoctor.rules.prescription.fix_for`` (summary, schedule, code) plus ``knots``
     ([step, lr] corners), ``config`` (the key and value to write, None where the
     format has no piecewise schedule) and ``config_text`` (what the message says).
     """

@@ -15,8 +15,8 @@ from typing import Annotated
 
 import typer
 
-from lrdoctor.discover import display
 from lrdoctor.errors import InputError
+from lrdoctor.words import display
 
 app = typer.Typer(
     name="lrdoctor",
@@ -123,8 +123,10 @@ def main() -> None:
 
 
 # Commands register themselves on import.
-from lrdoctor.cli import schedule  # noqa: E402,F401
-from lrdoctor.cli import rules  # noqa: E402,F401
-from lrdoctor.cli import analyze  # noqa: E402,F401
-from lrdoctor.cli import check  # noqa: E402,F401
-from lrdoctor.cli import watch  # noqa: E402,F401
+from lrdoctor.cli import (
+    analyze,  # noqa: E402,F401
+    check,  # noqa: E402,F401
+    rules,  # noqa: E402,F401
+    schedule,  # noqa: E402,F401
+    watch,  # noqa: E402,F401
+)

@@ -19,17 +19,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from lrdoctor import engine, ingest
 from lrdoctor.cli import command
-from lrdoctor.discover import display
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.model import ReadNote, RunResult
-from lrdoctor.options import load_options
-from lrdoctor.output import write_atomic
-from lrdoctor.prescription import recommended_schedule
+from lrdoctor.read import ingest
 from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, kl_threshold_of, text
+from lrdoctor.report.write import write_atomic
+from lrdoctor.rules import engine
 from lrdoctor.rules.kl_exceeded import threshold_for
+from lrdoctor.rules.options import load_options
+from lrdoctor.rules.prescription import recommended_schedule
+from lrdoctor.words import display
 
 
 class ReportFormat(str, Enum):
@@ -172,7 +173,7 @@ def draw_figures(
 ) -> tuple[dict[str, Path], Path | None]:
     """One figure per run (keyed by run path) into ``directory``, never beside the runs;
     and a sweep overview when there are several runs."""
-    from lrdoctor import plots  # matplotlib only when figures are asked for
+    from lrdoctor.report import figures as plots  # matplotlib only when figures are asked for
 
     names = figure_file_names((r.run.name for r in results), extension)
     drawn = {

@@ -10,8 +10,8 @@ import typer
 
 from lrdoctor.cli import command
 from lrdoctor.exitcode import FailOn
-from lrdoctor.options import load_options
-from lrdoctor.output import write_atomic
+from lrdoctor.report.write import write_atomic
+from lrdoctor.rules.options import load_options
 
 
 class CheckFormat(str, Enum):
@@ -53,7 +53,7 @@ def check(
     """
     # the YAML parser and the config linter are loaded by `check` alone, not by every command
     from lrdoctor.check import check_paths
-    from lrdoctor.check.output import FORMATTERS, summary_line
+    from lrdoctor.report.check import FORMATTERS, summary_line
 
     options = load_options(
         cwd=Path.cwd(),

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from lrdoctor import rules as registry
 from lrdoctor.cli import command
-from lrdoctor.options import limits_text
+from lrdoctor.rules.options import limits_text
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,11 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from lrdoctor.cli import command
-from lrdoctor.discover import display
 from lrdoctor.errors import InputError
-from lrdoctor.output import write_atomic
+from lrdoctor.report.write import write_atomic
 from lrdoctor.schedule import Schedule
-from lrdoctor.units import format_lr, format_steps, parse_steps
+from lrdoctor.words import display, format_lr, format_steps
 
 
 class ScheduleFormat(str, Enum):
@@ -26,6 +26,23 @@ class ScheduleFormat(str, Enum):
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 MAX_POINTS = 100_000  # finer than any optimizer step count needs; 1e8 points took minutes and gigabytes
+_STEP_SUFFIXES = {"K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9}
+
+
+def parse_steps(text: str) -> int:
+    """Parse a human step count into a positive integer number of steps."""
+    cleaned = text.strip().replace("_", "").replace(",", "")
+    multiplier = 1.0
+    if cleaned and cleaned[-1].upper() in _STEP_SUFFIXES:
+        multiplier = _STEP_SUFFIXES[cleaned[-1].upper()]
+        cleaned = cleaned[:-1]
+    try:
+        value = float(cleaned) * multiplier
+    except ValueError:
+        raise InputError(f"not a step count: {text!r} (expected e.g. 20M, 500K, 2e7)") from None
+    if not math.isfinite(value) or value <= 0 or value != round(value):
+        raise InputError(f"not a positive whole number of steps: {text!r}")
+    return int(round(value))
 
 
 @command("plot-schedule")
@@ -73,7 +90,7 @@ def plot_schedule(
             wrote(output)
 
     if out is not None:
-        from lrdoctor.plots import draw_schedule
+        from lrdoctor.report.figures import draw_schedule
 
         logged = _load_single_run(run) if run is not None else None
         draw_schedule(schedule, out, run=logged)
@@ -100,7 +117,7 @@ def phase_table(schedule: Schedule) -> Table:
 
 
 def _load_single_run(path: Path):
-    from lrdoctor.ingest import load_runs
+    from lrdoctor.read.ingest import load_runs
 
     runs = load_runs(path)
     if len(runs) != 1:

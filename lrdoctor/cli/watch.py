@@ -1,6 +1,6 @@
 """`lrdoctor watch PATH...`: follow live runs and report each new finding as it appears.
 
-Every ``--every`` a pass (``lrdoctor.watch.poll``) reads what the runs appended and
+Every ``--every`` a pass (``lrdoctor.live.watch.poll``) reads what the runs appended and
 judges the runs that changed. Each new finding is one line on stdout, with the
 time it was seen, its step and how far the run had got; on a terminal a small
 live table of the runs sits below them. Read problems, ``--verbose`` pass lines
@@ -28,15 +28,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from lrdoctor import watch as watching
 from lrdoctor.cli import command
 from lrdoctor.cli.analyze import ArchKind, assignments, problem_line, say
-from lrdoctor.discover import display
 from lrdoctor.exitcode import CLEAN, FINDINGS
-from lrdoctor.options import load_options
+from lrdoctor.live import watch as watching
 from lrdoctor.rules.common import finite
-from lrdoctor.units import format_steps
-
+from lrdoctor.rules.options import load_options
+from lrdoctor.words import display, format_steps
 
 EXEC_HELP = (
     "Run this command for each new finding (split like a shell line, run without one); placeholders: "

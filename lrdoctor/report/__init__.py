@@ -17,10 +17,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from lrdoctor.discover import display
 from lrdoctor.model import Finding, Points, ReadNote, RunResult, Severity
 from lrdoctor.schedule import Schedule
-from lrdoctor.units import format_lr, format_steps
+from lrdoctor.words import display, format_lr, format_steps
 
 DEFAULT_KL_THRESHOLD = 0.02
 _MAX_LISTED = 6

@@ -17,10 +17,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-import lrdoctor
 from lrdoctor.model import Finding, ReadNote, RunConfig, RunResult, Sourced
 from lrdoctor.report import Report
 from lrdoctor.schedule import Schedule
+from lrdoctor.version import VERSION
 
 SCHEMA_VERSION = 1
 
@@ -28,7 +28,7 @@ SCHEMA_VERSION = 1
 def render(report: Report) -> str:
     document = {
         "version": SCHEMA_VERSION,
-        "tool": {"name": "lrdoctor", "version": lrdoctor.__version__},
+        "tool": {"name": "lrdoctor", "version": VERSION},
         "runs": [run_entry(result, report) for result in report.results],
         "problems": [note_entry(note) for note in report.problems],
         "sweep_figure": report.sweep_figure,

@@ -25,7 +25,7 @@ from lrdoctor.report import (
     peak,
     unchecked_findings,
 )
-from lrdoctor.units import format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps
 
 COLLAPSE = "LRD006"  # the headline when present: DESIGN.md, rules table
 CODE_COMMENT = {"sb3": "# Stable-Baselines3 / sb3-contrib", "torch": "# PyTorch (LambdaLR)"}

@@ -17,10 +17,10 @@ from types import ModuleType
 from typing import Any, Sequence
 from urllib.parse import quote
 
-import lrdoctor
 from lrdoctor import rules
 from lrdoctor.model import Finding, Severity
 from lrdoctor.report.json import plain
+from lrdoctor.version import VERSION
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -45,8 +45,8 @@ def render_located(located: Sequence[tuple[Finding, str | None]]) -> str:
                 "tool": {
                     "driver": {
                         "name": "lrdoctor",
-                        "version": lrdoctor.__version__,
-                        "semanticVersion": lrdoctor.__version__,
+                        "version": VERSION,
+                        "semanticVersion": VERSION,
                         "informationUri": INFORMATION_URI,
                         "rules": [rule_entry(module) for module in modules],
                     }

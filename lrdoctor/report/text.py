@@ -19,7 +19,6 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from lrdoctor.discover import display
 from lrdoctor.model import Finding, Points, RunResult, Severity
 from lrdoctor.report import (
     Report,
@@ -36,7 +35,7 @@ from lrdoctor.report import (
     peak,
     unchecked_findings,
 )
-from lrdoctor.units import format_lr, format_steps
+from lrdoctor.words import display, format_lr, format_steps
 
 WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
 SPARK_WIDTH = 16

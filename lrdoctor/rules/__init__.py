@@ -22,21 +22,21 @@ from types import ModuleType
 from typing import Iterable
 
 from lrdoctor.errors import InputError
-from lrdoctor.rules.common import Problem
 from lrdoctor.rules import (
-    kl_exceeded,
-    constant_lr_recurrent,
-    no_warmup_recurrent,
-    entropy_rising,
-    entropy_collapse,
-    policy_collapse,
-    non_finite,
     clip_fraction_high,
-    value_divergence,
-    metric_missing,
-    schedule_not_applied,
+    constant_lr_recurrent,
+    entropy_collapse,
+    entropy_rising,
+    kl_exceeded,
     kl_guard_config,
+    metric_missing,
+    no_warmup_recurrent,
+    non_finite,
+    policy_collapse,
+    schedule_not_applied,
+    value_divergence,
 )
+from lrdoctor.rules.common import Problem
 
 __all__ = ["Problem", "RULES", "get", "resolve"]
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.units import format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
-from lrdoctor import prescription
 from lrdoctor.model import Run, Severity
+from lrdoctor.rules import prescription
 from lrdoctor.rules.common import Problem, constant_on_recurrent, describe_architecture, lr_text
 
 CODE = "LRD002"

@@ -38,8 +38,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
-from lrdoctor import prescription
 from lrdoctor.model import Run, Severity
+from lrdoctor.rules import prescription
 from lrdoctor.rules.common import Problem, finite, first_sustained_step, lr_cause, metric_label, steps
 
 CODE = "LRD001"

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
-from lrdoctor import prescription
 from lrdoctor.model import Run, Severity
+from lrdoctor.rules import prescription
 from lrdoctor.rules.common import Problem, describe_architecture, lr_text, starts_near_peak
 
 CODE = "LRD003"

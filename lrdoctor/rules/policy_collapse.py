@@ -38,9 +38,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from lrdoctor import prescription
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded
+from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded, prescription
 from lrdoctor.rules.common import METRIC_NAMES, Problem, lr_cause, outcome, steps
 
 CODE = "LRD006"

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
-from lrdoctor import prescription
 from lrdoctor.model import Run, Severity
+from lrdoctor.rules import prescription
 from lrdoctor.rules.common import Problem, declared_schedule, lr_text, schedule_not_applied
 
 CODE = "LRD011"

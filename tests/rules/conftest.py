@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lrdoctor import engine
 from lrdoctor.model import Run
-from lrdoctor.options import load_options
+from lrdoctor.rules import engine
+from lrdoctor.rules.options import load_options
 
 
 @pytest.fixture

@@ -1,0 +1,140 @@
+"""What a training unit declares about its learning rate, in one plain record per unit.
+
+Every format reader (formats.py) fills the same record, so the checks (judge.py)
+never need to know how rl_games or the zoo spell a setting; a ``Setting`` keeps
+where it was written so a finding can point at the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+from lrdoctor.configs.loaders import Document
+
+# What the LR does over training, as far as the config says.
+CONSTANT = "constant"  # never changes
+NO_WARMUP = "no-warmup"  # changes, but starts at (or near) its peak: linear/cosine/step decay
+WARMUP = "warmup"  # starts low and ramps up
+ADAPTIVE = "adaptive"  # follows the measured KL (rl_games adaptive, Sample Factory kl_adaptive_*)
+UNKNOWN = "unknown"  # a schedule lrdoctor cannot read (a custom callable, an unknown name)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A value and the key it came from.
+
+    ``declared`` is False for a library default (the key is absent); line and column
+    then point at the nearest key that implies it (e.g. ``policy``). ``note`` says in a
+    few words why the value is what it is, for messages.
+    """
+
+    value: Any
+    key: str
+    line: int
+    column: int
+    declared: bool = True
+    note: str = ""
+    start_fraction: float | None = None  # for an LR list: first LR / peak LR
+
+    def but(self, **changes: Any) -> "Setting":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """One unit's LR story. ``format`` names the library layout; ``dialect`` refines it
+    where the fix syntax differs (RLlib's old ``lr_schedule`` vs new-stack ``lr`` list)."""
+
+    file: str
+    unit: str
+    unit_line: int
+    format: str
+    dialect: str = ""
+    architecture: Setting | None = None  # value: a kind from lrdoctor.arch (gru, lstm, ...)
+    architecture_name: str | None = None
+    recurrent: bool | None = None
+    lr: Setting | None = None  # the base (peak) LR, a float
+    schedule: Setting | None = None  # value: CONSTANT, NO_WARMUP, WARMUP, ADAPTIVE or UNKNOWN
+    total_steps: Setting | None = None
+    kl_threshold: Setting | None = None  # the threshold an adaptive LR schedule reacts to
+    target_kl: Setting | None = None  # SB3-style early stop of the epoch loop
+    target_kl_applies: bool = False  # the format has a target_kl (SB3/zoo)
+
+
+class View:
+    """A unit's mapping with the document's positions: ``get("a", "b")`` returns a Setting."""
+
+    def __init__(self, document: Document, data: Mapping[str, Any], path: tuple, prefix: tuple = ()):
+        self.document = document
+        self.data = data
+        self.path = path
+        self.prefix = prefix
+        self.entries: list | None = None  # every (view, key, value) below, once walked
+
+    def get(self, *keys: Any) -> Setting | None:
+        value: Any = self.data
+        for key in keys:
+            if not isinstance(value, Mapping) or key not in value:
+                return None
+            value = value[key]
+        return self.setting(keys, value)
+
+    def setting(self, keys: tuple, value: Any, **extra: Any) -> Setting:
+        line, column = self.document.where(self.path + tuple(keys))
+        return Setting(value, dotted(self.prefix + tuple(keys)), line, column, **extra)
+
+    def section(self, *keys: Any) -> "View | None":
+        value: Any = self.data
+        for key in keys:
+            if not isinstance(value, Mapping) or key not in value:
+                return None
+            value = value[key]
+        if not isinstance(value, Mapping):
+            return None
+        return View(self.document, value, self.path + tuple(keys), self.prefix + tuple(keys))
+
+    def first(self, *names: str) -> Setting | None:
+        """The first of several spellings of a key present in this mapping."""
+        for name in names:
+            found = self.get(name)
+            if found is not None:
+                return found
+        return None
+
+    def here(self, **changes: Any) -> Setting:
+        """A Setting that points at this mapping itself (for library defaults)."""
+        return self.setting((), None).but(**changes)
+
+
+def dotted(keys: tuple) -> str:
+    return ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in keys) or "(top level)"
+
+
+def as_bool(value: Any) -> bool | None:
+    """Booleans as configs write them, including YAML 1.1's yes/no/on/off read as text."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0", "none", "null", ""):
+            return False
+    if isinstance(value, (int, float)):
+        return bool(value)
+    return None
+
+
+def as_float(value: Any) -> float | None:
+    """Numbers as configs write them: 3e-4, "3e-4" (YAML 1.1 reads that as text), "!!float"."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().replace("_", ""))
+        except ValueError:
+            return None
+    return None

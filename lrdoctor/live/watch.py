@@ -1,0 +1,345 @@
+"""Follow live runs: re-read what was appended, re-judge what changed, report what is new.
+
+``poll(state, paths, settings)`` is one pass, and the whole logic of ``lrdoctor
+watch``: the command only sleeps between passes and prints. A pass
+
+- discovers the runs under the paths again (a run that starts later is picked up);
+- stats every file of every run; a run whose files kept their size and mtime is
+  not read and not judged again, so a pass over quiet runs costs a directory walk
+  and one ``stat`` per file;
+- reads, for an event file that grew, only the records after the point the
+  previous pass stopped at (``end_offset``, a record boundary), and appends them
+  to what it holds in memory; a file that shrank or was replaced is read again.
+  The first read of a file goes through the disk cache (``lrdoctor.read.cache``), so
+  starting to watch a big finished sweep costs what ``analyze`` costs; a
+  ``progress.csv`` (one row per rollout: small) is read again whole when it changes;
+- runs the rules on each changed run and returns the findings not reported before.
+
+A finding's identity is its run, its code and the metric or signal it is about
+(LRD007 and LRD010 name a metric, LRD009 a signal). It is reported once; again
+only if its severity rises (LRD001 seen as a spike, then sustained: the error
+is news). A finding whose evidence moves (the KL peak grows) is not news.
+
+Nothing is written beside the runs: the state lives in memory (the disk cache, when
+used, is in the user's cache directory).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from lrdoctor.errors import InputError
+from lrdoctor.model import Finding, ReadNote, Run, RunResult, Severity
+from lrdoctor.read import ingest
+from lrdoctor.read.cache import read_events
+from lrdoctor.read.discover import FoundRun, discover
+from lrdoctor.read.lrshape import lr_shape
+from lrdoctor.read.normalise import merge_files, normalise
+from lrdoctor.read.tags import TagRule, wanted_pattern
+from lrdoctor.rules import engine
+from lrdoctor.rules.options import Options
+from lrdoctor.words import display
+
+if TYPE_CHECKING:
+    from lrdoctor.read.events import EventData
+
+PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+Signature = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to read and judge the runs: the rule options, ``--tag`` overrides and ``--arch``."""
+
+    options: Options
+    tag_overrides: Mapping[str, str] = field(default_factory=dict)
+    arch: str | None = None
+    use_cache: bool = True
+
+
+@dataclass(frozen=True)
+class FileState:
+    """One event file as far as it was read: its stat signature then, and its data."""
+
+    signature: Signature
+    data: EventData | None = None  # None for a progress.csv (read whole by ingest)
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """A run being followed: its files as last read, and the rules' verdict on them."""
+
+    found: FoundRun
+    files: Mapping[Path, FileState]
+    result: RunResult | None = None
+    changed_at: int = 0  # the pass that last read something new
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A finding the first time it is reported (or its severity first rises)."""
+
+    finding: Finding
+    run_path: str
+    seen_at: float  # wall-clock time (seconds since the epoch) of the pass that saw it
+    pass_number: int
+    read_to_step: int | None  # the run's last step when it was seen
+
+
+@dataclass(frozen=True)
+class WatchState:
+    """Everything one pass hands to the next. ``fresh_notes`` are the read problems
+    first met in the latest pass, ``changed`` the runs it re-judged."""
+
+    passes: int = 0
+    runs: Mapping[str, LiveRun] = field(default_factory=lambda: MappingProxyType({}))
+    reported: Mapping[tuple, Severity] = field(default_factory=lambda: MappingProxyType({}))
+    noted: frozenset[tuple] = frozenset()
+    fresh_notes: tuple[ReadNote, ...] = ()
+    changed: tuple[str, ...] = ()
+
+    @property
+    def results(self) -> list[RunResult]:
+        return [live.result for live in self.runs.values() if live.result is not None]
+
+
+def poll(
+    state: WatchState, paths: Sequence[Path], settings: Settings, *, now: Callable[[], float] = time.time
+) -> tuple[WatchState, list[Sighting]]:
+    """One pass over every run under ``paths``; the new state and the findings new in it.
+
+    A path that does not exist is an InputError on the first pass (a typo); later,
+    a vanished path is a note and its runs keep their last state.
+    """
+    # --tag is checked (known metric, non-empty tag) exactly as analyze checks it
+    overrides = ingest.checked_overrides(settings.tag_overrides)
+    want = wanted_pattern(overrides)
+    number = state.passes + 1
+    runs = dict(state.runs)
+    notes: list[ReadNote] = []
+    changed: list[str] = []
+    for path in paths:
+        try:
+            discovery = discover(Path(path))
+        except FileNotFoundError:
+            if state.passes == 0:
+                raise InputError(f"no such file or directory: {display(str(path))}") from None
+            notes.append(ReadNote(display(str(path)), "no longer exists: its runs keep their last state"))
+            continue
+        notes.extend(discovery.problems)
+        for found in discovery.runs:
+            key = str(found.path)
+            live, run_notes = follow_run(runs.get(key), found, overrides, want, settings)
+            notes.extend(run_notes)
+            if live is not None and live is not runs.get(key):
+                result = engine.analyze([live.result.run], settings.options)[0] if live.result else None
+                runs[key] = replace(live, result=result, changed_at=number)
+                changed.append(key)
+                notes.extend(live.result.run.notes if live.result else ())
+
+    seen_at = now()
+    reported = dict(state.reported)
+    sightings: list[Sighting] = []
+    for key in changed:
+        result = runs[key].result
+        if result is None:
+            continue
+        for finding in new_findings(result.findings, key, reported):
+            sightings.append(Sighting(finding, key, seen_at, number, result.run.last_step))
+    fresh = [note for note in notes if _note_key(note) not in state.noted]
+    new_state = WatchState(
+        passes=number,
+        runs=MappingProxyType(runs),
+        reported=MappingProxyType(reported),
+        noted=state.noted | {_note_key(note) for note in fresh},
+        fresh_notes=tuple(dict.fromkeys(fresh)),
+        changed=tuple(changed),
+    )
+    return new_state, sightings
+
+
+def new_findings(findings: Iterable[Finding], run_path: str, reported: dict[tuple, Severity]) -> list[Finding]:
+    """The findings not reported yet, or whose severity rose; records them in ``reported``."""
+    fresh = []
+    for finding in findings:
+        key = identity(finding, run_path)
+        before = reported.get(key)
+        if before is None or finding.severity.rank > before.rank:
+            reported[key] = finding.severity
+            fresh.append(finding)
+    return fresh
+
+
+def identity(finding: Finding, run_path: str) -> tuple:
+    """What a finding is about, whatever its numbers: run, code, and the metric or signal it names."""
+    evidence = finding.evidence or {}
+    subject = evidence.get("metric") or evidence.get("signal")
+    return (run_path, finding.code, finding.file, finding.line, str(subject) if subject is not None else None)
+
+
+def follow_run(
+    live: LiveRun | None, found: FoundRun, overrides: tuple[TagRule, ...], want: re.Pattern[str], settings: Settings
+) -> tuple[LiveRun | None, list[ReadNote]]:
+    """The run read up to date: ``live`` itself when none of its files changed, else a
+    new LiveRun (with ``result`` still to be judged, holding the new Run). None when
+    a run seen for the first time cannot be read at all."""
+    files = found.event_files or ((found.progress_csv,) if found.progress_csv else ())
+    signatures, notes = {}, []
+    for path in files:
+        try:
+            signatures[path] = _signature(path)
+        except OSError as error:
+            notes.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
+    old_files = live.files if live is not None else {}
+    if live is not None and live.found == found and all(
+        path in old_files and old_files[path].signature == signature for path, signature in signatures.items()
+    ) and set(old_files) == set(signatures):
+        return live, notes
+    if not found.event_files:
+        run = ingest.load_run(found, overrides, settings.arch, use_cache=False)
+        if isinstance(run, ReadNote):
+            return live, [*notes, run]
+        states = {path: FileState(signature) for path, signature in signatures.items()}
+        return LiveRun(found, MappingProxyType(states), RunResult(run)), notes
+
+    states = {}
+    for path, signature in signatures.items():
+        try:
+            states[path] = read_grown(old_files.get(path), path, signature, want, settings.use_cache)
+        except OSError as error:
+            notes.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
+    if not states:
+        return live, notes
+    try:
+        run = run_from_events(found, [states[p].data for p in found.event_files if p in states], overrides, want,
+                              settings.arch)
+    except Exception as error:  # noqa: BLE001 -- one broken run must not end the watch: it is reported
+        return live, [*notes, ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")]
+    return LiveRun(found, MappingProxyType(states), RunResult(run)), notes
+
+
+def read_grown(
+    old: FileState | None, path: Path, signature: Signature, want: re.Pattern[str], use_cache: bool
+) -> FileState:
+    """An event file brought up to date: unchanged -> as it was; the same file grown ->
+    only the records after the old ``end_offset`` are read; anything else -> read whole.
+
+    ``signature`` is the stat taken before reading, so bytes appended during the
+    read are picked up again (from the new ``end_offset``) by the next pass."""
+    if old is not None and old.signature == signature:
+        return old
+    same_file = old is not None and old.data is not None and old.signature[:2] == signature[:2]
+    if same_file and signature[2] >= old.signature[2] and signature[2] >= old.data.end_offset:
+        from lrdoctor.read.events import appended, read_event_file  # loaded once a file is read
+
+        return FileState(signature, appended(old.data, read_event_file(path, want, start=old.data.end_offset)))
+    return FileState(signature, read_events(path, want, use_cache))
+
+
+def run_from_events(
+    found: FoundRun, files: Sequence[EventData], overrides: tuple[TagRule, ...], want: re.Pattern[str],
+    arch: str | None,
+) -> Run:
+    """A Run from its event files' data (in write order), normalised and described as
+    ``ingest`` does for ``analyze``. The incomplete tail a live writer leaves is not
+    a read problem here: the next pass reads it whole."""
+    all_tags = set().union(*(data.scalar_tags for data in files))
+    texts = {tag: text for data in files for tag, text in data.texts.items()}
+    hparams = {key: value for data in files for key, value in data.hparams.items()}
+    where = display(str(found.path))
+    normalised = normalise(merge_files([data.scalars for data in files]), sorted(all_tags), want, overrides,
+                           where=where)
+    read_notes = tuple(
+        ReadNote(display(note.path), note.message, note.offset)
+        for data in files
+        for note in data.notes
+        if note.offset is None or note.offset < data.end_offset
+    )
+    shape = lr_shape(normalised.metrics.points("lr"))
+    return ingest.described_run(found, normalised, shape, texts, hparams, read_notes, arch)
+
+
+def _signature(path: Path) -> Signature:
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _note_key(note: ReadNote) -> tuple:
+    return (note.path, note.message, note.offset)
+
+
+# ---------------------------------------------------------------- options of the command
+
+
+def parse_interval(text: str) -> float:
+    """``60s``, ``2m``, ``0.5s``, ``500ms``, ``1h`` or a bare number of seconds, as seconds."""
+    match = _INTERVAL.fullmatch(text)
+    if not match:
+        raise InputError(f"--every {text}: expected a duration such as 60s, 2m, 0.5s or 500ms")
+    seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"--every {text}: the interval must be more than zero")
+    return seconds
+
+
+def parse_command(text: str) -> list[str]:
+    """``--exec`` as arguments (shell quoting rules, no shell), checked for unknown placeholders."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as error:
+        raise InputError(f"--exec {text}: {error}") from None
+    if not argv:
+        raise InputError("--exec: empty command")
+    for name in re.findall(r"\{(\w+)\}", " ".join(argv)):
+        if name not in PLACEHOLDERS:
+            raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {', '.join(PLACEHOLDERS)})")
+    return argv
+
+
+def command_for(argv: Sequence[str], sighting: Sighting) -> list[str]:
+    """The ``--exec`` arguments with the placeholders filled in from one sighting.
+
+    Each argument is substituted on its own, so a message with spaces or quotes stays
+    one argument and nothing is ever interpreted by a shell."""
+    finding = sighting.finding
+    values: dict[str, Any] = {
+        "run": finding.run or "",
+        "path": sighting.run_path,
+        "code": finding.code,
+        "rule": finding.rule,
+        "severity": finding.severity.value,
+        "step": "" if finding.step is None else finding.step,
+        "message": finding.message,
+    }
+    pattern = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+    return [pattern.sub(lambda match: str(values[match.group(1)]), argument) for argument in argv]
+
+
+def run_command(argv: Sequence[str], timeout: float) -> str | None:
+    """Run one ``--exec`` command (stdin closed, output passed through); what went wrong, or None."""
+    try:
+        completed = subprocess.run(list(argv), stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"--exec {display(argv[0])}: killed after {timeout:g}s"
+    except OSError as error:
+        return f"--exec {display(argv[0])}: {error.strerror or error}"
+    if completed.returncode != 0:
+        return f"--exec {display(argv[0])}: exit code {completed.returncode}"
+    return None
+
+
+def at_or_above(finding: Finding, level: str | None) -> bool:
+    """Whether ``finding`` reaches ``--exit-on`` (error or warning; None: never)."""
+    return level is not None and finding.severity.rank >= Severity(level).rank

@@ -1,0 +1,334 @@
+"""Cache of decoded event files, so re-analysing an unchanged sweep reads nothing twice.
+
+One entry per (event file, tag selection, lrdoctor version), in the user's cache
+directory (``LRDOCTOR_CACHE_DIR`` overrides it), never beside the runs. An entry
+remembers the file's size and mtime when it was read, how far it was read
+(``end_offset``) and checksums of the bytes at both ends of that prefix:
+
+- same size and mtime: the entry is the answer, the event file is not opened;
+- grown, and the prefix checksums still match: only the new records are read
+  (from ``end_offset``) and appended -- a live run is read incrementally;
+- anything else (shrunk, rewritten, touched): the file is read again in full.
+
+Event-file entries use the same checksummed entry format as the run cache below
+(no pickle), read with the same suspicion as any input: a corrupt, truncated or
+other-version entry is ignored and rebuilt, never trusted. Writes go to a temporary file renamed into place. When
+the cache directory is unusable, reading goes on without it (logged at debug).
+
+The cache is bounded: ``prune`` deletes the least recently used entries once the whole
+cache holds more than ``LRDOCTOR_CACHE_MAX_MB`` (default 2048 MB; a sweep of 100 runs x
+10,000 steps takes about 250 MB). Every entry used is touched, and what the analysis that
+prunes has just used is never deleted: a sweep bigger than the bound stays cached whole
+(everything older goes), rather than evicting its own entries on every run.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import mmap
+import os
+import re
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Callable
+
+import numpy as np
+
+from lrdoctor.errors import InputError
+from lrdoctor.model import ReadNote
+from lrdoctor.version import VERSION
+
+if TYPE_CHECKING:
+    from lrdoctor.read.events import EventData
+
+FORMAT = 2  # bump when the entry layout changes (2: zlib CRC-32 checksums)
+_EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
+_FINGERPRINT_BYTES = 4096
+DEFAULT_MAX_MB = 2048
+# A temporary file this old is left by a process that died while writing it.
+_STALE_TEMPORARY_NS = 3600 * 10**9
+# File times come from a coarse kernel clock, a few ms behind time.time_ns(): an entry used
+# this long before an analysis started still counts as used by it.
+_CLOCK_SLACK_NS = 2 * 10**9
+_log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("LRDOCTOR_CACHE_DIR") or user_cache_dir("lrdoctor")) / f"events-{FORMAT}"
+
+
+def max_bytes() -> int:
+    """The cache's size bound, from ``LRDOCTOR_CACHE_MAX_MB``; a value that is not a
+    number of megabytes is an input error, not silently the default."""
+    text = os.environ.get("LRDOCTOR_CACHE_MAX_MB", "").strip()
+    if not text:
+        return DEFAULT_MAX_MB << 20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = -1.0
+    if not 0 <= megabytes < float("inf"):
+        raise InputError(f"LRDOCTOR_CACHE_MAX_MB={text}: expected a size in megabytes, e.g. 2048")
+    return int(megabytes * (1 << 20))
+
+
+def prune(limit: int, in_use_since: int) -> int:
+    """Delete the least recently used entries (and temporary files left by a crash) until
+    the cache holds at most ``limit`` bytes, keeping every entry used or written since
+    ``in_use_since`` (``time.time_ns()`` when the analysis started); returns the bytes freed.
+    Another process may be reading or pruning at the same time: a file already gone is
+    simply skipped, and a reader that loses an entry reads the run again."""
+    now, keep_from = time.time_ns(), in_use_since - _CLOCK_SLACK_NS
+    entries, total, freed = [], 0, 0
+    try:
+        kinds = [kind.path for kind in os.scandir(cache_dir().parent) if kind.is_dir(follow_symlinks=False)]
+        for kind in kinds:
+            for entry in os.scandir(kind):
+                stat = entry.stat(follow_symlinks=False)
+                if entry.name.endswith(".bin"):
+                    entries.append((stat.st_mtime_ns, stat.st_size, entry.path))
+                elif entry.name.endswith(".tmp") and now - stat.st_mtime_ns > _STALE_TEMPORARY_NS:
+                    entries.append((-1, stat.st_size, entry.path))  # first to go
+                elif not entry.name.endswith(".tmp"):
+                    continue  # not ours; a fresh temporary is another process's write in progress
+                total += stat.st_size
+    except OSError as error:
+        _log.debug("cache not pruned: %s", error)
+        return 0
+    for used, size, path in sorted(entries):
+        if used >= keep_from or (total - freed <= limit and used != -1):
+            break
+        try:
+            os.unlink(path)
+            freed += size
+        except OSError:
+            pass
+    return freed
+
+
+def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool = True) -> EventData:
+    """Read one event file, from the cache when it is still valid.
+    Raises OSError, like ``read_event_file``, when the file cannot be read."""
+    # Here, not at the top: a re-run served by the run cache reads no event file, and then
+    # the reader (and the crc32c package, 17 ms of start-up) is never loaded.
+    from lrdoctor.read.events import appended, read_event_file
+
+    if not use_cache:
+        return read_event_file(path, want)
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    source = _source(resolved, want)
+    key = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
+    entry = _load(key, source)
+    if entry is None:
+        data = read_event_file(resolved, want)
+    else:
+        meta, data = entry
+        if meta["size"] == stat.st_size and meta["mtime_ns"] == stat.st_mtime_ns:
+            return _as_read_from(path, data)
+        grown = stat.st_size > meta["size"] and stat.st_size >= data.end_offset
+        if grown and _fingerprint(resolved, data.end_offset) == meta["fingerprint"]:
+            data = appended(data, read_event_file(resolved, want, start=data.end_offset))
+        else:
+            data = read_event_file(resolved, want)
+    _store(key, source, stat, _fingerprint(resolved, data.end_offset), data)
+    return _as_read_from(path, data)
+
+
+def _as_read_from(path: Path, data: EventData) -> EventData:
+    """Notes name the file as the caller named it, however it was cached."""
+    data.notes = [ReadNote(str(path), note.message, note.offset) for note in data.notes]
+    return data
+
+
+def _source(resolved: Path, want: re.Pattern[str] | None) -> str:
+    """What an entry was made from; stored in it and compared, not only hashed into its name."""
+    selection = "*" if want is None else f"{want.flags}:{want.pattern}"
+    return f"{resolved}\0{selection}\0lrdoctor {VERSION}\0format {FORMAT}"
+
+
+def _fingerprint(path: Path, end: int) -> list[int]:
+    """CRCs of the first and last few KB of the prefix that was read: if they still
+    match, the file grew by appending (as writers do) rather than being replaced."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(min(end, _FINGERPRINT_BYTES))
+            handle.seek(max(0, end - _FINGERPRINT_BYTES))
+            tail = handle.read(min(end, _FINGERPRINT_BYTES))
+    except OSError:
+        return [-1, -1]
+    return [zlib.crc32(head), zlib.crc32(tail)]
+
+
+def _store(key: str, source: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:
+    tags = sorted(data.scalars)
+    header = {
+        "source": source,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "fingerprint": fingerprint,
+        "end_offset": data.end_offset,
+        "tags": tags,
+        "scalar_tags": sorted(data.scalar_tags),
+        "texts": data.texts,
+        "hparams": data.hparams,
+        "notes": [[n.path, n.message, n.offset] for n in data.notes],
+    }
+    arrays = {}
+    for index, tag in enumerate(tags):
+        arrays[f"steps{index}"], arrays[f"values{index}"] = data.scalars[tag]
+    store_entry(_EVENTS_KIND, key, header, arrays)
+
+
+def _load(key: str, source: str) -> tuple[dict, EventData] | None:
+    """The entry for ``source``, or None if it is missing or not exactly as written."""
+    from lrdoctor.read.events import EventData
+
+    entry = load_entry(_EVENTS_KIND, key)
+    if entry is None:
+        return None
+    meta, arrays = entry
+    try:
+        if meta.get("source") != source:
+            return None
+        scalars = {}
+        for index, tag in enumerate(meta["tags"]):
+            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                raise ValueError(f"bad arrays for {tag!r}")
+            scalars[str(tag)] = (steps, values)
+        data = EventData(
+            scalars=scalars,
+            scalar_tags={str(t) for t in meta["scalar_tags"]},
+            texts={str(k): str(v) for k, v in meta["texts"].items()},
+            hparams=dict(meta["hparams"]),
+            notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
+            end_offset=int(meta["end_offset"]),
+        )
+        meta["size"], meta["mtime_ns"] = int(meta["size"]), int(meta["mtime_ns"])
+        meta["fingerprint"] = [int(v) for v in meta["fingerprint"]]
+        return meta, data
+    except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
+        _log.debug("event cache entry ignored (%s): %s", key, error)
+        return None
+
+
+# --- whole runs and their findings ----------------------------------------------
+#
+# A sweep re-analysed unchanged should cost little more than starting Python: one
+# small file per run holds its normalised metrics (keyed on its files' sizes and
+# mtimes), and one its findings (keyed on that, its metadata and the options).
+# Both keys include a digest of lrdoctor's own source, so an edited rule or
+# reader never meets results computed by the old code.
+
+_ENTRY_MAGIC = b"LRDENTRY"
+_ENTRY_HEADER = 8 + 8 + 4  # magic, header length, CRC of everything after it
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """A digest of every source file of the installed lrdoctor package."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(VERSION.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def entry_key(*parts: object) -> str:
+    """A key from plain, deterministic parts (strings, numbers, lists, dicts with str keys)."""
+    text = json.dumps([FORMAT, code_digest(), *parts], sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """The header and 1-d arrays stored under ``key``; None when missing, damaged or not ours."""
+    path = _entry_path(kind, key)
+    try:
+        with open(path, "rb") as handle:
+            # Mapped, not read: copying every run's arrays into fresh memory costs more than
+            # the rest of a cached analyze. A private (copy-on-write) mapping keeps the arrays
+            # writable like freshly read ones; entries are replaced by rename, never rewritten.
+            blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        view = memoryview(blob)  # slices of a view are not copies
+        if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
+            raise ValueError("not an entry")
+        header_size = int.from_bytes(blob[8:16], "little")
+        if int.from_bytes(blob[16:20], "little") != zlib.crc32(view[20:]) or header_size > len(blob) - _ENTRY_HEADER:
+            raise ValueError("checksum or length mismatch")
+        header = json.loads(bytes(view[_ENTRY_HEADER:_ENTRY_HEADER + header_size]))
+        if header.get("key") != key:
+            return None
+        arrays, offset = {}, _ENTRY_HEADER + header_size
+        for name, dtype, count in header["arrays"]:
+            dtype = np.dtype({"i8": np.int64, "f8": np.float64}[dtype])
+            end = offset + int(count) * dtype.itemsize
+            if end > len(blob):
+                raise ValueError(f"array {name!r} past the end")
+            arrays[str(name)] = np.frombuffer(blob, dtype=dtype, count=int(count), offset=offset)
+            offset = end
+        if offset != len(blob):
+            raise ValueError("trailing bytes")
+        _touch(path)
+        return header, arrays
+    except FileNotFoundError:
+        return None
+    except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
+        _log.debug("cache entry ignored (%s): %s", path, error)
+        return None
+
+
+def _touch(path: Path) -> None:
+    """Mark an entry as just used: ``prune`` removes the least recently used first."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only or shared cache is still read
+
+
+def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Write an entry atomically; a cache that cannot be written is skipped (logged at debug)."""
+    arrays = arrays or {}
+    columns = []
+    for name, array in arrays.items():
+        code = {np.dtype(np.int64): "i8", np.dtype(np.float64): "f8"}[np.asarray(array).dtype]
+        columns.append([name, code, int(np.asarray(array).size)])
+
+    def write(handle: IO[bytes]) -> None:
+        body = json.dumps({**header, "key": key, "arrays": columns}, allow_nan=True).encode()
+        payload = b"".join([body, *(np.ascontiguousarray(a).tobytes() for a in arrays.values())])
+        prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + zlib.crc32(payload).to_bytes(4, "little")
+        handle.write(prefix + payload)
+
+    _replace_file(_entry_path(kind, key), write, "cache entry")
+
+
+def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
+    """``write`` into a temporary file beside ``path``, then renamed over it: a reader never
+    meets half an entry. A cache that cannot be written is skipped (logged at debug)."""
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            temporary = handle.name
+            write(handle)
+        os.replace(temporary, path)
+    except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: what JSON cannot hold
+        _log.debug("%s not written (%s): %s", what, path, error)
+        if temporary:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
+def _entry_path(kind: str, key: str) -> Path:
+    return cache_dir().parent / f"{kind}-{FORMAT}" / f"{key}.bin"

@@ -1,0 +1,326 @@
+"""The ingestion stage: discover runs, read them, normalise their metrics, read their metadata.
+
+``load_runs(path)`` is the public entry point: a list of ``Run`` records. ``load``
+returns the same runs together with what could not be read, so one bad run in a
+sweep is listed, not fatal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from lrdoctor.errors import InputError, UnreadableFile
+from lrdoctor.model import CANONICAL_METRICS, LRShape, Metrics, MetricSource, Points, ReadNote, Run
+from lrdoctor.read.cache import entry_key, load_entry, max_bytes, prune, read_events, store_entry
+from lrdoctor.read.discover import FoundRun, discover
+from lrdoctor.read.lrshape import lr_shape
+from lrdoctor.read.metadata import read_metadata
+from lrdoctor.read.normalise import Normalised, merge_files, normalise
+from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
+from lrdoctor.words import display
+
+PathArg = Path | str | os.PathLike
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """Every run that was read, and every path that could not be (with why)."""
+
+    runs: list[Run]
+    problems: list[ReadNote]
+    # Per run, what its metrics were read from (see ``run_key``); None when not cached.
+    keys: tuple[str | None, ...] = ()
+
+
+def load_runs(
+    paths: PathArg | Sequence[PathArg],
+    *,
+    tag_overrides: Mapping[str, str] | None = None,
+    arch: str | None = None,
+    jobs: int = 1,
+    use_cache: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Run]:
+    """Every run under ``paths``, read and normalised. Raises InputError when a path is
+    missing or no run at all could be read under the paths."""
+    ingested = load(
+        paths, tag_overrides=tag_overrides, arch=arch, jobs=jobs, use_cache=use_cache, on_progress=on_progress
+    )
+    if not ingested.runs:
+        detail = f" ({ingested.problems[0].path}: {ingested.problems[0].message})" if ingested.problems else ""
+        raise InputError(nothing_read(paths) + detail)
+    return ingested.runs
+
+
+def nothing_read(paths: PathArg | Sequence[PathArg]) -> str:
+    """What is said when no run at all could be read under ``paths``."""
+    where = ", ".join(display(str(p)) for p in _as_list(paths))
+    return f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)"
+
+
+def load(
+    paths: PathArg | Sequence[PathArg],
+    *,
+    tag_overrides: Mapping[str, str] | None = None,
+    arch: str | None = None,
+    jobs: int = 1,
+    use_cache: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Ingested:
+    """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
+    A missing path is still an InputError (a usage mistake, not a bad run)."""
+    overrides = checked_overrides(tag_overrides)
+    found: list[FoundRun] = []
+    problems: list[ReadNote] = []
+    for path in _as_list(paths):
+        try:
+            discovery = discover(Path(path))
+        except FileNotFoundError:
+            raise InputError(f"no such file or directory: {display(str(path))}") from None
+        found.extend(discovery.runs)
+        problems.extend(discovery.problems)
+    found = _once_each(found)
+
+    cache_limit = max_bytes() if use_cache else None  # a bad LRDOCTOR_CACHE_MAX_MB is said before reading
+    started = time.time_ns()  # what is used from here on is this analysis's, and never pruned
+    # Unchanged runs come whole from the cache, here: workers are started only for the rest.
+    keys = [run_key(run, overrides) if use_cache else None for run in found]
+    outcomes: list[Run | ReadNote | None] = [
+        _cached_run(run, key, arch) if key is not None else None for run, key in zip(found, keys)
+    ]
+    missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
+    for index, outcome in zip(missing, _map(tasks, jobs, on_progress)):
+        outcomes[index] = outcome
+    if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
+        prune(cache_limit, in_use_since=started)
+    runs: list[Run] = []
+    run_keys: list[str | None] = []
+    for outcome, key in zip(outcomes, keys):
+        if isinstance(outcome, Run):
+            runs.append(outcome)
+            run_keys.append(key)
+        else:
+            problems.append(outcome)
+    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys))
+
+
+def _once_each(found: list[FoundRun]) -> list[FoundRun]:
+    """Each run once, however many of the arguments reach it (``analyze sweep sweep/run1``,
+    or two links to one directory): a run counted twice would skew the sweep's summary."""
+    seen: set[tuple] = set()
+    unique = []
+    for run in found:
+        files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
+        key = tuple(os.path.realpath(f) for f in files)
+        if key not in seen:
+            seen.add(key)
+            unique.append(run)
+    return unique
+
+
+def _as_list(paths: PathArg | Sequence[PathArg]) -> list[PathArg]:
+    return [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
+
+
+def checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule, ...]:
+    """``--tag metric=tag`` as tag rules; an unknown metric or an empty tag is an InputError."""
+    for metric, tag in (tag_overrides or {}).items():
+        if metric not in CANONICAL_METRICS:
+            raise InputError(f"--tag {metric}={tag}: unknown metric {metric!r} (one of {', '.join(CANONICAL_METRICS)})")
+        if not tag or tag == "-":
+            raise InputError(f"--tag {metric}=: empty tag name")
+    return override_rules(tag_overrides)
+
+
+def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None) -> list[Run | ReadNote]:
+    """Read every run, in parallel processes when ``jobs`` > 1; results keep discovery order."""
+    total = len(tasks)
+    results: list[Run | ReadNote | None] = [None] * total
+    if jobs > 1 and total > 1:
+        # imported here: a sweep that comes whole from the cache starts no workers
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=min(jobs, total)) as pool:
+            futures = {pool.submit(load_run, *task): index for index, task in enumerate(tasks)}
+            for done, future in enumerate(as_completed(futures), start=1):
+                results[futures[future]] = future.result()
+                if on_progress:
+                    on_progress(done, total)
+    else:
+        for index, task in enumerate(tasks):
+            results[index] = load_run(*task)
+            if on_progress:
+                on_progress(index + 1, total)
+    return results  # type: ignore[return-value]
+
+
+def load_run(
+    found: FoundRun,
+    overrides: tuple[TagRule, ...] = (),
+    arch: str | None = None,
+    use_cache: bool = True,
+    key: str | None = None,
+) -> Run | ReadNote:
+    """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
+    With ``key`` (from ``run_key``), the normalised metrics are stored under it."""
+    try:
+        return _load_run(found, overrides, arch, use_cache, key)
+    except UnreadableFile as error:
+        return ReadNote(display(str(found.path)), f"unreadable run: {error}")
+    except Exception as error:  # one broken run must not end a sweep: it is reported instead
+        return ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")
+
+
+def _load_run(
+    found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None, use_cache: bool, key: str | None
+) -> Run | ReadNote:
+    want = wanted_pattern(overrides)
+    if found.event_files:
+        scalars, all_tags, texts, hparams, notes, opened = _read_event_files(found.event_files, want, use_cache)
+        library = None
+        if not opened:
+            reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in notes)
+            return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
+    else:
+        from lrdoctor.read import progress_csv  # pandas, only for runs that have no event files
+
+        scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
+        texts, hparams, library = {}, {}, "sb3"
+    where = display(str(found.path))
+    normalised = normalise(scalars, sorted(all_tags), want, overrides, library=library, where=where)
+    shape = lr_shape(normalised.metrics.points("lr"))
+    if key is not None:
+        _store_run(key, normalised, shape, texts, hparams, tuple(notes))
+    return described_run(found, normalised, shape, texts, hparams, tuple(notes), arch)
+
+
+def described_run(
+    found: FoundRun, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping,
+    notes: tuple[ReadNote, ...], arch: str | None,
+) -> Run:
+    """The run with its metadata, which is read afresh every time: config files are not in the
+    run's key. ``notes`` are the read problems of its files (before normalising)."""
+    metadata = read_metadata(found.path, found.root, hparams=hparams, texts=texts, arch_override=arch)
+    return Run(
+        name=found.name,
+        path=found.path,
+        metrics=normalised.metrics,
+        sources=normalised.sources,
+        step_axis=normalised.step_axis,
+        library=normalised.library,
+        architecture=metadata.architecture,
+        config=metadata.config,
+        lr_shape=shape,
+        unknown_tags=normalised.unknown_tags,
+        notes=notes + normalised.notes + metadata.notes,
+    )
+
+
+def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
+    """What a run's metrics are a function of: its files as they are now (path, size, mtime)
+    and the tag mapping; None when a file cannot be looked at (the run is then read as usual)."""
+    files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
+    try:
+        stats = [os.stat(path) for path in files]
+    except OSError:
+        return None
+    return entry_key(
+        "run",
+        str(found.path),
+        str(found.root),
+        [[os.fsdecode(path), stat.st_size, stat.st_mtime_ns, stat.st_ino] for path, stat in zip(files, stats)],
+        [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides],
+    )
+
+
+def _store_run(
+    key: str, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...]
+) -> None:
+    names = list(normalised.metrics)
+    header = {
+        "metrics": names,
+        "sources": [[s.tag, s.negated, s.estimator, s.library] for s in (normalised.sources[m] for m in names)],
+        "library": normalised.library,
+        "step_axis": normalised.step_axis,
+        "lr_shape": dataclasses.asdict(shape),
+        "unknown_tags": list(normalised.unknown_tags),
+        "normalise_notes": [[n.path, n.message, n.offset] for n in normalised.notes],
+        "read_notes": [[n.path, n.message, n.offset] for n in notes],
+        "texts": dict(texts),
+        "hparams": dict(hparams),
+    }
+    arrays = {}
+    for index, name in enumerate(names):
+        steps, values = normalised.metrics.points(name)
+        arrays[f"steps{index}"] = steps.astype(np.int64, copy=False)
+        arrays[f"values{index}"] = values.astype(np.float64, copy=False)
+    store_entry("runs", key, header, arrays)
+
+
+def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
+    """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
+    entry = load_entry("runs", key)
+    if entry is None:
+        return None
+    header, arrays = entry
+    try:
+        names = [str(name) for name in header["metrics"]]
+        points = {}
+        for index, name in enumerate(names):
+            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                return None
+            points[name] = (steps, values)  # no copies: a private mapping of this run's entry
+        sources = {
+            name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
+            for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
+        }
+        normalised = Normalised(
+            metrics=Metrics.from_points(points),
+            sources=sources,
+            library=header["library"],
+            step_axis=str(header["step_axis"]),
+            unknown_tags=tuple(str(t) for t in header["unknown_tags"]),
+            notes=tuple(ReadNote(str(p), str(m), o) for p, m, o in header["normalise_notes"]),
+        )
+        notes = tuple(ReadNote(str(p), str(m), o) for p, m, o in header["read_notes"])
+        shape = LRShape(**header["lr_shape"])
+        texts, hparams = dict(header["texts"]), dict(header["hparams"])
+    except (KeyError, TypeError, ValueError):  # an entry not as written: read the run again
+        return None
+    return described_run(found, normalised, shape, texts, hparams, notes, arch)
+
+
+def _read_event_files(files: Sequence[Path], want, use_cache: bool):
+    """Every file of a run, merged in write order; a file that cannot be opened is a note."""
+    per_file: list[dict[str, Points]] = []
+    all_tags: set[str] = set()
+    texts: dict[str, str] = {}
+    hparams: dict[str, object] = {}
+    notes: list[ReadNote] = []
+    opened = 0
+    for path in files:
+        try:
+            data = read_events(path, want, use_cache)
+        except OSError as error:
+            notes.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
+            continue
+        opened += 1
+        if data.end_offset == 0 and not data.notes and not data.scalar_tags:
+            notes.append(ReadNote(display(str(path)), "empty event file: nothing written yet", 0))
+        per_file.append(data.scalars)
+        all_tags.update(data.scalar_tags)
+        texts.update(data.texts)
+        hparams.update(data.hparams)
+        notes.extend(ReadNote(display(note.path), note.message, note.offset) for note in data.notes)
+    return merge_files(per_file), all_tags, texts, hparams, notes, opened
+
+

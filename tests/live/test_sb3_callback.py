@@ -1,0 +1,160 @@
+"""lrdoctor.live.sb3.LrDoctorCallback in short real Stable-Baselines3 trainings (CPU, CartPole).
+
+The SB3 tests are skipped, with the reason, where stable-baselines3 / sb3-contrib are
+not installed (``pip install 'lrdoctor[sb3]'``). Each training is a few hundred
+environment steps with tiny networks. The values the callback fed to the rules are
+compared with what SB3 itself wrote to its CSV log at the same steps, which is how
+"at a rollout's end the logger holds the previous update's values" is checked.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lrdoctor.live import sb3 as lrd_sb3
+from lrdoctor.rules.options import load_options
+
+ROOT = Path(__file__).resolve().parents[2]
+N_STEPS = 64
+
+
+def needs_sb3():
+    pytest.importorskip("stable_baselines3", reason="stable-baselines3 not installed (pip install 'lrdoctor[sb3]')")
+    pytest.importorskip("sb3_contrib", reason="sb3-contrib not installed (pip install 'lrdoctor[sb3]')")
+
+
+def options():
+    return load_options(cwd=ROOT / "tests")
+
+
+def logged_by_sb3(directory: Path, tag: str) -> list[tuple[int, float]]:
+    """(step, value) of ``tag`` in the progress.csv SB3 wrote, where it has one."""
+    with open(directory / "progress.csv", newline="") as handle:
+        return [(int(row["time/total_timesteps"]), float(row[tag])) for row in csv.DictReader(handle) if row.get(tag)]
+
+
+def recorded(callback, tag: str) -> list[tuple[int, float]]:
+    """(step, value) the callback fed to the rules, to compare with the CSV's text (float32 printed by SB3)."""
+    steps, values = callback.recorder.series.get(tag, ([], []))
+    return [(step, pytest.approx(value, rel=1e-6)) for step, value in zip(steps, values)]
+
+
+def test_importing_the_module_does_not_import_sb3_or_torch():
+    code = "import sys, lrdoctor.live.sb3; print('stable_baselines3' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_architecture_given_by_name():
+    named = lrd_sb3.named_architecture("graph_free_gru")
+    assert (named.kind, named.recurrent, named.name) == ("gru", True, "graph_free_gru")
+    assert lrd_sb3.named_architecture("lstm").kind == "lstm"
+    assert lrd_sb3.named_architecture("graph_free").kind == "unknown"  # a name alone says nothing
+
+
+def test_bad_arguments_are_refused():
+    needs_sb3()
+    with pytest.raises(ValueError, match="stop_on"):
+        lrd_sb3.LrDoctorCallback(stop_on="fatal")
+    with pytest.raises(ValueError, match="check_every_rollouts"):
+        lrd_sb3.LrDoctorCallback(check_every_rollouts=0)
+
+
+def test_recurrent_ppo_at_a_constant_lr_is_stopped_on_the_error(tmp_path, capsys):
+    needs_sb3()
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.logger import configure
+
+    model = RecurrentPPO(
+        "MlpLstmPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS, n_epochs=2, learning_rate=3e-4,
+        seed=0, device="cpu", policy_kwargs={"lstm_hidden_size": 8, "net_arch": [8]},
+    )
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    callback = lrd_sb3.LrDoctorCallback(stop_on="error", options=options())
+    model.learn(N_STEPS * 20, callback=callback)
+
+    arch = callback.result.run.architecture
+    assert (arch.kind, arch.source) == ("lstm", "policy RecurrentActorCriticPolicy: lstm_actor is LSTM")
+    assert callback.stopped_by.code == "LRD002"
+    # Rollout 1 has no update to judge; rollout 2's end holds update 1's values (constant
+    # 3e-4 on an LSTM): training stops at the first step of rollout 3, before collecting it.
+    assert model.num_timesteps == 2 * N_STEPS + 1
+    assert callback.recorder.series["train/learning_rate"] == ([2 * N_STEPS], [3e-4])
+    assert logged_by_sb3(tmp_path, "train/approx_kl") == recorded(callback, "train/approx_kl")
+    with open(tmp_path / "progress.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[-1]["lrdoctor/LRD002"].startswith("error: constant LR 3e-04 on a recurrent LSTM policy")
+    assert "lrdoctor: LRD002 error: constant LR 3e-04" in capsys.readouterr().out
+
+
+def test_values_are_those_sb3_logs_at_the_same_steps_and_stop_on_none_never_stops(tmp_path, capsys):
+    needs_sb3()
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import configure
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS, n_epochs=2, seed=0, device="cpu",
+                policy_kwargs={"net_arch": [8]})
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    callback = lrd_sb3.LrDoctorCallback(check_every_rollouts=2, stop_on=None, options=options(), verbose=0)
+    model.learn(N_STEPS * 6, callback=callback)
+
+    assert model.num_timesteps == N_STEPS * 6 and callback.stopped_by is None
+    arch = callback.result.run.architecture
+    assert (arch.kind, arch.recurrent) == ("mlp", False)
+    for tag in ("train/approx_kl", "train/entropy_loss", "train/learning_rate", "train/clip_fraction",
+                "train/value_loss", "rollout/ep_rew_mean"):
+        assert recorded(callback, tag) == logged_by_sb3(tmp_path, tag), tag
+    run = callback.result.run
+    assert run.sources["entropy"].negated and (run.metrics["entropy"] > 0).all()  # SB3 logs -H
+    assert run.sources["kl"].estimator == "k3" and run.library == "sb3"
+    assert run.config.total_steps.value == N_STEPS * 6
+    assert not any(f.code == "LRD002" for f in callback.findings)
+    assert capsys.readouterr().out == ""  # verbose=0
+
+
+def test_a_gru_in_a_custom_feature_extractor_makes_it_a_gru_policy():
+    needs_sb3()
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
+
+    class GraphFreeGru(BaseFeaturesExtractor):  # the originating case's extractor, in miniature
+        def __init__(self, observation_space, features_dim=8):
+            super().__init__(observation_space, features_dim)
+            self.gru = torch.nn.GRU(observation_space.shape[0], features_dim, batch_first=True)
+
+        def forward(self, observations):
+            return self.gru(observations.unsqueeze(1))[0].squeeze(1)
+
+    model = PPO("MlpPolicy", "CartPole-v1", device="cpu",
+                policy_kwargs={"features_extractor_class": GraphFreeGru, "net_arch": [8]})
+    arch = lrd_sb3.policy_architecture(model.policy)
+    assert (arch.kind, arch.recurrent) == ("gru", True)
+    assert arch.source == "policy ActorCriticPolicy: features_extractor.gru is GRU"
+
+
+def test_a_kl_blow_up_stops_a_feedforward_ppo_at_the_next_rollout(tmp_path):
+    """LR 0.1 on CartPole: the KL goes far over 0.02 within a few updates (LRD001 error)."""
+    needs_sb3()
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import configure
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS, n_epochs=4, learning_rate=0.1,
+                seed=0, device="cpu", policy_kwargs={"net_arch": [8]})
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    callback = lrd_sb3.LrDoctorCallback(stop_on="error", options=options(), verbose=0)
+    model.learn(N_STEPS * 40, callback=callback)
+
+    stop = callback.stopped_by
+    assert (stop.code, stop.severity.value) == ("LRD001", "error")
+    assert not any(f.code == "LRD002" for f in callback.findings)  # an MLP at a constant LR is not LRD002
+    kl_steps, kl_values = callback.recorder.series["train/approx_kl"]
+    assert max(kl_values) > 0.02 and stop.step == next(s for s, v in zip(kl_steps, kl_values) if v > 0.02)
+    assert model.num_timesteps == kl_steps[-1] + 1 < N_STEPS * 40  # the first step after the check
+    with open(tmp_path / "progress.csv", newline="") as handle:
+        assert any(row.get("lrdoctor/LRD001", "").startswith("error") for row in csv.DictReader(handle))

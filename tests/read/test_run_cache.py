@@ -1,0 +1,201 @@
+"""The run and findings cache: an unchanged sweep is neither read nor judged again, and what
+comes from the cache is exactly what reading and judging give; anything changed or damaged
+is recomputed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import lrdoctor.read.cache as cache
+import lrdoctor.read.ingest as ingest
+from lrdoctor.read import progress_csv
+from lrdoctor.rules import engine
+from lrdoctor.rules.options import Options, load_options
+from tests.writers import synthetic_collapse, write_run
+
+SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    """SYNTHETIC: a collapsing GRU run (config beside it) and a copy of the sample logs."""
+    root = tmp_path / "sweep"
+    steps, metrics = synthetic_collapse()
+    write_run(root / "gru_run", "sb3", steps, metrics)
+    (root / "gru_run" / "config.json").write_text(json.dumps({"model": {"arch": "gru"}}))
+    shutil.copytree(SAMPLE_LOGS, root / "samples", ignore=shutil.ignore_patterns("*.md"))
+    return root
+
+
+def analysed(root, options=None, use_cache=True):
+    ingested = ingest.load([root], use_cache=use_cache, jobs=1)
+    keys = ingested.keys if use_cache else ()
+    return ingested, engine.analyze(ingested.runs, options or Options(), keys)
+
+
+def assert_same_runs(a, b):
+    assert [r.run.name for r in a] == [r.run.name for r in b]
+    for x, y in zip(a, b):
+        assert x.findings == y.findings
+        assert x.run.metrics.keys() == y.run.metrics.keys()
+        for name in x.run.metrics:
+            pd.testing.assert_series_equal(x.run.metrics[name], y.run.metrics[name])
+        for field in ("sources", "step_axis", "library", "architecture", "config", "lr_shape", "unknown_tags", "notes"):
+            assert getattr(x.run, field) == getattr(y.run, field), field
+
+
+def test_cached_sweep_equals_a_fresh_one_and_reads_and_judges_nothing(sweep, monkeypatch):
+    _, fresh = analysed(sweep, use_cache=False)
+    _, first = analysed(sweep)
+    assert any(f.code == "LRD006" for r in fresh for f in r.findings)  # the cache holds real findings
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("read or judged again")
+
+    monkeypatch.setattr(ingest, "_read_event_files", forbidden)
+    monkeypatch.setattr(progress_csv, "read_progress_csv", forbidden)
+    monkeypatch.setattr(engine, "findings_for", forbidden)
+    _, second = analysed(sweep)
+    assert_same_runs(fresh, first)
+    assert_same_runs(fresh, second)
+
+
+def test_a_changed_event_file_is_read_again(sweep):
+    analysed(sweep)
+    steps, metrics = synthetic_collapse()
+    metrics["kl"] = metrics["kl"] * 0.1  # no longer over the threshold
+    for path in (sweep / "gru_run").rglob("events.out.tfevents.*"):
+        path.unlink()
+    write_run(sweep / "gru_run", "sb3", steps, metrics)
+    _, fresh = analysed(sweep, use_cache=False)
+    _, cached = analysed(sweep)
+    assert_same_runs(fresh, cached)
+    gru = next(r for r in cached if r.run.name == "gru_run")
+    assert not any(f.code == "LRD001" for f in gru.findings)
+
+
+def test_a_changed_config_beside_the_run_is_seen(sweep):
+    _, before = analysed(sweep)
+    config = sweep / "gru_run" / "config.json"
+    config.write_text(json.dumps({"model": {"arch": "mlp"}}))
+    _, after = analysed(sweep)
+    gru_before = next(r for r in before if r.run.name == "gru_run")
+    gru_after = next(r for r in after if r.run.name == "gru_run")
+    assert gru_before.run.architecture.recurrent is True and gru_after.run.architecture.recurrent is False
+    assert any(f.code == "LRD002" for f in gru_before.findings)
+    assert not any(f.code == "LRD002" for f in gru_after.findings)
+    _, fresh = analysed(sweep, use_cache=False)
+    assert_same_runs(fresh, after)
+
+
+def test_other_options_are_judged_again(sweep):
+    _, default = analysed(sweep)
+    lenient = load_options(select=None, ignore=None, rule_settings={"kl-exceeded.threshold": "0.5"}, fail_on=None)
+    _, fresh = analysed(sweep, lenient, use_cache=False)
+    _, cached = analysed(sweep, lenient)
+    assert_same_runs(fresh, cached)
+    gru = [next(r for r in results if r.run.name == "gru_run") for results in (default, cached)]
+    assert any(f.code == "LRD001" for f in gru[0].findings)
+    assert not any(f.code == "LRD001" for f in gru[1].findings)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
+def test_a_damaged_entry_is_ignored(sweep, damage):
+    _, fresh = analysed(sweep, use_cache=False)
+    analysed(sweep)
+    entries = list((Path(os.environ["LRDOCTOR_CACHE_DIR"])).glob(f"*-{cache.FORMAT}/*.bin"))
+    assert entries
+    for entry in entries:
+        data = bytearray(entry.read_bytes())
+        if damage == "flip":
+            data[len(data) // 2] ^= 0xFF
+        elif damage == "truncate":
+            data = data[: len(data) // 2]
+        else:
+            data = bytearray()
+        entry.write_bytes(bytes(data))
+    _, cached = analysed(sweep)
+    assert_same_runs(fresh, cached)
+
+
+def test_entries_are_keyed_on_lrdoctor_source(monkeypatch):
+    key = cache.entry_key("run", "x")
+    monkeypatch.setattr(cache, "code_digest", lambda: "another version")
+    assert cache.entry_key("run", "x") != key
+
+
+def test_findings_keep_tuples_and_dict_keys():
+    value = {"band": (0.0, 0.01), "phases": [{"n": 1, 2: None}], "nested": ((1, "a"), [2.5])}
+    assert engine._unpacked(json.loads(json.dumps(engine._packed(value)))) == value
+    assert isinstance(engine._unpacked(engine._packed((1, 2))), tuple)
+
+
+# What a cached re-analysis must not load: pandas is needed only to read a run or judge
+# it (importing it costs more than the whole cached analysis of a 100-run sweep), the event
+# reader and its crc32c package only to read an event file, and the config linter only by
+# `check` (configs beside runs are still read, by metadata.py). Checked by module, never by
+# the clock.
+NOT_LOADED_WHEN_CACHED = ("pandas", "matplotlib", "lrdoctor.read.events", "crc32c", "lrdoctor.check")
+
+ANALYZE_AND_LIST_MODULES = """
+import sys
+from lrdoctor.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("format", ["text", "json", "markdown", "sarif"])
+def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, tmp_path, format):
+    import subprocess
+    import sys
+
+    def modules_of_analyze() -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", ANALYZE_AND_LIST_MODULES, "analyze", str(sweep), "--format", format,
+             "-o", str(tmp_path / "report")],
+            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        )
+        assert "lrdoctor: error" not in done.stderr, done.stderr
+        return set(done.stderr.strip().splitlines()[-1].split())
+
+    first = modules_of_analyze()
+    assert "pandas" in first  # the first analysis judges the runs (proof the check can fail)
+    report = (tmp_path / "report").read_text()
+    second = modules_of_analyze()
+    assert (tmp_path / "report").read_text() == report
+    assert not [name for name in NOT_LOADED_WHEN_CACHED if name in second]
+
+
+def test_over_its_bound_the_cache_drops_other_sweeps_and_keeps_the_one_analysed(sweep, tmp_path, monkeypatch):
+    other = shutil.copytree(SAMPLE_LOGS, tmp_path / "other", ignore=shutil.ignore_patterns("*.md"))
+    analysed(other)
+    older = set(Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
+    for entry in older:  # last used a minute ago
+        os.utime(entry, (entry.stat().st_atime - 60, entry.stat().st_mtime - 60))
+    _, fresh = analysed(sweep, use_cache=False)
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "0.05")  # far less than one sweep
+    analysed(sweep)
+    kept = set(Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
+    assert kept and not kept & older  # the other sweep is gone, this one stays whole
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("read again")
+
+    monkeypatch.setattr(ingest, "_read_event_files", forbidden)
+    _, cached = analysed(sweep)  # and is served from the cache again, not thrashed
+    assert_same_runs(fresh, cached)

@@ -1,0 +1,64 @@
+import pytest
+from writers import TAGS
+
+from lrdoctor.read.tags import LIBRARY_BY_NAME, choose_library, map_tags, override_rules, wanted_pattern
+
+LIBRARY_OF = {
+    "sb3": "sb3",
+    "cleanrl": "cleanrl",
+    "rllib_old": "rllib",
+    "rllib_new": "rllib",
+    "sample_factory": "sample-factory",
+    "rl_games": "rl_games",
+    "skrl": "skrl",
+    "tianshou": "tianshou",
+    "torchrl": "torchrl",
+    "npp_rl": "npp-rl",
+}
+
+
+@pytest.mark.parametrize("writer_name, library", sorted(LIBRARY_OF.items()))
+def test_each_library_is_recognised_and_every_written_tag_mapped(writer_name, library):
+    tags = [tag for tag, _ in TAGS[writer_name].values()]
+    assert choose_library(tags).name == library
+    chosen = map_tags(tags, LIBRARY_BY_NAME[library].rules)
+    assert {m: c.tag for m, c in chosen.items()} == {m: t for m, (t, _) in TAGS[writer_name].items()}
+    for metric, (_, sign) in TAGS[writer_name].items():
+        assert chosen[metric].rule.negated == (sign < 0)
+
+
+def test_rllib_any_policy_id_and_default_preferred():
+    tags = [
+        "ray/tune/info/learner/zeta/learner_stats/kl",
+        "ray/tune/info/learner/default_policy/learner_stats/kl",
+    ]
+    choice = map_tags(tags, LIBRARY_BY_NAME["rllib"].rules)["kl"]
+    assert choice.tag.endswith("default_policy/learner_stats/kl")
+    assert choice.alternatives == ("ray/tune/info/learner/zeta/learner_stats/kl",)
+    assert choice.rule.estimator == "analytic"
+
+
+def test_kl_estimators():
+    assert map_tags(["train/approx_kl"], LIBRARY_BY_NAME["sb3"].rules)["kl"].rule.estimator == "k3"
+    assert map_tags(["losses/old_approx_kl"], LIBRARY_BY_NAME["cleanrl"].rules)["kl"].rule.estimator == "k1"
+    both = map_tags(["losses/old_approx_kl", "losses/approx_kl"], LIBRARY_BY_NAME["cleanrl"].rules)
+    assert both["kl"].tag == "losses/approx_kl"
+
+
+def test_skrl_tags_with_spaces_or_tensorboardx_underscores():
+    rules = LIBRARY_BY_NAME["skrl"].rules
+    assert "entropy" in map_tags(["Loss / Entropy loss"], rules)
+    assert "episode_return" in map_tags(["Reward_/_Total_reward__mean_"], rules)
+
+
+def test_overrides_are_literal_and_can_negate():
+    (plain,) = override_rules({"kl": "my/kl.v2"})
+    assert not plain.negated and map_tags(["my/kl.v2", "my/klXv2"], [plain])["kl"].tag == "my/kl.v2"
+    (negated,) = override_rules({"entropy": "-my/ent_loss"})
+    assert negated.negated and map_tags(["my/ent_loss"], [negated])["entropy"].tag == "my/ent_loss"
+
+
+def test_wanted_pattern_selects_known_tags_only():
+    want = wanted_pattern(override_rules({"kl": "custom/kl"}))
+    assert want.fullmatch("train/approx_kl") and want.fullmatch("custom/kl")
+    assert not want.fullmatch("time/fps")
