@@ -38,7 +38,7 @@ LRDOCTOR_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "--no-c
 CACHED_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "-o", os.devnull]
 BASELINE_CODE = "import sys; from tbparse import SummaryReader; print(len(SummaryReader(sys.argv[1]).scalars))"
 READER_CODE = (
-    "import sys, pathlib; from lrdoctor.events import read_event_file\n"
+    "import sys, pathlib; from lrdoctor.read.events import read_event_file\n"
     "n = sum(len(s) for f in sorted(pathlib.Path(sys.argv[1]).rglob('events.out.tfevents.*'))"
     " for s, _ in read_event_file(f).scalars.values())\nprint(n)"
 )
@@ -46,7 +46,7 @@ READER_CODE = (
 CRC_FUNCTIONS = ("_first_bad_length", "_payload_crc_ok", "_slot_crc_ok", "masked_crc", "_crc_table")
 CRC_SHARE_CODE = (
     "import cProfile, json, pathlib, pstats, sys\n"
-    "from lrdoctor import events\n"
+    "from lrdoctor.read import events\n"
     "profile = cProfile.Profile()\n"
     "profile.enable()\n"
     "for f in sorted(pathlib.Path(sys.argv[1]).rglob('events.out.tfevents.*')): events.read_event_file(f)\n"
