@@ -5,6 +5,7 @@ Every stage takes and returns these; none of them knows about the CLI or the rep
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -216,10 +217,25 @@ class Finding:
 
 @dataclass(frozen=True)
 class RunResult:
-    """A run and what the rules found in it: the unit reporters and plots consume."""
+    """A run and what the rules found in it: the unit reporters and plots consume.
+
+    ``judged_by`` holds the limits the rules that ran judged this run by (``kl_threshold``
+    and its ``kl_threshold_source``), so a figure draws the threshold the rule used, even
+    on a run where nothing went over it.
+    """
 
     run: Run
     findings: tuple[Finding, ...] = ()
+    judged_by: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kl_threshold(self) -> float | None:
+        """The KL threshold the KL rule judged this run by (its own target_kl, say); None when it did not run."""
+        found = next((f.evidence.get("threshold") for f in self.findings if f.code == "LRD001"), None)
+        value = self.judged_by.get("kl_threshold", found)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        return None
 
     @property
     def worst(self) -> Severity | None:

@@ -1,7 +1,7 @@
 """``lrdoctor check``: find config files, split them into units, read, judge, filter.
 
 discover -> read text -> parse (loaders) -> units -> records (formats) -> problems
-(judge) -> findings (slug and severity from the rule registry and the options) ->
+(each rule's ``check_config``) -> findings (slug and severity from the rule engine) ->
 suppressions and allow-list. A file that cannot be parsed is reported and the
 others are still checked; what happened to each file is in ``CheckResult``.
 """
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from lrdoctor import rules
-from lrdoctor.check.judge import ConfigProblem, judge
 from lrdoctor.check.suppress import is_allowed, is_suppressed
 from lrdoctor.configs.formats import read_unit
 from lrdoctor.configs.loaders import SUFFIXES, ParseError, Skipped, load, read_text
@@ -22,6 +21,7 @@ from lrdoctor.configs.split import split_units
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import INPUT_ERROR, exit_code
 from lrdoctor.model import Finding, Severity
+from lrdoctor.rules import engine
 from lrdoctor.rules.options import Options
 from lrdoctor.words import display as printable
 
@@ -113,31 +113,14 @@ def check_text(file: str, text: str, options: Options) -> tuple[list[Finding], F
         if is_allowed(file, unit.name, options.allow):
             continue
         record = read_unit(document, unit, file)
-        for problem in judge(record, _rule_options(options)):
-            if not _enabled(problem.code, options):
+        for code, module in rules.RULES.items():
+            if code not in options.select or not hasattr(module, "check_config"):
                 continue
-            if document.has_comments and is_suppressed(problem.code, document.lines, problem.line, unit.line):
-                continue
-            findings.append(to_finding(problem, file, options))
+            for problem in module.check_config(record, options.rule_options[code]):
+                if document.has_comments and is_suppressed(code, document.lines, problem.line, unit.line):
+                    continue
+                findings.append(engine.finding(code, problem, options, file=file))
     return findings, None, len(units)
-
-
-def to_finding(problem: ConfigProblem, file: str, options: Options) -> Finding:
-    rule = rules.RULES[problem.code]
-    severity = options.severities.get(problem.code, rule.SEVERITY)
-    if problem.severity is not None and problem.code not in options.severity_overridden:
-        severity = problem.severity
-    return Finding(
-        code=problem.code,
-        rule=rule.SLUG,
-        severity=Severity(severity),
-        message=problem.message,
-        file=file,
-        line=problem.line,
-        column=problem.column,
-        evidence=problem.evidence,
-        fix=problem.fix,
-    )
 
 
 def display(path: Path) -> str:
@@ -148,14 +131,6 @@ def display(path: Path) -> str:
     except ValueError:
         shown = path.as_posix()
     return printable(shown)
-
-
-def _enabled(code: str, options: Options) -> bool:
-    return code in options.select
-
-
-def _rule_options(options: Options) -> dict:
-    return {code: dict(values) for code, values in options.rule_options.items()}
 
 
 def counts(findings: Iterable[Finding]) -> dict[str, int]:

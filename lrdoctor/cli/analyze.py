@@ -12,7 +12,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Annotated, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
@@ -24,12 +24,10 @@ from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest
-from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, kl_threshold_of, text
+from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text
 from lrdoctor.report.write import write_atomic
 from lrdoctor.rules import engine
-from lrdoctor.rules.kl_exceeded import threshold_for
 from lrdoctor.rules.options import load_options
-from lrdoctor.rules.prescription import recommended_schedule
 from lrdoctor.words import display
 
 
@@ -105,17 +103,15 @@ def analyze(
         raise InputError(ingest.nothing_read(paths))
     results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
 
-    kl_options = options.rule_options["LRD001"]
-    kl_threshold = float(kl_options["threshold"])
     figures, sweep = {}, None
     if plots is not None:
-        drawn, sweep_path = draw_figures(results, plots, plot_format.value, kl_options)
+        drawn, sweep_path = draw_figures(results, plots, plot_format.value)
         base = output.parent if output is not None else Path.cwd()
         figures = {run_path: link(path, base) for run_path, path in drawn.items()}
         sweep = link(sweep_path, base) if sweep_path else None
         say(stderr, f"figures: {plots}")
 
-    report = Report(results, problems, kl_threshold, figures, sweep, verbose)
+    report = Report(results, problems, figures, sweep, verbose)
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
         text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
@@ -168,27 +164,14 @@ def progress_bar(console: Console) -> Iterator[Callable[[int, int], None] | None
         yield advance
 
 
-def draw_figures(
-    results: Sequence[RunResult], directory: Path, extension: str, kl_options: Mapping
-) -> tuple[dict[str, Path], Path | None]:
+def draw_figures(results: Sequence[RunResult], directory: Path, extension: str) -> tuple[dict[str, Path], Path | None]:
     """One figure per run (keyed by run path) into ``directory``, never beside the runs;
     and a sweep overview when there are several runs."""
-    from lrdoctor.report import figures as plots  # matplotlib only when figures are asked for
+    from lrdoctor.report import figures  # matplotlib only when figures are asked for
 
     names = figure_file_names((r.run.name for r in results), extension)
-    drawn = {
-        str(result.run.path): plots.draw_run(
-            result,
-            directory / name,
-            schedule=recommended_schedule(result.run),
-            # the threshold LRD001 judged this run by: its own target_kl when its config has one
-            kl_threshold=kl_threshold_of(result, threshold_for(result.run, kl_options)[0]),
-        )
-        for result, name in zip(results, names)
-    }
-    sweep = None
-    if len(results) > 1:
-        sweep = plots.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}", kl_threshold=float(kl_options["threshold"]))
+    drawn = {str(result.run.path): figures.draw_run(result, directory / name) for result, name in zip(results, names)}
+    sweep = figures.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}") if len(results) > 1 else None
     return drawn, sweep
 
 

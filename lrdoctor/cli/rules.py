@@ -17,7 +17,8 @@ from rich.text import Text
 
 from lrdoctor import rules as registry
 from lrdoctor.cli import command
-from lrdoctor.rules.options import limits_text
+from lrdoctor.rules.common import Follow
+from lrdoctor.rules.options import followed, limits_text
 
 SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
@@ -65,10 +66,10 @@ def rule_help(module: ModuleType) -> list[Any]:
         options.add_column("default")
         options.add_column("allowed")
         options.add_column("set with")
-        limits = getattr(module, "LIMITS", {})
         for name, value in module.OPTIONS.items():
+            limits = followed(module.CODE, name)[1]
             options.add_row(
-                Text(name), Text(value_text(value)), Text(limits_text(limits.get(name))), Text(f"--set {module.SLUG}.{name}=…")
+                Text(name), Text(value_text(value)), Text(limits_text(limits)), Text(f"--set {module.SLUG}.{name}=…")
             )
         parts += [Text(""), options]
     return parts
@@ -87,6 +88,8 @@ def severity_text(module: ModuleType) -> Text:
 
 
 def value_text(value: Any) -> str:
+    if isinstance(value, Follow):
+        return f"as {registry.RULES[value.code].SLUG}.{value.option}"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (list, tuple)):

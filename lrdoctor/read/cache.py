@@ -24,6 +24,7 @@ prunes has just used is never deleted: a sweep bigger than the bound stays cache
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -35,12 +36,12 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from lrdoctor.errors import InputError
-from lrdoctor.model import ReadNote
+from lrdoctor.model import Finding, ReadNote, Severity
 from lrdoctor.version import VERSION
 
 if TYPE_CHECKING:
@@ -284,6 +285,66 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
         _log.debug("cache entry ignored (%s): %s", path, error)
         return None
+
+
+def load_judgement(key: str) -> tuple[list[Finding], dict] | None:
+    """A run's cached findings and ``judged_by``; None when there is no entry as written."""
+    entry = load_entry("findings", key)
+    if entry is None:
+        return None
+    try:
+        header = entry[0]
+        return [_decoded(item) for item in header["findings"]], _unpacked(header["judged_by"])
+    except (KeyError, TypeError, ValueError):  # an entry not as written: the run is judged again
+        return None
+
+
+def store_judgement(key: str, findings: Sequence[Finding], judged_by: Mapping[str, Any]) -> None:
+    """Cache a run's findings, only where JSON gives them back exactly (a NaN in evidence would not be)."""
+    try:
+        encoded = [_encoded(finding) for finding in findings]
+        packed = _packed(dict(judged_by))
+    except TypeError:  # evidence JSON cannot hold: not cached
+        return
+    if [_decoded(json.loads(json.dumps(item))) for item in encoded] == list(findings):
+        store_entry("findings", key, {"findings": encoded, "judged_by": packed})
+
+
+def _encoded(finding: Finding) -> dict:
+    fields = {f.name: getattr(finding, f.name) for f in dataclasses.fields(finding)}
+    return {**fields, "severity": Severity(finding.severity).value, "evidence": _packed(finding.evidence),
+            "fix": _packed(finding.fix)}
+
+
+def _decoded(item: dict) -> Finding:
+    return Finding(**{**item, "severity": Severity(item["severity"]), "evidence": _unpacked(item["evidence"]),
+                      "fix": _unpacked(item["fix"])})
+
+
+def _packed(value):
+    """JSON that keeps tuples tuples and dict keys what they were: containers are tagged."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, tuple):
+        return ["t", [_packed(v) for v in value]]
+    if isinstance(value, list):
+        return ["l", [_packed(v) for v in value]]
+    if isinstance(value, dict):
+        return ["d", [[_packed(k), _packed(v)] for k, v in value.items()]]
+    raise TypeError(f"not cacheable: {type(value).__name__}")
+
+
+def _unpacked(value):
+    if not isinstance(value, list):
+        return value
+    tag, items = value
+    if tag == "t":
+        return tuple(_unpacked(v) for v in items)
+    if tag == "l":
+        return [_unpacked(v) for v in items]
+    if tag == "d":
+        return {_unpacked(k): _unpacked(v) for k, v in items}
+    raise ValueError(f"unknown container tag {tag!r}")
 
 
 def _touch(path: Path) -> None:

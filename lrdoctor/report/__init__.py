@@ -1,8 +1,8 @@
 """Reporters: one small interface, one file per format, chosen by name from ``FORMATTERS``.
 
 A formatter is a pure function ``render(report: Report) -> str``. The ``Report``
-holds what was analysed (run results, read problems) and what the reporters need
-to show it (the KL threshold, links to figures); nothing here reads disk or prints.
+holds what was analysed (run results, with the limits the rules judged each by;
+read problems) and what the reporters need to show it (links to figures); nothing here reads disk or prints.
 The helpers below are the facts every format shows the same way: a run's peak KL,
 its findings ordered cause first, its prescription.
 """
@@ -19,9 +19,8 @@ import numpy as np
 
 from lrdoctor.model import Finding, Points, ReadNote, RunResult, Severity
 from lrdoctor.schedule import Schedule
-from lrdoctor.words import display, format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps
 
-DEFAULT_KL_THRESHOLD = 0.02
 _MAX_LISTED = 6
 _MAX_WORD = 32
 
@@ -37,7 +36,6 @@ class Report:
 
     results: tuple[RunResult, ...]
     problems: tuple[ReadNote, ...] = ()
-    kl_threshold: float = DEFAULT_KL_THRESHOLD
     figures: Mapping[str, str] = field(default_factory=dict)
     sweep_figure: str | None = None
     verbose: bool = False
@@ -80,15 +78,6 @@ def peak(points: Points | None) -> Peak | None:
         return None
     position = int(np.argmax(np.where(finite, values, -np.inf)))
     return Peak(float(values[position]), int(steps[position]))
-
-
-def kl_threshold_of(result: RunResult, default: float) -> float:
-    """The threshold the KL rule used for this run (e.g. its own target_kl), else the default."""
-    for finding in result.findings:
-        threshold = finding.evidence.get("threshold") if finding.code == "LRD001" else None
-        if isinstance(threshold, (int, float)) and math.isfinite(threshold):
-            return float(threshold)
-    return default
 
 
 def cause_first(findings: Sequence[Finding]) -> list[tuple[int, Finding]]:
@@ -180,14 +169,6 @@ def fix_code(fix: Mapping[str, Any]) -> dict[str, str]:
     if isinstance(code, str):
         return {"code": code}
     return {}
-
-
-def architecture_text(result: RunResult) -> str:
-    """"gru (graph_free)": the kind, and the run's own name for it when that differs."""
-    arch = result.run.architecture
-    if arch.name and arch.name.lower() != arch.kind:
-        return f"{arch.kind} ({display(arch.name)})"  # a config's value: escaped like a file name
-    return arch.kind
 
 
 def lr_shape_text(result: RunResult) -> str:

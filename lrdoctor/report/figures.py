@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -37,8 +38,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLoc
 from lrdoctor.errors import InputError
 from lrdoctor.model import Finding, Run, RunResult
 from lrdoctor.report.write import write_atomic
+from lrdoctor.rules.prescription import recommended_schedule
 from lrdoctor.schedule import Schedule
-from lrdoctor.words import format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps, kind_word, own_name
 
 BLACK = "#000000"
 ORANGE = "#E69F00"
@@ -105,14 +107,19 @@ def draw_schedule(schedule: Schedule, path: Path, run: Run | None = None) -> Pat
     return _save(lambda: schedule_figure(schedule, run=run), path)
 
 
-def draw_run(result: RunResult, path: Path, *, schedule: Schedule | None, kl_threshold: float) -> Path:
-    """Draw one run's LR / KL / entropy (/ return) story to path."""
-    return _save(lambda: run_figure(result, schedule=schedule, kl_threshold=kl_threshold), path)
+def draw_run(result: RunResult, path: Path) -> Path:
+    """Draw one run's LR / KL / entropy (/ return) story to path, beside the schedule recommended
+    for it and against the KL threshold its rules judged it by."""
+    schedule = recommended_schedule(result.run)
+    return _save(lambda: run_figure(result, schedule=schedule, kl_threshold=result.kl_threshold), path)
 
 
-def draw_sweep(results: Sequence[RunResult], path: Path, *, kl_threshold: float) -> Path:
-    """Draw every run's KL and LR on one figure, coloured by verdict, to path."""
-    return _save(lambda: sweep_figure(results, kl_threshold=kl_threshold), path)
+def draw_sweep(results: Sequence[RunResult], path: Path) -> Path:
+    """Draw every run's KL and LR on one figure, coloured by verdict, to path; the threshold line
+    is the one most runs were judged by."""
+    thresholds = Counter(r.kl_threshold for r in results if r.kl_threshold is not None)
+    threshold = thresholds.most_common(1)[0][0] if thresholds else None
+    return _save(lambda: sweep_figure(results, kl_threshold=threshold), path)
 
 
 def figure_format(path: Path) -> str:
@@ -194,7 +201,7 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
 # --- one run -------------------------------------------------------------------------
 
 
-def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: float) -> Figure:
+def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: float | None) -> Figure:
     """One run on a shared step axis: LR (log) vs the recommendation, KL vs its
     threshold and expected bands with the collapse onset, entropy with its trend,
     and return or success rate when logged."""
@@ -330,12 +337,15 @@ def _place_one(ax: Axes, label: Annotation, spots, curves: list[Line2D]) -> None
 
 
 def _kl_panel(
-    ax: Axes, run: Run, schedule: Schedule | None, end: float, threshold: float, onset: Finding | None
+    ax: Axes, run: Run, schedule: Schedule | None, end: float, judged_by: float | None, onset: Finding | None
 ) -> None:
+    """The KL against the threshold the run was judged by; without one (the KL rule did not run)
+    no line is drawn and nothing is marked as over."""
     ax.set_label("kl")
     ax.set_title(f"Approx KL{_source_text(run, 'kl')}")
-    top = threshold * 1.6
-    margin = [(threshold, f"threshold {threshold:g}", BLACK)]
+    threshold = math.inf if judged_by is None else judged_by
+    top = 0.0 if judged_by is None else threshold * 1.6
+    margin = [] if judged_by is None else [(threshold, f"threshold {threshold:g}", BLACK)]
     if schedule is not None:
         for phase in schedule.phases:
             low, high = phase.kl_band
@@ -344,7 +354,8 @@ def _kl_panel(
                 ax.fill_between([x0, x1], low, high, color=GREEN, alpha=0.13, lw=0, gid="kl-band", zorder=0)
         visible = schedule.phase_of(end).kl_band if end < schedule.total_steps else schedule.phases[-1].kl_band
         margin.append((sum(visible) / 2, "expected on\nthe schedule", GREEN))
-    ax.axhline(threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
+    if judged_by is not None:
+        ax.axhline(threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
 
     kl = _finite_series(run, "kl")
     if kl is None:
@@ -357,7 +368,7 @@ def _kl_panel(
             xs, ys = _envelope(steps[over], values[over], MAX_DRAWN_POINTS)
             ax.plot(xs, ys, ls="none", marker="o", ms=3.2, color=VERMILLION, gid="kl-exceedances", zorder=5)
         peak = int(np.argmax(values))
-        top = max(top, _robust_top(values, threshold) * 1.32)
+        top = max(top, _robust_top(values, judged_by if judged_by is not None else 0.0) * 1.32)
         capped = values[peak] > top
         if over.any():
             _crossing(ax, float(steps[np.argmax(over)]), threshold)
@@ -430,7 +441,7 @@ def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> Non
 # --- a sweep ----------------------------------------------------------------------------
 
 
-def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float) -> Figure:
+def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float | None) -> Figure:
     """Every run's KL (and LR) on shared axes, coloured by verdict; the worst named."""
     with _style():
         fig, header, (lr_ax, kl_ax) = _layout(2, height_ratios=(1.6, 3.0))
@@ -474,15 +485,18 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float) -> Figure
             _set_log_limits(lr_ax, np.concatenate(lr_values), headroom=3.0)
         else:
             _not_logged(lr_ax, "LR not logged in any run")
-        kl_ax.axhline(kl_threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
-        top = kl_threshold * 1.6
+        margin = []
+        top = 0.0
+        if kl_threshold is not None:
+            kl_ax.axhline(kl_threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
+            top = kl_threshold * 1.6
+            margin.append((kl_threshold, f"threshold {kl_threshold:g}", BLACK))
         if kl_values:
-            top = max(top, _robust_top(np.concatenate(kl_values), kl_threshold) * 1.2)
+            top = max(top, _robust_top(np.concatenate(kl_values), kl_threshold or 0.0) * 1.2)
         else:
             _not_logged(kl_ax, "KL not logged in any run")
         bottom = min([0.0] + [float(np.min(v)) for v in kl_values])
         kl_ax.set_ylim(bottom, top if top > bottom else bottom + 0.04)
-        margin = [(kl_threshold, f"threshold {kl_threshold:g}", BLACK)]
         for result in _worst(results):
             kl = _smoothed(_finite_series(result.run, "kl"))
             if kl is not None:
@@ -872,9 +886,9 @@ def _architecture_text(run: Run) -> str:
     if not arch.known:
         what = "architecture unknown"
     else:
-        what = arch.kind.upper() if arch.kind in ("gru", "lstm", "rnn", "mlp", "cnn") else arch.kind
-        if arch.name and arch.name.lower() != arch.kind:
-            what += f" “{arch.name}”"
+        what = kind_word(arch.kind)
+        if own_name(arch.kind, arch.name):
+            what += f" “{own_name(arch.kind, arch.name)}”"
         what += ", recurrent" if arch.recurrent else ""
     source = _short(arch.source, 70)
     library = f" · {run.library}" if run.library else ""

@@ -12,7 +12,6 @@ from typing import Any, Mapping
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
 from lrdoctor.report import (
     Report,
-    architecture_text,
     cause_first,
     checked_findings,
     evidence_items,
@@ -20,12 +19,11 @@ from lrdoctor.report import (
     fix_phases,
     fixes,
     kl_band_text,
-    kl_threshold_of,
     lr_shape_text,
     peak,
     unchecked_findings,
 )
-from lrdoctor.words import format_lr, format_steps
+from lrdoctor.words import architecture_label, format_lr, format_steps
 
 COLLAPSE = "LRD006"  # the headline when present: DESIGN.md, rules table
 CODE_COMMENT = {"sb3": "# Stable-Baselines3 / sb3-contrib", "torch": "# PyTorch (LambdaLR)"}
@@ -57,9 +55,9 @@ def overview(report: Report) -> list[str]:
                 cell(text)
                 for text in (
                     f"`{result.run.name}`",
-                    f"{architecture_text(result)} ({result.run.architecture.source})",
+                    f"{architecture_label(result.run.architecture)} ({result.run.architecture.source})",
                     lr_shape_text(result),
-                    peak_kl(result, kl_threshold_of(result, report.kl_threshold)),
+                    peak_kl(result, result.kl_threshold),
                     f"**{result.verdict}**" if result.verdict in ("collapsed", "error") else result.verdict,
                 )
             )
@@ -68,14 +66,16 @@ def overview(report: Report) -> list[str]:
     return lines + [""]
 
 
-def peak_kl(result: RunResult, threshold: float) -> str:
+def peak_kl(result: RunResult, threshold: float | None) -> str:
     kl = result.run.metrics.points("kl")
     if kl is None:
         return "not logged"
     top = peak(kl)
     if top is None:
         return "no finite value"
-    over = f" ({top.value / threshold - 1:.0%} over {threshold:g})" if top.value > threshold else ""
+    over = ""
+    if threshold is not None and top.value > threshold:
+        over = f" ({top.value / threshold - 1:.0%} over {threshold:g})"
     return f"{top.value:.4g} at {format_steps(top.step)}{over}"
 
 
@@ -83,7 +83,7 @@ def run_section(result: RunResult, report: Report) -> list[str]:
     run = result.run
     lines = [f"## `{run.name}` — {result.verdict}", ""]
     lines.append(
-        f"Architecture: {inline(architecture_text(result))} (from {inline(run.architecture.source)}). "
+        f"Architecture: {inline(architecture_label(result.run.architecture))} (from {inline(run.architecture.source)}). "
         f"LR: {inline(lr_shape_text(result))}. Library: {run.library or 'unknown'}, "
         f"step axis: {run.step_axis}"
         + (f", last step {format_steps(run.last_step)}." if run.last_step is not None else ".")

@@ -7,6 +7,7 @@ rich markup, so a run called "[bold]x" prints as written.
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 from rich import box
@@ -22,7 +23,6 @@ from rich.tree import Tree
 from lrdoctor.model import Finding, Points, RunResult, Severity
 from lrdoctor.report import (
     Report,
-    architecture_text,
     cause_first,
     checked_findings,
     evidence_items,
@@ -30,12 +30,11 @@ from lrdoctor.report import (
     fix_phases,
     fixes,
     kl_band_text,
-    kl_threshold_of,
     lr_shape_text,
     peak,
     unchecked_findings,
 )
-from lrdoctor.words import display, format_lr, format_steps
+from lrdoctor.words import architecture_label, display, format_lr, format_steps
 
 WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
 SPARK_WIDTH = 16
@@ -100,7 +99,7 @@ def summary_table(
     table.add_column("LR", max_width=20)
     table.add_column("architecture", max_width=SOURCE_WIDTH)
     for result in report.results:
-        threshold = kl_threshold_of(result, report.kl_threshold)
+        threshold = result.kl_threshold
         source = result.run.architecture.source
         if len(source) > SOURCE_WIDTH:  # the run's own section shows it whole
             source = source[: SOURCE_WIDTH - 1] + "…"
@@ -110,21 +109,23 @@ def summary_table(
             peak_kl_text(result.run.metrics.points("kl"), threshold, peaks_on_one_line),
             sparkline(result.run.metrics.points("kl"), threshold) if sparklines else None,
             Text(lr_shape_text(result)),
-            Text.assemble(architecture_text(result), "\n", (source, "dim")),
+            Text.assemble(architecture_label(result.run.architecture), "\n", (source, "dim")),
         ]
         table.add_row(*(cell for cell in cells if cell is not None))
     return table
 
 
-def peak_kl_text(kl: Points | None, threshold: float, one_line: bool = False) -> Text:
-    """The peak and its step, on one line or the step under the value (a narrower column)."""
+def peak_kl_text(kl: Points | None, threshold: float | None, one_line: bool = False) -> Text:
+    """The peak and its step, on one line or the step under the value (a narrower column);
+    red when over the threshold the run was judged by (None: the KL rule did not run)."""
     if kl is None:
         return Text("not logged", style="dim")
     top = peak(kl)
     if top is None:
         return Text("no finite value", style="red")
     at = (" " if one_line else "\n") + "@ " + format_steps(top.step)
-    return Text.assemble((f"{top.value:.4g}", "red" if top.value > threshold else ""), (at, "dim"))
+    over = threshold is not None and top.value > threshold
+    return Text.assemble((f"{top.value:.4g}", "red" if over else ""), (at, "dim"))
 
 
 class SummaryTable:
@@ -172,11 +173,12 @@ class TailFirst:
         yield Text(name, no_wrap=True, overflow="crop")
 
 
-def sparkline(kl: Points | None, threshold: float, width: int = SPARK_WIDTH) -> Text:
+def sparkline(kl: Points | None, threshold: float | None, width: int = SPARK_WIDTH) -> Text:
     """KL in unicode blocks, the maximum of each bin; bins over the threshold in red.
 
     The scale tops at the larger of the peak and the threshold, so a run that
     stays well under its threshold also looks low. A bin holding NaN/Inf shows ×.
+    Without a threshold (the KL rule did not run) the scale is the peak and nothing is red.
     """
     if kl is None or not len(kl[1]):
         return Text("")
@@ -185,14 +187,15 @@ def sparkline(kl: Points | None, threshold: float, width: int = SPARK_WIDTH) -> 
     starts = np.unique(np.linspace(0, len(values), width, endpoint=False).astype(int))
     highs = np.maximum.reduceat(np.where(finite, values, -np.inf), starts)
     broken = np.logical_or.reduceat(~finite, starts)
-    top = max(float(highs.max()), threshold) if finite.any() else threshold
+    limit = math.inf if threshold is None else threshold
+    top = max(float(highs.max()) if finite.any() else 0.0, threshold or 0.0) or 1.0
     levels = np.clip(np.ceil(highs / top * len(BLOCKS)) - 1, 0, len(BLOCKS) - 1)
     line = Text()
     for high, level, bad in zip(highs, levels, broken):
         if bad:
             line.append(NON_FINITE_MARK, style="bold red")
         else:
-            line.append(BLOCKS[int(level)], style="red" if high > threshold else "")
+            line.append(BLOCKS[int(level)], style="red" if high > limit else "")
     return line
 
 
@@ -231,7 +234,7 @@ def run_facts(result: RunResult) -> RenderableType:
     lr_source = run.sources.get("lr")
     lr_from = f" (from {display(lr_source.tag)})" if lr_source else ""
     last = run.last_step
-    facts = Text(f"path: {display(str(run.path))}\narchitecture: {architecture_text(result)}")
+    facts = Text(f"path: {display(str(run.path))}\narchitecture: {architecture_label(result.run.architecture)}")
     facts.append(f" — {run.architecture.source}", style="dim")
     facts.append(f"\nLR: {lr_shape_text(result)}{lr_from}")
     facts.append(f"\nlibrary: {run.library or 'unknown'} · step axis: {run.step_axis}")

@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import Problem, finite, first_sustained_step, metric_label, steps
+from lrdoctor.rules.common import Problem, finite, first_sustained_step
+from lrdoctor.words import metric_label, steps
 
 CODE = "LRD008"
 SLUG = "clip-fraction-high"

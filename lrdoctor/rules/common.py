@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from lrdoctor.configs.record import UnitRecord
 from lrdoctor.model import Run, Severity
-from lrdoctor.words import format_lr, format_steps
+from lrdoctor.rules import prescription
+from lrdoctor.words import config_architecture, lr_text, short_architecture
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +35,8 @@ class Problem:
 
     ``severity`` lets a rule grade one finding (a KL spike is a warning, a
     sustained excess an error); None means the rule's configured severity.
+    A run's problem has a ``step``; a config's has the ``line`` and ``column`` of
+    the key at fault.
     """
 
     message: str
@@ -41,6 +45,18 @@ class Problem:
     fix: Mapping[str, Any] | None = None
     severity: Severity | None = None
     caused_by: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class Follow:
+    """An option's default that is another rule's option: LRD006 judges the KL by LRD001's
+    threshold, so ``--set kl-exceeded.threshold=0.03`` reaches the collapse rule too. Setting
+    the option itself sets the rule apart on purpose."""
+
+    code: str
+    option: str
 
 
 # --- series ------------------------------------------------------------------
@@ -166,60 +182,6 @@ def outcome_metric(run: Run) -> str | None:
     return None
 
 
-# --- words -------------------------------------------------------------------
-
-
-def steps(value: float | None) -> str:
-    return "?" if value is None else format_steps(value)
-
-
-def lr_text(value: float | None) -> str:
-    return "?" if value is None else format_lr(value)
-
-
-METRIC_NAMES = {
-    "lr": "LR",
-    "kl": "approx KL",
-    "entropy": "entropy",
-    "clip_fraction": "clip fraction",
-    "value_loss": "value loss",
-    "policy_loss": "policy loss",
-    "explained_variance": "explained variance",
-    "episode_return": "episode return",
-    "success_rate": "success rate",
-}
-
-
-def metric_label(run: Run, metric: str) -> str:
-    """The metric with its tag, e.g. "approx KL (k3, train/approx_kl)", as reports name it."""
-    source = run.sources.get(metric)
-    name = METRIC_NAMES.get(metric, metric)
-    if source is None:
-        return name
-    details = [d for d in (source.estimator if metric == "kl" else None, source.tag) if d]
-    if source.negated:
-        details.append("negated")
-    return f"{name} ({', '.join(details)})"
-
-
-def describe_architecture(run: Run) -> str:
-    """E.g. "recurrent GRU policy "graph_free" (architecture from config.json: model.arch)"."""
-    arch = run.architecture
-    kind = arch.kind.upper() if arch.kind in ("gru", "lstm", "rnn") else arch.kind
-    recurrent = "recurrent " if arch.recurrent else ""
-    named = f' "{arch.name}"' if arch.name and arch.name.lower() != arch.kind else ""
-    return f"{recurrent}{kind} policy{named} (architecture from {arch.source})"
-
-
-def short_architecture(run: Run) -> str:
-    """E.g. "recurrent GRU (graph_free, from config.json)"."""
-    arch = run.architecture
-    kind = arch.kind.upper() if arch.kind in ("gru", "lstm", "rnn") else arch.kind
-    details = [d for d in (arch.name if arch.name and arch.name.lower() != arch.kind else None,
-                           f"from {arch.source}") if d]
-    return f"recurrent {kind} ({', '.join(details)})"
-
-
 # --- the LR as a cause ---------------------------------------------------------
 
 # Schedules that already change the LR on their own; "adaptive" reacts to the KL,
@@ -328,3 +290,31 @@ def outcome(run: Run, early_fraction: float, late_fraction: float) -> Outcome | 
     trend = smooth(values, max(3, len(values) // 10))
     scale = max(abs(change.early), series_spread(values), 1e-12)
     return Outcome(metric, change.early, change.late, float(trend.max()), int(trend.idxmax()), scale)
+
+
+# --- config units ----------------------------------------------------------------
+
+
+def unit_architecture(record: UnitRecord) -> str:
+    """E.g. 'the recurrent GRU policy "graph_free" (model.recurrent.cell)'."""
+    arch = record.architecture
+    return config_architecture(arch.value, record.architecture_name, arch.key, arch.declared)
+
+
+def config_lr_problem(record: UnitRecord, kind: str, why: str) -> Problem:
+    """LRD002's or LRD003's finding on a unit: the key at fault, why, and the fix."""
+    schedule = record.schedule
+    fix = prescription.config_fix(record)
+    evidence = {
+        "unit": record.unit,
+        "format": record.format,
+        "key": schedule.key,
+        "declared": schedule.declared,
+        "lr": record.lr.value if record.lr is not None else None,
+        "lr_schedule": kind,
+        "architecture": record.architecture.value if record.architecture else None,
+        "architecture_name": record.architecture_name,
+        "architecture_key": record.architecture.key if record.architecture else None,
+    }
+    return Problem(f"{why}. Fix: {fix['config_text']}", evidence=evidence, fix=fix,
+                   line=schedule.line, column=schedule.column)

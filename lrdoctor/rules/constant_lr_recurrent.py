@@ -31,9 +31,11 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
+from lrdoctor.configs.record import CONSTANT, UnitRecord
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Problem, constant_on_recurrent, describe_architecture, lr_text
+from lrdoctor.rules.common import Problem, config_lr_problem, constant_on_recurrent, unit_architecture
+from lrdoctor.words import describe_architecture, format_lr, lr_text
 
 CODE = "LRD002"
 SLUG = "constant-lr-recurrent"
@@ -70,3 +72,13 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
             evidence=evidence,
             severity=Severity.info,
         )
+
+
+def check_config(record: UnitRecord, options: Mapping) -> Iterator[Problem]:
+    """A recurrent unit whose LR never changes, pointing at the key at fault."""
+    schedule = record.schedule
+    if record.recurrent is not True or schedule is None or schedule.value != CONSTANT:
+        return
+    lr = record.lr.value if record.lr is not None else None
+    why = f"{unit_architecture(record)} trains at a constant LR{' ' + format_lr(lr) if lr else ''}: "
+    yield config_lr_problem(record, CONSTANT, why + (schedule.note or schedule.key))

@@ -13,14 +13,14 @@ The engine, not the rules, decides:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import replace
-from typing import Iterable, Sequence
+from types import MappingProxyType
+from typing import Sequence
 
 from lrdoctor import rules
-from lrdoctor.model import Finding, Run, RunResult, Severity
+from lrdoctor.model import Finding, Run, RunResult
+from lrdoctor.rules import metric_missing
 from lrdoctor.rules.common import Problem
 from lrdoctor.rules.options import Options
 
@@ -39,51 +39,31 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "LRD003": ("LRD011",),
 }
 
-# Plain words for a missing metric in an LRD010 message.
-_METRIC_WORDS = {
-    "lr": "learning rate (an LR that is not logged is never assumed constant)",
-    "kl": "KL",
-    "entropy": "entropy",
-    "clip_fraction": "clip fraction",
-    "value_loss": "value loss",
-    "explained_variance": "explained variance",
-    "episode_return": "episode return",
-    "success_rate": "success rate",
-}
-
 
 def analyze(runs: Sequence[Run], options: Options, keys: Sequence[str | None] = ()) -> list[RunResult]:
     """Every run with its findings, cause first, in the order the runs were given.
 
     ``keys`` (from ``ingest.Ingested.keys``) name what each run's metrics were read
-    from; a run with a key has its findings cached under it, its description and the
+    from; a run with a key has its result cached under it, its description and the
     options, so an unchanged sweep is not judged twice.
     """
     keys = list(keys) + [None] * (len(runs) - len(keys))
-    return [RunResult(run=run, findings=tuple(_cached_findings(run, key, options))) for run, key in zip(runs, keys)]
+    return [_cached_result(run, key, options) for run, key in zip(runs, keys)]
 
 
-def _cached_findings(run: Run, key: str | None, options: Options) -> list[Finding]:
+def _cached_result(run: Run, key: str | None, options: Options) -> RunResult:
     if key is None:
-        return findings_for(run, options)
-    from lrdoctor.read.cache import entry_key, load_entry, store_entry
+        return judge(run, options)
+    from lrdoctor.read.cache import entry_key, load_judgement, store_judgement
 
-    findings_key = entry_key("findings", key, _described(run), _options_text(options))
-    entry = load_entry("findings", findings_key)
-    if entry is not None:
-        try:
-            return [_decoded(item) for item in entry[0]["findings"]]
-        except (KeyError, TypeError, ValueError):
-            pass  # an entry not as written: judge the run again
-    findings = findings_for(run, options)
-    try:
-        encoded = [_encoded(finding) for finding in findings]
-    except TypeError:  # evidence JSON cannot hold: not cached
-        return findings
-    # Only what JSON gives back exactly is stored (a NaN in evidence would not be).
-    if [_decoded(json.loads(json.dumps(item))) for item in encoded] == findings:
-        store_entry("findings", findings_key, {"findings": encoded})
-    return findings
+    judgement_key = entry_key("findings", key, _described(run), _options_text(options))
+    cached = load_judgement(judgement_key)
+    if cached is not None:
+        findings, judged_by = cached
+        return RunResult(run=run, findings=tuple(findings), judged_by=judged_by)
+    result = judge(run, options)
+    store_judgement(judgement_key, result.findings, result.judged_by)
+    return result
 
 
 def _described(run: Run) -> str:
@@ -102,87 +82,55 @@ def _options_text(options: Options) -> str:
     ))
 
 
-def _encoded(finding: Finding) -> dict:
-    fields = {f.name: getattr(finding, f.name) for f in dataclasses.fields(finding)}
-    return {**fields, "severity": Severity(finding.severity).value, "evidence": _packed(finding.evidence),
-            "fix": _packed(finding.fix)}
-
-
-def _decoded(item: dict) -> Finding:
-    return Finding(**{**item, "severity": Severity(item["severity"]), "evidence": _unpacked(item["evidence"]),
-                      "fix": _unpacked(item["fix"])})
-
-
-def _packed(value):
-    """JSON that keeps tuples tuples and dict keys what they were: containers are tagged."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, tuple):
-        return ["t", [_packed(v) for v in value]]
-    if isinstance(value, list):
-        return ["l", [_packed(v) for v in value]]
-    if isinstance(value, dict):
-        return ["d", [[_packed(k), _packed(v)] for k, v in value.items()]]
-    raise TypeError(f"not cacheable: {type(value).__name__}")
-
-
-def _unpacked(value):
-    if not isinstance(value, list):
-        return value
-    tag, items = value
-    if tag == "t":
-        return tuple(_unpacked(v) for v in items)
-    if tag == "l":
-        return [_unpacked(v) for v in items]
-    if tag == "d":
-        return {_unpacked(k): _unpacked(v) for k, v in items}
-    raise ValueError(f"unknown container tag {tag!r}")
+def judge(run: Run, options: Options) -> RunResult:
+    """One run under these options: its findings, and what each rule that ran judged it by
+    (``judged_by``: the KL threshold and where it came from), for the reporters to show."""
+    present = metric_missing.present_metrics(run)
+    if not present:
+        problems = [metric_missing.nothing_checked(run, [c for c in rules.RULES if c in options.select])]
+        findings = [finding(METRIC_MISSING, p, options, run=run.name) for p in problems if METRIC_MISSING in options.select]
+        return RunResult(run=run, findings=tuple(_link_and_sort(findings)))
+    findings: list[Finding] = []
+    judged_by: dict[str, object] = {}
+    missing: dict[str, list[str]] = {}
+    for code, module in rules.RULES.items():
+        if code not in options.select or not hasattr(module, "check"):
+            continue
+        unmet = metric_missing.unmet(module, present)
+        for need in unmet:
+            missing.setdefault(need, []).append(code)
+        if unmet:
+            continue
+        rule_options = options.rule_options[code]
+        for problem in module.check(run, rule_options):
+            findings.append(finding(code, problem, options, run=run.name))
+        if hasattr(module, "judged_by"):
+            judged_by.update(module.judged_by(run, rule_options))
+    if METRIC_MISSING in options.select:
+        slugs = {code: module.SLUG for code, module in rules.RULES.items()}
+        findings += [finding(METRIC_MISSING, metric_missing.missing(metric, codes, slugs), options, run=run.name)
+                     for metric, codes in missing.items()]
+    return RunResult(run=run, findings=tuple(_link_and_sort(findings)), judged_by=MappingProxyType(judged_by))
 
 
 def findings_for(run: Run, options: Options) -> list[Finding]:
     """The findings of one run under these options."""
-    present = {name for name in run.metrics if len(run.metrics.points(name)[0])}
-    if not present:
-        return _link_and_sort(_nothing_checked(run, options))
-    findings: list[Finding] = []
-    missing: dict[str, list[str]] = {}
-    for code, module in rules.RULES.items():
-        if code not in options.select or not hasattr(module, "check") or not rules.run_scoped(code):
-            continue
-        unmet = [need for need in module.REQUIRES if not _met(need, present)]
-        if unmet:
-            for need in unmet:
-                missing.setdefault(_need_text(need), []).append(code)
-            continue
-        for problem in module.check(run, options.rule_options[code]):
-            findings.append(_finding(code, problem, run, options))
-    if METRIC_MISSING in options.select:
-        findings += [_metric_missing(run, metric, codes, options) for metric, codes in missing.items()]
-    return _link_and_sort(findings)
+    return list(judge(run, options).findings)
 
 
-def _met(need: str | tuple[str, ...], present: set[str]) -> bool:
-    alternatives = (need,) if isinstance(need, str) else need
-    return any(name in present for name in alternatives)
-
-
-def _need_text(need: str | tuple[str, ...]) -> str:
-    return need if isinstance(need, str) else " or ".join(need)
-
-
-def _severity(code: str, problem: Problem, options: Options) -> Severity:
-    if code in options.severity_overridden or problem.severity is None:
-        return options.severities[code]
-    return problem.severity
-
-
-def _finding(code: str, problem: Problem, run: Run, options: Options) -> Finding:
+def finding(code: str, problem: Problem, options: Options, *, run: str | None = None, file: str | None = None) -> Finding:
+    """A rule's problem as a finding of a run or of a config file: the engine, not the rule,
+    attaches the slug and the severity (the rule's own grade, unless the user set one)."""
+    overridden = code in options.severity_overridden or problem.severity is None
     return Finding(
         code=code,
         rule=rules.RULES[code].SLUG,
-        severity=_severity(code, problem, options),
+        severity=options.severities[code] if overridden else problem.severity,
         message=problem.message,
-        run=run.name,
+        run=run,
+        file=file,
+        line=problem.line,
+        column=problem.column,
         step=problem.step,
         evidence={key: _tidy(value) for key, value in problem.evidence.items()},
         fix=dict(problem.fix) if problem.fix is not None else None,
@@ -197,32 +145,6 @@ def _tidy(value):
     if isinstance(value, (list, tuple)):
         return [_tidy(item) for item in value]
     return value
-
-
-def _metric_missing(run: Run, metric: str, codes: Iterable[str], options: Options) -> Finding:
-    codes = list(codes)
-    names = ", ".join(f"{rules.RULES[c].SLUG} ({c})" for c in codes)
-    words = " or ".join(_METRIC_WORDS.get(m, m) for m in metric.split(" or "))
-    problem = Problem(
-        message=f"no {metric} ({words}) logged: {names} not checked",
-        evidence={"metric": metric, "rules": codes},
-    )
-    return _finding(METRIC_MISSING, problem, run, options)
-
-
-def _nothing_checked(run: Run, options: Options) -> list[Finding]:
-    if METRIC_MISSING not in options.select:
-        return []
-    unknown = len(run.unknown_tags)
-    hint = ""
-    if unknown:
-        hint = f"; {unknown} tag{'s' if unknown != 1 else ''} not recognised (map one with --tag metric=tag)"
-    problem = Problem(
-        message=f"nothing could be checked: none of the canonical metrics was found in this run{hint}",
-        evidence={"metric": None, "rules": [c for c in rules.RULES if c in options.select and c != METRIC_MISSING],
-                  "unknown_tags": list(run.unknown_tags[:20])},
-    )
-    return [_finding(METRIC_MISSING, problem, run, options)]
 
 
 def _link_and_sort(findings: list[Finding]) -> list[Finding]:

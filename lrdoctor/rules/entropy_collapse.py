@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, finite, head_count, metric_label, smooth, steps
+from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, finite, head_count, smooth
+from lrdoctor.words import metric_label, steps
 
 CODE = "LRD005"
 SLUG = "entropy-collapse"

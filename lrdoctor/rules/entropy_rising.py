@@ -33,17 +33,8 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import (
-    LevelChange,
-    Outcome,
-    Problem,
-    first_crossing,
-    level_change,
-    metric_label,
-    outcome,
-    outcome_metric,
-    steps,
-)
+from lrdoctor.rules.common import LevelChange, Outcome, Problem, first_crossing, level_change, outcome, outcome_metric
+from lrdoctor.words import metric_label, steps
 
 CODE = "LRD004"
 SLUG = "entropy-rising"

@@ -40,7 +40,8 @@ from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Problem, finite, first_sustained_step, lr_cause, metric_label, steps
+from lrdoctor.rules.common import Problem, finite, first_sustained_step, lr_cause
+from lrdoctor.words import metric_label, steps
 
 CODE = "LRD001"
 SLUG = "kl-exceeded"
@@ -82,6 +83,12 @@ def threshold_for(run: Run, options: Mapping) -> tuple[float, str]:
     if options["threshold"] == OPTIONS["threshold"]:
         return float(options["threshold"]), "default"
     return float(options["threshold"]), "configured threshold"
+
+
+def judged_by(run: Run, options: Mapping) -> dict[str, object]:
+    """The threshold this run was judged by, for reports and figures (even when nothing went over)."""
+    threshold, source = threshold_for(run, options)
+    return {"kl_threshold": threshold, "kl_threshold_source": source}
 
 
 def exceedance(run: Run, options: Mapping) -> Exceedance | None:

@@ -33,7 +33,12 @@ Example::
 
 from __future__ import annotations
 
+from typing import Any, Iterator, Mapping
+
+from lrdoctor.configs.record import ADAPTIVE, Setting, UnitRecord, as_float
 from lrdoctor.model import Severity
+from lrdoctor.rules.common import Problem, unit_architecture
+from lrdoctor.rules.prescription import FORMAT_NAMES
 
 CODE = "LRD012"
 SLUG = "kl-guard-config"
@@ -42,3 +47,73 @@ SCOPE = "config"
 REQUIRES: tuple = ()
 OPTIONS = {"max_target_kl": 0.05, "recommended_target_kl": 0.02}
 LIMITS = {"max_target_kl": (0, None), "recommended_target_kl": (0, None)}
+
+ADAPTIVE_SCHEDULE_NAME = {
+    "rl_games": "lr_schedule: adaptive",
+    "sample-factory": "lr_schedule: kl_adaptive_epoch",
+    "skrl": "learning_rate_scheduler: KLAdaptiveLR",
+}
+
+
+def check_config(record: UnitRecord, options: Mapping[str, Any]) -> Iterator[Problem]:
+    """The unit's KL guard: inert, missing or loose, pointing at the key at fault."""
+    max_kl = float(options["max_target_kl"])
+    recommended = float(options["recommended_target_kl"])
+    schedule = record.schedule
+    adaptive = schedule is not None and schedule.value == ADAPTIVE
+    threshold = record.kl_threshold
+    base = {"unit": record.unit, "format": record.format}
+
+    if threshold is not None and threshold.declared and not adaptive and schedule is not None:
+        turn_on = ADAPTIVE_SCHEDULE_NAME.get(record.format, "an adaptive LR schedule")
+        yield _problem(
+            threshold,
+            f"{threshold.key} {_show(threshold.value)} is inert: {FORMAT_NAMES.get(record.format, record.format)} "
+            "reads it only with an adaptive "
+            f"LR schedule, and {schedule.note or schedule.key}. Fix: set {turn_on}, or remove {threshold.key}",
+            {**base, "kl_threshold": as_float(threshold.value), "lr_schedule": schedule.value},
+        )
+    elif adaptive and threshold is None and record.format == "rl_games":
+        yield _problem(
+            schedule,
+            "lr_schedule adaptive without kl_threshold: rl_games reads params.config.kl_threshold for it and "
+            f"stops with a KeyError. Fix: set kl_threshold: {recommended:g}",
+            {**base, "kl_threshold": None, "lr_schedule": ADAPTIVE},
+        )
+    elif adaptive and threshold is not None and (as_float(threshold.value) or 0) > max_kl:
+        value = as_float(threshold.value)
+        yield _problem(
+            threshold,
+            f"{threshold.key} {value:g} is a loose KL guard: the adaptive schedule lowers the LR only once the "
+            f"KL passes {value:g}, above the {max_kl:g} limit. Fix: set {threshold.key}: {recommended:g}",
+            {**base, "kl_threshold": value, "max_target_kl": max_kl},
+        )
+
+    target = record.target_kl
+    target_value = as_float(target.value) if target is not None else None
+    if target_value is not None and target_value > max_kl:
+        yield _problem(
+            target,
+            f"{target.key} {target_value:g} is a loose KL guard: it stops an update only after the KL passes "
+            f"{target_value:g}, above the {max_kl:g} limit. Fix: set {target.key}: {recommended:g}",
+            {**base, "target_kl": target_value, "max_target_kl": max_kl},
+        )
+    elif record.target_kl_applies and record.recurrent is True and target_value is None:
+        where = target or record.schedule or record.architecture
+        yield _problem(
+            where,
+            f"no target_kl on {unit_architecture(record)}: nothing stops an update whose KL runs away. "
+            f"Fix: set target_kl: {recommended:g}",
+            {**base, "target_kl": None},
+            Severity.info,
+        )
+
+
+def _problem(where: Setting, message: str, evidence: Mapping[str, Any], severity: Severity | None = None) -> Problem:
+    evidence = {**evidence, "key": where.key, "declared": where.declared}
+    return Problem(message, evidence=evidence, severity=severity, line=where.line, column=where.column)
+
+
+def _show(value: Any) -> str:
+    number = as_float(value)
+    return f"{number:g}" if number is not None else repr(value)

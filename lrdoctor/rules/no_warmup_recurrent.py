@@ -30,9 +30,11 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
+from lrdoctor.configs.record import NO_WARMUP, WARMUP, UnitRecord
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Problem, describe_architecture, lr_text, starts_near_peak
+from lrdoctor.rules.common import Problem, config_lr_problem, starts_near_peak, unit_architecture
+from lrdoctor.words import describe_architecture, lr_text
 
 CODE = "LRD003"
 SLUG = "no-warmup-recurrent"
@@ -74,3 +76,21 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
             evidence=evidence,
             severity=Severity.info,
         )
+
+
+def effective_schedule(record: UnitRecord, near_peak: float) -> str | None:
+    """The unit's schedule kind, with an LR list that starts near its peak counted as no warmup."""
+    schedule = record.schedule
+    if schedule is None:
+        return None
+    if schedule.value == WARMUP and schedule.start_fraction is not None and schedule.start_fraction >= near_peak:
+        return NO_WARMUP
+    return schedule.value
+
+
+def check_config(record: UnitRecord, options: Mapping) -> Iterator[Problem]:
+    """A recurrent unit whose schedule starts at (or near) its peak, pointing at the key at fault."""
+    if record.recurrent is not True or effective_schedule(record, options["near_peak"]) != NO_WARMUP:
+        return
+    why = f"{unit_architecture(record)} gets an LR schedule without warmup: "
+    yield config_lr_problem(record, NO_WARMUP, why + (record.schedule.note or record.schedule.key))

@@ -25,7 +25,8 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from lrdoctor.model import CANONICAL_METRICS, Run, Severity
-from lrdoctor.rules.common import Problem, metric_label, steps
+from lrdoctor.rules.common import Problem
+from lrdoctor.words import metric_label, steps
 
 CODE = "LRD007"
 SLUG = "non-finite"

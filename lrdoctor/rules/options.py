@@ -40,6 +40,7 @@ from typing import Any, Iterable, Mapping
 from lrdoctor import rules
 from lrdoctor.errors import InputError
 from lrdoctor.model import Severity
+from lrdoctor.rules.common import Follow
 
 FAIL_ON = ("error", "warning", "never")
 _FILE_KEYS = ("fail-on", "select", "ignore", "allow", "rules")
@@ -56,9 +57,7 @@ class Options:
         default_factory=lambda: MappingProxyType({code: m.SEVERITY for code, m in rules.RULES.items()})
     )
     rule_options: Mapping[str, Mapping[str, Any]] = field(
-        default_factory=lambda: MappingProxyType(
-            {code: MappingProxyType(dict(m.OPTIONS)) for code, m in rules.RULES.items()}
-        )
+        default_factory=lambda: resolved({code: dict(m.OPTIONS) for code, m in rules.RULES.items()})
     )
     fail_on: str = "error"
     allow: tuple[str, ...] = ()
@@ -175,12 +174,33 @@ def load_options(
     return Options(
         select=frozenset(enabled),
         severities=MappingProxyType(severities),
-        rule_options=MappingProxyType({code: MappingProxyType(opts) for code, opts in options.items()}),
+        rule_options=resolved(options),
         fail_on=resolved_fail_on,
         allow=tuple(allow),
         source=source,
         severity_overridden=frozenset(overridden),
     )
+
+
+def resolved(options: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
+    """Every rule's options, read-only, with each option that follows another rule's
+    (``Follow``) given that rule's value as the user left it."""
+    def value(code: str, name: str) -> Any:
+        found = options[code][name]
+        return value(found.code, found.option) if isinstance(found, Follow) else found
+
+    return MappingProxyType(
+        {code: MappingProxyType({name: value(code, name) for name in opts}) for code, opts in options.items()}
+    )
+
+
+def followed(code: str, name: str) -> tuple[Any, tuple[float | None, float | None] | None]:
+    """The default and the bounds an option takes, those of the rule option it follows if it follows one."""
+    module = rules.RULES[code]
+    default = module.OPTIONS[name]
+    if isinstance(default, Follow):
+        return followed(default.code, default.option)
+    return default, getattr(module, "LIMITS", {}).get(name)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -243,8 +263,9 @@ def _apply(code, option, value, options, severities, overridden, where, *, typed
     if name not in defaults:
         known = ", ".join(["severity", *defaults]) or "severity"
         raise InputError(f"{where}: unknown option for {code} {rules.RULES[code].SLUG} (known: {known})")
-    value = _typed(value, defaults[name], where) if typed else _parsed(str(value), defaults[name], where)
-    options[code][name] = _within(value, getattr(rules.RULES[code], "LIMITS", {}).get(name), where)
+    default, limits = followed(code, name)
+    value = _typed(value, default, where) if typed else _parsed(str(value), default, where)
+    options[code][name] = _within(value, limits, where)
 
 
 def _within(value: Any, limits: tuple[float | None, float | None] | None, where: str) -> Any:

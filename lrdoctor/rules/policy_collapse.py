@@ -8,10 +8,9 @@ about 4M steps. This finding tells that story in one line, with its onset and,
 when the run's LR settings explain it, its cause; the symptom findings of the
 same run (LRD001, LRD004, ...) point to it with ``caused_by``.
 
-When: a sustained KL exceedance (as LRD001 defines it, with this rule's own
-``kl_threshold`` and ``window``) together with at least one of: entropy rising
-(as LRD004, by ``entropy_rise``), entropy collapsing to ``entropy_floor`` of its
-start, or the return (else success rate) dropping from its best by
+When: a sustained KL exceedance (as LRD001 judges it) together with at least
+one of: entropy rising (as LRD004 judges it), entropy collapsing to
+``entropy_floor`` of its start, or the return (else success rate) dropping from its best by
 ``return_drop`` of its scale (the larger of its early size and its 10-90% range).
 
 Onset: the first step of the first sustained KL exceedance: the first update
@@ -23,9 +22,15 @@ Cause: a declared schedule that was not applied (LRD011), a constant LR on a
 recurrent architecture (LRD002) or a schedule without warmup on one (LRD003);
 otherwise the message says no LR cause was found in what was logged.
 
-Options: ``kl_threshold`` (0.02), ``use_target_kl`` (true), ``window`` (10),
-``entropy_rise`` (0.1), ``entropy_floor`` (0.1), ``return_drop`` (0.3),
-``early_fraction`` (0.2), ``late_fraction`` (0.25).
+Options: each symptom is judged as its own rule judges it: ``kl_threshold``,
+``use_target_kl`` and ``window`` follow kl-exceeded's ``threshold``,
+``use_target_kl`` and ``window``; ``entropy_rise``, ``early_fraction``,
+``late_fraction`` and ``min_improvement`` follow entropy-rising's ``min_rise``,
+``early_fraction``, ``late_fraction`` and ``min_improvement``; ``entropy_floor``
+and ``entropy_early_fraction`` follow entropy-collapse's ``floor`` and
+``early_fraction``. Set one here only to judge the collapse apart on purpose.
+``return_drop`` (0.3) is its own: how far the return must fall from its best,
+as a share of its scale.
 
 Example::
 
@@ -40,32 +45,28 @@ from typing import Any, Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded, prescription
-from lrdoctor.rules.common import METRIC_NAMES, Problem, lr_cause, outcome, steps
+from lrdoctor.rules.common import Follow, Problem, lr_cause, outcome
+from lrdoctor.words import METRIC_NAMES, steps
 
 CODE = "LRD006"
 SLUG = "policy-collapse"
 SEVERITY = Severity.error
 SCOPE = "run"
 REQUIRES = ("kl", ("entropy", "episode_return", "success_rate"))
+# Each symptom is judged as its own rule judges it, unless set apart here on purpose.
 OPTIONS = {
-    "kl_threshold": 0.02,
-    "use_target_kl": True,
-    "window": 10,
-    "entropy_rise": 0.1,
-    "entropy_floor": 0.1,
+    "kl_threshold": Follow("LRD001", "threshold"),
+    "use_target_kl": Follow("LRD001", "use_target_kl"),
+    "window": Follow("LRD001", "window"),
+    "entropy_rise": Follow("LRD004", "min_rise"),
+    "early_fraction": Follow("LRD004", "early_fraction"),
+    "late_fraction": Follow("LRD004", "late_fraction"),
+    "min_improvement": Follow("LRD004", "min_improvement"),
+    "entropy_floor": Follow("LRD005", "floor"),
+    "entropy_early_fraction": Follow("LRD005", "early_fraction"),
     "return_drop": 0.3,
-    "early_fraction": 0.2,
-    "late_fraction": 0.25,
 }
-LIMITS = {
-    "kl_threshold": (0, None),
-    "window": (1, None),
-    "entropy_rise": (0, None),
-    "entropy_floor": (0, 1),
-    "return_drop": (0, 1),
-    "early_fraction": (0, 1),
-    "late_fraction": (0, 1),
-}
+LIMITS = {"return_drop": (0, 1)}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:
@@ -91,7 +92,7 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
         if rise is not None:
             symptoms.append(f"entropy rose {rise.change.relative():.0%}")
             evidence.update(entropy_rise=round(rise.change.relative(), 4), entropy_half_rise_step=rise.half_rise_step)
-        fall = entropy_collapse.collapse(run, options["entropy_floor"], 1.0, 0.05)
+        fall = entropy_collapse.collapse(run, options["entropy_floor"], 1.0, options["entropy_early_fraction"])
         if fall is not None:
             symptoms.append(f"entropy collapsed to {fall.value / fall.initial:.0%} of its start")
             evidence.update(entropy_collapse_step=fall.step)
@@ -103,7 +104,7 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
         )
         evidence.update(outcome_metric=result.metric, outcome_best=result.best, outcome_best_step=result.best_step,
                         outcome_late=result.late)
-    elif result is not None and not result.improved(entropy_rising.OPTIONS["min_improvement"]):
+    elif result is not None and not result.improved(options["min_improvement"]):
         evidence.update(outcome_metric=result.metric, outcome_early=result.early, outcome_late=result.late)
     if not symptoms:
         return

@@ -1,5 +1,6 @@
 """The prescription attached to every LR finding: the recommended schedule for this
-run, with the numbers of each phase and the line of code that applies it.
+run (or config unit), with the numbers of each phase and the line of code (or the
+config keys) that apply it.
 
 The base LR is the run's configured LR, else the peak of its logged LR; the
 length is the run's configured total steps, else its last logged step. Each
@@ -9,8 +10,10 @@ comes with where it was read, so a reader can check the numbers.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
+from lrdoctor.configs.record import UnitRecord
 from lrdoctor.model import Run, Sourced
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import format_lr, format_steps
@@ -99,3 +102,103 @@ def _positive(value: Sourced | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) and number > 0 else None
+
+
+# --- config units (``lrdoctor check``) ------------------------------------------------
+
+# When a config does not say how long it trains, the schedule is drawn for the
+# length of the run that started lrdoctor, and the fix says so.
+DEFAULT_TOTAL_STEPS = 20_000_000
+DEFAULT_BASE_LR = 3e-4
+
+# Where each format declares its length, for "set <key>" advice.
+TOTAL_STEPS_KEY = {
+    "rl-baselines3-zoo": "n_timesteps",
+    "stable-baselines3": "total_timesteps",
+    "rllib": "stop.timesteps_total",
+    "sample-factory": "train_for_env_steps",
+    "rl_games": "params.config.max_frames",
+    "skrl": "trainer.timesteps",
+    "generic": "total_timesteps",
+}
+FORMAT_NAMES = {
+    "rl-baselines3-zoo": "rl-baselines3-zoo",
+    "stable-baselines3": "Stable-Baselines3",
+    "rllib": "RLlib",
+    "sample-factory": "Sample Factory",
+    "rl_games": "rl_games",
+    "skrl": "skrl",
+    "generic": "this config",
+}
+def config_fix(record: UnitRecord) -> dict[str, Any]:
+    """The recommended schedule for this unit, as plain data and in the format's syntax.
+
+    Keys as ``lrdoctor.rules.prescription.fix_for`` (summary, schedule, code) plus ``knots``
+    ([step, lr] corners), ``config`` (the key and value to write, None where the
+    format has no piecewise schedule) and ``config_text`` (what the message says).
+    """
+    if record.lr is not None:
+        base_lr, lr_source = record.lr.value, f"{record.lr.key}{'' if record.lr.declared else ' (library default)'}"
+    else:
+        base_lr, lr_source = DEFAULT_BASE_LR, f"not in the config: {format_lr(DEFAULT_BASE_LR)} assumed"
+    length_key = TOTAL_STEPS_KEY.get(record.format, "total_timesteps")
+    if record.total_steps is not None:
+        total, total_source = record.total_steps.value, record.total_steps.key
+    else:
+        total = DEFAULT_TOTAL_STEPS
+        total_source = f"not in the config: {format_steps(total)} assumed (set {length_key})"
+    schedule = Schedule(base_lr=base_lr, total_steps=total)
+    knots = [[step, lr] for step, lr in schedule.knots]
+    yaml = record.file.lower().endswith((".yaml", ".yml"))
+    listed = "[" + ", ".join(f"[{step}, {config_number(lr, yaml)}]" for step, lr in knots) + "]"
+    code = schedule.code()
+    phases = schedule.phases
+    summary = (
+        f"start at {format_lr(phases[0].start_lr)}, reach {format_lr(phases[0].end_lr)} at "
+        f"{format_steps(phases[0].end_step)}, ramp to {format_lr(phases[1].end_lr)} by "
+        f"{format_steps(phases[1].end_step)}, then decay linearly to {format_lr(phases[-1].end_lr)} at "
+        f"{format_steps(phases[-1].end_step)}"
+    )
+    config: dict[str, str] | None = None
+    if record.format == "rllib":
+        key = "lr" if record.dialect == "new-stack" else "lr_schedule"
+        config = {"key": key, "value": listed}
+        text = f"set {key}: {listed}"
+    elif record.format == "rl-baselines3-zoo":
+        text = f"{summary}; the zoo's learning_rate strings only decay linearly, so train with {code['sb3']}"
+    elif record.format == "stable-baselines3":
+        text = f"{summary}: {code['sb3']}"
+    elif record.format == "generic":
+        config = {"key": "lr_schedule", "value": listed}
+        text = f"{summary}; as [step, lr] knots: {listed}"
+    else:
+        name = FORMAT_NAMES.get(record.format, record.format)
+        text = f"{summary}; {name} has no warmup schedule in its config, so apply it with {code['torch']}"
+    if record.total_steps is None:
+        text += f" ({format_steps(total)} steps assumed: set {length_key})"
+    return {
+        "summary": f"{summary[0].upper()}{summary[1:]} (the recommended warmup schedule for base LR "
+                   f"{format_lr(base_lr)} over {format_steps(total)} steps).",
+        "schedule": {
+            "base_lr": base_lr,
+            "base_lr_source": lr_source,
+            "total_steps": total,
+            "total_steps_source": total_source,
+            "phases": [phase.to_dict() for phase in phases],
+        },
+        "code": code,
+        "knots": knots,
+        "config": config,
+        "config_text": text,
+    }
+
+
+def config_number(value: float, yaml: bool) -> str:
+    """A number as a config file should hold it: ``1e-6`` in JSON/TOML, ``1.0e-6`` in YAML,
+    because PyYAML (YAML 1.1, which RLlib and the zoo load with) reads ``1e-6`` as a string."""
+    text = f"{value:.12g}"
+    text = re.sub(r"e([+-])0*(\d)", r"e\1\2", text)
+    if yaml and "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text

@@ -29,7 +29,8 @@ from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Problem, declared_schedule, lr_text, schedule_not_applied
+from lrdoctor.rules.common import Problem, declared_schedule, schedule_not_applied
+from lrdoctor.words import lr_text
 
 CODE = "LRD011"
 SLUG = "schedule-not-applied"

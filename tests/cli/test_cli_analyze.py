@@ -255,15 +255,17 @@ def test_plots_one_figure_per_run_and_a_sweep_linked_from_markdown(collapse_dir,
 
 
 def test_each_run_figure_draws_the_threshold_its_kl_was_judged_by(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
     from lrdoctor.report import figures as plots
 
     drawn = {}
 
-    def record(result, path, *, schedule, kl_threshold):
+    def record(result, *, schedule, kl_threshold):
         drawn[result.run.name] = kl_threshold
-        return path
+        return Figure()
 
-    monkeypatch.setattr(plots, "draw_run", record)
+    monkeypatch.setattr(plots, "run_figure", record)
     steps, metrics = synthetic_collapse(n=60)  # SYNTHETIC: KL peaks at 0.0334
     for name, config in {"own_target": {"target_kl": 0.05}, "own_target_exceeded": {"target_kl": 0.03}, "none": {}}.items():
         write_run(tmp_path / "sweep" / name, "recurrent_ppo", steps, metrics)

@@ -137,8 +137,8 @@ def test_entries_are_keyed_on_lrdoctor_source(monkeypatch):
 
 def test_findings_keep_tuples_and_dict_keys():
     value = {"band": (0.0, 0.01), "phases": [{"n": 1, 2: None}], "nested": ((1, "a"), [2.5])}
-    assert engine._unpacked(json.loads(json.dumps(engine._packed(value)))) == value
-    assert isinstance(engine._unpacked(engine._packed((1, 2))), tuple)
+    assert cache._unpacked(json.loads(json.dumps(cache._packed(value)))) == value
+    assert isinstance(cache._unpacked(cache._packed((1, 2))), tuple)
 
 
 # What a cached re-analysis must not load: pandas is needed only to read a run or judge

@@ -388,8 +388,8 @@ def test_format_follows_the_suffix(tmp_path, suffix, magic):
 
 
 def test_draw_run_and_sweep_write_files(tmp_path, collapse):
-    run_png = plots.draw_run(collapse, tmp_path / "run.png", schedule=None, kl_threshold=0.02)
-    sweep_svg = plots.draw_sweep([collapse, synthetic_healthy()], tmp_path / "sweep.svg", kl_threshold=0.02)
+    run_png = plots.draw_run(collapse, tmp_path / "run.png")
+    sweep_svg = plots.draw_sweep([collapse, synthetic_healthy()], tmp_path / "sweep.svg")
     assert run_png.read_bytes().startswith(b"\x89PNG")
     assert b"<svg" in sweep_svg.read_bytes()[:1000]
 
