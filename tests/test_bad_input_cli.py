@@ -18,7 +18,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from bad_input import (
+    EVENT_CASES,
+    HOSTILE_NAME,
+    analyze,
+    assert_no_injected_line,
+    corpus_run,
+    error_line,
+    lrdoctor,
+    private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
+    runner,
+)
 from writers import synthetic_collapse, write_run
 
 from lrdoctor.cli import app
@@ -26,35 +36,8 @@ from lrdoctor.read import ingest
 
 TESTS = Path(__file__).resolve().parent
 BAD = TESTS / "bad_inputs"
-EVENT_CORPUS = TESTS / "event_corpus"
 SAMPLES = TESTS.parent / "sample_logs"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
-
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def lrdoctor(*args):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output, result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def analyze(*args):
-    return lrdoctor("analyze", *args, "--jobs", "1")
-
-
-def error_line(result) -> str:
-    """The last stderr line, which must be the one error line of an exit-2 result."""
-    lines = result.stderr.splitlines()
-    assert lines and lines[-1].startswith("lrdoctor: error: "), result.stderr
-    return lines[-1]
 
 
 def good_run(directory: Path) -> Path:
@@ -62,11 +45,6 @@ def good_run(directory: Path) -> Path:
     steps, metrics = synthetic_collapse(20)
     write_run(directory, "sb3", steps, {"kl": metrics["kl"] * 0.1, "lr": metrics["lr"], "entropy": metrics["entropy"]})
     return directory
-
-
-def corpus_run(case: str, into: Path) -> Path:
-    shutil.copytree(EVENT_CORPUS / case, into)
-    return into
 
 
 def unreadable_file(path: Path) -> str:
@@ -232,18 +210,6 @@ def test_unreadable_directory_is_reported(tmp_path):
 
 
 # --- analyze: event files ---------------------------------------------------------------
-
-EVENT_CASES = [
-    # case, the read problem after the file name, points of the 15 written that survive
-    ("truncated_tail", "@ byte 538: incomplete last record: 25 bytes skipped (file still being written?)", 9),
-    ("bad_payload_crc", "@ byte 254: corrupt record (CRC mismatch); record skipped", 14),
-    ("bad_length_crc", "@ byte 369: corrupt record length (CRC mismatch); rest of file skipped", 6),
-    ("absurd_length", "@ byte 876: incomplete last record: 112 bytes skipped (file still being written?)", 15),
-    ("garbage_after_records", "@ byte 876: corrupt record length (CRC mismatch); rest of file skipped", 15),
-    ("crc_ok_not_an_event", "@ byte 200: record is not a valid Event (CRC correct); record skipped", 15),
-    ("random_bytes", "@ byte 0: corrupt record length (CRC mismatch); rest of file skipped", 0),
-    ("empty", "@ byte 0: empty event file: nothing written yet", 0),
-]
 
 
 @pytest.mark.parametrize("case, problem, points", EVENT_CASES, ids=[c[0] for c in EVENT_CASES])
@@ -853,13 +819,6 @@ def test_stdout_closed_early_is_one_line_and_exit_2(tmp_path, args):
 
 
 # --- names chosen by whoever made the files ---------------------------------------------
-
-HOSTILE_NAME = "run\n::error file=train.py::injected\x1b[31m"
-
-
-def assert_no_injected_line(text: str) -> None:
-    assert "\x1b" not in text
-    assert not any(line.startswith("::") for line in text.splitlines()), text
 
 
 def test_control_characters_in_names_never_reach_stderr_raw(tmp_path):
