@@ -1,0 +1,82 @@
+"""Test helpers for the bad-input tests: what bad input gets, through the real CLI.
+
+The rows of docs/bad-input.md are checked stage by stage (tests/read/, configs and
+check, rules options, report writes, cli, live/watch); each file runs ``lrdoctor``
+through typer's CliRunner with these helpers. Inputs come from tests/bad_inputs/
+and tests/event_corpus/; good runs beside them are SYNTHETIC (tests/writers.py).
+
+API:
+    private_cache            autouse fixture: LRDOCTOR_CACHE_DIR in tmp_path. A module
+                             turns it on for its tests by importing it.
+    runner                   the CliRunner
+    lrdoctor(*args)          one CLI call; fails on a traceback or an unexpected exception
+    analyze(*args)           ``lrdoctor analyze … --jobs 1``
+    error_line(result)       the one ``lrdoctor: error: `` line that ends stderr
+    corpus_run(case, into)   a copy of a damaged run from tests/event_corpus/
+    EVENT_CASES              each event_corpus case: its read problem and surviving points
+    HOSTILE_NAME             a file name with a newline, a workflow command and an escape
+    assert_no_injected_line(text)   none of HOSTILE_NAME reached ``text`` raw
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lrdoctor.cli import app
+
+EVENT_CORPUS = Path(__file__).resolve().parent / "event_corpus"
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def lrdoctor(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert "Traceback" not in result.output, result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def analyze(*args):
+    return lrdoctor("analyze", *args, "--jobs", "1")
+
+
+def error_line(result) -> str:
+    """The last stderr line, which must be the one error line of an exit-2 result."""
+    lines = result.stderr.splitlines()
+    assert lines and lines[-1].startswith("lrdoctor: error: "), result.stderr
+    return lines[-1]
+
+
+def corpus_run(case: str, into: Path) -> Path:
+    shutil.copytree(EVENT_CORPUS / case, into)
+    return into
+
+
+EVENT_CASES = [
+    # case, the read problem after the file name, points of the 15 written that survive
+    ("truncated_tail", "@ byte 538: incomplete last record: 25 bytes skipped (file still being written?)", 9),
+    ("bad_payload_crc", "@ byte 254: corrupt record (CRC mismatch); record skipped", 14),
+    ("bad_length_crc", "@ byte 369: corrupt record length (CRC mismatch); rest of file skipped", 6),
+    ("absurd_length", "@ byte 876: incomplete last record: 112 bytes skipped (file still being written?)", 15),
+    ("garbage_after_records", "@ byte 876: corrupt record length (CRC mismatch); rest of file skipped", 15),
+    ("crc_ok_not_an_event", "@ byte 200: record is not a valid Event (CRC correct); record skipped", 15),
+    ("random_bytes", "@ byte 0: corrupt record length (CRC mismatch); rest of file skipped", 0),
+    ("empty", "@ byte 0: empty event file: nothing written yet", 0),
+]
+
+HOSTILE_NAME = "run\n::error file=train.py::injected\x1b[31m"
+
+
+def assert_no_injected_line(text: str) -> None:
+    assert "\x1b" not in text
+    assert not any(line.startswith("::") for line in text.splitlines()), text

@@ -1,0 +1,146 @@
+"""What bad usage and unexpected failures get from any command, through the real CLI (docs/bad-input.md).
+
+A bad choice or value, an unknown rule, an internal error, an interrupt or an OS error
+is one ``lrdoctor: error:`` line and exit 2, with no traceback unless --debug; so is a
+stdout that closes before the report is written (``lrdoctor … | head``, in a
+subprocess).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bad_input import (
+    analyze,
+    error_line,
+    lrdoctor,
+    private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
+    runner,
+)
+
+from lrdoctor.cli import app
+
+TESTS = Path(__file__).resolve().parents[1]
+SAMPLES = TESTS.parent / "sample_logs"
+
+
+# --- usage errors -----------------------------------------------------------------------
+
+
+def test_unknown_choice_is_a_usage_error():
+    result = analyze(SAMPLES, "--format", "yaml")
+    assert result.exit_code == 2
+    assert "Invalid value for '--format'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--base-lr", "-1"], "invalid schedule: base LR must be a positive number, got -1.0"),
+        (["--base-lr", "nan"], "invalid schedule: base LR must be a positive number, got nan"),
+        (["--total-steps", "abc"], "not a step count: 'abc' (expected e.g. 20M, 500K, 2e7)"),
+        (["--total-steps", "0"], "not a positive whole number of steps: '0'"),
+        (["--ramp-end", "2"], "invalid schedule: fractions must satisfy 0 < slow_end < ramp_end <= hold_until < 1"),
+        (["--points", "-5", "--format", "csv"], "--points must be between 0 and 100,000"),
+        (["--points", "100000000", "--format", "csv"], "--points must be between 0 and 100,000"),
+        (["--out", "schedule.gif"], "--out must end in one of .png, .svg, .pdf: schedule.gif"),
+    ],
+)
+def test_plot_schedule_bad_values(args, message):
+    result = lrdoctor("plot-schedule", *args)
+    assert result.exit_code == 2
+    assert error_line(result).startswith(f"lrdoctor: error: {message}")
+
+
+def test_plot_schedule_run_without_logs(tmp_path):
+    result = lrdoctor("plot-schedule", "--run", tmp_path, "--out", tmp_path / "s.png")
+    assert result.exit_code == 2
+    assert "no readable run under" in error_line(result)
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_unknown_rule():
+    result = lrdoctor("rules", "LRD999")
+    assert result.exit_code == 2
+    assert error_line(result) == "lrdoctor: error: unknown rule: LRD999 (see `lrdoctor rules`)"
+
+
+# --- any command: unexpected errors -----------------------------------------------------
+
+
+def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch):
+    from lrdoctor.rules import engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug\nsecond line")
+
+    monkeypatch.setattr(engine, "analyze", broken)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert error_line(result) == (
+        "lrdoctor: error: internal error: RuntimeError: simulated bug second line "
+        "(rerun with --debug for the traceback)"
+    )
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    from lrdoctor.rules import engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(engine, "analyze", broken)
+    result = runner.invoke(app, ["--debug", "analyze", str(SAMPLES / "graph_free_gru_constant_lr"), "--jobs", "1"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "RuntimeError: simulated bug" in result.stderr
+
+
+def test_an_interrupt_is_exit_2_not_findings(monkeypatch):
+    from lrdoctor.rules import engine
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "analyze", interrupted)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert error_line(result) == "lrdoctor: error: interrupted"
+
+
+def test_an_os_error_names_its_path(monkeypatch, tmp_path):
+    from lrdoctor.rules import engine
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
+
+    monkeypatch.setattr(engine, "analyze", unreadable)
+    result = analyze(SAMPLES / "graph_free_gru_constant_lr")
+    assert result.exit_code == 2
+    assert error_line(result) == f"lrdoctor: error: {tmp_path / 'x'}: Permission denied"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", str(SAMPLES), "--jobs", "1"],
+        ["analyze", str(SAMPLES), "--format", "json", "--jobs", "1"],
+        ["check", str(TESTS / "check_corpus"), "--format", "sarif"],
+        ["rules"],
+    ],
+    ids=["analyze-text", "analyze-json", "check-sarif", "rules"],
+)
+def test_stdout_closed_early_is_one_line_and_exit_2(tmp_path, args):
+    """``lrdoctor … | head``: the reader is gone before the report is written."""
+    env = {**os.environ, "LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "lrdoctor", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    child.stdout.close()  # long before the child has imported enough to write anything
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 2
+    assert stderr.splitlines()[-1] == "lrdoctor: error: output closed before the report was written (broken pipe)"
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr

@@ -1,0 +1,358 @@
+"""What bad input gets from the reading stage, through the real CLI (docs/bad-input.md).
+
+Discovery (missing, unreadable, odd and linked paths), damaged event files,
+progress.csv files that are not data, configs beside a run that cannot be used, and
+the cache's environment: each case checks the read problem or the one error line on
+stderr and the exit code. Inputs come from tests/bad_inputs/ (configs, progress.csv
+files) and tests/event_corpus/ (damaged event files); good runs beside them are
+SYNTHETIC, written by tensorboardX (tests/writers.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from bad_input import (
+    EVENT_CASES,
+    analyze,
+    corpus_run,
+    error_line,
+    private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
+)
+from writers import synthetic_collapse, write_run
+
+from lrdoctor.read import ingest
+
+TESTS = Path(__file__).resolve().parents[1]
+BAD = TESTS / "bad_inputs"
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def good_run(directory: Path) -> Path:
+    """SYNTHETIC: a healthy-looking SB3 run (tensorboardX event file)."""
+    steps, metrics = synthetic_collapse(20)
+    write_run(directory, "sb3", steps, {"kl": metrics["kl"] * 0.1, "lr": metrics["lr"], "entropy": metrics["entropy"]})
+    return directory
+
+
+def unreadable_file(path: Path) -> str:
+    """A file that exists but cannot be read; returns the reason the system gives.
+
+    chmod 000 when not root. Root reads anything chmod allows, so there a link to
+    /proc/self/mem stands in: stat works, reading offset 0 fails with EIO.
+    """
+    if not IS_ROOT:
+        path.write_bytes(b"x" * 64)
+        path.chmod(0)
+        return "Permission denied"
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("running as root without /proc: no file root cannot read")
+    path.symlink_to("/proc/self/mem")
+    return "Input/output error"
+
+
+# --- analyze: paths ---------------------------------------------------------------------
+
+
+def test_missing_path(tmp_path):
+    result = analyze(tmp_path / "nope")
+    assert result.exit_code == 2
+    assert result.stderr == f"lrdoctor: error: no such file or directory: {tmp_path / 'nope'}\n"
+
+
+def test_a_cache_bound_that_is_not_a_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "2GB")
+    run = good_run(tmp_path / "run")
+    result = analyze(run)
+    assert result.exit_code == 2
+    assert result.stderr == "lrdoctor: error: LRDOCTOR_CACHE_MAX_MB=2GB: expected a size in megabytes, e.g. 2048\n"
+    assert analyze(run, "--no-cache").exit_code == 0  # no cache, no bound to read
+
+
+def test_directory_without_runs(tmp_path):
+    result = analyze(tmp_path)
+    assert result.exit_code == 2
+    assert error_line(result) == (
+        f"lrdoctor: error: no readable run under {tmp_path} (looked for events.out.tfevents.* and progress.csv)"
+    )
+
+
+def test_a_file_that_is_not_a_run(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    result = analyze(notes)
+    assert result.exit_code == 2
+    expected = f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*) or progress.csv"
+    assert expected in result.stderr
+    assert "no readable run under" in error_line(result)
+
+
+def test_unreadable_event_file_alone_is_exit_2(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    reason = unreadable_file(run / "events.out.tfevents.1.host")
+    result = analyze(tmp_path)
+    assert result.exit_code == 2
+    expected = f"lrdoctor: read problem: {run}: unreadable run: events.out.tfevents.1.host: cannot read: {reason}"
+    assert expected in result.stderr.splitlines()
+    assert "no readable run under" in error_line(result)
+
+
+def test_bad_runs_are_listed_and_good_runs_analysed(tmp_path):
+    good_run(tmp_path / "good")
+    (tmp_path / "bad").mkdir()
+    unreadable_file(tmp_path / "bad" / "events.out.tfevents.1.host")
+    shutil.copytree(BAD / "runs" / "csv_not_utf8", tmp_path / "csv")
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    report = json.loads(result.stdout)
+    assert [run["name"] for run in report["runs"]] == ["good"]
+    problems = [line for line in result.stderr.splitlines() if line.startswith("lrdoctor: read problem: ")]
+    assert any(f"{tmp_path / 'bad'}: unreadable run: " in line for line in problems)
+    assert any(f"{tmp_path / 'csv'}: unreadable run: " in line and "not UTF-8 text" in line for line in problems)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dangling link"])
+def test_event_file_that_is_not_a_regular_file_is_skipped(tmp_path, kind):
+    good_run(tmp_path / "good")
+    (tmp_path / "odd").mkdir()
+    odd = tmp_path / "odd" / "events.out.tfevents.1.host"
+    if kind == "fifo":
+        os.mkfifo(odd)  # opening it to read would block forever
+    else:
+        odd.symlink_to(tmp_path / "gone")
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    expected = f"lrdoctor: read problem: {odd}: not a regular file (a dangling link, pipe or device): skipped"
+    assert expected in result.stderr
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["good"]
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        (".", "symlink loop (link to an enclosing directory): skipped"),
+        ("/", "symlink loop (link to an enclosing directory): skipped"),  # never walks the whole disk
+        ("/proc", "link to /proc, a system directory: skipped"),
+        ("other", "symlink loop (directory already visited): skipped"),  # a second way into one directory
+    ],
+)
+def test_symlinked_directories_that_are_not_followed(tmp_path, target, message):
+    if target.startswith("/") and not Path(target).is_dir():
+        pytest.skip(f"no {target} here")
+    good_run(tmp_path / "good")
+    if target == "other":
+        (tmp_path / "other").mkdir()
+        target = tmp_path / "other"
+        (tmp_path / "a_link").symlink_to(target)
+    else:
+        (tmp_path / "a_link").symlink_to(tmp_path if target == "." else target)
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    where = tmp_path / ("other" if target == tmp_path / "other" else "a_link")
+    assert f"lrdoctor: read problem: {where}: {message}" in result.stderr.splitlines()
+    assert len(json.loads(result.stdout)["runs"]) == 1
+
+
+def test_a_linked_run_from_elsewhere_is_followed(tmp_path):
+    good_run(tmp_path / "scratch" / "run1")
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "run1").symlink_to(tmp_path / "scratch" / "run1")
+    result = analyze(tmp_path / "sweep", "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["run1"]
+
+
+def test_non_utf8_directory_name_and_thousands_of_empty_directories(tmp_path):
+    for index in range(3000):
+        (tmp_path / f"empty{index:04d}").mkdir()
+    odd = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"run-\xff"))
+    good_run(Path(odd))
+    result = analyze(tmp_path, "--format", "json")
+    assert result.exit_code in (0, 1)
+    (run,) = json.loads(result.stdout)["runs"]
+    assert run["name"] == "run-\ufffd"
+
+
+def test_overlapping_arguments_analyse_each_run_once(tmp_path):
+    good_run(tmp_path / "sweep" / "a")
+    good_run(tmp_path / "sweep" / "b")
+    (tmp_path / "alias").symlink_to(tmp_path / "sweep" / "a")
+    result = analyze(tmp_path / "sweep", tmp_path / "sweep" / "a", tmp_path / "alias", "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["a", "b"]
+
+
+@pytest.mark.skipif(IS_ROOT, reason="root lists a chmod 000 directory; no honest unreadable directory for root")
+def test_unreadable_directory_is_reported(tmp_path):
+    good_run(tmp_path / "good")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        result = analyze(tmp_path, "--format", "json")
+    finally:
+        locked.chmod(0o755)
+    assert result.exit_code in (0, 1)
+    assert f"lrdoctor: read problem: {locked}: cannot read directory: Permission denied" in result.stderr
+
+
+# --- analyze: event files ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case, problem, points", EVENT_CASES, ids=[c[0] for c in EVENT_CASES])
+def test_damaged_event_file(tmp_path, case, problem, points):
+    run = corpus_run(case, tmp_path / case)
+    (event_file,) = run.glob("events.out.tfevents.*")
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert f"lrdoctor: read problem: {event_file} {problem}" in result.stderr.splitlines()[0]
+    (report,) = json.loads(result.stdout)["runs"]
+    logged = sum(metric["points"] for metric in report["metrics"].values())
+    assert logged == points
+
+
+def test_many_corrupt_records_are_summarised_after_twenty_lines(tmp_path):
+    import struct
+
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    data, offset, starts = bytearray(event_file.read_bytes()), 0, []
+    while offset < len(data):
+        starts.append(offset)
+        offset += struct.unpack_from("<Q", data, offset)[0] + 16
+    for start in starts[1:31]:  # one flipped bit in each of 30 scalar payloads
+        data[start + 12] ^= 0x40
+    event_file.write_bytes(bytes(data))
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    lines = [line for line in result.stderr.splitlines() if str(event_file) in line]
+    assert len(lines) == 21 and all("corrupt record (CRC mismatch); record skipped" in line for line in lines[:20])
+    assert lines[20] == f"lrdoctor: read problem: {event_file}: 10 more corrupt records skipped"
+
+
+def test_a_file_replaced_by_a_shorter_one_is_read_again(tmp_path):
+    """The cache holds the first read; the copy is then cut short, as a re-synced log can be."""
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    first = json.loads(analyze(run, "--format", "json").stdout)["runs"][0]["metrics"]["kl"]["points"]
+    content = event_file.read_bytes()
+    event_file.write_bytes(content[: len(content) // 2])
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    second = json.loads(result.stdout)["runs"][0]["metrics"]["kl"]["points"]
+    fresh = json.loads(analyze(run, "--format", "json", "--no-cache").stdout)["runs"][0]["metrics"]["kl"]["points"]
+    assert 0 < second == fresh < first
+    assert f"lrdoctor: read problem: {event_file} @ byte " in result.stderr
+
+
+# --- analyze: progress.csv and configs beside a run ------------------------------------
+
+CSV_CASES = [
+    ("csv_not_utf8", "not UTF-8 text"),
+    ("csv_empty", "empty file: no header row"),
+    ("csv_no_step", "no time/total_timesteps column to use as the step"),
+]
+
+
+@pytest.mark.parametrize("case, reason", CSV_CASES, ids=[c[0] for c in CSV_CASES])
+def test_bad_progress_csv(tmp_path, case, reason):
+    run = shutil.copytree(BAD / "runs" / case, tmp_path / case)
+    result = analyze(run)
+    assert result.exit_code == 2
+    expected = f"lrdoctor: read problem: {run}: unreadable run: {run / 'progress.csv'}: {reason}"
+    assert result.stderr.splitlines()[0] == expected
+    assert "no readable run under" in error_line(result)
+
+
+CSV_NOTE_CASES = [
+    # case, note, the kl points that are read: only whole-number steps, only numbers, only whole lines
+    ("csv_bad_steps", "3 rows without a whole-number time/total_timesteps skipped", {-5: 0.05, 2048: 0.01}),
+    ("csv_not_numbers", "cells that are not numbers skipped (train/approx_kl: 1)", {2048: 0.01, 6144: None}),
+    ("csv_incomplete_line", "@ byte 101: incomplete last line: 8 bytes skipped", {2048: 0.01, 4096: 0.02, 6144: 0.03}),
+]
+
+
+@pytest.mark.parametrize("case, note, points", CSV_NOTE_CASES, ids=[c[0] for c in CSV_NOTE_CASES])
+def test_progress_csv_rows_and_cells_that_are_not_data(tmp_path, case, note, points):
+    """A step of inf or 1e30 must not become some int64, "abc" must not become a NaN,
+    and a row SB3 is still writing ("8192,0.0" of "8192,0.034,...") must not be read."""
+    run = shutil.copytree(BAD / "runs" / case, tmp_path / case)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    separator = " " if note.startswith("@") else ": "
+    assert f"lrdoctor: read problem: {run / 'progress.csv'}{separator}{note}" in result.stderr.splitlines()
+    (kl,) = [r.metrics["kl"] for r in ingest.load(run, use_cache=False).runs]
+    read = {step: (None if value != value else value) for step, value in kl.items()}
+    assert read == points
+
+
+def test_progress_csv_over_the_size_limit_is_not_read(tmp_path):
+    from lrdoctor.read.progress_csv import MAX_CSV_BYTES
+
+    (tmp_path / "run").mkdir()
+    with open(tmp_path / "run" / "progress.csv", "wb") as handle:
+        handle.truncate(MAX_CSV_BYTES + 1)  # sparse: no disk used, nothing read
+    result = analyze(tmp_path / "run")
+    assert result.exit_code == 2
+    assert f"{MAX_CSV_BYTES + 1:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "case, name, reason",
+    [
+        (
+            "config_malformed",
+            "config.yaml",
+            "malformed config at line 3, column 1: expected ',' or ']', but got '<stream end>'",
+        ),
+        ("config_nested", "config.json", "config not read: nested too deeply"),
+        ("config_latin1", "config.yaml", "config not read: not UTF-8 text"),
+    ],
+)
+def test_unusable_config_beside_a_run_is_a_note(tmp_path, case, name, reason):
+    run = tmp_path / case
+    if case == "config_latin1":
+        run.mkdir()
+        shutil.copy(BAD / "configs" / "latin1.yaml", run / name)
+    else:
+        shutil.copytree(BAD / "runs" / case, run)
+    good_run(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert f"lrdoctor: read problem: {run / name}: {reason}" in result.stderr.splitlines()
+    assert json.loads(result.stdout)["runs"][0]["architecture"]["kind"] == "unknown"
+
+
+def test_alias_bomb_beside_a_run_is_read_no_further_than_its_bound(tmp_path):
+    run = good_run(tmp_path / "run")
+    shutil.copy(BAD / "configs" / "alias_bomb.yaml", run / "config.yaml")
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert json.loads(result.stdout)["runs"][0]["architecture"]["kind"] == "unknown"
+
+
+def test_config_beside_a_run_over_the_size_limit_is_not_read(tmp_path):
+    from lrdoctor.read.metadata import MAX_CONFIG_BYTES
+
+    run = good_run(tmp_path / "run")
+    (run / "config.yaml").write_text("a: 1\n" * (MAX_CONFIG_BYTES // 5 + 1))
+    size = (run / "config.yaml").stat().st_size
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    expected = f"config not read: {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit"
+    assert f"lrdoctor: read problem: {run / 'config.yaml'}: {expected}" in result.stderr.splitlines()
+
+
+def test_analyze_never_runs_code_from_a_config_beside_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = good_run(tmp_path / "run")
+    shutil.copy(BAD / "configs" / "python_tags.yaml", run / "config.yaml")
+    shutil.copy(BAD / "configs" / "zoo_policy_kwargs_code.yml", run / "config.yml")
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert not (tmp_path / "lrdoctor-was-pwned").exists()
