@@ -24,6 +24,7 @@ _KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
 _TOKEN = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 RECURRENT_KINDS = frozenset({"gru", "lstm", "rnn", "attention", "mamba"})
+KINDS = frozenset(RECURRENT_KINDS | {"mlp", "cnn"})  # every kind lrdoctor names
 
 
 def kind_of(name: str) -> str | None:

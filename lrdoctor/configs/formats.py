@@ -38,6 +38,8 @@ from lrdoctor.configs.record import (
     View,
     as_bool,
     as_float,
+    schedule_class,
+    schedule_name,
 )
 from lrdoctor.configs.split import Unit
 
@@ -128,6 +130,7 @@ def read_sb3(view: View, record: UnitRecord) -> UnitRecord:
     else:
         lr = _lr(learning_rate)
         schedule = learning_rate.but(value=CONSTANT, note=f"learning_rate is a number ({learning_rate.value})")
+    named = {CONSTANT: "constant", NO_WARMUP: "linear"}.get(schedule.value) if schedule.declared else None
     target_kl = view.get("target_kl")
     return _with(
         record,
@@ -137,6 +140,7 @@ def read_sb3(view: View, record: UnitRecord) -> UnitRecord:
         total_steps=_steps(view.first("n_timesteps", "total_timesteps")),
         target_kl=target_kl,
         target_kl_applies=True,
+        schedule_name=schedule.but(value=named) if named else None,
     )
 
 
@@ -218,8 +222,11 @@ def read_rllib(view: View, record: UnitRecord) -> UnitRecord:
                 changes.update(_architecture(model.here(declared=False), "mlp", "RLlib default fcnet"))
 
     listed = config.get("lr") if new_stack else config.get("lr_schedule")
+    named = warmup = None
     if listed is not None and isinstance(listed.value, list):
         lr, schedule = _piecewise(listed)
+        named = listed.but(value="piecewise")
+        warmup = listed.but(value=schedule.value == WARMUP)
     else:
         lr = _lr(config.get("lr"))
         if lr is None:
@@ -231,7 +238,8 @@ def read_rllib(view: View, record: UnitRecord) -> UnitRecord:
     if stop is not None:
         total = stop.first("timesteps_total", "num_env_steps_sampled_lifetime",
                            "env_runners/num_env_steps_sampled_lifetime")
-    return _with(record, **changes, lr=lr, schedule=schedule, total_steps=_steps(total))
+    return _with(record, **changes, lr=lr, schedule=schedule, total_steps=_steps(total), schedule_name=named,
+                 warmup=warmup)
 
 
 def _piecewise(setting: Setting) -> tuple[Setting | None, Setting]:
@@ -311,6 +319,7 @@ def read_sample_factory(view: View, record: UnitRecord) -> UnitRecord:
         schedule=schedule,
         total_steps=_steps(view.get("train_for_env_steps")),
         kl_threshold=threshold,
+        schedule_name=declared.but(value=schedule_name(name)) if declared is not None else None,
     )
 
 
@@ -345,6 +354,7 @@ def read_rl_games(view: View, record: UnitRecord) -> UnitRecord:
     return _with(
         record, **changes, lr=lr, schedule=schedule, total_steps=_steps(total),
         kl_threshold=config.get("kl_threshold"),
+        schedule_name=declared.but(value=schedule_name(name)) if declared is not None else None,
     )
 
 
@@ -396,19 +406,26 @@ def read_skrl(view: View, record: UnitRecord) -> UnitRecord:
     models = view.section("models")
     evidence = _architecture_evidence(models) if models is not None else None
     changes = _architecture(evidence[0], evidence[1], evidence[2]) if evidence else {}
+    named = None
+    if declared is not None:  # a torch scheduler's class says what it does better than its name's words
+        named = {CONSTANT: "constant", ADAPTIVE: "adaptive", WARMUP: "warmup"}.get(schedule.value, schedule_name(name))
     return _with(
         record, **changes, lr=lr, schedule=schedule,
         total_steps=_steps(view.get("trainer", "timesteps")), kl_threshold=threshold,
+        schedule_name=declared.but(value=named) if named else None,
+        warmup=declared.but(value=schedule.value == WARMUP) if declared is not None else None,
     )
 
 
 # --- generic configs -----------------------------------------------------------------
 
 # Keys whose string value names the architecture, the first ones the most telling.
-ARCHITECTURE_KEYS = ("architecture", "arch", "model_type", "model_name", "policy_type", "network_type",
-                     "policy", "model", "network", "net", "backbone", "encoder", "core", "torso",
-                     "memory", "recurrent", "rnn", "rnn_type", "cell", "cell_type", "recurrent_type",
-                     "sequence_model", "temporal_model")
+ARCHITECTURE_KEYS = ("architecture", "arch", "architecture_name", "model_type", "model_name", "policy_type",
+                     "network_type", "policy", "policy_class", "model", "network", "net", "backbone", "encoder",
+                     "encoder_type", "features_extractor_class", "features_extractor", "extractor", "custom_model",
+                     "core", "core_type", "torso", "memory", "recurrent", "rnn", "rnn_type", "rnn_cell", "cell",
+                     "cell_type", "recurrent_type", "recurrent_cell", "sequence_model", "temporal_model",
+                     "exp_name")  # CleanRL: the script's name (ppo_atari_lstm) decides the network
 # Inside a mapping under one of the keys above, these name it: model: {type: gru}.
 NAME_KEYS = ("type", "name", "class", "kind", "cell", "_target_", "class_path")
 FLAGS = {"use_rnn": "rnn", "use_lstm": "lstm", "use_gru": "gru", "recurrent": "rnn", "is_recurrent": "rnn",
@@ -524,38 +541,29 @@ def _find_section(view: View, name: str) -> View | None:
     return None
 
 
-def classify_schedule_name(name: str) -> str:
-    lowered = name.strip().lower()
-    if lowered in ("", "constant", "const", "none", "null", "fixed", "identity", "off", "false"):
-        return CONSTANT
-    if any(word in lowered for word in ("warmup", "warm_up", "wsd", "onecycle", "one_cycle", "ramp")):
-        return WARMUP
-    if "adaptive" in lowered or lowered.startswith("kl"):
-        return ADAPTIVE
-    if any(word in lowered for word in ("lin", "cos", "exp", "step", "poly", "decay", "anneal", "plateau")):
-        return NO_WARMUP
-    return UNKNOWN
-
-
-def _schedule_of(setting: Setting) -> tuple[str | None, str]:
-    """The schedule kind a key declares, and why; None when it names no schedule
-    (a mapping that only holds warmup settings)."""
+def _schedule_of(setting: Setting) -> tuple[str | None, str, str | None]:
+    """The schedule kind a key declares, why, and its name (``schedule_name`` words); a kind of
+    None when it names no schedule (a mapping that only holds warmup settings)."""
     value = setting.value
     if _norm(setting.key.rsplit(".", 1)[-1]) == "anneal_lr":  # CleanRL: linear decay or constant
-        on = as_bool(value)
-        return (NO_WARMUP, "anneal_lr decays linearly from the full LR") if on else (CONSTANT, "anneal_lr is false")
+        if as_bool(value):
+            return NO_WARMUP, "anneal_lr decays linearly from the full LR", "linear"
+        return CONSTANT, "anneal_lr is false", "constant"
     if value is None or value is False:
-        return CONSTANT, f"{setting.key} is {value}"
+        return CONSTANT, f"{setting.key} is {value}", "constant"
     if isinstance(value, str):
-        kind = classify_schedule_name(value)
-        return kind, f"{setting.key} is {value}"
+        name = schedule_name(value)
+        return schedule_class(name), f"{setting.key} is {value}", name
     if isinstance(value, Mapping):
-        name = next((value[k] for k in NAME_KEYS if isinstance(value.get(k), str)), None)
-        return (classify_schedule_name(name), f"{setting.key} is {name}") if name is not None else (None, "")
+        named = next((value[k] for k in NAME_KEYS if isinstance(value.get(k), str)), None)
+        if named is None:
+            return None, "", None
+        name = schedule_name(named)
+        return schedule_class(name), f"{setting.key} is {named}", name
     if isinstance(value, list):
         _, piecewise = _piecewise(setting)
-        return piecewise.value, piecewise.note
-    return UNKNOWN, ""
+        return piecewise.value, piecewise.note, "piecewise"
+    return UNKNOWN, "", None
 
 
 def _warmup_state(setting: Setting) -> bool | None:
@@ -599,11 +607,18 @@ def _covers(names: list[str], kind: str, name: str | None) -> bool:
     return False
 
 
+# Keys that hold the unit's own name for its architecture ("graph_free"), even when it says nothing of the kind.
+OWN_NAME_KEYS = ("architecture", "arch", "architecture_name", "model_type", "network_type")
+
+
 def read_generic(view: View, record: UnitRecord) -> UnitRecord:
     changes: dict[str, Any] = {}
     evidence = _architecture_evidence(view)
     if evidence is not None:
         changes.update(_architecture(*evidence))
+    else:
+        own = next((view.get(key) for key in OWN_NAME_KEYS if isinstance(view.data.get(key), str)), None)
+        changes["architecture_name"] = own.value if own is not None else None
     lr = _first(view, LR_KEYS, accept=lambda s: as_float(s.value) is not None or isinstance(s.value, list))
     schedule_key = _first(view, SCHEDULE_KEYS, accept=lambda s: not isinstance(s.value, (int, float))
                           or isinstance(s.value, bool))
@@ -614,7 +629,10 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
     base_lr = _lr(lr) if lr is not None and not isinstance(lr.value, list) else None
     if lr is not None and isinstance(lr.value, list):
         base_lr, schedule = _piecewise(lr)
-    named = _schedule_of(schedule_key) if schedule_key is not None else (None, "")
+    named = _schedule_of(schedule_key) if schedule_key is not None else (None, "", None)
+    declared_name = schedule_key.but(value=named[2]) if named[2] is not None else None
+    if lr is not None and isinstance(lr.value, list):
+        declared_name = lr.but(value="piecewise")
     if named[0] is not None:
         schedule = schedule_key.but(value=named[0], note=named[1])
     elif schedule is None and base_lr is not None:
@@ -624,17 +642,30 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
     base = schedule.value if schedule is not None else CONSTANT
     after_warmup_off = CONSTANT if base in (CONSTANT, WARMUP) else base
     arch = changes.get("architecture")
-    if warmup_list is not None and arch is not None and not _covers(warmup_list.value, arch.value,
-                                                                    changes.get("architecture_name")):
+    covered = None
+    if warmup_list is not None and arch is not None:
+        covered = _covers(warmup_list.value, arch.value, changes.get("architecture_name"))
+    warmup_state = _warmup_state(warmup) if warmup is not None else None
+    if covered is False:
         who = changes.get("architecture_name") or arch.value
         listed = ", ".join(warmup_list.value) or "nothing"
         note = f"{warmup_list.key} gives warmup only to {listed}, not to {who} ({arch.value})"
         schedule = warmup_list.but(value=after_warmup_off, note=note)
-    elif warmup is not None and _warmup_state(warmup) is False:
+    elif warmup_state is False:
         shown = str(warmup.value).lower() if isinstance(warmup.value, bool) else warmup.value
         schedule = warmup.but(value=after_warmup_off, note=f"warmup is switched off ({warmup.key} = {shown})")
-    elif warmup is not None and _warmup_state(warmup) is True and base != ADAPTIVE:
+    elif warmup_state is True and base != ADAPTIVE:
         schedule = warmup.but(value=WARMUP)
+    # Whether warmup is on, by the same precedence: a list that leaves the architecture out, then
+    # a warmup key, then a list that names it.
+    warmup_on: Setting | None = None
+    if covered is not None and (covered is False or warmup_state is None):
+        who = changes.get("architecture_name") or arch.value
+        warmup_on = warmup_list.but(value=covered, note=f"{who} {'in' if covered else 'not in'} {warmup_list.key}")
+    elif warmup_state is not None:
+        warmup_on = warmup.but(value=warmup_state)
+    if warmup_on is None and declared_name is not None and declared_name.value == "warmup":
+        warmup_on = declared_name.but(value=True)
 
     threshold = _first(view, KL_THRESHOLD_KEYS)
     target_kl = _first(view, TARGET_KL_KEYS)
@@ -646,4 +677,6 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
         total_steps=_steps(_first(view, TOTAL_KEYS, accept=lambda s: as_float(s.value) is not None)),
         kl_threshold=threshold if schedule is not None and schedule.value == ADAPTIVE else None,
         target_kl=target_kl,
+        schedule_name=declared_name,
+        warmup=warmup_on,
     )

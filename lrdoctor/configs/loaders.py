@@ -48,17 +48,24 @@ SUFFIXES = YAML_SUFFIXES + JSON_SUFFIXES + TOML_SUFFIXES
 
 
 class ParseError(Exception):
-    """The file is not valid YAML/JSON/TOML, or goes over a limit; line/column are 1-based."""
+    """The file is not valid YAML/JSON/TOML, or goes over a limit; line/column are 1-based.
+    ``nesting`` marks the depth limit, which a run's metadata reports in its own words."""
 
-    def __init__(self, message: str, line: int = 1, column: int = 1):
+    def __init__(self, message: str, line: int = 1, column: int = 1, *, nesting: bool = False):
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.nesting = nesting
 
 
 class Skipped(Exception):
-    """The file is not something to check (binary, too large); the message says why."""
+    """The file is not something to check (binary, too large); the message says why, and
+    ``reason`` says it without the "skipped:" of ``check``'s report."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -90,25 +97,27 @@ def read_text(path: Path) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise Skipped(f"cannot read: {exc.strerror or exc}") from None
+        raise Skipped(f"cannot read: {exc.strerror or exc}", str(exc.strerror or exc)) from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise Skipped("skipped: not a regular file")
+            raise Skipped("skipped: not a regular file", "not a regular file")
         if info.st_size > MAX_BYTES:
-            raise Skipped(f"skipped: {info.st_size:,} bytes is over the {MAX_BYTES:,}-byte limit for a config file")
+            over = f"{info.st_size:,} bytes is over the {MAX_BYTES:,}-byte limit"
+            raise Skipped(f"skipped: {over} for a config file", over)
         try:
             data = handle.read(MAX_BYTES + 1)
         except OSError as exc:
-            raise Skipped(f"cannot read: {exc.strerror or exc}") from None
+            raise Skipped(f"cannot read: {exc.strerror or exc}", str(exc.strerror or exc)) from None
     if len(data) > MAX_BYTES:  # grew while it was read
-        raise Skipped(f"skipped: over the {MAX_BYTES:,}-byte limit for a config file")
+        over = f"{len(data):,} bytes is over the {MAX_BYTES:,}-byte limit"
+        raise Skipped(f"skipped: over the {MAX_BYTES:,}-byte limit for a config file", over)
     if b"\0" in data[:8192]:
-        raise Skipped("skipped: binary file")
+        raise Skipped("skipped: binary file", "binary file")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise Skipped("skipped: not UTF-8 text") from None
+        raise Skipped("skipped: not UTF-8 text", "not UTF-8 text") from None
     return text.removeprefix("\ufeff")
 
 
@@ -158,7 +167,7 @@ def _check_yaml_events(yaml: YAML, text: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 mark = event.start_mark
-                raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1)
+                raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", mark.line + 1, mark.column + 1, nesting=True)
         elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
             depth -= 1
         elif isinstance(event, AliasEvent):
@@ -175,9 +184,11 @@ def _convert(node, path: tuple, depth: int, positions: dict, budget: list[int]) 
         raise ParseError(f"more than {MAX_VALUES:,} values once aliases are expanded", mark.line + 1, mark.column + 1)
     if depth > MAX_DEPTH:  # aliases can nest deeper than the text does
         mark = node.start_mark
-        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels once aliases are expanded", mark.line + 1)
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels once aliases are expanded", mark.line + 1, nesting=True)
     if isinstance(node, ScalarNode):
         return _scalar(node)
+    if isinstance(node, SequenceNode) and node.tag == _ZOO_ORDERED_DICT and _zoo_pairs(node):
+        return _ordered_dict(node.value[0], path, depth, positions, budget)
     if isinstance(node, SequenceNode):
         items = []
         for index, child in enumerate(node.value):
@@ -197,6 +208,31 @@ def _convert(node, path: tuple, depth: int, positions: dict, budget: list[int]) 
             mapping[key] = _convert(value_node, path + (key,), depth + 1, positions, budget)
         return mapping
     return None
+
+
+# rl-baselines3-zoo saves a run's hyperparameters (config.yml) as yaml.dump of an OrderedDict:
+# this tag on a sequence holding one list of [key, value] pairs. Nothing is constructed: the
+# pairs are read as the mapping they spell.
+_ZOO_ORDERED_DICT = "tag:yaml.org,2002:python/object/apply:collections.OrderedDict"
+
+
+def _zoo_pairs(node: SequenceNode) -> bool:
+    return (
+        len(node.value) == 1
+        and isinstance(node.value[0], SequenceNode)
+        and all(isinstance(p, SequenceNode) and len(p.value) == 2 and isinstance(p.value[0], ScalarNode)
+                for p in node.value[0].value)
+    )
+
+
+def _ordered_dict(pairs: SequenceNode, path: tuple, depth: int, positions: dict, budget: list[int]) -> dict:
+    mapping: dict[Any, Any] = {}
+    for pair in pairs.value:
+        key_node, value_node = pair.value
+        key = str(_scalar(key_node))
+        positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+        mapping[key] = _convert(value_node, path + (key,), depth + 1, positions, budget)
+    return mapping
 
 
 def _merge(mapping: dict, value_node, path: tuple, depth: int, positions: dict, budget: list[int]) -> None:
@@ -267,7 +303,7 @@ def load_json(text: str) -> Document:
     except ValueError:
         raise _long_integer(text) from None
     except RecursionError:
-        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels") from None
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", nesting=True) from None
     scanner = _JsonScanner(text)
     root = scanner.value(0, (0,), 0)[0]
     return Document((root,), scanner.positions, tuple(text.splitlines()), False, "json")
@@ -290,7 +326,7 @@ class _JsonScanner:
 
     def value(self, index: int, path: tuple, depth: int) -> tuple[Any, int]:
         if depth > MAX_DEPTH:
-            raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", *self.at(index))
+            raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", *self.at(index), nesting=True)
         index = self.skip(index)
         char = self.text[index]
         if char == "{":
@@ -362,9 +398,9 @@ def load_toml(text: str) -> Document:
     except ValueError:
         raise _long_integer(text) from None
     except RecursionError:
-        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels") from None
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", nesting=True) from None
     if _depth(root) > MAX_DEPTH:
-        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels")
+        raise ParseError(f"nesting deeper than {MAX_DEPTH} levels", nesting=True)
     lines = tuple(text.splitlines())
     return Document((root,), _toml_positions(lines), lines, True, "toml")
 

@@ -20,6 +20,37 @@ ADAPTIVE = "adaptive"  # follows the measured KL (rl_games adaptive, Sample Fact
 UNKNOWN = "unknown"  # a schedule lrdoctor cannot read (a custom callable, an unknown name)
 
 
+# A declared schedule's name in lrdoctor's words, most telling first: "linear_warmup_cosine"
+# is a warmup, "kl_adaptive_epoch" adaptive, "linear_decay" linear.
+_SCHEDULE_WORDS = (
+    ("warmup", ("warmup", "warm_up", "wsd", "onecycle", "one_cycle", "ramp")),
+    ("adaptive", ("adaptive",)),
+    ("cosine", ("cos",)),
+    ("linear", ("lin",)),
+    ("step", ("step", "exp", "poly", "plateau")),
+    ("decay", ("decay", "anneal")),
+)
+_NO_SCHEDULE = frozenset({"", "constant", "const", "none", "null", "fixed", "identity", "off", "false"})
+_CLASSES = {"constant": CONSTANT, "warmup": WARMUP, "adaptive": ADAPTIVE, "cosine": NO_WARMUP, "linear": NO_WARMUP,
+            "step": NO_WARMUP, "decay": NO_WARMUP}
+
+
+def schedule_name(text: str) -> str:
+    """A schedule's name as lrdoctor says it (constant, warmup, adaptive, cosine, linear, step,
+    decay), or the name itself, lowercased, when it is none of these."""
+    lowered = text.strip().lower()
+    if lowered in _NO_SCHEDULE:
+        return "constant"
+    if lowered.startswith("kl"):
+        return "adaptive"
+    return next((name for name, words in _SCHEDULE_WORDS if any(w in lowered for w in words)), lowered)
+
+
+def schedule_class(name: str) -> str:
+    """What a named schedule does to the LR: CONSTANT, WARMUP, ADAPTIVE, NO_WARMUP, or UNKNOWN."""
+    return _CLASSES.get(name, UNKNOWN)
+
+
 @dataclass(frozen=True)
 class Setting:
     """A value and the key it came from.
@@ -57,9 +88,14 @@ class UnitRecord:
     lr: Setting | None = None  # the base (peak) LR, a float
     schedule: Setting | None = None  # value: CONSTANT, NO_WARMUP, WARMUP, ADAPTIVE or UNKNOWN
     total_steps: Setting | None = None
-    kl_threshold: Setting | None = None  # the threshold an adaptive LR schedule reacts to
-    target_kl: Setting | None = None  # SB3-style early stop of the epoch loop
+    kl_threshold: Setting | None = None  # the set-point an adaptive LR schedule aims at: not a limit
+    target_kl: Setting | None = None  # SB3-style early stop of the epoch loop: the run's own limit
     target_kl_applies: bool = False  # the format has a target_kl (SB3/zoo)
+    # What the unit declared, as written: the schedule's name (``schedule_name`` words) and
+    # warmup on or off. ``schedule`` above is the judgement these lead to, pointing at the
+    # key at fault; a run's report shows these.
+    schedule_name: Setting | None = None
+    warmup: Setting | None = None
 
 
 class View:

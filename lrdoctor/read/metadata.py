@@ -2,36 +2,35 @@
 
 Sources, nearest first: config files in the run directory and the directories above
 it (up to the path the user gave), the hparams plugin, CleanRL's "hyperparameters"
-text table; for the architecture only, then names (policy names, directory names,
-e.g. ``RecurrentPPO_1`` or CleanRL's ``env__ppo_atari_lstm__seed__time``) and
-``--arch``, which overrides everything. A value found nowhere stays unknown: a
-guess from a name says so in its source, and gives the architecture no name.
+text table; for the architecture only, then names (directory names, e.g.
+``RecurrentPPO_1`` or CleanRL's ``env__ppo_atari_lstm__seed__time``) and ``--arch``,
+which overrides everything. A value found nowhere stays unknown: a guess from a name
+says so in its source, and gives the architecture no name.
+
+Every source is read by the one config reader, ``lrdoctor.configs``, into the same
+``UnitRecord`` that ``lrdoctor check`` judges, so the two never disagree about a file:
+the architecture, LR, schedule and warmup a run's report shows are the record's. A
+library's default (SB3's constant 3e-4) is not a declared value here: a run's
+configuration holds only what its files said.
 
 Every source names where it was read relative to the path the user gave, as run
 names are: ``exp1/config.yaml:12 policy_kwargs.rnn_type``, ``exp1 hparams plugin:
 policy``; nothing more when the run is that path itself (``config.yaml:12 ...``).
-
-Config files are parsed safely (no tags constructed, no code run; rl-zoo's
-``policy_kwargs`` strings read with ``ast``), bounded in size and in the number of
-values walked, and a malformed file is a note, not a crash.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import math
-import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
-
-from lrdoctor.arch import RECURRENT_KINDS, is_recurrent, kind_of
-from lrdoctor.configs.record import as_float
+from lrdoctor.arch import KINDS, is_recurrent, kind_of
+from lrdoctor.configs.formats import read_unit
+from lrdoctor.configs.loaders import Document, ParseError, Skipped, load, read_text
+from lrdoctor.configs.record import Setting, UnitRecord, as_float
+from lrdoctor.configs.split import split_units
 from lrdoctor.model import Architecture, ReadNote, RunConfig, Sourced
 from lrdoctor.words import display
 
@@ -46,38 +45,20 @@ CONFIG_NAMES = (
     "config.toml",
     "hparams.yaml",
 )
-MAX_CONFIG_BYTES = 2_000_000
-_MAX_VALUES = 20_000  # bounds the walk over a config (YAML aliases can multiply a small file)
-_MAX_DEPTH = 40
-# Brackets inside strings count too, so this is far above any real config's nesting.
-_MAX_BRACKET_DEPTH = 1_000
-KINDS = frozenset(RECURRENT_KINDS | {"mlp", "cnn"})
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One leaf value of a config: its key path, value, and where it was read ("config.yaml:12")."""
+class Declared:
+    """One place a run's configuration was read from: its unit, as ``check`` reads it, and
+    how a value's place is named (``config.yaml:12`` in a file, ``hparams plugin:`` elsewhere)."""
 
-    keys: tuple[str, ...]
-    value: Any
-    where: str
-
-    @property
-    def key(self) -> str:
-        return self.keys[-1] if self.keys else ""
-
-    @property
-    def source(self) -> str:
-        return f"{self.where} {'.'.join(self.keys)}"
-
-
-@dataclass(frozen=True)
-class ConfigSource:
-    """The entries of one place a run's configuration was read from."""
-
+    record: UnitRecord
     label: str
-    entries: tuple[Entry, ...]
-    zoo: bool = False  # an rl-zoo hyperparameter file: a bare number learning_rate is constant
+    has_lines: bool = True
+
+    def source(self, setting: Setting) -> str:
+        where = f"{self.label}:{setting.line}" if self.has_lines else self.label
+        return f"{where} {setting.key}"
 
 
 @dataclass(frozen=True)
@@ -87,232 +68,75 @@ class Metadata:
     notes: tuple[ReadNote, ...] = field(default_factory=tuple)
 
 
-# ---------------------------------------------------------------- config files
+# ---------------------------------------------------------------- the places a run declares itself
 
 
 def config_files(run_dir: Path, root: Path) -> list[Path]:
     """Config files in the run directory and each directory above it up to ``root``, nearest first."""
     found = []
-    directory = run_dir
-    while True:
+    for directory in _dirs_up_to(run_dir, root):
         found.extend(p for p in (directory / name for name in CONFIG_NAMES) if p.is_file())
-        if directory == root or directory.parent == directory or root not in directory.parents:
-            break
-        directory = directory.parent
     return found
 
 
-def read_config(path: Path, label: str) -> tuple[ConfigSource | None, ReadNote | None]:
-    """Parse one config file into its leaf entries; a file that cannot be parsed gives a
-    note naming the file as the user can find it (``label`` names it in sources)."""
+def read_config(path: Path, label: str) -> tuple[Declared | None, ReadNote | None]:
+    """One config file as its unit record; a file that cannot be read gives a note naming
+    the file as the user can find it (``label`` names it in sources)."""
     where = display(str(path))
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)  # bounded even if the file grows meanwhile
-            size = max(len(data), os.fstat(handle.fileno()).st_size)
-        if size > MAX_CONFIG_BYTES:
-            return None, ReadNote(where, f"config not read: {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit")
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, ReadNote(where, "config not read: not UTF-8 text")
-    except OSError as error:
-        return None, ReadNote(where, f"config not read: {error.strerror or error}")
-    if _bracket_depth(text) > _MAX_BRACKET_DEPTH:
-        return None, ReadNote(where, "config not read: nested too deeply")
-    try:
-        if path.suffix == ".toml":
-            return _toml_source(text, label), None
-        return _yaml_source(text, label), None
-    except (RecursionError, MemoryError):
-        return None, ReadNote(where, "config not read: nested too deeply")
-    except Exception as error:  # a parser's own error types vary: any of them means "malformed"
-        return None, ReadNote(where, f"malformed config{_position(error)}: {_first_line(error)}")
+        document = load(path, read_text(path))
+    except Skipped as skipped:
+        return None, ReadNote(where, f"config not read: {skipped.reason}")
+    except ParseError as error:
+        if error.nesting:
+            return None, ReadNote(where, "config not read: nested too deeply")
+        return None, ReadNote(where, f"malformed config at line {error.line}, column {error.column}: {error.message}")
+    return _declared(document, label, has_lines=True), None
 
 
-def _position(error: Exception) -> str:
-    """" at line L, column C" when the parser said where (ruamel's marks, json, tomllib)."""
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    if mark is not None:
-        return f" at line {mark.line + 1}, column {mark.column + 1}"
-    if isinstance(error, json.JSONDecodeError):
-        return f" at line {error.lineno}, column {error.colno}"
-    return ""
-
-
-def _first_line(error: Exception) -> str:
-    problem = getattr(error, "problem", None) or getattr(error, "context", None) or str(error)
-    lines = [line for line in str(problem).splitlines() if line.strip()]
-    return " ".join(lines[0].split()) if lines else type(error).__name__
-
-
-def _bracket_depth(text: str) -> int:
-    """The deepest nesting of brackets and braces, counted without parsing: the
-    pure-Python YAML parser takes seconds to fail on tens of thousands of levels."""
-    raw = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
-    steps = np.zeros(len(raw), dtype=np.int32)
-    steps[(raw == ord("[")) | (raw == ord("{"))] = 1
-    steps[(raw == ord("]")) | (raw == ord("}"))] = -1
-    return int(np.cumsum(steps).max()) if len(raw) else 0
-
-
-def _yaml_source(text: str, label: str) -> ConfigSource:
-    """YAML and JSON (JSON is YAML 1.2) through ruamel's round-trip loader, which keeps line
-    numbers and leaves unknown tags (rl-zoo's ``!!python/object/apply``) unconstructed."""
-    from ruamel.yaml import YAML
-
-    try:
-        document = YAML(typ="rt", pure=True).load(text)
-    except Exception:
-        if not label.endswith(".json"):
-            raise
-        document = json.loads(text)
-    zoo = False
-    pairs = _unwrap_pairs(document)
-    if pairs is not None:
-        document, zoo = pairs, True
-    entries: list[Entry] = []
-    _walk(document, (), label, None, entries, 0)
-    return ConfigSource(label, tuple(entries), zoo=zoo)
-
-
-def _unwrap_pairs(document: Any) -> Any:
-    """rl-zoo dumps its OrderedDict as a sequence holding a list of [key, value] pairs."""
-    if isinstance(document, list) and len(document) == 1 and _is_pairs(document[0]):
-        return document[0]
-    if _is_pairs(document):
-        return document
-    return None
-
-
-def _is_pairs(node: Any) -> bool:
-    return (
-        isinstance(node, list)
-        and bool(node)
-        and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in node)
-    )
-
-
-def _line(node: Any, key: Any, is_item: bool = False) -> int | None:
-    lc = getattr(node, "lc", None)
-    try:
-        position = lc.item(key) if is_item else lc.key(key)
-    except (AttributeError, KeyError, IndexError, TypeError):
-        return None
-    return position[0] + 1 if position else None
-
-
-def _walk(node: Any, keys: tuple[str, ...], label: str, line: int | None, out: list[Entry], depth: int) -> None:
-    if len(out) >= _MAX_VALUES or depth > _MAX_DEPTH:
-        return
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            _walk(value, (*keys, str(key)), label, _line(node, key) or line, out, depth + 1)
-    elif _is_pairs(node):
-        for index, (key, value) in enumerate(node):
-            _walk(value, (*keys, key), label, _line(node, index, is_item=True) or line, out, depth + 1)
-    elif isinstance(node, list):
-        if all(not isinstance(item, (Mapping, list)) for item in node) or all(isinstance(i, list) for i in node):
-            out.append(Entry(keys, _plain(node, depth), _where(label, line)))
-        else:
-            for index, item in enumerate(node):
-                _walk(item, (*keys, str(index)), label, _line(node, index, is_item=True) or line, out, depth + 1)
-    elif isinstance(node, str) and keys and keys[-1] == "policy_kwargs" and node.lstrip().startswith("dict("):
-        for key, value in _zoo_kwargs(node).items():
-            out.append(Entry((*keys, key), value, _where(label, line)))
-    else:
-        out.append(Entry(keys, _plain(node, depth), _where(label, line)))
-
-
-def _plain(node: Any, depth: int, budget: list[int] | None = None) -> Any:
-    """ruamel's scalar and sequence types as plain Python values, at most ``_MAX_VALUES`` of them
-    (shared aliases can make a small list expand exponentially)."""
-    budget = [_MAX_VALUES] if budget is None else budget
-    budget[0] -= 1
-    if depth > _MAX_DEPTH or budget[0] < 0:
-        return None
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, list):
-        return [_plain(item, depth + 1, budget) for item in node[:1000] if budget[0] >= 0]
-    return str(node)
-
-
-def _where(label: str, line: int | None) -> str:
-    return f"{label}:{line}" if line else label
-
-
-def _zoo_kwargs(text: str) -> dict[str, Any]:
-    """The literal keyword arguments of an rl-zoo ``policy_kwargs: "dict(...)"`` string,
-    read with ``ast`` (never evaluated); non-literal values (``nn.ReLU``) are kept as their source text."""
-    if len(text) > 10_000:
-        return {}
-    try:
-        call = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        return {}
-    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "dict"):
-        return {}
-    kwargs: dict[str, Any] = {}
-    for keyword in call.keywords:
-        if keyword.arg is None:
-            continue
-        try:
-            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
-        except (ValueError, SyntaxError, TypeError):
-            kwargs[keyword.arg] = ast.get_source_segment(text.strip(), keyword.value)
-    return kwargs
-
-
-def _toml_source(text: str, label: str) -> ConfigSource:
-    """TOML has no line numbers in tomllib: each key's line is the first line assigning it."""
-    entries: list[Entry] = []
-    _walk(tomllib.loads(text), (), label, None, entries, 0)
-    # One pass over the lines (not one per entry: a large file would take minutes).
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _TOML_ASSIGNMENT.match(line)
-        if match:
-            first_line.setdefault(match["key"], number)
-    located = [Entry(e.keys, e.value, _where(label, first_line.get(e.key))) for e in entries]
-    return ConfigSource(label, tuple(located))
-
-
-_TOML_ASSIGNMENT = re.compile(r"^\s*[\"']?(?P<key>[^=]*?)[\"']?\s*=")
-
-
-# ---------------------------------------------------------------- logged metadata
-
-
-def hparams_source(hparams: Mapping[str, object], run: str = "") -> ConfigSource:
+def hparams_source(hparams: Mapping[str, object], run: str = "") -> Declared | None:
     """The hparams plugin's values (SB3's HParam, Tune's TBX logger, add_hparams); keys may be
     flattened with '/'. ``run`` is the run's directory as sources name it ("" for the argument)."""
-    where = _in_run(run, "hparams plugin:")
-    entries = tuple(Entry(tuple(str(k).split("/")), _coerce(v), where) for k, v in hparams.items())
-    return ConfigSource("hparams plugin", entries)
+    nested: dict[str, Any] = {}
+    for key, value in hparams.items():
+        *parents, leaf = str(key).split("/")
+        holder = nested
+        for parent in parents:
+            holder = holder.setdefault(parent, {})
+            if not isinstance(holder, dict):  # "a" and "a/b" both given: the first one stands
+                break
+        else:
+            holder.setdefault(leaf, _coerce(value))
+    return _declared(_mapping_document(nested), _in_run(run, "hparams plugin:"), has_lines=False)
 
 
 _TABLE_ROW = re.compile(r"^\s*\|(?P<key>[^|]*)\|(?P<value>.*)\|\s*$")
 
 
-def cleanrl_source(text: str, run: str = "") -> ConfigSource:
+def cleanrl_source(text: str, run: str = "") -> Declared | None:
     """CleanRL's ``add_text("hyperparameters", "|param|value|\\n|-|-|\\n|key|value|...")``."""
-    where = _in_run(run, "CleanRL hyperparameters text:")
-    entries = []
+    table: dict[str, Any] = {}
     for row in text.splitlines():
         match = _TABLE_ROW.match(row)
         if not match:
             continue
         key, value = match["key"].strip(), match["value"].strip()
-        if not key or key == "param" or set(key) <= {"-", ":"}:
-            continue
-        entries.append(Entry((key,), _coerce(value), where))
-    return ConfigSource("CleanRL hyperparameters text", tuple(entries))
+        if key and key != "param" and not set(key) <= {"-", ":"}:
+            table.setdefault(key, _coerce(value))
+    return _declared(_mapping_document(table), _in_run(run, "CleanRL hyperparameters text:"), has_lines=False)
+
+
+def _declared(document: Document, label: str, *, has_lines: bool) -> Declared | None:
+    """The document's first training unit (a run's config trains one policy)."""
+    units = split_units(document)
+    if not units:
+        return None
+    return Declared(read_unit(document, units[0], label), label, has_lines)
+
+
+def _mapping_document(mapping: Mapping[str, Any]) -> Document:
+    """Logged key-values as a document without positions: sources name the key, not a line."""
+    return Document((dict(mapping),), {}, (), has_comments=False, kind="logged")
 
 
 def _in_run(run: str, what: str) -> str:
@@ -342,54 +166,22 @@ def _coerce(value: object) -> object:
 
 # ---------------------------------------------------------------- architecture
 
-# Keys whose value names the recurrent cell (Sample Factory rnn_type, rl_games network.rnn.name, ...).
-CELL_KEYS = frozenset({"rnn_type", "cell_type", "rnn_cell", "recurrent_type", "recurrent_cell", "core_type"})
-# Boolean switches of a recurrent core (RLlib model.use_lstm / use_attention, Sample Factory use_rnn).
-FLAG_KEYS = {
-    "use_lstm": "lstm",
-    "use_gru": "gru",
-    "use_attention": "attention",
-    "use_transformer": "attention",
-    "use_mamba": "mamba",
-    "use_rnn": "rnn",
-    "use_recurrent": "rnn",
-    "recurrent": "rnn",
-}
-# Keys whose value names an architecture, a policy or a feature extractor, in order of trust.
-NAME_KEYS = (
-    "architecture",
-    "arch",
-    "architecture_name",
-    "model_type",
-    "network_type",
-    "features_extractor_class",
-    "features_extractor",
-    "extractor",
-    "encoder",
-    "encoder_type",
-    "backbone",
-    "custom_model",
-    "policy",
-    "policy_class",
-    "policy_type",
-    "exp_name",  # CleanRL: the script name (ppo_atari_lstm) decides the network
-)
-_OWN_NAME_KEYS = ("architecture", "arch", "architecture_name", "model_type", "network_type")
-
 
 def architecture(
-    sources: Sequence[ConfigSource], run_dir: Path, root: Path, override: str | None = None
+    sources: Sequence[Declared], run_dir: Path, root: Path, override: str | None = None
 ) -> Architecture:
     """The run's architecture from ``--arch``, then the sources in order, then directory names."""
-    name = _own_name(sources)
+    name = next((s.record.architecture_name for s in sources if s.record.architecture_name), None)
     if override:
         kind = override.lower() if override.lower() in KINDS else (kind_of(override) or "unknown")
         return Architecture(kind, is_recurrent(kind), override, "--arch")
     for source in sources:
-        found = _from_entries(source.entries)
+        found = source.record.architecture
         if found is not None:
-            kind, entry = found
-            return Architecture(kind, is_recurrent(kind), name or str(entry.value), entry.source)
+            where = source.source(found)
+            if not found.declared and found.note:
+                where += f" ({found.note})"
+            return Architecture(found.value, is_recurrent(found.value), source.record.architecture_name, where)
     for directory in _dirs_up_to(run_dir, root):
         guess = _kind_from_dir_name(directory.name)
         if guess:
@@ -397,45 +189,6 @@ def architecture(
             kind, why = guess
             return Architecture(kind, is_recurrent(kind), name, f"directory name '{display(directory.name)}' ({why})")
     return Architecture(name=name)
-
-
-def _own_name(sources: Sequence[ConfigSource]) -> str | None:
-    """The name the run gives its architecture ("graph_free"), even when it says nothing of the kind."""
-    for source in sources:
-        for key in _OWN_NAME_KEYS:
-            for entry in source.entries:
-                if entry.key == key and isinstance(entry.value, str) and len(entry.keys) <= 2:
-                    return entry.value
-    return None
-
-
-def _from_entries(entries: Sequence[Entry]) -> tuple[str, Entry] | None:
-    flags_on = [e for e in entries if e.key in FLAG_KEYS and e.value is True]
-    flags_off = [e for e in entries if e.key in FLAG_KEYS and e.value is False]
-    cells = [
-        (kind_of(e.value), e)
-        for e in entries
-        if isinstance(e.value, str) and (e.key in CELL_KEYS or e.keys[-2:] == ("rnn", "name"))
-    ]
-    cells = [(k, e) for k, e in cells if k in RECURRENT_KINDS]
-    if flags_on:
-        flag = flags_on[0]
-        specific = FLAG_KEYS[flag.key]
-        if specific == "rnn" and cells:  # use_rnn: true + rnn_type: gru -> a GRU
-            return cells[0]
-        return specific, flag
-    # A switched-off recurrent core: its cell type (Sample Factory always writes rnn_type) is unused.
-    if not flags_off and cells:
-        return cells[0]
-    for key in NAME_KEYS:
-        for entry in entries:
-            if entry.key == key and isinstance(entry.value, str):
-                kind = kind_of(entry.value)
-                if kind:
-                    return kind, entry
-    if flags_off:
-        return "mlp", flags_off[0]
-    return None
 
 
 def _dirs_up_to(run_dir: Path, root: Path) -> Iterable[Path]:
@@ -461,110 +214,39 @@ def _kind_from_dir_name(name: str) -> tuple[str, str] | None:
 
 # ---------------------------------------------------------------- LR configuration
 
-LR_KEYS = ("learning_rate", "lr")
-SCHEDULE_KEYS = ("lr_schedule", "learning_rate_schedule", "lr_scheduler", "learning_rate_scheduler", "schedule")
-WARMUP_KEYS = (
-    "warmup",
-    "use_warmup",
-    "lr_warmup",
-    "warmup_steps",
-    "lr_warmup_steps",
-    "num_warmup_steps",
-    "warmup_updates",
-    "warmup_fraction",
-    "warmup_ratio",
-)
-TOTAL_KEYS = (
-    "total_timesteps",
-    "n_timesteps",
-    "total_steps",
-    "train_for_env_steps",
-    "max_frames",
-    "num_timesteps",
-    "total_env_steps",
-    "timesteps",
-)
-TARGET_KL_KEYS = ("target_kl", "kl_target", "desired_kl", "kl_threshold", "lr_schedule_kl_threshold")
-_ZOO_LIN = re.compile(r"^lin_([-+0-9.eE]+)$")
 
+def run_config(sources: Sequence[Declared]) -> RunConfig:
+    """The declared LR, schedule, warmup, total steps and KL limit; the nearest source wins.
 
-def schedule_kind(value: object) -> str | None:
-    """A declared schedule's name in lrdoctor's words (constant, linear, adaptive, cosine, warmup, piecewise)."""
-    if isinstance(value, list):
-        return "piecewise" if value else None
-    if not isinstance(value, str):
+    A KL set-point an adaptive schedule aims at (rl_games' ``kl_threshold``) is not the
+    run's limit: only an early-stop ``target_kl`` is."""
+
+    def nearest(field_name: str, accept=lambda value: True) -> Sourced | None:
+        for source in sources:
+            setting = getattr(source.record, field_name)
+            if setting is not None and setting.declared and accept(setting.value):
+                where = source.source(setting)
+                if field_name == "warmup" and setting.note:  # "graph_free not in warmup_architectures (...)"
+                    where = f"{setting.note} ({where})"
+                return Sourced(setting.value, where)
         return None
-    text = value.lower()
-    for words, kind in (
-        (("warmup",), "warmup"),
-        (("adaptive", "kl"), "adaptive"),
-        (("cos",), "cosine"),
-        (("lin",), "linear"),
-        (("constant", "identity", "fixed", "none"), "constant"),
-        (("step", "exp"), "step"),
-    ):
-        if any(word in text for word in words):
-            return kind
-    return text
 
-
-def run_config(sources: Sequence[ConfigSource], arch: Architecture) -> RunConfig:
-    """The declared LR, schedule, warmup, total steps and KL target; the nearest source wins."""
-    lr = schedule = warmup = total = target = None
-    for source in sources:
-        for entry in source.entries:
-            key, value = entry.key, entry.value
-            if lr is None and key in LR_KEYS and len(entry.keys) <= 3:
-                lr, schedule = _lr_value(entry, source.zoo, schedule)
-            elif schedule is None and key in SCHEDULE_KEYS and schedule_kind(value):
-                schedule = Sourced(schedule_kind(value), entry.source)
-                if warmup is None and isinstance(value, list):
-                    warmup = _piecewise_warmup(entry)
-            elif schedule is None and key == "anneal_lr" and isinstance(value, bool):  # CleanRL
-                schedule = Sourced("linear" if value else "constant", entry.source)
-            elif warmup is None and key in WARMUP_KEYS and isinstance(value, (bool, int, float)):
-                warmup = Sourced(bool(value), entry.source)
-            elif warmup is None and key == "warmup_architectures" and isinstance(value, list) and arch.name:
-                included = arch.name in value
-                verb = "in" if included else "not in"
-                warmup = Sourced(included, f"{arch.name} {verb} warmup_architectures ({entry.source})")
-            elif total is None and key in TOTAL_KEYS and _positive(value) is not None:
-                total = Sourced(int(_positive(value)), entry.source)
-            elif target is None and key in TARGET_KL_KEYS and _positive(value) is not None:  # 0 / None: no target
-                target = Sourced(_positive(value), entry.source)
-    if warmup is None and schedule is not None and schedule.value == "warmup":
-        warmup = Sourced(True, schedule.source)
-    files = tuple(s.label for s in sources if s.label not in ("hparams plugin", "CleanRL hyperparameters text"))
-    return RunConfig(lr=lr, lr_schedule=schedule, warmup=warmup, total_steps=total, target_kl=target, files=files)
+    total = nearest("total_steps", lambda v: _positive(v) is not None)
+    target = nearest("target_kl", lambda v: _positive(v) is not None)
+    return RunConfig(
+        lr=nearest("lr", lambda v: _positive(v) is not None),
+        lr_schedule=nearest("schedule_name"),
+        warmup=nearest("warmup", lambda v: isinstance(v, bool)),
+        total_steps=Sourced(int(_positive(total.value)), total.source) if total else None,
+        target_kl=Sourced(_positive(target.value), target.source) if target else None,
+        files=tuple(s.label for s in sources if s.has_lines),
+    )
 
 
 def _positive(value: Any) -> float | None:
     """A count or threshold a config can mean: finite and above zero (`.inf`, NaN and 0 are not)."""
     number = as_float(value)
     return number if number is not None and math.isfinite(number) and number > 0 else None
-
-
-def _lr_value(entry: Entry, zoo: bool, schedule: Sourced | None) -> tuple[Sourced | None, Sourced | None]:
-    value = entry.value
-    if isinstance(value, str):
-        match = _ZOO_LIN.match(value.strip())
-        if match:  # rl-zoo "lin_3e-4": linear decay from 3e-4 to 0
-            return Sourced(float(match.group(1)), entry.source), schedule or Sourced("linear", entry.source)
-    number = as_float(value)
-    if number is None:
-        return None, schedule
-    if zoo and schedule is None:
-        return Sourced(number, entry.source), Sourced("constant", f"{entry.source} (a number: SB3 keeps it constant)")
-    return Sourced(number, entry.source), schedule
-
-
-def _piecewise_warmup(entry: Entry) -> Sourced | None:
-    """RLlib's ``lr_schedule: [[0, lr0], [t1, lr1], ...]`` warms up when it rises from its first point."""
-    try:
-        points = [float(v) for _, v in entry.value]
-    except (TypeError, ValueError):
-        return None
-    return Sourced(bool(points) and max(points) > points[0], entry.source)
 
 
 # ---------------------------------------------------------------- everything for one run
@@ -579,25 +261,23 @@ def read_metadata(
     arch_override: str | None = None,
 ) -> Metadata:
     """Architecture and declared configuration of one run, with the notes of unreadable configs."""
-    sources: list[ConfigSource] = []
+    sources: list[Declared] = []
     notes: list[ReadNote] = []
     for path in config_files(run_dir, root):
-        label = _label(path, root)
-        source, note = read_config(path, label)
+        source, note = read_config(path, _label(path, root))
         if source is not None:
             sources.append(source)
         if note is not None:
             notes.append(note)
     run = _run_label(run_dir, root)
-    if hparams:
-        sources.append(hparams_source(hparams, run))
+    logged = [hparams_source(hparams, run)] if hparams else []
     # tensorboardX and torch store add_text("hyperparameters") under "hyperparameters/text_summary"
     for tag, text in (texts or {}).items():
         if tag.split("/")[0] == "hyperparameters" and text:
-            sources.append(cleanrl_source(text, run))
+            logged.append(cleanrl_source(text, run))
             break
-    arch = architecture(sources, run_dir, root, arch_override)
-    return Metadata(arch, run_config(sources, arch), tuple(notes))
+    sources += [source for source in logged if source is not None]
+    return Metadata(architecture(sources, run_dir, root, arch_override), run_config(sources), tuple(notes))
 
 
 def _run_label(run_dir: Path, root: Path) -> str:

@@ -337,7 +337,7 @@ def test_alias_bomb_beside_a_run_is_read_no_further_than_its_bound(tmp_path):
 
 
 def test_config_beside_a_run_over_the_size_limit_is_not_read(tmp_path):
-    from lrdoctor.read.metadata import MAX_CONFIG_BYTES
+    from lrdoctor.configs.loaders import MAX_BYTES as MAX_CONFIG_BYTES
 
     run = good_run(tmp_path / "run")
     (run / "config.yaml").write_text("a: 1\n" * (MAX_CONFIG_BYTES // 5 + 1))
