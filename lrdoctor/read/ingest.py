@@ -8,7 +8,6 @@ instead of its files.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
 import time
@@ -16,14 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-import numpy as np
-
 from lrdoctor.errors import InputError, UnreadableFile
-from lrdoctor.model import CANONICAL_METRICS, LRShape, Metrics, MetricSource, Points, ReadNote, Run
-from lrdoctor.read.build import Logged, NormalisedRun, build_run, described_run
-from lrdoctor.read.cache import entry_key, load_entry, max_bytes, prune, read_events, store_entry
+from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run
+from lrdoctor.read.build import Logged, build_run, described_run
+from lrdoctor.read.cache import cached_run, entry_key, max_bytes, prune, read_events, store_run
 from lrdoctor.read.discover import FoundRun, discover
-from lrdoctor.read.normalise import Normalised, merge_files
+from lrdoctor.read.normalise import merge_files
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.words import display
 
@@ -194,7 +191,7 @@ def _load_run(
 
         scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
         logged = Logged(scalars, all_tags, notes=tuple(notes), library="sb3")
-    keep = functools.partial(_store_run, key) if key is not None else None
+    keep = functools.partial(store_run, key) if key is not None else None
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
 
 
@@ -217,67 +214,8 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
 
 def _from_cache(found: FoundRun, key: str, arch: str | None) -> Run | None:
     """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
-    stored = _cached_run(key)
+    stored = cached_run(key)
     return described_run(found, stored, arch=arch) if stored is not None else None
-
-
-def _store_run(key: str, run: NormalisedRun) -> None:
-    """Keep a run's normalised metrics, LR shape, texts, hparams and read notes under ``key``
-    (from ``ingest.run_key``); its metadata is not kept: it is read afresh every time."""
-    normalised = run.normalised
-    names = list(normalised.metrics)
-    header = {
-        "metrics": names,
-        "sources": [[s.tag, s.negated, s.estimator, s.library] for s in (normalised.sources[m] for m in names)],
-        "library": normalised.library,
-        "step_axis": normalised.step_axis,
-        "lr_shape": dataclasses.asdict(run.lr_shape),
-        "unknown_tags": list(normalised.unknown_tags),
-        "normalise_notes": [[n.path, n.message, n.offset] for n in normalised.notes],
-        "read_notes": [[n.path, n.message, n.offset] for n in run.notes],
-        "texts": dict(run.texts),
-        "hparams": dict(run.hparams),
-    }
-    arrays = {}
-    for index, name in enumerate(names):
-        steps, values = normalised.metrics.points(name)
-        arrays[f"steps{index}"] = steps.astype(np.int64, copy=False)
-        arrays[f"values{index}"] = values.astype(np.float64, copy=False)
-    store_entry("runs", key, header, arrays)
-
-
-def _cached_run(key: str) -> NormalisedRun | None:
-    """The run stored under ``key``; None when there is no valid entry."""
-    entry = load_entry("runs", key)
-    if entry is None:
-        return None
-    header, arrays = entry
-    try:
-        names = [str(name) for name in header["metrics"]]
-        points = {}
-        for index, name in enumerate(names):
-            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
-            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
-                return None
-            points[name] = (steps, values)  # no copies: a private mapping of this run's entry
-        sources = {
-            name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
-            for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
-        }
-        normalised = Normalised(
-            metrics=Metrics.from_points(points),
-            sources=sources,
-            library=header["library"],
-            step_axis=str(header["step_axis"]),
-            unknown_tags=tuple(str(t) for t in header["unknown_tags"]),
-            notes=tuple(ReadNote(str(p), str(m), o) for p, m, o in header["normalise_notes"]),
-        )
-        notes = tuple(ReadNote(str(p), str(m), o) for p, m, o in header["read_notes"])
-        return NormalisedRun(
-            normalised, LRShape(**header["lr_shape"]), dict(header["texts"]), dict(header["hparams"]), notes
-        )
-    except (KeyError, TypeError, ValueError):  # an entry not as written: read the run again
-        return None
 
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Logged, int]:
