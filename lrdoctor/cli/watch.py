@@ -16,6 +16,9 @@ used: a watch keeps watching unless told what should stop it.
 
 from __future__ import annotations
 
+import math
+import re
+import shlex
 import signal
 import time
 from datetime import datetime
@@ -30,12 +33,15 @@ from rich.table import Table
 
 from lrdoctor.cli import command
 from lrdoctor.cli.analyze import ArchKind, assignments, problem_line, say
+from lrdoctor.errors import InputError
 from lrdoctor.exitcode import CLEAN, FINDINGS
 from lrdoctor.live import watch as watching
 from lrdoctor.rules.common import finite
 from lrdoctor.rules.options import load_options
 from lrdoctor.words import display, format_steps
 
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 EXEC_HELP = (
     "Run this command for each new finding (split like a shell line, run without one); placeholders: "
     + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS)
@@ -89,9 +95,9 @@ def watch(
 
     Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C, SIGTERM or after --passes; 2 on bad input.
     """
-    interval = watching.parse_interval(every)
-    timeout = watching.parse_interval(exec_timeout)
-    argv = watching.parse_command(exec_command) if exec_command is not None else None
+    interval = parse_interval(every)
+    timeout = parse_interval(exec_timeout)
+    argv = parse_command(exec_command) if exec_command is not None else None
     options = load_options(
         select=select, ignore=ignore, rule_settings=assignments(settings or [], "--set", "RULE.OPTION=VALUE")
     )
@@ -146,6 +152,31 @@ def _interrupt(signum, frame) -> None:
     """SIGTERM (`timeout`, a cancelled CI job, a process manager) stops a watch like Ctrl-C:
     with the summary of what was seen, not a silent death."""
     raise KeyboardInterrupt
+
+
+def parse_interval(text: str) -> float:
+    """``60s``, ``2m``, ``0.5s``, ``500ms``, ``1h`` or a bare number of seconds, as seconds."""
+    match = _INTERVAL.fullmatch(text)
+    if not match:
+        raise InputError(f"--every {text}: expected a duration such as 60s, 2m, 0.5s or 500ms")
+    seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"--every {text}: the interval must be more than zero")
+    return seconds
+
+
+def parse_command(text: str) -> list[str]:
+    """``--exec`` as arguments (shell quoting rules, no shell), checked for unknown placeholders."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as error:
+        raise InputError(f"--exec {text}: {error}") from None
+    if not argv:
+        raise InputError("--exec: empty command")
+    for name in re.findall(r"\{(\w+)\}", " ".join(argv)):
+        if name not in watching.PLACEHOLDERS:
+            raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {', '.join(watching.PLACEHOLDERS)})")
+    return argv
 
 
 def finding_line(sighting: watching.Sighting) -> str:

@@ -27,10 +27,8 @@ used, is in the user's cache directory).
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field, replace
@@ -53,9 +51,7 @@ from lrdoctor.words import display
 if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
-PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")
-_INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")  # of --exec
 
 Signature = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
 
@@ -276,32 +272,7 @@ def _note_key(note: ReadNote) -> tuple:
     return (note.path, note.message, note.offset)
 
 
-# ---------------------------------------------------------------- options of the command
-
-
-def parse_interval(text: str) -> float:
-    """``60s``, ``2m``, ``0.5s``, ``500ms``, ``1h`` or a bare number of seconds, as seconds."""
-    match = _INTERVAL.fullmatch(text)
-    if not match:
-        raise InputError(f"--every {text}: expected a duration such as 60s, 2m, 0.5s or 500ms")
-    seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise InputError(f"--every {text}: the interval must be more than zero")
-    return seconds
-
-
-def parse_command(text: str) -> list[str]:
-    """``--exec`` as arguments (shell quoting rules, no shell), checked for unknown placeholders."""
-    try:
-        argv = shlex.split(text)
-    except ValueError as error:
-        raise InputError(f"--exec {text}: {error}") from None
-    if not argv:
-        raise InputError("--exec: empty command")
-    for name in re.findall(r"\{(\w+)\}", " ".join(argv)):
-        if name not in PLACEHOLDERS:
-            raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {', '.join(PLACEHOLDERS)})")
-    return argv
+# ---------------------------------------------------------------- --exec: a command per sighting
 
 
 def command_for(argv: Sequence[str], sighting: Sighting) -> list[str]:
