@@ -26,12 +26,13 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from lrdoctor.cli import app
-from lrdoctor.cli.watch import parse_command, parse_interval, runs_table
+from lrdoctor.cli.watch import parse_command, parse_interval
 from lrdoctor.errors import InputError
 from lrdoctor.live import watch
 from lrdoctor.model import Metrics
 from lrdoctor.read import ingest
 from lrdoctor.read.lrshape import lr_shape
+from lrdoctor.report.watch import runs_table
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
 
