@@ -4,6 +4,12 @@ The public entry points are ``check_paths`` (files and directories to a
 ``CheckResult``) and ``check_text`` (one file's text, for tests and editors).
 """
 
-from lrdoctor.check.lint import CheckResult, FileProblem, check_paths, check_text, discover
+from lrdoctor.check.lint import (
+    CheckResult,
+    FileProblem,
+    check_paths,
+    check_text,
+    discover,
+)
 
 __all__ = ["CheckResult", "FileProblem", "check_paths", "check_text", "discover"]

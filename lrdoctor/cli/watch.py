@@ -3,8 +3,8 @@
 Every ``--every`` a pass (``lrdoctor.live.watch.poll``) reads what the runs appended and
 judges the runs that changed. Each new finding is one line on stdout, with the
 time it was seen, its step and how far the run had got; on a terminal a small
-live table of the runs sits below them. Read problems, ``--verbose`` pass lines
-and the closing summary go to stderr.
+live table of the runs sits below them (the lines and the table: ``lrdoctor.report.watch``).
+Read problems, ``--verbose`` pass lines and the closing summary go to stderr.
 
 Exit codes: 1 as soon as a finding at or above ``--exit-on`` is seen (after its
 pass has been printed and its ``--exec`` commands run); 0 when the watch ends
@@ -16,9 +16,11 @@ used: a watch keeps watching unless told what should stop it.
 
 from __future__ import annotations
 
+import math
+import re
+import shlex
 import signal
 import time
-from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -26,16 +28,17 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from lrdoctor.cli import command
 from lrdoctor.cli.analyze import ArchKind, assignments, problem_line, say
+from lrdoctor.errors import InputError
 from lrdoctor.exitcode import CLEAN, FINDINGS
 from lrdoctor.live import watch as watching
-from lrdoctor.rules.common import finite
+from lrdoctor.report.watch import finding_line, run_label, runs_table, summary
 from lrdoctor.rules.options import load_options
-from lrdoctor.words import display, format_steps
 
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 EXEC_HELP = (
     "Run this command for each new finding (split like a shell line, run without one); placeholders: "
     + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS)
@@ -89,9 +92,9 @@ def watch(
 
     Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C, SIGTERM or after --passes; 2 on bad input.
     """
-    interval = watching.parse_interval(every)
-    timeout = watching.parse_interval(exec_timeout)
-    argv = watching.parse_command(exec_command) if exec_command is not None else None
+    interval = parse_interval(every)
+    timeout = parse_interval(exec_timeout)
+    argv = parse_command(exec_command) if exec_command is not None else None
     options = load_options(
         select=select, ignore=ignore, rule_settings=assignments(settings or [], "--set", "RULE.OPTION=VALUE")
     )
@@ -148,61 +151,26 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def finding_line(sighting: watching.Sighting) -> str:
-    """``2026-06-11 14:02:07 run: LRD001 error at step 1,900,544 (read to step 2,097,152): message``"""
-    finding = sighting.finding
-    seen = datetime.fromtimestamp(sighting.seen_at).strftime("%Y-%m-%d %H:%M:%S")
-    at = f" at step {finding.step:,}" if finding.step is not None else ""
-    read = f" (read to step {sighting.read_to_step:,})" if sighting.read_to_step is not None else ""
-    cause = f" [caused by {finding.caused_by}]" if finding.caused_by else ""
-    run = display(finding.run or sighting.run_path)
-    # the message quotes names from configs and file names: one printable line, whatever they hold
-    return f"{seen} {run}: {finding.code} {finding.severity.value}{at}{read}: {display(finding.message)}{cause}"
+def parse_interval(text: str) -> float:
+    """``60s``, ``2m``, ``0.5s``, ``500ms``, ``1h`` or a bare number of seconds, as seconds."""
+    match = _INTERVAL.fullmatch(text)
+    if not match:
+        raise InputError(f"--every {text}: expected a duration such as 60s, 2m, 0.5s or 500ms")
+    seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"--every {text}: the interval must be more than zero")
+    return seconds
 
 
-def run_label(result) -> str:
-    step = result.run.last_step if result is not None else None
-    name = display(result.run.name) if result is not None else "?"
-    return f"{name} read to step {step:,}" if step is not None else f"{name}: no steps yet"
-
-
-def summary(state: watching.WatchState, stopped_by: watching.Sighting | None, level: str | None) -> str:
-    findings = [f for result in state.results for f in result.findings]
-    counts = ", ".join(
-        f"{sum(f.severity.value == name for f in findings)} {name}" for name in ("error", "warning", "info")
-    )
-    runs = f"{len(state.runs)} run" + ("s" if len(state.runs) != 1 else "")
-    passes = f"{state.passes} pass" + ("es" if state.passes != 1 else "")
-    line = f"watched {runs} for {passes}; findings now: {counts}"
-    if stopped_by is not None:
-        finding = stopped_by.finding
-        line += (
-            f"; stopped at pass {stopped_by.pass_number} by {finding.code} {finding.severity.value}"
-            f" in {display(finding.run or '')} (--exit-on {level})"
-        )
-    return line
-
-
-def runs_table(state: watching.WatchState) -> Table:
-    """One row per run: how far it has got, its KL, and what the rules say now."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("run", "architecture", "step", "KL now", "KL peak", "state", "findings"):
-        numeric = column in ("step", "KL now", "KL peak")
-        # a run's name is how the user finds it: folded, never cut short
-        table.add_column(column, justify="right" if numeric else "left", overflow="fold", min_width=4)
-    for live in state.runs.values():
-        if live.result is None:
-            continue
-        run = live.result.run
-        kl = finite(run.metrics["kl"]) if "kl" in run.metrics else None
-        has_kl = kl is not None and len(kl) > 0
-        table.add_row(
-            display(run.name),
-            run.architecture.kind,
-            format_steps(run.last_step) if run.last_step is not None else "-",
-            f"{kl.iloc[-1]:.4g}" if has_kl else "-",
-            f"{kl.max():.4g}" if has_kl else "-",
-            live.result.verdict,
-            " ".join(sorted({f.code for f in live.result.findings})),
-        )
-    return table
+def parse_command(text: str) -> list[str]:
+    """``--exec`` as arguments (shell quoting rules, no shell), checked for unknown placeholders."""
+    try:
+        argv = shlex.split(text)
+    except ValueError as error:
+        raise InputError(f"--exec {text}: {error}") from None
+    if not argv:
+        raise InputError("--exec: empty command")
+    for name in re.findall(r"\{(\w+)\}", " ".join(argv)):
+        if name not in watching.PLACEHOLDERS:
+            raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {', '.join(watching.PLACEHOLDERS)})")
+    return argv

@@ -42,12 +42,20 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from lrdoctor.arch import is_recurrent, kind_of
+from lrdoctor.arch import KINDS, is_recurrent, kind_of
 from lrdoctor.live.watch import new_findings
-from lrdoctor.model import Architecture, Finding, Run, RunConfig, RunResult, Severity, Sourced
-from lrdoctor.read.lrshape import lr_shape
-from lrdoctor.read.metadata import KINDS
-from lrdoctor.read.normalise import normalise
+from lrdoctor.model import (
+    Architecture,
+    Finding,
+    Run,
+    RunConfig,
+    RunResult,
+    Severity,
+    Sourced,
+)
+from lrdoctor.read.build import Logged, build_run
+from lrdoctor.read.discover import FoundRun
+from lrdoctor.read.metadata import Metadata
 from lrdoctor.read.tags import wanted_pattern
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import Options, load_options
@@ -89,23 +97,17 @@ class Recorder:
                         SUCCESS_TAG: np.mean(wins) if wins else None})
 
     def run(self, name: str, path: Path, architecture: Architecture, config: RunConfig) -> Run:
-        """What was recorded so far, as a Run read from SB3's logs would be."""
+        """What was recorded so far, built as a Run read from SB3's logs is (``read.build``);
+        the architecture and config are the model's own, not read from files."""
         scalars = {
             tag: (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
             for tag, (steps, values) in self.series.items()
         }
-        normalised = normalise(scalars, sorted(scalars), wanted_pattern(), library=LIBRARY, where=name)
-        return Run(
-            name=name,
-            path=path,
-            metrics=normalised.metrics,
-            sources=normalised.sources,
-            step_axis=normalised.step_axis,
-            library=normalised.library,
-            architecture=architecture,
-            config=config,
-            lr_shape=lr_shape(normalised.metrics.points("lr")),
-            unknown_tags=normalised.unknown_tags,
+        return build_run(
+            FoundRun(path=path, root=path, name=name),
+            Logged(scalars, tags=scalars.keys(), library=LIBRARY),
+            wanted_pattern(),
+            metadata=Metadata(architecture, config),
         )
 
 

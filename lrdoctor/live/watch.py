@@ -13,7 +13,8 @@ watch``: the command only sleeps between passes and prints. A pass
   The first read of a file goes through the disk cache (``lrdoctor.read.cache``), so
   starting to watch a big finished sweep costs what ``analyze`` costs; a
   ``progress.csv`` (one row per rollout: small) is read again whole when it changes;
-- runs the rules on each changed run and returns the findings not reported before.
+- makes each changed run a Run with ``lrdoctor.read.build.build_run``, the builder
+  ``analyze`` uses, runs the rules on it and returns the findings not reported before.
 
 A finding's identity is its run, its code and the metric or signal it is about
 (LRD007 and LRD010 name a metric, LRD009 a signal). It is reported once; again
@@ -26,10 +27,8 @@ used, is in the user's cache directory).
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import shlex
 import subprocess
 import time
 from dataclasses import dataclass, field, replace
@@ -38,12 +37,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from lrdoctor.errors import InputError
-from lrdoctor.model import Finding, ReadNote, Run, RunResult, Severity
+from lrdoctor.model import Finding, ReadNote, RunResult, Severity
 from lrdoctor.read import ingest
+from lrdoctor.read.build import Logged, build_run
 from lrdoctor.read.cache import read_events
 from lrdoctor.read.discover import FoundRun, discover
-from lrdoctor.read.lrshape import lr_shape
-from lrdoctor.read.normalise import merge_files, normalise
+from lrdoctor.read.normalise import merge_files
 from lrdoctor.read.tags import TagRule, wanted_pattern
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import Options
@@ -52,9 +51,7 @@ from lrdoctor.words import display
 if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
-PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")
-_INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")  # of --exec
 
 Signature = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
 
@@ -223,8 +220,8 @@ def follow_run(
     if not states:
         return live, notes
     try:
-        run = run_from_events(found, [states[p].data for p in found.event_files if p in states], overrides, want,
-                              settings.arch)
+        logged = read_so_far([states[p].data for p in found.event_files if p in states])
+        run = build_run(found, logged, want, overrides, arch=settings.arch)
     except Exception as error:  # noqa: BLE001 -- one broken run must not end the watch: it is reported
         return live, [*notes, ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")]
     return LiveRun(found, MappingProxyType(states), RunResult(run)), notes
@@ -242,33 +239,31 @@ def read_grown(
         return old
     same_file = old is not None and old.data is not None and old.signature[:2] == signature[:2]
     if same_file and signature[2] >= old.signature[2] and signature[2] >= old.data.end_offset:
-        from lrdoctor.read.events import appended, read_event_file  # loaded once a file is read
+        from lrdoctor.read.events import (  # loaded once a file is read
+            appended,
+            read_event_file,
+        )
 
         return FileState(signature, appended(old.data, read_event_file(path, want, start=old.data.end_offset)))
     return FileState(signature, read_events(path, want, use_cache))
 
 
-def run_from_events(
-    found: FoundRun, files: Sequence[EventData], overrides: tuple[TagRule, ...], want: re.Pattern[str],
-    arch: str | None,
-) -> Run:
-    """A Run from its event files' data (in write order), normalised and described as
-    ``ingest`` does for ``analyze``. The incomplete tail a live writer leaves is not
-    a read problem here: the next pass reads it whole."""
-    all_tags = set().union(*(data.scalar_tags for data in files))
-    texts = {tag: text for data in files for tag, text in data.texts.items()}
-    hparams = {key: value for data in files for key, value in data.hparams.items()}
-    where = display(str(found.path))
-    normalised = normalise(merge_files([data.scalars for data in files]), sorted(all_tags), want, overrides,
-                           where=where)
-    read_notes = tuple(
+def read_so_far(files: Sequence[EventData]) -> Logged:
+    """What a run's event files (their data, in write order) hold so far. The incomplete
+    tail a live writer leaves is not a read problem here: the next pass reads it whole."""
+    notes = tuple(
         ReadNote(display(note.path), note.message, note.offset)
         for data in files
         for note in data.notes
         if note.offset is None or note.offset < data.end_offset
     )
-    shape = lr_shape(normalised.metrics.points("lr"))
-    return ingest.described_run(found, normalised, shape, texts, hparams, read_notes, arch)
+    return Logged(
+        scalars=merge_files([data.scalars for data in files]),
+        tags=set().union(*(data.scalar_tags for data in files)),
+        texts={tag: text for data in files for tag, text in data.texts.items()},
+        hparams={key: value for data in files for key, value in data.hparams.items()},
+        notes=notes,
+    )
 
 
 def _signature(path: Path) -> Signature:
@@ -280,32 +275,7 @@ def _note_key(note: ReadNote) -> tuple:
     return (note.path, note.message, note.offset)
 
 
-# ---------------------------------------------------------------- options of the command
-
-
-def parse_interval(text: str) -> float:
-    """``60s``, ``2m``, ``0.5s``, ``500ms``, ``1h`` or a bare number of seconds, as seconds."""
-    match = _INTERVAL.fullmatch(text)
-    if not match:
-        raise InputError(f"--every {text}: expected a duration such as 60s, 2m, 0.5s or 500ms")
-    seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise InputError(f"--every {text}: the interval must be more than zero")
-    return seconds
-
-
-def parse_command(text: str) -> list[str]:
-    """``--exec`` as arguments (shell quoting rules, no shell), checked for unknown placeholders."""
-    try:
-        argv = shlex.split(text)
-    except ValueError as error:
-        raise InputError(f"--exec {text}: {error}") from None
-    if not argv:
-        raise InputError("--exec: empty command")
-    for name in re.findall(r"\{(\w+)\}", " ".join(argv)):
-        if name not in PLACEHOLDERS:
-            raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {', '.join(PLACEHOLDERS)})")
-    return argv
+# ---------------------------------------------------------------- --exec: a command per sighting
 
 
 def command_for(argv: Sequence[str], sighting: Sighting) -> list[str]:

@@ -41,7 +41,9 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 
 from lrdoctor.errors import InputError
-from lrdoctor.model import Finding, ReadNote, Severity
+from lrdoctor.model import Finding, LRShape, Metrics, MetricSource, ReadNote, Severity
+from lrdoctor.read.build import NormalisedRun
+from lrdoctor.read.normalise import Normalised
 from lrdoctor.version import VERSION
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 FORMAT = 2  # bump when the entry layout changes (2: zlib CRC-32 checksums)
 _EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
+_RUNS_KIND = "runs"
 _FINGERPRINT_BYTES = 4096
 DEFAULT_MAX_MB = 2048
 # A temporary file this old is left by a process that died while writing it.
@@ -393,3 +396,62 @@ def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -
 
 def _entry_path(kind: str, key: str) -> Path:
     return cache_dir().parent / f"{kind}-{FORMAT}" / f"{key}.bin"
+
+
+def store_run(key: str, run: NormalisedRun) -> None:
+    """Keep a run's normalised metrics, LR shape, texts, hparams and read notes under ``key``
+    (from ``ingest.run_key``); its metadata is not kept: it is read afresh every time."""
+    normalised = run.normalised
+    names = list(normalised.metrics)
+    header = {
+        "metrics": names,
+        "sources": [[s.tag, s.negated, s.estimator, s.library] for s in (normalised.sources[m] for m in names)],
+        "library": normalised.library,
+        "step_axis": normalised.step_axis,
+        "lr_shape": dataclasses.asdict(run.lr_shape),
+        "unknown_tags": list(normalised.unknown_tags),
+        "normalise_notes": [[n.path, n.message, n.offset] for n in normalised.notes],
+        "read_notes": [[n.path, n.message, n.offset] for n in run.notes],
+        "texts": dict(run.texts),
+        "hparams": dict(run.hparams),
+    }
+    arrays = {}
+    for index, name in enumerate(names):
+        steps, values = normalised.metrics.points(name)
+        arrays[f"steps{index}"] = steps.astype(np.int64, copy=False)
+        arrays[f"values{index}"] = values.astype(np.float64, copy=False)
+    store_entry(_RUNS_KIND, key, header, arrays)
+
+
+def cached_run(key: str) -> NormalisedRun | None:
+    """The run stored under ``key``; None when there is no valid entry."""
+    entry = load_entry(_RUNS_KIND, key)
+    if entry is None:
+        return None
+    header, arrays = entry
+    try:
+        names = [str(name) for name in header["metrics"]]
+        points = {}
+        for index, name in enumerate(names):
+            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                return None
+            points[name] = (steps, values)  # no copies: a private mapping of this run's entry
+        sources = {
+            name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
+            for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
+        }
+        normalised = Normalised(
+            metrics=Metrics.from_points(points),
+            sources=sources,
+            library=header["library"],
+            step_axis=str(header["step_axis"]),
+            unknown_tags=tuple(str(t) for t in header["unknown_tags"]),
+            notes=tuple(ReadNote(str(p), str(m), o) for p, m, o in header["normalise_notes"]),
+        )
+        notes = tuple(ReadNote(str(p), str(m), o) for p, m, o in header["read_notes"])
+        return NormalisedRun(
+            normalised, LRShape(**header["lr_shape"]), dict(header["texts"]), dict(header["hparams"]), notes
+        )
+    except (KeyError, TypeError, ValueError):  # an entry not as written: read the run again
+        return None

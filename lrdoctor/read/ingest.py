@@ -1,28 +1,33 @@
-"""The ingestion stage: discover runs, read them, normalise their metrics, read their metadata.
+"""The ingestion stage: discover runs, read their files, and make each a Run (``read.build``).
 
 ``load_runs(path)`` is the public entry point: a list of ``Run`` records. ``load``
 returns the same runs together with what could not be read, so one bad run in a
-sweep is listed, not fatal.
+sweep is listed, not fatal. An unchanged run comes from the run cache (``read.cache``)
+instead of its files.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-import numpy as np
-
 from lrdoctor.errors import InputError, UnreadableFile
-from lrdoctor.model import CANONICAL_METRICS, LRShape, Metrics, MetricSource, Points, ReadNote, Run
-from lrdoctor.read.cache import entry_key, load_entry, max_bytes, prune, read_events, store_entry
+from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run
+from lrdoctor.read.build import Logged, build_run, described_run
+from lrdoctor.read.cache import (
+    cached_run,
+    entry_key,
+    max_bytes,
+    prune,
+    read_events,
+    store_run,
+)
 from lrdoctor.read.discover import FoundRun, discover
-from lrdoctor.read.lrshape import lr_shape
-from lrdoctor.read.metadata import read_metadata
-from lrdoctor.read.normalise import Normalised, merge_files, normalise
+from lrdoctor.read.normalise import merge_files
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.words import display
 
@@ -93,7 +98,7 @@ def load(
     # Unchanged runs come whole from the cache, here: workers are started only for the rest.
     keys = [run_key(run, overrides) if use_cache else None for run in found]
     outcomes: list[Run | ReadNote | None] = [
-        _cached_run(run, key, arch) if key is not None else None for run, key in zip(found, keys)
+        _from_cache(run, key, arch) if key is not None else None for run, key in zip(found, keys)
     ]
     missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
     tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
@@ -184,44 +189,19 @@ def _load_run(
 ) -> Run | ReadNote:
     want = wanted_pattern(overrides)
     if found.event_files:
-        scalars, all_tags, texts, hparams, notes, opened = _read_event_files(found.event_files, want, use_cache)
-        library = None
+        logged, opened = _read_event_files(found.event_files, want, use_cache)
         if not opened:
-            reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in notes)
+            reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in logged.notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
     else:
-        from lrdoctor.read import progress_csv  # pandas, only for runs that have no event files
+        from lrdoctor.read import (
+            progress_csv,  # pandas, only for runs that have no event files
+        )
 
         scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
-        texts, hparams, library = {}, {}, "sb3"
-    where = display(str(found.path))
-    normalised = normalise(scalars, sorted(all_tags), want, overrides, library=library, where=where)
-    shape = lr_shape(normalised.metrics.points("lr"))
-    if key is not None:
-        _store_run(key, normalised, shape, texts, hparams, tuple(notes))
-    return described_run(found, normalised, shape, texts, hparams, tuple(notes), arch)
-
-
-def described_run(
-    found: FoundRun, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping,
-    notes: tuple[ReadNote, ...], arch: str | None,
-) -> Run:
-    """The run with its metadata, which is read afresh every time: config files are not in the
-    run's key. ``notes`` are the read problems of its files (before normalising)."""
-    metadata = read_metadata(found.path, found.root, hparams=hparams, texts=texts, arch_override=arch)
-    return Run(
-        name=found.name,
-        path=found.path,
-        metrics=normalised.metrics,
-        sources=normalised.sources,
-        step_axis=normalised.step_axis,
-        library=normalised.library,
-        architecture=metadata.architecture,
-        config=metadata.config,
-        lr_shape=shape,
-        unknown_tags=normalised.unknown_tags,
-        notes=notes + normalised.notes + metadata.notes,
-    )
+        logged = Logged(scalars, all_tags, notes=tuple(notes), library="sb3")
+    keep = functools.partial(store_run, key) if key is not None else None
+    return build_run(found, logged, want, overrides, arch=arch, keep=keep)
 
 
 def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
@@ -241,66 +221,15 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
     )
 
 
-def _store_run(
-    key: str, normalised: Normalised, shape: LRShape, texts: Mapping, hparams: Mapping, notes: tuple[ReadNote, ...]
-) -> None:
-    names = list(normalised.metrics)
-    header = {
-        "metrics": names,
-        "sources": [[s.tag, s.negated, s.estimator, s.library] for s in (normalised.sources[m] for m in names)],
-        "library": normalised.library,
-        "step_axis": normalised.step_axis,
-        "lr_shape": dataclasses.asdict(shape),
-        "unknown_tags": list(normalised.unknown_tags),
-        "normalise_notes": [[n.path, n.message, n.offset] for n in normalised.notes],
-        "read_notes": [[n.path, n.message, n.offset] for n in notes],
-        "texts": dict(texts),
-        "hparams": dict(hparams),
-    }
-    arrays = {}
-    for index, name in enumerate(names):
-        steps, values = normalised.metrics.points(name)
-        arrays[f"steps{index}"] = steps.astype(np.int64, copy=False)
-        arrays[f"values{index}"] = values.astype(np.float64, copy=False)
-    store_entry("runs", key, header, arrays)
-
-
-def _cached_run(found: FoundRun, key: str, arch: str | None) -> Run | None:
+def _from_cache(found: FoundRun, key: str, arch: str | None) -> Run | None:
     """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
-    entry = load_entry("runs", key)
-    if entry is None:
-        return None
-    header, arrays = entry
-    try:
-        names = [str(name) for name in header["metrics"]]
-        points = {}
-        for index, name in enumerate(names):
-            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
-            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
-                return None
-            points[name] = (steps, values)  # no copies: a private mapping of this run's entry
-        sources = {
-            name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
-            for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)
-        }
-        normalised = Normalised(
-            metrics=Metrics.from_points(points),
-            sources=sources,
-            library=header["library"],
-            step_axis=str(header["step_axis"]),
-            unknown_tags=tuple(str(t) for t in header["unknown_tags"]),
-            notes=tuple(ReadNote(str(p), str(m), o) for p, m, o in header["normalise_notes"]),
-        )
-        notes = tuple(ReadNote(str(p), str(m), o) for p, m, o in header["read_notes"])
-        shape = LRShape(**header["lr_shape"])
-        texts, hparams = dict(header["texts"]), dict(header["hparams"])
-    except (KeyError, TypeError, ValueError):  # an entry not as written: read the run again
-        return None
-    return described_run(found, normalised, shape, texts, hparams, notes, arch)
+    stored = cached_run(key)
+    return described_run(found, stored, arch=arch) if stored is not None else None
 
 
-def _read_event_files(files: Sequence[Path], want, use_cache: bool):
-    """Every file of a run, merged in write order; a file that cannot be opened is a note."""
+def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Logged, int]:
+    """Every file of a run, merged in write order, and how many could be opened;
+    a file that cannot be opened is a note."""
     per_file: list[dict[str, Points]] = []
     all_tags: set[str] = set()
     texts: dict[str, str] = {}
@@ -321,6 +250,4 @@ def _read_event_files(files: Sequence[Path], want, use_cache: bool):
         texts.update(data.texts)
         hparams.update(data.hparams)
         notes.extend(ReadNote(display(note.path), note.message, note.offset) for note in data.notes)
-    return merge_files(per_file), all_tags, texts, hparams, notes, opened
-
-
+    return Logged(merge_files(per_file), all_tags, texts, hparams, tuple(notes)), opened

@@ -13,7 +13,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from lrdoctor.model import Metrics, MetricSource, Points, ReadNote
-from lrdoctor.read.tags import LIBRARY_BY_NAME, RLLIB_TIMESTEPS_TAG, TagRule, choose_library, map_tags
+from lrdoctor.read.tags import (
+    LIBRARY_BY_NAME,
+    RLLIB_TIMESTEPS_TAG,
+    TagRule,
+    choose_library,
+    map_tags,
+)
 from lrdoctor.words import display
 
 

@@ -34,7 +34,12 @@ from typing import Iterator, Mapping
 from lrdoctor.configs.record import CONSTANT, UnitRecord
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Problem, config_lr_problem, constant_on_recurrent, unit_architecture
+from lrdoctor.rules.common import (
+    Problem,
+    config_lr_problem,
+    constant_on_recurrent,
+    unit_architecture,
+)
 from lrdoctor.words import describe_architecture, format_lr, lr_text
 
 CODE = "LRD002"

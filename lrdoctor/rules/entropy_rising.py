@@ -33,7 +33,15 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import LevelChange, Outcome, Problem, first_crossing, level_change, outcome, outcome_metric
+from lrdoctor.rules.common import (
+    LevelChange,
+    Outcome,
+    Problem,
+    first_crossing,
+    level_change,
+    outcome,
+    outcome_metric,
+)
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD004"

@@ -33,7 +33,12 @@ from typing import Iterator, Mapping
 from lrdoctor.configs.record import NO_WARMUP, WARMUP, UnitRecord
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Problem, config_lr_problem, starts_near_peak, unit_architecture
+from lrdoctor.rules.common import (
+    Problem,
+    config_lr_problem,
+    starts_near_peak,
+    unit_architecture,
+)
 from lrdoctor.words import describe_architecture, lr_text
 
 CODE = "LRD003"

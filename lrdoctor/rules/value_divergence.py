@@ -29,7 +29,13 @@ from __future__ import annotations
 from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, finite, first_crossing, level_change
+from lrdoctor.rules.common import (
+    MIN_TREND_POINTS,
+    Problem,
+    finite,
+    first_crossing,
+    level_change,
+)
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD009"

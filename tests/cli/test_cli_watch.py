@@ -26,11 +26,13 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from lrdoctor.cli import app
-from lrdoctor.cli.watch import runs_table
+from lrdoctor.cli.watch import parse_command, parse_interval
+from lrdoctor.errors import InputError
 from lrdoctor.live import watch
 from lrdoctor.model import Metrics
 from lrdoctor.read import ingest
 from lrdoctor.read.lrshape import lr_shape
+from lrdoctor.report.watch import runs_table
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
 
@@ -253,3 +255,25 @@ def test_the_live_table_shows_each_run_and_its_state(tmp_path):
     assert rows["graph_free_gru_constant_lr"][4:7] == ["0.0334", "collapsed", "LRD001"]
     assert rows["graph_free_gru_recommended"][-1] == "ok"
     assert rows["sb3_recurrentppo_cartpole/RecurrentPPO_1"][1] == "lstm"
+
+
+@pytest.mark.parametrize(
+    "text, seconds",
+    [("60s", 60.0), ("2m", 120.0), ("0.5s", 0.5), ("500ms", 0.5), ("1h", 3600.0), ("3", 3.0), (".2s", 0.2)],
+)
+def test_intervals(text, seconds):
+    assert parse_interval(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "0s", "fast", "-1s", "1d", "1e999s", "1 s s"])
+def test_bad_intervals(text):
+    with pytest.raises(InputError, match="--every"):
+        parse_interval(text)
+
+
+@pytest.mark.parametrize(
+    "text, message", [("", "empty command"), ("a 'b", "quotation"), ("x {nope}", "unknown placeholder")]
+)
+def test_bad_exec_commands(text, message):
+    with pytest.raises(InputError, match=message):
+        parse_command(text)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from lrdoctor.cli.watch import parse_command
 from lrdoctor.errors import InputError
 from lrdoctor.live import watch
 from lrdoctor.model import Finding, Severity
@@ -303,35 +304,13 @@ def test_what_counts_as_a_new_finding(before, after, reported_again):
     assert watch.new_findings([before], "runs/b", reported) == [before]  # another run
 
 
-@pytest.mark.parametrize(
-    "text, seconds",
-    [("60s", 60.0), ("2m", 120.0), ("0.5s", 0.5), ("500ms", 0.5), ("1h", 3600.0), ("3", 3.0), (".2s", 0.2)],
-)
-def test_intervals(text, seconds):
-    assert watch.parse_interval(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "0s", "fast", "-1s", "1d", "1e999s", "1 s s"])
-def test_bad_intervals(text):
-    with pytest.raises(InputError, match="--every"):
-        watch.parse_interval(text)
-
-
 def test_exec_arguments_are_substituted_one_by_one_without_a_shell():
-    argv = watch.parse_command("notify-send 'lrdoctor: {run}' \"{code} at {step}: {message}\" '{print $1}' $HOME")
+    argv = parse_command("notify-send 'lrdoctor: {run}' \"{code} at {step}: {message}\" '{print $1}' $HOME")
     found = replace(finding(severity=Severity.error), message="it's \"bad\"; rm -rf /", step=1_900_544)
     sighting = watch.Sighting(found, "logs/r", 0.0, 3, 2_000_000)
     assert watch.command_for(argv, sighting) == [
         "notify-send", "lrdoctor: r", "LRD001 at 1900544: it's \"bad\"; rm -rf /", "{print $1}", "$HOME",
     ]
-
-
-@pytest.mark.parametrize(
-    "text, message", [("", "empty command"), ("a 'b", "quotation"), ("x {nope}", "unknown placeholder")]
-)
-def test_bad_exec_commands(text, message):
-    with pytest.raises(InputError, match=message):
-        watch.parse_command(text)
 
 
 def test_run_command_reports_failures_and_timeouts(tmp_path):
