@@ -443,8 +443,11 @@ WARMUP_LIST_SUBKEYS = ("architectures", "archs", "arches", "models", "only", "fo
 TOTAL_KEYS = ("total_timesteps", "n_timesteps", "total_steps", "total_env_steps", "num_timesteps",
               "train_for_env_steps", "max_env_steps", "num_env_steps", "max_steps", "max_frames",
               "timesteps", "train_steps", "training_steps")
-TARGET_KL_KEYS = ("target_kl", "kl_target", "desired_kl")
-KL_THRESHOLD_KEYS = ("kl_threshold", "lr_schedule_kl_threshold")
+# An early-stop limit (SB3, CleanRL: the epoch loop stops past it) is the run's own KL contract;
+# a set-point (rsl_rl desired_kl, RLlib kl_target, rl_games kl_threshold) is where an adaptive
+# LR or KL coefficient aims: exceeding it is how the adaptation works, not a failure.
+TARGET_KL_KEYS = ("target_kl",)
+KL_THRESHOLD_KEYS = ("kl_threshold", "lr_schedule_kl_threshold", "desired_kl", "kl_target")
 MAX_SEARCH_DEPTH = 8
 
 
