@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, MutableMapping
 
 import numpy as np
 
@@ -244,15 +244,35 @@ class RunResult:
 
     @property
     def verdict(self) -> str:
-        """One word for tables, titles and colours: collapsed, error, warning, ok, unchecked.
+        """What happened to the run, apart from what is merely risky (one of ``VERDICTS``):
 
-        "ok" is only said of a run whose metrics were there to check.
+        - collapsed: the policy collapsed (LRD006);
+        - unstable: its KL ran over its threshold for a sustained stretch (LRD001, sustained),
+          or a metric went NaN/Inf (LRD007), without a collapse;
+        - at risk: its dynamics held, but something is wrong or risky (a constant LR on a
+          recurrent policy, a KL spike, a schedule that was not applied...);
+        - ok: its metrics were there to check and nothing was found;
+        - unchecked: none of the canonical metrics was logged.
         """
         if any(f.code == "LRD006" for f in self.findings):
             return "collapsed"
+        if dynamics_failed(self.findings):
+            return "unstable"
         worst = self.worst
         if worst is not None and worst is not Severity.info:
-            return worst.value
+            return "at risk"
         if not self.run.metrics:
             return "unchecked"
         return "ok"
+
+
+VERDICTS = ("collapsed", "unstable", "at risk", "ok", "unchecked")  # worst first
+
+
+def dynamics_failed(findings: Iterable[Finding]) -> bool:
+    """Whether the run itself went wrong: a collapse, a sustained KL excess, NaN/Inf metrics.
+    A finding about the run's settings alone (LRD002 on a run that trained well) is a risk."""
+    return any(
+        f.code in ("LRD006", "LRD007") or (f.code == "LRD001" and f.evidence.get("sustained") is True)
+        for f in findings
+    )

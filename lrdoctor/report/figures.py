@@ -36,7 +36,7 @@ from matplotlib.text import Annotation
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 from lrdoctor.errors import InputError
-from lrdoctor.model import Finding, Run, RunResult
+from lrdoctor.model import VERDICTS, Finding, Run, RunResult
 from lrdoctor.report.write import write_atomic
 from lrdoctor.rules.prescription import recommended_schedule
 from lrdoctor.schedule import Schedule
@@ -54,12 +54,12 @@ INK = "#333333"  # text that is not data
 
 VERDICT_COLOURS = {
     "collapsed": VERMILLION,
-    "error": ORANGE,
-    "warning": PURPLE,
+    "unstable": ORANGE,
+    "at risk": PURPLE,
     "ok": BLUE,
     "unchecked": GREY,
 }
-VERDICT_ORDER = ("unchecked", "ok", "warning", "error", "collapsed")  # drawn last = on top
+VERDICT_ORDER = tuple(reversed(VERDICTS))  # drawn last = on top
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 DPI = 150  # 10 in wide: 1500 px, still readable when a report scales it to ~1000 px
@@ -536,17 +536,17 @@ def _sweep_style(verdict: str, crowded: bool) -> dict:
     """Bad runs drawn bold and on top; in a crowded sweep the healthy ones recede."""
     if verdict == "collapsed":
         return {"color": VERMILLION, "lw": 2.0, "alpha": 0.95, "zorder": 6}
-    if verdict == "error":
+    if verdict == "unstable":
         return {"color": ORANGE, "lw": 1.5, "alpha": 0.9, "zorder": 5}
-    if verdict == "warning":
+    if verdict == "at risk":
         return {"color": PURPLE, "lw": 1.2, "alpha": 0.85, "zorder": 4}
     faint = {"lw": 0.9, "alpha": 0.45} if crowded else {"lw": 1.3, "alpha": 0.85}
     return {"color": VERDICT_COLOURS[verdict], "zorder": 3, **faint}
 
 
 def _worst(results: Sequence[RunResult], count: int = 3) -> list[RunResult]:
-    """The runs worth naming: collapsed first, then errors, then warnings; higher peak KL first."""
-    bad = [r for r in results if r.verdict in ("collapsed", "error", "warning")]
+    """The runs worth naming: collapsed first, then unstable, then at risk; higher peak KL first."""
+    bad = [r for r in results if r.verdict in ("collapsed", "unstable", "at risk")]
 
     def peak(result: RunResult) -> float:
         kl = _finite_series(result.run, "kl")

@@ -58,7 +58,7 @@ def overview(report: Report) -> list[str]:
                     f"{architecture_label(result.run.architecture)} ({result.run.architecture.source})",
                     lr_shape_text(result),
                     peak_kl(result, result.kl_threshold),
-                    f"**{result.verdict}**" if result.verdict in ("collapsed", "error") else result.verdict,
+                    f"**{result.verdict}**" if result.verdict in ("collapsed", "unstable") else result.verdict,
                 )
             )
             + " |"

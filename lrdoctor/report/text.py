@@ -45,8 +45,8 @@ NON_FINITE_MARK = "×"
 
 VERDICT_STYLE = {
     "collapsed": "bold red",
-    "error": "red",
-    "warning": "yellow",
+    "unstable": "red",
+    "at risk": "yellow",
     "ok": "green",
     "unchecked": "dim",
 }

@@ -247,6 +247,16 @@ def lr_cause(run: Run) -> LRCause | None:
     return None
 
 
+def leaves_band(series: pd.Series, change: LevelChange, *, above: bool) -> int | None:
+    """The first step after the early part where the series' trend leaves its early band (upwards,
+    or downwards): the early level plus or minus twice its point-to-point noise, and at least 5%
+    of it, so the noise of a flat start is not a turn."""
+    values = finite(series)
+    width = max(2 * noise_sigma(values, max(3, len(values) // 20)), 0.05 * abs(change.early))
+    level = change.early + width if above else change.early - width
+    return first_crossing(series, level, after=change.early_end_step, above=above)
+
+
 def first_crossing(series: pd.Series, level: float, *, after: int, above: bool) -> int | None:
     """First step after ``after`` where the smoothed series is past ``level`` (above or below)."""
     values = finite(series)

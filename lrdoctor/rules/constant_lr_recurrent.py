@@ -7,7 +7,10 @@ and the policy collapses. This is the run that started lrdoctor: a GRU
 ("graph_free") at a constant 3e-4 collapsed within about 4M steps, because its
 trainer applied warmup only to architectures named "attention" and "mamba".
 
-In logged runs: the logged LR is constant and the architecture is recurrent.
+In logged runs: the logged LR is constant and the architecture is recurrent. The
+severity follows the run's dynamics: an error when the run collapsed, its KL ran
+over for a sustained stretch or a metric went NaN; a warning (the run is "at
+risk") when it trained well anyway.
 An LR that was not logged is never taken for constant (LRD010 says it is
 missing). When the architecture is unknown, a constant LR is reported as info:
 lrdoctor does not guess that it is recurrent; pass ``--arch`` to decide.
@@ -45,6 +48,10 @@ from lrdoctor.words import describe_architecture, format_lr, lr_text
 CODE = "LRD002"
 SLUG = "constant-lr-recurrent"
 SEVERITY = Severity.error
+# On a run's logs the severity follows what the run did: a run that trained well at a constant
+# LR is at risk (a warning), one that collapsed or went unstable keeps the error. The check
+# gate on configs, where no dynamics are known yet, keeps it an error.
+SEVERITY_ON_A_HEALTHY_RUN = Severity.warning
 SCOPE = "both"
 REQUIRES = ("lr",)
 OPTIONS: dict = {}

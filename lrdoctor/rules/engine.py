@@ -3,7 +3,9 @@
 The engine, not the rules, decides:
 - which rules run (``Options.select``) and with which options;
 - the severity: the one a rule gave a problem, else the configured one; a
-  severity the user set explicitly for a rule always wins;
+  severity the user set explicitly for a rule always wins; on a run whose
+  dynamics held (no collapse, no sustained KL excess, no NaN), a rule's
+  ``SEVERITY_ON_A_HEALTHY_RUN`` (LRD002's warning) replaces a harsher one;
 - LRD010 metric-missing: a rule whose ``REQUIRES`` a run does not meet is not
   run; one LRD010 per missing metric names the rules it kept from running, and a
   run with no canonical metric at all gets a single LRD010 saying nothing was checked;
@@ -19,7 +21,7 @@ from types import MappingProxyType
 from typing import Sequence
 
 from lrdoctor import rules
-from lrdoctor.model import Finding, Run, RunResult
+from lrdoctor.model import Finding, Run, RunResult, dynamics_failed
 from lrdoctor.rules import metric_missing
 from lrdoctor.rules.common import Problem
 from lrdoctor.rules.options import Options
@@ -110,7 +112,18 @@ def judge(run: Run, options: Options) -> RunResult:
         slugs = {code: module.SLUG for code, module in rules.RULES.items()}
         findings += [finding(METRIC_MISSING, metric_missing.missing(metric, codes, slugs), options, run=run.name)
                      for metric, codes in missing.items()]
+    if not dynamics_failed(findings):
+        findings = [_as_risk(f, options) for f in findings]
     return RunResult(run=run, findings=tuple(_link_and_sort(findings)), judged_by=MappingProxyType(judged_by))
+
+
+def _as_risk(found: Finding, options: Options) -> Finding:
+    """A settings finding on a run that trained well is a risk, not a failure: a rule says
+    how severe it then is (``SEVERITY_ON_A_HEALTHY_RUN``), unless the user set its severity."""
+    healthy = getattr(rules.RULES[found.code], "SEVERITY_ON_A_HEALTHY_RUN", None)
+    if healthy is None or found.code in options.severity_overridden or found.severity.rank <= healthy.rank:
+        return found
+    return replace(found, severity=healthy)
 
 
 def findings_for(run: Run, options: Options) -> list[Finding]:

@@ -13,10 +13,13 @@ one of: entropy rising (as LRD004 judges it), entropy collapsing to
 ``entropy_floor`` of its start, or the return (else success rate) dropping from its best by
 ``return_drop`` of its scale (the larger of its early size and its 10-90% range).
 
-Onset: the first step of the first sustained KL exceedance: the first update
-over the threshold in the first window of ``window`` updates whose median is
-over it. The evidence also gives the step the entropy was halfway through its
-rise and the step the return peaked, for the story before and after.
+Onset: where the outcome turned: the step the return (else success rate) peaked
+before it fell, or the step the entropy's trend left its early band, whichever
+came first; the KL's sustained excess (from the first update over the threshold
+in the first window of ``window`` updates whose median is over it) is told beside
+it as the cause. With no turn to point at (the return never improved), the onset
+is the start of that sustained excess. The evidence also gives the step the
+entropy was halfway through its rise and the step the return peaked.
 
 Cause: a declared schedule that was not applied (LRD011), a constant LR on a
 recurrent architecture (LRD002) or a schedule without warmup on one (LRD003);
@@ -34,9 +37,10 @@ as a share of its scale.
 
 Example::
 
-    LRD006 error policy collapse from ~1.9M steps: KL peaked at 0.0334 (67% over
-    0.02, sustained), entropy rose 38%; cause: constant LR 3e-04 on a recurrent
-    GRU (graph_free, from config.json: model.arch)
+    LRD006 error policy collapse from ~1.573M steps (episode return left its best):
+    KL over 0.02 for a sustained stretch from 1.901M, peaking at 0.0334 at 3.555M
+    (67% over); entropy rose 19%, episode return fell from 0.48 (at 1.573M) to
+    0.086; cause: constant LR 3e-04 on a recurrent GRU (graph_free, from config.json)
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from typing import Any, Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded, prescription
-from lrdoctor.rules.common import Follow, Problem, lr_cause, outcome
+from lrdoctor.rules.common import Follow, Problem, leaves_band, level_change, lr_cause, outcome
 from lrdoctor.words import METRIC_NAMES, steps
 
 CODE = "LRD006"
@@ -77,11 +81,11 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
     if excess is None or not excess.sustained:
         return
     symptoms: list[str] = []
+    turns: list[tuple[int, str]] = []  # (step, what turned there): the outcome leaving where it was
     evidence: dict[str, Any] = {
-        "onset_step": excess.sustained_from,
-        "onset": "first step of the first sustained KL exceedance",
         "kl_threshold": excess.threshold,
         "kl_threshold_source": excess.threshold_source,
+        "kl_sustained_from": excess.sustained_from,
         "kl_peak": excess.peak,
         "kl_peak_step": excess.peak_step,
         "kl_percent_over": excess.percent_over,
@@ -92,10 +96,16 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
         if rise is not None:
             symptoms.append(f"entropy rose {rise.change.relative():.0%}")
             evidence.update(entropy_rise=round(rise.change.relative(), 4), entropy_half_rise_step=rise.half_rise_step)
+            left = leaves_band(run.metrics["entropy"], rise.change, above=True)
+            if left is not None:
+                turns.append((left, "entropy left its early band"))
         fall = entropy_collapse.collapse(run, options["entropy_floor"], 1.0, options["entropy_early_fraction"])
         if fall is not None:
             symptoms.append(f"entropy collapsed to {fall.value / fall.initial:.0%} of its start")
             evidence.update(entropy_collapse_step=fall.step)
+            change = level_change(run.metrics["entropy"], options["entropy_early_fraction"], options["late_fraction"])
+            left = leaves_band(run.metrics["entropy"], change, above=False) if change is not None else None
+            turns.append((left if left is not None else fall.step, "entropy left its early band"))
     result = outcome(run, options["early_fraction"], options["late_fraction"])
     if result is not None and result.dropped(options["return_drop"]):
         symptoms.append(
@@ -104,22 +114,27 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
         )
         evidence.update(outcome_metric=result.metric, outcome_best=result.best, outcome_best_step=result.best_step,
                         outcome_late=result.late)
+        turns.append((result.best_step, f"{METRIC_NAMES[result.metric]} left its best"))
     elif result is not None and not result.improved(options["min_improvement"]):
         evidence.update(outcome_metric=result.metric, outcome_early=result.early, outcome_late=result.late)
     if not symptoms:
         return
     if "outcome_early" in evidence:
         symptoms.append(f"no improvement in {METRIC_NAMES[result.metric]}")
+    # The onset is where the outcome turned; the KL's excess is its cause, told beside it.
+    # Without a turn to point at (the return never improved), the KL's own sustained excess is all there is.
+    onset, turned = min(turns) if turns else (excess.sustained_from, "KL over its threshold for a sustained stretch")
+    evidence.update(onset_step=onset, onset=turned)
     cause = lr_cause(run)
     evidence.update(symptoms=symptoms, cause=cause.code if cause else None, cause_text=cause.text if cause else None)
     cause_words = cause.text if cause else "no LR setting in this run's logs or config explains it"
     yield Problem(
         message=(
-            f"policy collapse from ~{steps(excess.sustained_from)} steps: KL peaked at {excess.peak:.3g} at "
-            f"{steps(excess.peak_step)} ({excess.percent_over}% over {excess.threshold:g}, sustained), "
-            f"{', '.join(symptoms)}; cause: {cause_words}"
+            f"policy collapse from ~{steps(onset)} steps ({turned}): KL over {excess.threshold:g} for a sustained "
+            f"stretch from {steps(excess.sustained_from)}, peaking at {excess.peak:.3g} at {steps(excess.peak_step)} "
+            f"({excess.percent_over}% over); {', '.join(symptoms)}; cause: {cause_words}"
         ),
-        step=excess.sustained_from,
+        step=onset,
         evidence=evidence,
         fix=prescription.fix_for(run),
         caused_by=cause.code if cause else None,

@@ -169,8 +169,9 @@ def test_with_its_config_the_cause_is_caught_before_the_kl_moves(writer_factory,
     writer = writer_factory(run_dir, config=True)
     writer.write(2)
     state, new = watch.poll(watch.WatchState(), [run_dir], settings())
-    assert [(s.finding.code, s.finding.severity) for s in new if s.finding.severity is Severity.error] == [
-        ("LRD002", Severity.error)
+    # the KL has not moved yet: a constant LR on a GRU is a risk, reported as a warning (issue 15)
+    assert [(s.finding.code, s.finding.severity) for s in new if s.finding.severity is not Severity.info] == [
+        ("LRD002", Severity.warning)
     ]
     assert new[0].read_to_step == 2 * 16_384
 
@@ -264,8 +265,11 @@ def test_a_progress_csv_run_is_followed_too(tmp_path):
     assert "LRD002" in codes and "LRD001" not in codes
     write_progress_csv(run_dir, steps, {"kl": [0.01] * 20 + [0.05] * 20, "lr": [3e-4] * 40})
     state, new = watch.poll(state, [tmp_path], settings(arch="lstm"))
-    assert [(s.finding.code, s.finding.severity) for s in new] == [("LRD001", Severity.error)]
-    assert new[0].finding.step == steps[20]
+    # the KL now runs over for a sustained stretch: that is news, and it makes the constant LR
+    # on an LSTM an error too (its severity follows the run's dynamics, issue 15)
+    found = {s.finding.code: s.finding for s in new}
+    assert {code: f.severity for code, f in found.items()} == {"LRD001": Severity.error, "LRD002": Severity.error}
+    assert found["LRD001"].step == steps[20]
 
 
 def test_a_missing_path_is_an_input_error_on_the_first_pass_and_a_note_later(tmp_path):

@@ -164,16 +164,18 @@ def test_real_recurrent_ppo_cartpole(sample_results):
     found = by_code(sample_results[name])
     # Checked by hand in its progress.csv: 58 updates of 1,024 steps at a constant 3e-4 on
     # sb3-contrib's MlpLstmPolicy. Approx KL passes 0.02 only twice (0.0673 at 23,552 and
-    # 0.0345 at 38,912): isolated spikes, but the first is 3.4x the threshold, so LRD001 is an
-    # error by the >= 1.5x rule, with the spike pattern. The return climbs from 20.5 to 208
+    # 0.0345 at 38,912): isolated spikes; the first is 3.4x the threshold, but the KL's rolling
+    # median never passes 0.02, so LRD001 is a warning with the spike pattern (severity judged on
+    # the robust peak, issue 15). The return climbs from 20.5 to 208
     # and entropy falls from 0.69 to about 0.56: no collapse, no entropy finding. The clip
     # fraction passes 0.3 once (0.35): not sustained. Explained variance stays near 0 and never
     # reaches 0.3, value loss does not grow tenfold: no LRD009. Every metric a rule needs is
     # logged: no LRD010.
     assert set(found) == {"LRD001", "LRD002"}
     kl = found["LRD001"]
-    assert kl.severity is Severity.error and kl.evidence["pattern"] == "spike"
+    assert kl.severity is Severity.warning and kl.evidence["pattern"] == "spike"
     assert kl.evidence["first_step_over"] == 23_552 and kl.evidence["peak"] == pytest.approx(0.0673, abs=1e-4)
     assert kl.evidence["share_over"] == pytest.approx(2 / 58, abs=1e-3)
-    assert "LSTM" in found["LRD002"].message and found["LRD002"].severity is Severity.error
+    # the run trained well at its constant LR: at risk, so LRD002 is a warning here (issue 15)
+    assert "LSTM" in found["LRD002"].message and found["LRD002"].severity is Severity.warning
     assert kl.caused_by == "LRD002"

@@ -28,16 +28,28 @@ def test_fix_attached_only_when_the_lr_is_the_cause(findings):
     assert on_mlp.fix is None
 
 
-def test_single_spike_is_a_warning_and_a_big_one_an_error(findings):
+def test_single_spike_is_a_warning_even_a_big_one(findings):
+    """Severity is judged on the robust peak (issue 15): one reading, however high, is a spike."""
     metrics = healthy_metrics()
     kl = metrics["kl"].copy()
     kl.iloc[100] = 0.025
     [small] = findings(make_run({**metrics, "kl": kl}), "LRD001")
     assert small.severity is Severity.warning and small.evidence["pattern"] == "spike"
     assert small.evidence["share_over"] == pytest.approx(1 / len(kl), abs=1e-4)
-    kl.iloc[100] = 0.031  # >= 1.5 x 0.02
+    kl.iloc[100] = 17.7  # TorchRL's k1 KL once read this among 0.02-0.07
     [big] = findings(make_run({**metrics, "kl": kl}), "LRD001")
-    assert big.severity is Severity.error and big.evidence["pattern"] == "spike"
+    assert big.severity is Severity.warning and big.evidence["pattern"] == "spike"
+    assert big.evidence["peak"] == pytest.approx(17.7) and big.evidence["robust_peak"] < 0.02
+    assert "a single outlier" in big.message and "under the threshold" in big.message
+
+
+def test_a_robust_peak_far_over_is_an_error(findings):
+    metrics = healthy_metrics()
+    kl = metrics["kl"].copy()
+    kl.iloc[100:110] = 0.031  # ten updates at >= 1.5 x 0.02: the rolling median is there too
+    [big] = findings(make_run({**metrics, "kl": kl}), "LRD001")
+    assert big.severity is Severity.error and big.evidence["robust_peak"] == pytest.approx(0.031)
+    assert "outlier" not in big.message
 
 
 def test_threshold_override_from_the_command_line(findings):

@@ -10,7 +10,10 @@ from lrdoctor.model import Severity
 def test_the_headline_with_onset_and_cause(findings):
     [finding] = findings(make_run(collapsing_metrics()), "LRD006")
     assert finding.severity is Severity.error
-    assert 1.8e6 < finding.step < 4e6 and finding.evidence["onset_step"] == finding.step
+    # the onset is where the outcome turned, the return leaving its best (issue 15); the KL's
+    # sustained excess, its cause, is told beside it
+    assert 1.8e6 < finding.evidence["kl_sustained_from"] < 4e6 and finding.evidence["onset_step"] == finding.step
+    assert finding.step == finding.evidence["outcome_best_step"] and finding.evidence["onset"] == "episode return left its best"
     assert finding.evidence["kl_peak"] == 0.0334 and finding.evidence["kl_percent_over"] == 67
     assert finding.caused_by == "LRD002" and finding.evidence["cause"] == "LRD002"
     assert "cause: constant LR 3e-04 on a recurrent GRU (graph_free, from config.json:8 rnn_type)" in finding.message
