@@ -23,6 +23,7 @@ from typing import Iterable
 
 from lrdoctor.errors import InputError
 from lrdoctor.rules import (
+    architecture_unknown,
     clip_fraction_high,
     constant_lr_recurrent,
     entropy_collapse,
@@ -53,6 +54,7 @@ _MODULES: tuple[ModuleType, ...] = (
     metric_missing,
     schedule_not_applied,
     kl_guard_config,
+    architecture_unknown,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}

@@ -12,8 +12,8 @@ severity follows the run's dynamics: an error when the run collapsed, its KL ran
 over for a sustained stretch or a metric went NaN; a warning (the run is "at
 risk") when it trained well anyway.
 An LR that was not logged is never taken for constant (LRD010 says it is
-missing). When the architecture is unknown, a constant LR is reported as info:
-lrdoctor does not guess that it is recurrent; pass ``--arch`` to decide.
+missing). When the architecture is unknown, lrdoctor does not guess that it is
+recurrent: LRD014 architecture-unknown says so, under its own code.
 
 In config files (``lrdoctor check``): a recurrent architecture with a constant
 LR (a plain number for ``learning_rate``, or a schedule named constant).
@@ -75,15 +75,7 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
             evidence=evidence,
             fix=prescription.fix_for(run),
         )
-    elif not run.architecture.known:
-        yield Problem(
-            message=(
-                f"constant LR {lr_text(lr)}, and the architecture is unknown ({run.architecture.source}): "
-                "if the policy is recurrent, this is the setting that collapses it; pass --arch to decide"
-            ),
-            evidence=evidence,
-            severity=Severity.info,
-        )
+
 
 
 def check_config(record: UnitRecord, options: Mapping) -> Iterator[Problem]:

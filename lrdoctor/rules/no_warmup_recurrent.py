@@ -9,7 +9,8 @@ In logged runs: the logged LR changes but its first value is already at least
 ``near_peak`` times its peak, on a recurrent architecture. Constant LRs are
 LRD002's; an LR that was not logged is never judged (LRD010). KL-adaptive
 schedules count as schedules: they only react after the KL has gone over. When
-the architecture is unknown the finding is info: lrdoctor does not guess.
+the architecture is unknown, LRD014 architecture-unknown says so instead:
+lrdoctor does not guess.
 
 In config files (``lrdoctor check``): a recurrent architecture with a schedule
 that has no warmup (e.g. rl-baselines3-zoo's ``lin_3e-4``), warmup switched off,
@@ -72,15 +73,7 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
             evidence=evidence,
             fix=prescription.fix_for(run),
         )
-    elif not run.architecture.known:
-        yield Problem(
-            message=(
-                f"{described}, and the architecture is unknown ({run.architecture.source}): "
-                "a recurrent policy needs warmup; pass --arch to decide"
-            ),
-            evidence=evidence,
-            severity=Severity.info,
-        )
+
 
 
 def effective_schedule(record: UnitRecord, near_peak: float) -> str | None:

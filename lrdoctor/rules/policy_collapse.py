@@ -14,8 +14,9 @@ one of: entropy rising (as LRD004 judges it), entropy collapsing to
 ``return_drop`` of its scale (the larger of its early size and its 10-90% range).
 
 Onset: where the outcome turned: the step the return (else success rate) peaked
-before it fell, or the step the entropy's trend left its early band, whichever
-came first; the KL's sustained excess (from the first update over the threshold
+before it fell, the step a rising entropy's trend left its early band, or the step
+a collapsing entropy reached its floor (entropy falls as a policy learns, so
+leaving its start is no turn), whichever came first; the KL's sustained excess (from the first update over the threshold
 in the first window of ``window`` updates whose median is over it) is told beside
 it as the cause. With no turn to point at (the return never improved), the onset
 is the start of that sustained excess. The evidence also gives the step the
@@ -49,7 +50,7 @@ from typing import Any, Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded, prescription
-from lrdoctor.rules.common import Follow, Problem, leaves_band, level_change, lr_cause, outcome
+from lrdoctor.rules.common import Follow, Problem, leaves_band, lr_cause, outcome
 from lrdoctor.words import METRIC_NAMES, steps
 
 CODE = "LRD006"
@@ -103,9 +104,8 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
         if fall is not None:
             symptoms.append(f"entropy collapsed to {fall.value / fall.initial:.0%} of its start")
             evidence.update(entropy_collapse_step=fall.step)
-            change = level_change(run.metrics["entropy"], options["entropy_early_fraction"], options["late_fraction"])
-            left = leaves_band(run.metrics["entropy"], change, above=False) if change is not None else None
-            turns.append((left if left is not None else fall.step, "entropy left its early band"))
+            # Entropy falls as a policy learns: only reaching the floor is a turn, not leaving its start.
+            turns.append((fall.step, f"entropy fell to {fall.value / fall.initial:.0%} of its start"))
     result = outcome(run, options["early_fraction"], options["late_fraction"])
     if result is not None and result.dropped(options["return_drop"]):
         symptoms.append(

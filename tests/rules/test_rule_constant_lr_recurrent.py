@@ -16,10 +16,12 @@ def test_constant_lr_on_a_gru_names_the_gru_and_where_it_was_read(findings):
     assert finding.fix["schedule"]["base_lr"] == 3e-4 and "sb3" in finding.fix["code"]
 
 
-def test_not_on_an_mlp_and_only_info_when_the_architecture_is_unknown(findings):
+def test_not_on_an_mlp_and_not_when_the_architecture_is_unknown(findings):
     assert findings(make_run(healthy_metrics(), architecture=MLP), "LRD002") == []
-    [unknown] = findings(make_run(healthy_metrics(), architecture=UNKNOWN), "LRD002")
-    assert unknown.severity is Severity.info and "--arch" in unknown.message
+    # an unknown architecture never yields constant-lr-recurrent: LRD014 says it (issue 15)
+    assert findings(make_run(healthy_metrics(), architecture=UNKNOWN), "LRD002") == []
+    [unknown] = findings(make_run(healthy_metrics(), architecture=UNKNOWN), "LRD014")
+    assert unknown.severity is Severity.info and "--arch" in unknown.message and "LRD002" in unknown.message
 
 
 def test_severity_override(findings):
