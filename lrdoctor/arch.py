@@ -45,3 +45,27 @@ def is_recurrent(kind: str) -> bool | None:
     if kind == "unknown":
         return None
     return kind in RECURRENT_KINDS
+
+
+# CleanRL names a run's exp_name after its script, and the script fixes the network
+# (checked in cleanrl/*.py): these spell no architecture word, or spell it unreliably.
+CLEANRL_SCRIPTS = {
+    "ppo": "mlp",
+    "ppo_continuous_action": "mlp",
+    "ppo_continuous_action_isaacgym": "mlp",
+    "ppo_pettingzoo_ma_atari": "cnn",
+    "ppo_atari": "cnn",
+    "ppo_atari_envpool": "cnn",
+    "ppo_atari_multigpu": "cnn",
+    "ppo_procgen": "cnn",
+    "ppo_rnd_envpool": "cnn",
+    "ppg_procgen": "cnn",
+    "ppo_atari_lstm": "lstm",
+    "ppo_atari_envpool_async_jax_scan_impalanet_machado": "cnn",
+    "ppo_trxl": "attention",
+}
+
+
+def script_kind(exp_name: str) -> str | None:
+    """The architecture a CleanRL script trains, from its exp_name (``ppo_atari_lstm`` -> lstm)."""
+    return CLEANRL_SCRIPTS.get(exp_name.strip().lower()) or kind_of(exp_name)

@@ -25,7 +25,7 @@ import ast
 from collections import deque
 from typing import Any, Mapping
 
-from lrdoctor.arch import is_recurrent, kind_of
+from lrdoctor.arch import is_recurrent, kind_of, script_kind
 from lrdoctor.configs.loaders import Document
 from lrdoctor.configs.record import (
     ADAPTIVE,
@@ -156,7 +156,9 @@ def _zoo_schedule_string(setting: Setting) -> tuple[Setting | None, Setting]:
 
 def policy_kwargs(setting: Setting | None) -> dict[str, Any]:
     """``policy_kwargs`` as a mapping: a YAML/JSON mapping, or a ``dict(...)`` call string
-    parsed with ``ast`` (literals kept, names such as ``nn.ReLU`` kept as their text)."""
+    parsed with ``ast`` (literals kept, names such as ``nn.ReLU`` kept as their text). Any
+    call's keywords are read alike: Tune's params.json holds RLlib's model config as the
+    text ``DefaultModelConfig(use_lstm=True, ...)``. Nothing is evaluated."""
     if setting is None:
         return {}
     if isinstance(setting.value, Mapping):
@@ -167,7 +169,7 @@ def policy_kwargs(setting: Setting | None) -> dict[str, Any]:
         tree = ast.parse(setting.value.strip(), mode="eval").body
     except (SyntaxError, ValueError, RecursionError):
         return {}
-    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id == "dict":
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
         pairs = [(k.arg, k.value) for k in tree.keywords if k.arg]
     elif isinstance(tree, ast.Dict):
         pairs = [(k.value, v) for k, v in zip(tree.keys, tree.values) if isinstance(k, ast.Constant)]
@@ -189,7 +191,7 @@ def _looks_like_rllib(data: Mapping[str, Any]) -> bool:
     model = data.get("model")
     if isinstance(model, Mapping) and {"use_lstm", "use_attention", "fcnet_hiddens", "max_seq_len"} & set(model):
         return True
-    if isinstance(data.get("model_config"), Mapping):
+    if isinstance(data.get("model_config"), Mapping) or "_model_config" in data:
         return True
     if isinstance(data.get("lr_schedule"), list):
         return True
@@ -198,28 +200,50 @@ def _looks_like_rllib(data: Mapping[str, Any]) -> bool:
     return len(markers & set(data)) >= 2
 
 
+def _rllib_model(config: View, new_stack: bool) -> tuple[Setting, Mapping[str, Any]] | None:
+    """The model config RLlib uses, and where it is written. The new API stack reads
+    ``model_config`` (``_model_config`` in Tune's params.json, as the text of a
+    ``DefaultModelConfig(...)``) and ignores the legacy ``model`` dict, which params.json
+    still holds with its defaults (``use_lstm: false``): reading that one calls an LSTM an MLP."""
+    names = ("model_config", "_model_config") if new_stack else ("model",)
+    for name in names:
+        found = config.get(name)
+        if found is None:
+            continue
+        settings = policy_kwargs(found)
+        if settings or isinstance(found.value, Mapping):
+            return found, settings
+    return None
+
+
 def read_rllib(view: View, record: UnitRecord) -> UnitRecord:
     config = view.section("config") or view
     stop = view.section("stop") or config.section("stop")
     new_stack = (
         "model_config" in config.data
+        or "_model_config" in config.data and as_bool(config.data.get("enable_rl_module_and_learner")) is not False
         or as_bool(config.data.get("enable_rl_module_and_learner")) is True
         or isinstance(config.data.get("lr"), list)
     )
     changes: dict[str, Any] = {"dialect": "new-stack" if new_stack else "old-stack"}
-    model = config.section("model_config") or config.section("model")
+    model = _rllib_model(config, new_stack)
     if model is not None:
+        where, settings = model
+
+        def at(key: str) -> Setting:  # the key's own position when the model is a mapping, else its text's
+            own = config.get(*where.key.split(".")[-1:], key) if isinstance(where.value, Mapping) else None
+            return own or where.but(key=f"{where.key}.{key}", value=settings.get(key))
+
         for flag, kind in (("use_lstm", "lstm"), ("use_attention", "attention")):
-            found = model.get(flag)
-            if found is not None and as_bool(found.value):
-                changes.update(_architecture(found, kind, None))
+            if as_bool(settings.get(flag)):
+                changes.update(_architecture(at(flag), kind, None))
                 break
         else:
-            custom = model.get("custom_model")
-            if custom is not None and isinstance(custom.value, str) and kind_of(custom.value):
-                changes.update(_architecture(custom, kind_of(custom.value), custom.value))
+            custom = settings.get("custom_model")
+            if isinstance(custom, str) and kind_of(custom):
+                changes.update(_architecture(at("custom_model"), kind_of(custom), custom))
             else:
-                changes.update(_architecture(model.here(declared=False), "mlp", "RLlib default fcnet"))
+                changes.update(_architecture(where.but(declared=False), "mlp", "RLlib default fcnet"))
 
     listed = config.get("lr") if new_stack else config.get("lr_schedule")
     named = warmup = None
@@ -518,12 +542,12 @@ def _architecture_evidence(view: View) -> tuple[Setting, str, str] | None:
             if name is None:
                 continue
             named.append((setting, name))
-            kind = kind_of(name)
+            kind = _kind_named(normal, name)
             if kind is not None:
                 kinds.append((setting, kind, name))
     if named:
         setting, name = named[0]
-        kind = kind_of(name)
+        kind = _kind_named(_norm(setting.key.rsplit(".", 1)[-1]), name)
         if kind is not None:
             return setting, kind, name
         own = _find_section(view, name)
@@ -535,6 +559,11 @@ def _architecture_evidence(view: View) -> tuple[Setting, str, str] | None:
             return evidence, kind, name
         return None
     return kinds[0] if kinds else None
+
+
+def _kind_named(key: str, name: str) -> str | None:
+    """The kind a name spells; CleanRL's exp_name is its script's name, which fixes the network."""
+    return script_kind(name) if key == "exp_name" else kind_of(name)
 
 
 def _find_section(view: View, name: str) -> View | None:

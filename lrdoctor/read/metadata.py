@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from lrdoctor.arch import KINDS, is_recurrent, kind_of
+from lrdoctor.arch import KINDS, is_recurrent, kind_of, script_kind
 from lrdoctor.configs.formats import read_unit
 from lrdoctor.configs.loaders import Document, ParseError, Skipped, load, read_text
 from lrdoctor.configs.record import Setting, UnitRecord, as_float
@@ -202,14 +202,22 @@ def _dirs_up_to(run_dir: Path, root: Path) -> Iterable[Path]:
 
 def _kind_from_dir_name(name: str) -> tuple[str, str] | None:
     """A kind guessed from a directory name, and why. SB3 names runs ``RecurrentPPO_1`` (sb3-contrib's
-    RecurrentPPO has only LSTM policies); CleanRL ``{env}__{exp_name}__{seed}__{time}``, where only
-    the exp_name speaks of the network."""
+    RecurrentPPO has only LSTM policies); skrl ``<time>_<agent class>`` (``_PPO_RNN``); CleanRL
+    ``{env}__{exp_name}__{seed}__{time}``, where only the exp_name, its script, speaks of the network."""
     if name.startswith("RecurrentPPO"):
         return "lstm", "guess: sb3-contrib RecurrentPPO is LSTM-only"
+    if _SKRL_RUN.fullmatch(name) and name.endswith("_PPO"):
+        return "mlp", "guess: skrl's PPO agent takes no recurrent model, PPO_RNN does"
     parts = name.split("__")
-    word = parts[1] if len(parts) >= 3 else name
-    kind = kind_of(word)
-    return (kind, f"guess from '{display(word)}'") if kind else None
+    if len(parts) >= 3:  # CleanRL: the script names the network
+        kind = script_kind(parts[1])
+        return (kind, f"guess from CleanRL's script '{display(parts[1])}'") if kind else None
+    kind = kind_of(name)
+    return (kind, f"guess from '{display(name)}'") if kind else None
+
+
+# skrl names its run folders <%y-%m-%d_%H-%M-%S-%f>_<agent class>, e.g. 26-12-01_21-56-25-876495_PPO_RNN.
+_SKRL_RUN = re.compile(r"\d{2}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}-\d{6}_\w+")
 
 
 # ---------------------------------------------------------------- LR configuration

@@ -15,6 +15,7 @@ import numpy as np
 from lrdoctor.model import Metrics, MetricSource, Points, ReadNote
 from lrdoctor.read.tags import (
     LIBRARY_BY_NAME,
+    RLLIB_LIFETIME_TAG,
     RLLIB_TIMESTEPS_TAG,
     TagRule,
     choose_library,
@@ -112,16 +113,23 @@ def normalise(
                 )
             )
 
+    notes.extend(ReadNote(where, choice.rule.caveat) for choice in chosen.values() if choice.rule.caveat)
+    for pattern, why in lib.unmapped if lib is not None else ():
+        if any(re.fullmatch(pattern, tag) for tag in all_tags):
+            notes.append(ReadNote(where, why))
     unknown = tuple(sorted(t for t in all_tags if not known.fullmatch(t)))
     if not points:
         notes.append(
             ReadNote(where, f"no known tags: none of {len(all_tags)} scalar tags maps to a canonical metric (see --tag)")
         )
+    step_axis = _step_axis(lib.name if lib else None, lib.step_axis if lib else "unknown", scalars)
+    if step_axis == "training_iteration":
+        points, step_axis = _in_env_steps(points, scalars)
     return Normalised(
         metrics=Metrics.from_points(points),
         sources=sources,
         library=lib.name if lib else None,
-        step_axis=_step_axis(lib.name if lib else None, lib.step_axis if lib else "unknown", scalars),
+        step_axis=step_axis,
         unknown_tags=unknown,
         notes=tuple(notes),
     )
@@ -136,3 +144,22 @@ def _step_axis(library: str | None, default: str, scalars: Mapping[str, Points])
         if RLLIB_TIMESTEPS_TAG.fullmatch(tag):
             return "timesteps_total" if np.array_equal(steps.astype(np.float64), values) else "training_iteration"
     return "training_iteration"
+
+
+def _in_env_steps(points: dict[str, Points], scalars: Mapping[str, Points]) -> tuple[dict[str, Points], str]:
+    """RLlib's metrics re-indexed from training iterations to the env steps sampled by each,
+    when the run logged that counter: a prescription "over 20 steps" helps no one."""
+    counter = next((scalars[tag] for tag in sorted(scalars) if RLLIB_LIFETIME_TAG.fullmatch(tag)), None)
+    if counter is None or not len(counter[0]):
+        return points, "training_iteration"
+    iterations, env_steps = counter
+    order = np.argsort(iterations, kind="stable")
+    iterations, env_steps = iterations[order], env_steps[order]
+    if not (np.all(np.isfinite(env_steps)) and np.all(np.diff(env_steps) > 0)):  # one env step per iteration
+        return points, "training_iteration"
+    moved: dict[str, Points] = {}
+    for metric, (steps, values) in points.items():
+        at = np.clip(np.searchsorted(iterations, steps), 0, len(iterations) - 1)
+        known = iterations[at] == steps
+        moved[metric] = (env_steps[at][known].astype(np.int64), values[known])
+    return moved, "env steps (num_env_steps_sampled_lifetime)"

@@ -21,9 +21,13 @@ Checked against the libraries' own sources:
   ``rewards/time`` (seconds): only the frame-indexed one shares the step axis.
 - skrl: ``Loss / Entropy loss`` is ``-entropy_loss_scale * H``; ``Learning / Learning rate``
   only with a scheduler; step = timestep.
-- Tianshou: ``update/ent_loss/mean`` is ``dist.entropy().mean()`` (+H despite the name),
-  logged against gradient steps. Its returns are logged against env steps, a different
-  axis, so they are not mapped (one run has one step axis).
+- Tianshou 2.x: ``update/ent_loss/mean`` is ``dist.entropy().mean()`` (+H despite the name),
+  ``update/actor_loss/mean`` the policy loss, logged against gradient steps. Its returns are
+  logged against env steps, a different axis, so they are not mapped (one run has one step
+  axis), and the report says so.
+- rsl_rl (5.x, and the renames before it): ``Loss/learning_rate`` (its adaptive LR),
+  ``Loss/entropy`` (+H), ``Loss/value`` (``Loss/value_function`` before v5),
+  ``Loss/surrogate``, ``Train/mean_reward``; no KL is logged; step = learning iteration.
 - TorchRL sota-implementations: ``train/<loss key>`` at collected frames; ``kl_approx`` is
   ``mean(prev_log_prob - log_prob)`` (k1); ``loss_entropy`` is ``-entropy_coef * H``.
 - npp-rl's enhanced TensorBoard callback mirrors SB3's values under other names
@@ -45,19 +49,24 @@ class TagRule:
     pattern: str
     negated: bool = False
     estimator: str | None = None
+    caveat: str | None = None  # what a report must say when this tag feeds the metric
 
 
 @dataclass(frozen=True)
 class Library:
-    """A library's naming: its rules in preference order, and the unit of its step axis."""
+    """A library's naming: its rules in preference order, the unit of its step axis, and tags
+    it logs that are deliberately not mapped, with why (a report says so when they are there)."""
 
     name: str
     step_axis: str
     rules: tuple[TagRule, ...]
+    unmapped: tuple[tuple[str, str], ...] = ()  # (pattern, why)
 
 
-def _rules(metric: str, *patterns: str, negated: bool = False, estimator: str | None = None) -> tuple[TagRule, ...]:
-    return tuple(TagRule(metric, p, negated, estimator) for p in patterns)
+def _rules(
+    metric: str, *patterns: str, negated: bool = False, estimator: str | None = None, caveat: str | None = None
+) -> tuple[TagRule, ...]:
+    return tuple(TagRule(metric, p, negated, estimator, caveat) for p in patterns)
 
 
 # RLlib results go through Tune's logger, which prefixes "ray/tune/"; other loggers don't.
@@ -165,7 +174,9 @@ LIBRARIES: tuple[Library, ...] = (
         "timesteps",
         (
             *_rules("lr", _skrl("Learning / Learning rate")),
-            *_rules("entropy", _skrl("Loss / Entropy loss"), negated=True),
+            *_rules("entropy", _skrl("Loss / Entropy loss"), negated=True, caveat=(
+                "skrl logs -entropy_loss_scale x H and saves no config to read the scale from: "
+                "entropy values are scaled, so only their shape is judged")),
             *_rules("value_loss", _skrl("Loss / Value loss")),
             *_rules("policy_loss", _skrl("Loss / Policy loss")),
             *_rules("episode_return", _skrl("Reward / Total reward (mean)")),
@@ -177,7 +188,23 @@ LIBRARIES: tuple[Library, ...] = (
         (
             *_rules("entropy", "update/ent_loss/mean", "update/loss/ent"),
             *_rules("value_loss", "update/vf_loss/mean", "update/loss/vf"),
-            *_rules("policy_loss", "update/clip_loss/mean", "update/loss/clip"),
+            *_rules("policy_loss", "update/actor_loss/mean", "update/clip_loss/mean", "update/loss/clip"),
+        ),
+        unmapped=((r"(?:training|test)/returns_stat/mean", (
+            "Tianshou logs returns (training/returns_stat/mean) against env steps and its losses against "
+            "update steps: a run has one step axis, so the returns are not used and the collapse and "
+            "entropy rules judge without them")),),
+    ),
+    Library(
+        "rsl_rl",
+        "iterations",
+        (
+            # rsl_rl logs no KL: its KL only drives the adaptive LR, clamped to [1e-5, 1e-2].
+            *_rules("lr", "Loss/learning_rate"),
+            *_rules("entropy", "Loss/entropy"),
+            *_rules("value_loss", "Loss/value", "Loss/value_function"),  # value_function before v5
+            *_rules("policy_loss", "Loss/surrogate"),
+            *_rules("episode_return", "Train/mean_reward"),
         ),
     ),
     Library(
@@ -187,7 +214,9 @@ LIBRARIES: tuple[Library, ...] = (
             *_rules("lr", "train/lr"),
             *_rules("kl", "train/kl_approx", estimator="k1"),
             *_rules("entropy", "train/entropy"),
-            *_rules("entropy", "train/loss_entropy", negated=True),
+            *_rules("entropy", "train/loss_entropy", negated=True, caveat=(
+                "TorchRL's train/loss_entropy is -entropy_coef x H: entropy values are scaled, so only "
+                "their shape is judged")),
             *_rules("clip_fraction", "train/clip_fraction"),
             *_rules("value_loss", "train/loss_critic"),
             *_rules("policy_loss", "train/loss_objective"),
@@ -202,6 +231,9 @@ LIBRARY_BY_NAME: dict[str, Library] = {lib.name: lib for lib in LIBRARIES}
 # Tune's step is timesteps_total when the result has one, else training_iteration;
 # this tag (when logged) tells which one a run used.
 RLLIB_TIMESTEPS_TAG = re.compile(_TUNE + "timesteps_total")
+# The new API stack reports no timesteps_total, so Tune steps by training_iteration; this
+# counter, logged each iteration, gives the env steps of each.
+RLLIB_LIFETIME_TAG = re.compile(_TUNE + "(?:env_runners/)?num_env_steps_sampled_lifetime")
 
 
 def override_rules(overrides: Mapping[str, str] | None) -> tuple[TagRule, ...]:
@@ -219,7 +251,7 @@ def wanted_pattern(extra: Iterable[TagRule] = ()) -> re.Pattern[str]:
     materialises only those."""
     patterns = {rule.pattern for lib in LIBRARIES for rule in lib.rules}
     patterns.update(rule.pattern for rule in extra)
-    patterns.add(RLLIB_TIMESTEPS_TAG.pattern)
+    patterns.update((RLLIB_TIMESTEPS_TAG.pattern, RLLIB_LIFETIME_TAG.pattern))
     return re.compile("|".join(f"(?:{p})" for p in sorted(patterns)))
 
 

@@ -44,7 +44,13 @@ from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Problem, finite, first_sustained_step, lr_cause, smooth
+from lrdoctor.rules.common import (
+    Problem,
+    finite,
+    first_sustained_step,
+    lr_cause,
+    smooth,
+)
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD001"
