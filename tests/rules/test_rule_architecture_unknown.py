@@ -1,5 +1,4 @@
 import numpy as np
-
 from synthetic_runs import GRU, MLP, UNKNOWN, healthy_metrics, make_run, series
 
 from lrdoctor.model import LRShape, Severity

@@ -2,7 +2,15 @@
 
 import numpy as np
 import pytest
-from synthetic_runs import GRU, MLP, UNKNOWN, collapsing_metrics, healthy_metrics, make_run, series
+from synthetic_runs import (
+    GRU,
+    MLP,
+    UNKNOWN,
+    collapsing_metrics,
+    healthy_metrics,
+    make_run,
+    series,
+)
 
 from lrdoctor.model import LRShape, Severity
 

@@ -1,7 +1,13 @@
 """LRD011 schedule-not-applied on synthetic runs (see synthetic_runs.py)."""
 
 import pytest
-from synthetic_runs import MLP, collapsing_metrics, constant_lr, healthy_metrics, make_run
+from synthetic_runs import (
+    MLP,
+    collapsing_metrics,
+    constant_lr,
+    healthy_metrics,
+    make_run,
+)
 
 from lrdoctor.model import LRShape, RunConfig, Severity, Sourced
 
