@@ -451,7 +451,7 @@ ARCHITECTURE_KEYS = ("architecture", "arch", "architecture_name", "model_type", 
                      "cell_type", "recurrent_type", "recurrent_cell", "sequence_model", "temporal_model",
                      "exp_name")  # CleanRL: the script's name (ppo_atari_lstm) decides the network
 # Inside a mapping under one of the keys above, these name it: model: {type: gru}.
-NAME_KEYS = ("type", "name", "class", "kind", "cell", "_target_", "class_path")
+NAME_KEYS = ("type", "name", "class", "class_name", "kind", "cell", "_target_", "class_path")
 FLAGS = {"use_rnn": "rnn", "use_lstm": "lstm", "use_gru": "gru", "recurrent": "rnn", "is_recurrent": "rnn",
          "use_recurrent": "rnn", "use_attention": "attention", "use_transformer": "attention",
          "use_mamba": "mamba", "use_ssm": "mamba"}
@@ -548,6 +548,9 @@ def _architecture_evidence(view: View) -> tuple[Setting, str, str] | None:
     if named:
         setting, name = named[0]
         kind = _kind_named(_norm(setting.key.rsplit(".", 1)[-1]), name)
+        cell = next((k for k in kinds if k[1] in ("gru", "lstm")), None)
+        if kind == "rnn" and cell is not None:  # ActorCriticRecurrent with rnn_type: lstm is an LSTM
+            return cell[0], cell[1], name
         if kind is not None:
             return setting, kind, name
         own = _find_section(view, name)

@@ -37,10 +37,15 @@ from lrdoctor.words import display
 # Names of config files read beside and above a run, in order of preference within a directory.
 CONFIG_NAMES = (
     "config.yaml",
+    "config_used.yaml",
     "config.yml",  # rl-zoo hyperparameters (an OrderedDict dumped as a list of pairs)
     "args.yml",  # rl-zoo command line
+    "params/agent.yaml",  # Isaac Lab's train scripts, beside rsl_rl, rl_games and skrl runs
+    "params/env.yaml",
+    ".hydra/config.yaml",  # Hydra's composed config (IsaacGymEnvs, rl_games through Hydra)
     "params.json",  # Ray Tune trial
     "config.json",  # Sample Factory, npp-rl
+    "cfg.json",  # Sample Factory
     "training_config.json",  # npp-rl
     "config.toml",
     "hparams.yaml",

@@ -140,3 +140,25 @@ def test_what_cannot_be_judged_is_said(report):
     assert any("only their shape is judged" in note["message"] for note in skrl["notes"])
     torchrl = report["torchrl/PPO_corpus_CartPole-v1_0872ea13_26_12_01-22_00_44"]
     assert [f["code"] for f in torchrl["findings"] if f["code"] in ("LRD002", "LRD003", "LRD014")] == ["LRD014"]
+
+
+def test_a_config_saved_the_way_isaac_lab_saves_it_is_read(tmp_path):
+    """Isaac Lab's train scripts save the agent's config as params/agent.yaml beside the run.
+    This one is written fresh, in the shape Isaac Lab writes for rsl_rl, beside the real rsl_rl
+    run's event file (copied: the corpus itself is never changed)."""
+    import shutil
+
+    from lrdoctor.read.metadata import read_metadata
+
+    run = tmp_path / "2026-12-01_22-02-30_gru_pendulum"
+    shutil.copytree(CORPUS / "rsl_rl" / run.name, run)
+    (run / "params").mkdir()
+    (run / "params" / "agent.yaml").write_text(
+        "seed: 105\nnum_steps_per_env: 64\nmax_iterations: 60\n"
+        "policy:\n  class_name: ActorCriticRecurrent\n  rnn_type: lstm\n  rnn_hidden_dim: 64\n"
+        "algorithm:\n  class_name: PPO\n  learning_rate: 0.001\n  schedule: adaptive\n  desired_kl: 0.01\n"
+    )
+    meta = read_metadata(run, run)
+    assert (meta.architecture.kind, meta.architecture.source) == ("lstm", "params/agent.yaml:6 policy.rnn_type")
+    assert meta.config.lr.value == 0.001 and meta.config.lr_schedule.value == "adaptive"
+    assert meta.config.target_kl is None  # desired_kl is the adaptive LR's set-point, not a limit
