@@ -43,6 +43,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from lrdoctor.arch import KINDS, is_recurrent, kind_of
+from lrdoctor.live.monitor import GRACE_UPDATES, StopPolicy, live_options
 from lrdoctor.live.watch import new_findings
 from lrdoctor.model import (
     Architecture,
@@ -58,13 +59,12 @@ from lrdoctor.read.discover import FoundRun
 from lrdoctor.read.metadata import Metadata
 from lrdoctor.read.tags import wanted_pattern
 from lrdoctor.rules import engine
-from lrdoctor.rules.options import Options, load_options
+from lrdoctor.rules.options import Options
 
 LIBRARY = "sb3"
 RETURN_TAG = "rollout/ep_rew_mean"  # what SB3's dump_logs names the mean of its episode buffer
 SUCCESS_TAG = "rollout/success_rate"
 UPDATES_TAG = "train/n_updates"
-STOP_ON = ("error", "warning", None)
 # Kinds named by a module's class, most specific first: an LSTM policy is an LSTM policy
 # even though its class is called "Recurrent..." and it holds an MlpExtractor.
 _KIND_ORDER = ("lstm", "gru", "attention", "mamba", "rnn", "cnn", "mlp")
@@ -177,7 +177,11 @@ def _callback_class():
     class LrDoctorCallback(BaseCallback):
         """Run lrdoctor's rules on the trainer's logged values every ``check_every_rollouts``
         rollouts; log new findings as ``lrdoctor/<code>``, print them when ``verbose``, and
-        stop training at a finding of ``stop_on`` severity or above (None: never).
+        stop training at a finding about the dynamics of ``stop_on`` severity or above (None:
+        never), after the first ``grace_updates`` updates. Findings about the run's settings
+        (LRD002, LRD003, LRD011, LRD014) are reported once and stop nothing unless
+        ``stop_on_static`` (``lrdoctor.live.monitor.StopPolicy``). ``select``/``ignore`` pick
+        rules by code, slug or prefix.
 
         After training, ``result`` is the last RunResult and ``findings`` every finding
         reported, in order (a finding again only when its severity rose)."""
@@ -189,15 +193,18 @@ def _callback_class():
             options: Options | None = None,
             architecture: str | None = None,
             verbose: int = 1,
+            grace_updates: int = GRACE_UPDATES,
+            stop_on_static: bool = False,
+            select: Iterable[str] | None = None,
+            ignore: Iterable[str] | None = None,
         ) -> None:
             super().__init__(verbose)
             if not isinstance(check_every_rollouts, int) or check_every_rollouts < 1:
                 raise ValueError(f"check_every_rollouts must be a positive integer, not {check_every_rollouts!r}")
-            if stop_on not in STOP_ON:
-                raise ValueError(f"stop_on must be 'error', 'warning' or None, not {stop_on!r}")
+            self.policy = StopPolicy(stop_on, grace_updates, stop_on_static)
             self.check_every_rollouts = check_every_rollouts
             self.stop_on = stop_on
-            self.options = options if options is not None else load_options()
+            self.options = live_options(select, ignore, options)
             self.architecture = architecture
             self.recorder = Recorder()
             self.result: RunResult | None = None
@@ -231,12 +238,13 @@ def _callback_class():
             run = self.recorder.run(name, Path(self.logger.get_dir() or "."), self._arch, self._config)
             self.result = engine.analyze([run], self.options)[0]
             fresh = new_findings(self.result.findings, name, self._reported)
+            updates = len(self.recorder.series.get(UPDATES_TAG, ((),))[0])
             for finding in fresh:
                 self.findings.append(finding)
                 self.logger.record(f"lrdoctor/{finding.code}", finding_text(finding))
                 if self.verbose >= 1:
                     print(f"lrdoctor: {finding.code} {finding_text(finding)}")
-                if self.stopped_by is None and self.stop_on and finding.severity.rank >= Severity(self.stop_on).rank:
+                if self.stopped_by is None and self.policy.stops(finding, updates):
                     self.stopped_by = finding
             if self.stopped_by is not None and self.verbose >= 1 and self.stopped_by in fresh:
                 print(f"lrdoctor: stopping training at step {self.model.num_timesteps:,} "

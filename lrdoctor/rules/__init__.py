@@ -10,7 +10,9 @@ A rule is a plain module (no classes), in the style of yamllint:
 - ``REQUIRES``: the canonical metrics a run-scoped check needs; an entry that is
   a tuple means any one of those. When one is missing the engine reports
   LRD010 metric-missing instead of running the rule, so rules stay simple;
-- for run-scoped rules, ``check(run, options) -> Iterator[Problem]``.
+- for run-scoped rules, ``check(run, options) -> Iterator[Problem]``;
+- ``STATIC = True`` for a rule about the run's settings rather than its dynamics
+  (a live run reports it once and does not stop on it unless asked).
 
 The engine, not the rule, attaches code, slug and the configured severity.
 Codes are stable: reports, suppressions and CI depend on them.
@@ -81,6 +83,6 @@ def resolve(names: Iterable[str]) -> set[str]:
     return codes
 
 
-def run_scoped(code: str) -> bool:
-    """Whether a rule checks logged runs (the rest only lint config files)."""
-    return RULES[code].SCOPE in ("run", "both")
+def static(code: str) -> bool:
+    """Whether a rule judges a run's settings (known before its first update), not its dynamics."""
+    return bool(getattr(RULES[code], "STATIC", False))

@@ -30,6 +30,7 @@ CODE = "LRD014"
 SLUG = "architecture-unknown"
 SEVERITY = Severity.info
 SCOPE = "run"
+STATIC = True  # about the run's settings, known before its first update
 REQUIRES = ("lr",)
 OPTIONS = {"near_peak": Follow("LRD003", "near_peak")}
 

@@ -53,6 +53,7 @@ SEVERITY = Severity.error
 # gate on configs, where no dynamics are known yet, keeps it an error.
 SEVERITY_ON_A_HEALTHY_RUN = Severity.warning
 SCOPE = "both"
+STATIC = True  # about the run's settings, known before its first update
 REQUIRES = ("lr",)
 OPTIONS: dict = {}
 

@@ -46,6 +46,7 @@ CODE = "LRD003"
 SLUG = "no-warmup-recurrent"
 SEVERITY = Severity.warning
 SCOPE = "both"
+STATIC = True  # about the run's settings, known before its first update
 REQUIRES = ("lr",)
 OPTIONS = {"near_peak": 0.5}
 LIMITS = {"near_peak": (0, 1)}

@@ -36,6 +36,7 @@ CODE = "LRD011"
 SLUG = "schedule-not-applied"
 SEVERITY = Severity.error
 SCOPE = "run"
+STATIC = True  # about the run's settings, known before its first update
 REQUIRES = ("lr",)
 OPTIONS: dict = {}
 

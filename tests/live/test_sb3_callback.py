@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lrdoctor import rules
 from lrdoctor.live import sb3 as lrd_sb3
 from lrdoctor.rules.options import load_options
 
@@ -65,9 +66,10 @@ def test_bad_arguments_are_refused():
         lrd_sb3.LrDoctorCallback(check_every_rollouts=0)
 
 
-def test_recurrent_ppo_at_a_constant_lr_is_stopped_on_the_warning(tmp_path, capsys):
+def test_recurrent_ppo_at_a_constant_lr_is_stopped_on_the_warning_when_asked(tmp_path, capsys):
     # Before the KL has done anything, a constant LR on an LSTM is a risk, not a failure: LRD002
-    # is a warning on a run whose dynamics hold (issue 15), so stopping on it takes stop_on="warning".
+    # is a warning on a run whose dynamics hold (issue 15), and a finding about the run's settings
+    # stops training only when asked (stop_on_static, issue 19), so this takes both.
     needs_sb3()
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.logger import configure
@@ -77,7 +79,7 @@ def test_recurrent_ppo_at_a_constant_lr_is_stopped_on_the_warning(tmp_path, caps
         seed=0, device="cpu", policy_kwargs={"lstm_hidden_size": 8, "net_arch": [8]},
     )
     model.set_logger(configure(str(tmp_path), ["csv"]))
-    callback = lrd_sb3.LrDoctorCallback(stop_on="warning", options=options())
+    callback = lrd_sb3.LrDoctorCallback(stop_on="warning", stop_on_static=True, options=options())
     model.learn(N_STEPS * 20, callback=callback)
 
     arch = callback.result.run.architecture
@@ -149,7 +151,8 @@ def test_a_kl_blow_up_stops_a_feedforward_ppo_at_the_next_rollout(tmp_path):
     model = PPO("MlpPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS, n_epochs=4, learning_rate=0.1,
                 seed=0, device="cpu", policy_kwargs={"net_arch": [8]})
     model.set_logger(configure(str(tmp_path), ["csv"]))
-    callback = lrd_sb3.LrDoctorCallback(stop_on="error", options=options(), verbose=0)
+    # no grace period here: the stop comes at the first error (the grace period has its own test)
+    callback = lrd_sb3.LrDoctorCallback(stop_on="error", grace_updates=0, options=options(), verbose=0)
     model.learn(N_STEPS * 40, callback=callback)
 
     stop = callback.stopped_by
@@ -160,3 +163,40 @@ def test_a_kl_blow_up_stops_a_feedforward_ppo_at_the_next_rollout(tmp_path):
     assert model.num_timesteps == kl_steps[-1] + 1 < N_STEPS * 40  # the first step after the check
     with open(tmp_path / "progress.csv", newline="") as handle:
         assert any(row.get("lrdoctor/LRD001", "").startswith("error") for row in csv.DictReader(handle))
+
+
+def test_settings_findings_never_stop_and_the_grace_period_delays_a_stop(tmp_path):
+    """The README's snippet at a too-high LR: LRD002 is reported at once and does not stop
+    training; the KL's sustained excess stops it, after the grace period."""
+    needs_sb3()
+    from sb3_contrib import RecurrentPPO
+    from stable_baselines3.common.logger import configure
+
+    model = RecurrentPPO(
+        "MlpLstmPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS // 2, n_epochs=10, learning_rate=1e-2,
+        seed=100, device="cpu", policy_kwargs={"lstm_hidden_size": 8, "net_arch": [8]},
+    )
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    callback = lrd_sb3.LrDoctorCallback(stop_on="error", grace_updates=12, options=options(), verbose=0)
+    model.learn(N_STEPS * 60, callback=callback)
+
+    codes = [f.code for f in callback.findings]
+    assert codes[0] == "LRD002" and callback.stopped_by is not None and callback.stopped_by.code != "LRD002"
+    assert not rules.static(callback.stopped_by.code)
+    updates = len(callback.recorder.series["train/n_updates"][0])
+    assert updates > 12 and model.num_timesteps < N_STEPS * 60
+
+
+def test_ignore_and_select_by_code(tmp_path):
+    needs_sb3()
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import configure
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS, n_epochs=4, learning_rate=0.1,
+                seed=0, device="cpu", policy_kwargs={"net_arch": [8]})
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    callback = lrd_sb3.LrDoctorCallback(stop_on="error", grace_updates=0, ignore=["kl-exceeded", "LRD006"], verbose=0)
+    model.learn(N_STEPS * 12, callback=callback)
+    assert not any(f.code in ("LRD001", "LRD006") for f in callback.findings)
+    with pytest.raises(Exception, match="unknown rule"):
+        lrd_sb3.LrDoctorCallback(select=["LRD999"])

@@ -1,0 +1,169 @@
+"""The rules inside any training loop: a plain object a loop feeds its metrics, and the one
+policy that decides when a finding stops training (shared with the SB3 callback).
+
+Three lines in a CleanRL-style loop::
+
+    from lrdoctor.live.monitor import Monitor
+
+    monitor = Monitor(architecture="lstm", total_steps=args.total_timesteps, target_kl=args.target_kl)
+    for update in range(num_updates):
+        ...  # collect a rollout, then train on it
+        for finding in monitor.update(global_step, {"lr": lr, "kl": approx_kl, "entropy": entropy,
+                                                    "episode_return": mean_return}):
+            print(finding.code, finding.message)
+        if monitor.should_stop:
+            break
+
+Metrics are given by their canonical names (``lr``, ``kl``, ``entropy`` as +H,
+``clip_fraction``, ``value_loss``, ``policy_loss``, ``explained_variance``,
+``episode_return``, ``success_rate``); any other key is ignored.
+
+When to stop: a finding about the run's settings (a constant LR on a recurrent policy,
+LRD002; no warmup, LRD003; a schedule that was not applied, LRD011; an unknown
+architecture, LRD014) is known before the first update: it is reported once and never
+stops training unless ``stop_on_static``. A finding about the dynamics stops training at
+``stop_on`` severity or above, but not within the first ``grace_updates`` updates (a
+fresh policy's first updates are noisy). ``select``/``ignore`` pick rules by code, slug
+or prefix, as on the command line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from lrdoctor import rules
+from lrdoctor.arch import KINDS, is_recurrent, kind_of
+from lrdoctor.live.watch import new_findings
+from lrdoctor.model import CANONICAL_METRICS, Architecture, Finding, RunConfig, RunResult, Severity, Sourced
+from lrdoctor.read.build import Logged, build_run
+from lrdoctor.read.discover import FoundRun
+from lrdoctor.read.metadata import Metadata
+from lrdoctor.read.tags import override_rules, wanted_pattern
+from lrdoctor.rules import engine
+from lrdoctor.rules.options import Options, load_options
+
+STOP_ON = ("error", "warning", None)
+# Provisional: long enough for a fresh policy's first noisy updates, short enough to save
+# the GPU-hours a collapse costs. To be set from measured lead times (issue 19).
+GRACE_UPDATES = 5
+
+
+@dataclass(frozen=True)
+class StopPolicy:
+    """When a finding stops training."""
+
+    stop_on: str | None = "error"
+    grace_updates: int = GRACE_UPDATES
+    stop_on_static: bool = False
+
+    def __post_init__(self) -> None:
+        if self.stop_on not in STOP_ON:
+            raise ValueError(f"stop_on must be 'error', 'warning' or None, not {self.stop_on!r}")
+        if isinstance(self.grace_updates, bool) or not isinstance(self.grace_updates, int) or self.grace_updates < 0:
+            raise ValueError(f"grace_updates must be a whole number of updates, 0 or more, not {self.grace_updates!r}")
+
+    def stops(self, finding: Finding, updates: int) -> bool:
+        """Whether ``finding``, first seen after ``updates`` updates, stops training."""
+        if self.stop_on is None or finding.severity.rank < Severity(self.stop_on).rank:
+            return False
+        if rules.static(finding.code):
+            return self.stop_on_static
+        return updates > self.grace_updates
+
+
+def live_options(select: Iterable[str] | None, ignore: Iterable[str] | None, options: Options | None) -> Options:
+    """The rule options of a live run: given ones, else the project's, with ``select``/``ignore`` applied."""
+    if options is not None and select is None and ignore is None:
+        return options
+    return load_options(select=list(select) if select else None, ignore=list(ignore) if ignore else None)
+
+
+class Monitor:
+    """lrdoctor's rules on a training loop's metrics, fed one update at a time."""
+
+    def __init__(
+        self,
+        name: str = "run",
+        *,
+        architecture: str | None = None,
+        base_lr: float | None = None,
+        total_steps: int | None = None,
+        target_kl: float | None = None,
+        stop_on: str | None = "error",
+        grace_updates: int = GRACE_UPDATES,
+        stop_on_static: bool = False,
+        select: Iterable[str] | None = None,
+        ignore: Iterable[str] | None = None,
+        options: Options | None = None,
+    ) -> None:
+        self.name = name
+        self.policy = StopPolicy(stop_on, grace_updates, stop_on_static)
+        self.options = live_options(select, ignore, options)
+        self.architecture = _named_architecture(architecture)
+        self.config = RunConfig(
+            lr=_sourced(base_lr, "Monitor(base_lr=...)"),
+            total_steps=_sourced(total_steps, "Monitor(total_steps=...)", whole=True),
+            target_kl=_sourced(target_kl, "Monitor(target_kl=...)"),
+        )
+        self.updates = 0
+        self.result: RunResult | None = None
+        self.findings: list[Finding] = []
+        self.stopped_by: Finding | None = None
+        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        self._reported: dict[tuple, Severity] = {}
+
+    @property
+    def should_stop(self) -> bool:
+        return self.stopped_by is not None
+
+    def update(self, step: int, metrics: Mapping[str, Any]) -> list[Finding]:
+        """Record one update's metrics at ``step`` (e.g. env steps) and return the findings new in it."""
+        self.updates += 1
+        for metric, value in metrics.items():
+            number = _number(value)
+            if metric in CANONICAL_METRICS and number is not None:
+                steps, values = self._series.setdefault(metric, ([], []))
+                steps.append(int(step))
+                values.append(number)
+        scalars = {m: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=np.float64)) for m, (s, v) in self._series.items()}
+        overrides = override_rules({metric: metric for metric in CANONICAL_METRICS})
+        run = build_run(
+            FoundRun(path=Path(self.name), root=Path(self.name), name=self.name),
+            Logged(scalars, tags=scalars.keys()),
+            wanted_pattern(overrides),
+            overrides,
+            metadata=Metadata(self.architecture, self.config),
+        )
+        self.result = engine.analyze([run], self.options)[0]
+        fresh = new_findings(self.result.findings, self.name, self._reported)
+        self.findings += fresh
+        if self.stopped_by is None:
+            self.stopped_by = next((f for f in fresh if self.policy.stops(f, self.updates)), None)
+        return fresh
+
+
+def _named_architecture(name: str | None) -> Architecture:
+    if not name:
+        return Architecture(source="not given (Monitor(architecture=...))")
+    kind = name.lower() if name.lower() in KINDS else (kind_of(name) or "unknown")
+    return Architecture(kind, is_recurrent(kind), name, "Monitor(architecture=...)")
+
+
+def _sourced(value: Any, source: str, whole: bool = False) -> Sourced | None:
+    number = _number(value)
+    if number is None or not number > 0:
+        return None
+    return Sourced(int(number) if whole else number, source)
+
+
+def _number(value: Any) -> float | None:
+    """A value as a float; None for text, booleans and non-finite or non-scalar values."""
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # a numpy or torch scalar
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    return float(value)
