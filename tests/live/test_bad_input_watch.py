@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import pytest
 from bad_input import (
+    HOSTILE_TEXT,
+    assert_shown_safely,
     corpus_run,
     error_line,
+    hostile_run,
     lrdoctor,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
 )
+
+from lrdoctor.words import display
 
 
 def test_watch_missing_path(tmp_path):
@@ -56,3 +61,14 @@ def test_watch_exec_that_cannot_start_is_reported_and_the_watch_goes_on(tmp_path
     assert result.exit_code in (0, 1)
     assert "lrdoctor: --exec lrdoctor-no-such-command: No such file or directory" in result.stderr.splitlines()
     assert "watched 1 run for 1 pass" in result.stderr
+
+
+def test_watch_lines_show_hostile_text_escaped(tmp_path):
+    """A run directory, a tag and the config's architecture name all hold HOSTILE_TEXT."""
+    hostile_run(tmp_path)
+    result = lrdoctor("watch", tmp_path, "--once", "-v")
+    assert result.exit_code == 0
+    assert_shown_safely(result.stdout)
+    assert_shown_safely(result.stderr)
+    lines = result.stdout.splitlines()
+    assert lines and all(f"run{display(HOSTILE_TEXT)}: LRD" in line for line in lines)  # a finding a line
