@@ -39,10 +39,11 @@ from lrdoctor.rules.options import load_options
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 EXEC_HELP = (
-    "Run this command for each new finding (split like a shell line, run without one); placeholders: "
-    + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS)
-    + "."
+    "Run this command for each new finding (split like a shell line, run without one). Placeholders, each an"
+    " argument of its own: " + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS) + "; the same values"
+    " are in the environment as " + ", ".join(f"${name}" for name in watching.ENVIRONMENT.values()) + "."
 )
 
 
@@ -91,6 +92,11 @@ def watch(
     """Follow live runs; print each new finding once, as it appears (Ctrl-C to stop).
 
     Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C, SIGTERM or after --passes; 2 on bad input.
+
+    --exec runs a program, never a shell, once per new finding. A placeholder is a whole argument, never part
+    of a longer one, so a run's name cannot become code: --exec 'notify-send lrdoctor {message}'. A shell
+    script reads the values from the environment, quoted: --exec 'sh -c "notify \\"$LRDOCTOR_RUN\\""'. A value
+    that starts with - (a run named --version) is passed only after --, else that command is not run.
     """
     interval = parse_interval(every)
     timeout = parse_interval(exec_timeout)
@@ -163,14 +169,26 @@ def parse_interval(text: str) -> float:
 
 
 def parse_command(text: str) -> list[str]:
-    """``--exec`` as arguments (shell quoting rules, no shell), checked for unknown placeholders."""
+    """``--exec`` as arguments (shell quoting rules, no shell), checked: every placeholder is
+    known, an argument of its own (pasted into a longer one, a run's name would reach a
+    string that ``sh -c`` or ``python -c`` parses) and not the program."""
     try:
         argv = shlex.split(text)
     except ValueError as error:
         raise InputError(f"--exec {text}: {error}") from None
     if not argv:
         raise InputError("--exec: empty command")
-    for name in re.findall(r"\{(\w+)\}", " ".join(argv)):
-        if name not in watching.PLACEHOLDERS:
-            raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {', '.join(watching.PLACEHOLDERS)})")
+    for position, argument in enumerate(argv):
+        for name in _PLACEHOLDER.findall(argument):
+            if name not in watching.PLACEHOLDERS:
+                known = ", ".join(watching.PLACEHOLDERS)
+                raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {known})")
+            if position == 0:
+                raise InputError(f"--exec {argument}: the program is named, never a placeholder: a run must not choose it")
+            if watching.placeholder_name(argument) != name:
+                variable = watching.ENVIRONMENT[name]
+                raise InputError(
+                    f"--exec: {{{name}}} inside the argument {argument!r}: a placeholder must be an argument of"
+                    f" its own; a shell script reads ${variable}, e.g. sh -c 'notify \"${variable}\"'"
+                )
     return argv
