@@ -33,14 +33,17 @@ def test_watch_missing_path(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "every, message",
+    "option, value, message",
     [
-        ("abc", "--every abc: expected a duration such as 60s, 2m, 0.5s or 500ms"),
-        ("0s", "--every 0s: the interval must be more than zero"),
+        ("--every", "abc", "--every abc: expected a duration such as 60s, 2m, 0.5s or 500ms"),
+        ("--every", "0s", "--every 0s: the interval must be more than zero"),
+        ("--every", "99999999999h", "--every 99999999999h: the interval must be at most 24h"),  # overflowed sleep()
+        ("--exec-timeout", "0", "--exec-timeout 0: the interval must be more than zero"),  # was named --every
+        ("--exec-timeout", "25h", "--exec-timeout 25h: the interval must be at most 24h"),
     ],
 )
-def test_watch_bad_interval(tmp_path, every, message):
-    result = lrdoctor("watch", tmp_path, "--every", every, "--once")
+def test_watch_bad_interval(tmp_path, option, value, message):
+    result = lrdoctor("watch", tmp_path, option, value, "--once")
     assert result.exit_code == 2
     assert error_line(result) == f"lrdoctor: error: {message}"
 
