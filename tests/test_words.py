@@ -13,7 +13,7 @@ def test_parse_steps(text, steps):
     assert parse_steps(text) == steps
 
 
-@pytest.mark.parametrize("text", ["abc", "-5", "0", "1.5", "", "nanM"])
+@pytest.mark.parametrize("text", ["abc", "-5", "0", "1.5", "", "nanM", "1e400", "1e300", "9.3e18", "1e10B"])
 def test_parse_steps_rejects(text):
     with pytest.raises(InputError):
         parse_steps(text)
