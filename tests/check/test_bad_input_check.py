@@ -207,3 +207,14 @@ def test_hostile_text_in_github_annotations(tmp_path):
         assert all(re.fullmatch(r"(file|line|col|title)=[^,:]*", p) for p in properties.split(","))
         assert "%0A" not in message.replace("%250A", "")  # the name's own %0A is shown, never decoded
     assert any(f'policy "{SHOWN.replace("%", "%25")}"' in line for line in lines)
+
+
+@pytest.mark.parametrize("name", ["zoo.yml", "zoo.json"])
+def test_cr_only_line_endings_are_read(tmp_path, name):
+    """Classic-Mac line endings (CR alone): YAML and JSON both take CR as a line break."""
+    text = {"zoo.yml": "CartPole-v1:\r  policy: MlpLstmPolicy\r  learning_rate: 0.0003\r",
+            "zoo.json": '{"CartPole-v1": {\r"policy": "MlpLstmPolicy",\r"learning_rate": 0.0003}}\r'}[name]
+    (tmp_path / name).write_bytes(text.encode())
+    result = lrdoctor("check", tmp_path / name, "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    assert "LRD002" in {f["code"] for f in json.loads(result.stdout)["findings"]}

@@ -60,6 +60,14 @@ def test_plot_schedule_bad_values(args, message):
     assert error_line(result).startswith(f"lrdoctor: error: {message}")
 
 
+@pytest.mark.parametrize("jobs, exit_code", [("0", 2), ("1" + "0" * 20, 1)])
+def test_jobs_out_of_range_or_huge(jobs, exit_code):
+    """--jobs 0 is typer's usage error; a huge --jobs starts no more processes than there are runs."""
+    result = lrdoctor("analyze", SAMPLES, "--jobs", jobs)
+    assert result.exit_code == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_plot_schedule_run_without_logs(tmp_path):
     result = lrdoctor("plot-schedule", "--run", tmp_path, "--out", tmp_path / "s.png")
     assert result.exit_code == 2
