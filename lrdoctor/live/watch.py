@@ -330,7 +330,7 @@ def command_for(argv: Sequence[str], sighting: Sighting) -> Command:
                 f"{display(argv[0])} would read as an option; put -- before the placeholders, or read "
                 f"${ENVIRONMENT[name]}"
             )
-            return Command(tuple(command), env, refused)
+            return Command(tuple(argv), env, refused)
         command.append(value)
     return Command(tuple(command), env)
 
