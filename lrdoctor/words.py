@@ -1,28 +1,77 @@
 """The words lrdoctor prints: untrusted text made safe to show, numbers, metrics and architectures.
 
-Every string that came from a file, a directory name or a config passes through
-``display`` before it is printed; steps, learning rates, metric names and the
-phrasing of an architecture live here, so every rule and output spells them alike.
+Every string that came from a file, a directory name, a tag or a config value is
+chosen by whoever made it -- in CI, by a pull request. It is escaped where it is
+printed, by the function of the format it is printed in, and each of those builds
+on ``display``: ``display`` itself for the terminal and text outputs, ``markdown``,
+``workflow_data`` and ``workflow_property`` (GitHub annotations), ``figure_text``
+(matplotlib). JSON needs none: ``json.dumps`` escapes, and machine output keeps
+the exact values. Steps, learning rates, metric names and the phrasing of an
+architecture live here too, so every rule and output spells them alike.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lrdoctor.model import Architecture, Run
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NOT_PLAIN_ASCII = re.compile("[^\x20-\x7e]")
+# Control characters (C0, DEL, C1), line and paragraph separators, and format characters:
+# bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069), zero-width characters
+# (U+200B-U+200D, U+2060, U+FEFF), invisible tags. Each moves or hides what is shown.
+_UNSHOWN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*[]|"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# An underscore inside a word (snake_case) never emphasises in CommonMark: only the others are escaped.
+_EMPHASIS_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
 def display(text: str) -> str:
-    """A file name as one line of printable text: bytes that are not UTF-8 shown as
-    U+FFFD, control characters escaped (``\\n``, ``\\x1b``). A name is chosen by whoever
-    made the file -- in CI, by a pull request -- and must not start a line of its own
-    (a fake error, a GitHub ``::command::``) or send escape sequences to a terminal."""
+    """Untrusted text as one line of what it says: bytes that are not UTF-8 shown as
+    U+FFFD, control, bidi and zero-width characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``). A name is chosen by whoever made the file -- in CI, by a pull request
+    -- and must not start a line of its own (a fake error, a GitHub ``::command::``),
+    send escape sequences to a terminal or show other text than it holds. A backslash
+    is kept as it is, so escaping twice changes nothing: a name escaped when it was
+    read passes the output's escaping unchanged."""
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+    return _NOT_PLAIN_ASCII.sub(_shown, text)
+
+
+def _shown(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in _UNSHOWN:
+        return char
+    return char.encode("unicode_escape").decode("ascii")
+
+
+def markdown(text: str) -> str:
+    """Untrusted text for Markdown, in a paragraph or a table cell: rendered as written,
+    never as HTML, a link, emphasis, a code span or a new table cell."""
+    return _EMPHASIS_UNDERSCORE.sub(r"\\_", display(text).translate(_MARKDOWN))
+
+
+def workflow_data(text: str) -> str:
+    """Untrusted text as the message of a GitHub workflow command (``::error ...::message``):
+    one printable line, so nothing it holds can start a line (``::error file=...::``) of
+    its own, in GitHub's escaping (the Actions toolkit's: %, CR, LF; after ``display``
+    only the % is left to escape, the other two are kept so this is GitHub's whole)."""
+    return display(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def workflow_property(text: str) -> str:
+    """Untrusted text as a property of a GitHub workflow command (``file=``, ``title=``),
+    where a colon or a comma would end the value."""
+    return workflow_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def figure_text(text: str) -> str:
+    """Untrusted text for a matplotlib label: one line, and a ``$`` is a dollar sign,
+    never the start of mathtext (an unknown ``\\command`` there ends the drawing)."""
+    return display(text).replace("$", "\\$")
 
 
 def format_steps(steps: float) -> str:
@@ -106,7 +155,7 @@ def config_architecture(kind: str, name: str | None, key: str, declared: bool) -
 def architecture_label(arch: Architecture) -> str:
     """"gru (graph_free)": the kind, and the run's own name for it when that differs."""
     name = own_name(arch.kind, arch.name)
-    return f"{arch.kind} ({display(name)})" if name else arch.kind  # a config's value: escaped like a file name
+    return f"{arch.kind} ({name})" if name else arch.kind
 
 
 # What a missing metric is, in an LRD010 message.

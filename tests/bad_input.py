@@ -16,10 +16,19 @@ API:
     EVENT_CASES              each event_corpus case: its read problem and surviving points
     HOSTILE_NAME             a file name with a newline, a workflow command and an escape
     assert_no_injected_line(text)   none of HOSTILE_NAME reached ``text`` raw
+    HOSTILE_TEXT             every class of untrusted text: ESC, CR/LF, ``::``, ``%``, HTML,
+                             Markdown, bidi and zero-width characters (a valid file name)
+    hostile_run(into)        a run named ``run<HOSTILE_TEXT>`` under ``into``, logging a tag of
+                             that name, beside a config whose architecture is named so
+    hostile_configs(into)    configs to ``check``: a zoo file and its unit named HOSTILE_TEXT,
+                             and a trainer config whose architecture is named so
+    assert_shown_safely(text)   no character of HOSTILE_TEXT that moves, hides or injects
+                             reached ``text`` raw
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -80,3 +89,46 @@ HOSTILE_NAME = "run\n::error file=train.py::injected\x1b[31m"
 def assert_no_injected_line(text: str) -> None:
     assert "\x1b" not in text
     assert not any(line.startswith("::") for line in text.splitlines()), text
+
+
+# ESC and a CSI sequence, CR/LF then a fake annotation, a %-escape GitHub would decode, HTML,
+# Markdown (a table pipe, a code span, a link), a right-to-left override that reverses
+# "exe.png", an isolate, and zero-width characters (space, joiner, word joiner, BOM).
+# No "/": it is also a directory's name.
+HOSTILE_TEXT = (
+    "x\x1b[31m\r\n::error file=a.py::pwn 100%0A <script>alert(1)<img src=x onerror=alert(2)>"
+    " |`c`| [l](javascript:alert(3)) \u202egnp.exe\u2069 z\u200bw\u200d\u2060\ufeff"
+)
+UNSHOWN = "\x1b\r\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u2060\ufeff"
+
+
+def hostile_run(into: Path) -> Path:
+    """SYNTHETIC: a GRU run at a constant LR whose directory, one tag and the architecture
+    name in its config are all HOSTILE_TEXT."""
+    from writers import write_tags_verbatim
+
+    run = into / ("run" + HOSTILE_TEXT)
+    steps = range(0, 40 * 2048, 2048)
+    write_tags_verbatim(run, steps, {
+        "train/approx_kl": [0.05] * 40, "train/learning_rate": [3e-4] * 40,
+        "train/entropy_loss": [-1.0] * 40, HOSTILE_TEXT: [1.0] * 40,
+    })
+    (run / "config.json").write_text(json.dumps({"architecture": HOSTILE_TEXT, "rnn_type": "gru"}))
+    return run
+
+
+def hostile_configs(into: Path) -> Path:
+    """A zoo file (named, and with its unit named, HOSTILE_TEXT) and a trainer config whose
+    architecture is HOSTILE_TEXT, both recurrent at a constant LR."""
+    into.mkdir(parents=True, exist_ok=True)
+    zoo = {HOSTILE_TEXT: {"policy": "MlpLstmPolicy", "learning_rate": 3e-4, "n_timesteps": 1e6}}
+    (into / f"zoo{HOSTILE_TEXT}.yml").write_text(json.dumps(zoo))
+    trainer = {"model": {"architecture": HOSTILE_TEXT, "rnn_type": "gru"}, "learning_rate": 3e-4}
+    (into / "trainer.yaml").write_text(json.dumps(trainer))
+    return into
+
+
+def assert_shown_safely(text: str) -> None:
+    raw = sorted({f"U+{ord(c):04X}" for c in text if c in UNSHOWN})
+    assert not raw, f"raw {raw} in {text!r}"
+    assert not any(line.startswith("::error file=a.py") for line in text.split("\n")), text

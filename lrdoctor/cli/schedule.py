@@ -26,6 +26,8 @@ class ScheduleFormat(str, Enum):
 
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 MAX_POINTS = 100_000  # finer than any optimizer step count needs; 1e8 points took minutes and gigabytes
+MAX_STEPS = 2**63 - 1  # the largest step an event file records (int64); 1e300 overflowed the points
+MAX_BASE_LR = 1e3  # beyond any optimizer's LR; 1e308 overflowed the figure's LR axis
 _STEP_SUFFIXES = {"K": 1e3, "M": 1e6, "G": 1e9, "B": 1e9}
 
 
@@ -42,6 +44,8 @@ def parse_steps(text: str) -> int:
         raise InputError(f"not a step count: {text!r} (expected e.g. 20M, 500K, 2e7)") from None
     if not math.isfinite(value) or value <= 0 or value != round(value):
         raise InputError(f"not a positive whole number of steps: {text!r}")
+    if value > MAX_STEPS:
+        raise InputError(f"too many steps: {text!r} (at most {MAX_STEPS:,}, the largest step an event file records)")
     return int(round(value))
 
 
@@ -74,6 +78,8 @@ def plot_schedule(
         hold_until=hold_until,
         final_factor=final_factor,
     )
+    if base_lr > MAX_BASE_LR:
+        raise InputError(f"--base-lr must be at most {MAX_BASE_LR:g}, got {base_lr:g}")
     if not 0 <= points <= MAX_POINTS:
         raise InputError(f"--points must be between 0 and {MAX_POINTS:,}")
     if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:

@@ -16,7 +16,6 @@ used: a watch keeps watching unless told what should stop it.
 
 from __future__ import annotations
 
-import math
 import re
 import shlex
 import signal
@@ -39,10 +38,12 @@ from lrdoctor.rules.options import load_options
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_INTERVAL = 24 * 3600.0  # a day: a watch that polls less often is a cron job; far longer overflowed sleep()
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 EXEC_HELP = (
-    "Run this command for each new finding (split like a shell line, run without one); placeholders: "
-    + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS)
-    + "."
+    "Run this command for each new finding (split like a shell line, run without one). Placeholders, each an"
+    " argument of its own: " + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS) + "; the same values"
+    " are in the environment as " + ", ".join(f"${name}" for name in watching.ENVIRONMENT.values()) + "."
 )
 
 
@@ -91,9 +92,14 @@ def watch(
     """Follow live runs; print each new finding once, as it appears (Ctrl-C to stop).
 
     Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C, SIGTERM or after --passes; 2 on bad input.
+
+    --exec runs a program, never a shell, once per new finding. A placeholder is a whole argument, never part
+    of a longer one, so a run's name cannot become code: --exec 'notify-send lrdoctor {message}'. A shell
+    script reads the values from the environment, quoted: --exec 'sh -c "notify \\"$LRDOCTOR_RUN\\""'. A value
+    that starts with - (a run named --version) is passed only after --, else that command is not run.
     """
-    interval = parse_interval(every)
-    timeout = parse_interval(exec_timeout)
+    interval = parse_interval(every, "--every")
+    timeout = parse_interval(exec_timeout, "--exec-timeout")
     argv = parse_command(exec_command) if exec_command is not None else None
     options = load_options(
         select=select, ignore=ignore, rule_settings=assignments(settings or [], "--set", "RULE.OPTION=VALUE")
@@ -151,26 +157,40 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def parse_interval(text: str) -> float:
-    """``60s``, ``2m``, ``0.5s``, ``500ms``, ``1h`` or a bare number of seconds, as seconds."""
+def parse_interval(text: str, option: str) -> float:
+    """``60s``, ``2m``, ``0.5s``, ``500ms``, ``1h`` or a bare number of seconds, as seconds,
+    more than zero and at most ``MAX_INTERVAL``; an error names ``option``."""
     match = _INTERVAL.fullmatch(text)
     if not match:
-        raise InputError(f"--every {text}: expected a duration such as 60s, 2m, 0.5s or 500ms")
+        raise InputError(f"{option} {text}: expected a duration such as 60s, 2m, 0.5s or 500ms")
     seconds = float(match.group(1)) * _SECONDS[(match.group(2) or "s").lower()]
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise InputError(f"--every {text}: the interval must be more than zero")
+    if not 0 < seconds <= MAX_INTERVAL:  # 400 digits make an infinite float: too long, not zero
+        limit = "more than zero" if seconds <= 0 else f"at most {MAX_INTERVAL / 3600:g}h"
+        raise InputError(f"{option} {text}: the interval must be {limit}")
     return seconds
 
 
 def parse_command(text: str) -> list[str]:
-    """``--exec`` as arguments (shell quoting rules, no shell), checked for unknown placeholders."""
+    """``--exec`` as arguments (shell quoting rules, no shell), checked: every placeholder is
+    known, an argument of its own (pasted into a longer one, a run's name would reach a
+    string that ``sh -c`` or ``python -c`` parses) and not the program."""
     try:
         argv = shlex.split(text)
     except ValueError as error:
         raise InputError(f"--exec {text}: {error}") from None
     if not argv:
         raise InputError("--exec: empty command")
-    for name in re.findall(r"\{(\w+)\}", " ".join(argv)):
-        if name not in watching.PLACEHOLDERS:
-            raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {', '.join(watching.PLACEHOLDERS)})")
+    for position, argument in enumerate(argv):
+        for name in _PLACEHOLDER.findall(argument):
+            if name not in watching.PLACEHOLDERS:
+                known = ", ".join(watching.PLACEHOLDERS)
+                raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {known})")
+            if position == 0:
+                raise InputError(f"--exec {argument}: the program is named, never a placeholder: a run must not choose it")
+            if watching.placeholder_name(argument) != name:
+                variable = watching.ENVIRONMENT[name]
+                raise InputError(
+                    f"--exec: {{{name}}} inside the argument {argument!r}: a placeholder must be an argument of"
+                    f" its own; a shell script reads ${variable}, e.g. sh -c 'notify \"${variable}\"'"
+                )
     return argv

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from lrdoctor.errors import InputError
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
 PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")  # of --exec
+ENVIRONMENT = {name: f"LRDOCTOR_{name.upper()}" for name in PLACEHOLDERS}  # the same values, by name
 
 Signature = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
 
@@ -278,35 +279,85 @@ def _note_key(note: ReadNote) -> tuple:
 # ---------------------------------------------------------------- --exec: a command per sighting
 
 
-def command_for(argv: Sequence[str], sighting: Sighting) -> list[str]:
-    """The ``--exec`` arguments with the placeholders filled in from one sighting.
+@dataclass(frozen=True)
+class Command:
+    """One ``--exec`` command for one sighting: its arguments, the ``LRDOCTOR_*`` variables
+    added to the environment it runs in, and why it is not run (None: it is)."""
 
-    Each argument is substituted on its own, so a message with spaces or quotes stays
-    one argument and nothing is ever interpreted by a shell."""
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    refused: str | None = None
+
+
+def placeholder_values(sighting: Sighting) -> dict[str, str]:
+    """What each placeholder stands for: the run's path exactly (a program opens it), the
+    run's name and the message as lrdoctor prints them (escaped: a program that shows them
+    shows no escape sequence a config or a directory name brought)."""
     finding = sighting.finding
-    values: dict[str, Any] = {
-        "run": finding.run or "",
+    return {
+        "run": display(finding.run or ""),
         "path": sighting.run_path,
         "code": finding.code,
         "rule": finding.rule,
         "severity": finding.severity.value,
-        "step": "" if finding.step is None else finding.step,
-        "message": finding.message,
+        "step": "" if finding.step is None else str(finding.step),
+        "message": display(finding.message),
     }
-    pattern = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
-    return [pattern.sub(lambda match: str(values[match.group(1)]), argument) for argument in argv]
 
 
-def run_command(argv: Sequence[str], timeout: float) -> str | None:
-    """Run one ``--exec`` command (stdin closed, output passed through); what went wrong, or None."""
+def command_for(argv: Sequence[str], sighting: Sighting) -> Command:
+    """The ``--exec`` arguments with each placeholder argument (``{run}``, a whole argument:
+    ``parse_command`` refuses any other) replaced by its value, and every value in the
+    environment too (``LRDOCTOR_RUN``, ...), which is how a shell script reads one.
+
+    No value is ever pasted into a longer argument, so none reaches a string that a
+    program parses (``sh -c``'s script). A value that starts with ``-`` (a run named
+    ``--version``) would read as an option: unless ``--`` comes before it, the command is
+    not run for that sighting, and ``refused`` says why."""
+    values = placeholder_values(sighting)
+    env = {ENVIRONMENT[name]: value for name, value in values.items()}
+    command, options_end = [], False
+    for argument in argv:
+        name = placeholder_name(argument)
+        if name is None:
+            command.append(argument)
+            options_end = options_end or argument == "--"
+            continue
+        value = values[name]
+        if value.startswith("-") and not options_end:
+            refused = (
+                f"not run for {display(values['run'] or values['path'])}: {{{name}}} is '{display(value)}', which "
+                f"{display(argv[0])} would read as an option; put -- before the placeholders, or read "
+                f"${ENVIRONMENT[name]}"
+            )
+            return Command(tuple(argv), env, refused)
+        command.append(value)
+    return Command(tuple(command), env)
+
+
+def placeholder_name(argument: str) -> str | None:
+    """"run" for the argument ``{run}``; None for any other argument."""
+    inner = argument[1:-1]
+    return inner if argument == f"{{{inner}}}" and inner in PLACEHOLDERS else None
+
+
+def run_command(command: Command, timeout: float) -> str | None:
+    """Run one ``--exec`` command (stdin closed, output passed through, the ``LRDOCTOR_*``
+    variables added to lrdoctor's environment); what went wrong, or None."""
+    program = display(command.argv[0])
+    if command.refused is not None:
+        return f"--exec {program}: {command.refused}"
     try:
-        completed = subprocess.run(list(argv), stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+        completed = subprocess.run(
+            list(command.argv), stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+            env={**os.environ, **command.env},
+        )
     except subprocess.TimeoutExpired:
-        return f"--exec {display(argv[0])}: killed after {timeout:g}s"
+        return f"--exec {program}: killed after {timeout:g}s"
     except OSError as error:
-        return f"--exec {display(argv[0])}: {error.strerror or error}"
+        return f"--exec {program}: {error.strerror or error}"
     if completed.returncode != 0:
-        return f"--exec {display(argv[0])}: exit code {completed.returncode}"
+        return f"--exec {program}: exit code {completed.returncode}"
     return None
 
 

@@ -54,6 +54,7 @@ _EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FOR
 _RUNS_KIND = "runs"
 _FINGERPRINT_BYTES = 4096
 DEFAULT_MAX_MB = 2048
+MAX_MB = 1 << 30  # a petabyte: more than a cache disk holds, and a byte count an int64 and a float hold exactly
 # A temporary file this old is left by a process that died while writing it.
 _STALE_TEMPORARY_NS = 3600 * 10**9
 # File times come from a coarse kernel clock, a few ms behind time.time_ns(): an entry used
@@ -70,7 +71,8 @@ def cache_dir() -> Path:
 
 def max_bytes() -> int:
     """The cache's size bound, from ``LRDOCTOR_CACHE_MAX_MB``; a value that is not a
-    number of megabytes is an input error, not silently the default."""
+    number of megabytes from 0 to ``MAX_MB`` is an input error, not silently the default
+    (``1e308`` once overflowed into an internal error)."""
     text = os.environ.get("LRDOCTOR_CACHE_MAX_MB", "").strip()
     if not text:
         return DEFAULT_MAX_MB << 20
@@ -78,8 +80,8 @@ def max_bytes() -> int:
         megabytes = float(text)
     except ValueError:
         megabytes = -1.0
-    if not 0 <= megabytes < float("inf"):
-        raise InputError(f"LRDOCTOR_CACHE_MAX_MB={text}: expected a size in megabytes, e.g. 2048")
+    if not 0 <= megabytes <= MAX_MB:
+        raise InputError(f"LRDOCTOR_CACHE_MAX_MB={text}: expected a size in megabytes from 0 to {MAX_MB:,}, e.g. 2048")
     return int(megabytes * (1 << 20))
 
 

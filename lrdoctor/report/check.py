@@ -2,8 +2,9 @@
 reporters in ``lrdoctor.report``).
 
 Text is one line per finding, ``path:line:col: CODE severity message``, the form
-editors and CI logs link to. JSON keeps every field of every finding, plus the files
-that were not checked.
+editors and CI logs link to; the path and the message (which quotes the config's
+names and values) pass through ``display``, so a line never holds a second one. JSON
+keeps every field of every finding, exactly, plus the files that were not checked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from lrdoctor.check.lint import CheckResult, FileProblem, counts
 from lrdoctor.model import Finding, Severity
 from lrdoctor.report.json import finding_entry, plain
 from lrdoctor.version import VERSION
+from lrdoctor.words import display
 
 JSON_SCHEMA_VERSION = 1
 
@@ -25,8 +27,8 @@ def sort_key(finding: Finding) -> tuple:
 
 def finding_line(finding: Finding) -> str:
     return (
-        f"{finding.file}:{finding.line}:{finding.column}: {finding.code} "
-        f"{Severity(finding.severity).value} {finding.message}"
+        f"{display(finding.file or '')}:{finding.line}:{finding.column}: {finding.code} "
+        f"{Severity(finding.severity).value} {display(finding.message)}"
     )
 
 

@@ -40,7 +40,7 @@ from lrdoctor.model import VERDICTS, Finding, Run, RunResult
 from lrdoctor.report.write import write_atomic
 from lrdoctor.rules.prescription import recommended_schedule
 from lrdoctor.schedule import Schedule
-from lrdoctor.words import format_lr, format_steps, kind_word, own_name
+from lrdoctor.words import display, figure_text, format_lr, format_steps, kind_word, own_name
 
 BLACK = "#000000"
 ORANGE = "#E69F00"
@@ -468,18 +468,18 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float | None) ->
             style = _sweep_style(result.verdict, crowded=len(results) > 8)
             lr = _finite_series(result.run, "lr", positive=True)
             if lr is not None:
-                _plot_series(lr_ax, *lr, gid=f"lr:{result.run.name}", **style)
+                _plot_series(lr_ax, *lr, gid=f"lr:{display(result.run.name)}", **style)
                 lr_values.append(lr[1])
             kl = _smoothed(_finite_series(result.run, "kl"))
             if kl is not None:
-                _plot_series(kl_ax, *kl, gid=f"kl:{result.run.name}", **style)
+                _plot_series(kl_ax, *kl, gid=f"kl:{display(result.run.name)}", **style)
                 kl_values.append(kl[1])
                 onset = _onset(result)
                 if onset is not None:
                     y = float(np.interp(onset.step, *kl))
                     kl_ax.plot(
                         [onset.step], [y], marker="o", ms=7, mfc="white", mec=VERMILLION, mew=2,
-                        gid=f"onset:{result.run.name}", zorder=8,
+                        gid=f"onset:{display(result.run.name)}", zorder=8,
                     )
         if lr_values:
             _set_log_limits(lr_ax, np.concatenate(lr_values), headroom=3.0)
@@ -501,7 +501,7 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float | None) ->
             kl = _smoothed(_finite_series(result.run, "kl"))
             if kl is not None:
                 y = min(float(kl[1][-1]), top)
-                margin.append((y, _short(result.run.name), VERDICT_COLOURS[result.verdict]))
+                margin.append((y, figure_text(_short(result.run.name)), VERDICT_COLOURS[result.verdict]))
         _margin_labels(kl_ax, margin)
         axes_names = {r.run.step_axis for r in results}
         _steps_axis(kl_ax, end, axes_names.pop() if len(axes_names) == 1 else None, log_from=_log_steps_from(results))
@@ -597,8 +597,10 @@ def _layout(panels: int, height_ratios: Sequence[float]) -> tuple[Figure, Axes, 
 
 def _header(ax: Axes, title: str, subtitle: str, verdict: str | None = None) -> None:
     # Room is kept on the title line for the verdict badge; long names are shortened in the middle.
-    ax.text(0, 1, _short(title, 72), fontsize=13.5, fontweight="bold", color=BLACK, va="top", ha="left", gid="title")
-    ax.text(0, 0.05, _short(subtitle, 125), fontsize=10, color=INK, va="bottom", ha="left", gid="subtitle")
+    # Both lines name the run and its config's values: escaped as untrusted text.
+    title, subtitle = figure_text(_short(title, 72)), figure_text(_short(subtitle, 125))
+    ax.text(0, 1, title, fontsize=13.5, fontweight="bold", color=BLACK, va="top", ha="left", gid="title")
+    ax.text(0, 0.05, subtitle, fontsize=10, color=INK, va="bottom", ha="left", gid="subtitle")
     if verdict is not None:
         ax.text(
             1,
@@ -900,7 +902,7 @@ def _source_text(run: Run, metric: str) -> str:
     if source is None:
         return ""
     parts = [source.estimator] if source.estimator else []
-    parts.append(("−" if source.negated else "") + _short(source.tag, 48))
+    parts.append(("−" if source.negated else "") + figure_text(_short(source.tag, 48)))
     return f"  ({', '.join(parts)})"
 
 

@@ -2,8 +2,9 @@
 shown as annotations on the pull request's files.
 
 ``render(findings)`` works for config findings (file, line, col) and for run
-findings (no file: the run is named in the title). Values are escaped as the
-Actions toolkit does, so a message with a colon, comma or newline stays one annotation.
+findings (no file: the run is named in the title). Every value is escaped by
+``words.workflow_data`` or ``workflow_property``: what a file name or a config brings
+stays inside its own annotation, and no line it holds can start a workflow command.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from lrdoctor.model import Finding, Severity
+from lrdoctor.words import workflow_data, workflow_property
 
 COMMANDS = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
 
@@ -22,7 +24,7 @@ def render(findings: Sequence[Finding]) -> str:
 def annotation(finding: Finding) -> str:
     properties = []
     if finding.file is not None:
-        properties.append(f"file={_property(finding.file)}")
+        properties.append(f"file={workflow_property(finding.file)}")
         if finding.line:
             properties.append(f"line={finding.line}")
         if finding.column:
@@ -30,13 +32,5 @@ def annotation(finding: Finding) -> str:
     title = f"{finding.code} {finding.rule}"
     if finding.file is None and finding.run is not None:
         title += f" ({finding.run})"
-    properties.append(f"title={_property(title)}")
-    return f"::{COMMANDS[Severity(finding.severity)]} {','.join(properties)}::{_data(finding.message)}"
-
-
-def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _property(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
+    properties.append(f"title={workflow_property(title)}")
+    return f"::{COMMANDS[Severity(finding.severity)]} {','.join(properties)}::{workflow_data(finding.message)}"

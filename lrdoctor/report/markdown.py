@@ -3,11 +3,16 @@
 Per run: the problem (the top cause), what it explains, the evidence as a small
 table, the recommended schedule with its numbers and the one line that applies
 it, and the run's figure when ``--plots`` drew one (links relative to the report).
+
+Every string a run, a config or a finding brings goes through ``words.markdown``
+where it is placed, exactly once: it renders as written, never as HTML, a link or
+a new table cell. Only lrdoctor's own words (codes, verdicts, numbers) are markup.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import quote
 
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
 from lrdoctor.report import (
@@ -23,7 +28,7 @@ from lrdoctor.report import (
     peak,
     unchecked_findings,
 )
-from lrdoctor.words import architecture_label, format_lr, format_steps
+from lrdoctor.words import architecture_label, format_lr, format_steps, markdown
 
 COLLAPSE = "LRD006"  # the headline when present: DESIGN.md, rules table
 CODE_COMMENT = {"sb3": "# Stable-Baselines3 / sb3-contrib", "torch": "# PyTorch (LambdaLR)"}
@@ -33,12 +38,12 @@ def render(report: Report) -> str:
     lines = ["# lrdoctor report", ""]
     lines += overview(report)
     if report.sweep_figure:
-        lines += [f"![KL and LR of every run]({report.sweep_figure})", ""]
+        lines += [f"![KL and LR of every run]({link(report.sweep_figure)})", ""]
     for result in report.results:
         lines += run_section(result, report)
     if report.problems:
         lines += ["## Read problems", ""]
-        lines += [f"- `{where(note)}`: {inline(note.message)}" for note in report.problems]
+        lines += [f"- {markdown(where(note))}: {markdown(note.message)}" for note in report.problems]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -52,12 +57,11 @@ def overview(report: Report) -> list[str]:
         lines.append(
             "| "
             + " | ".join(
-                cell(text)
-                for text in (
-                    f"`{result.run.name}`",
-                    f"{architecture_label(result.run.architecture)} ({result.run.architecture.source})",
-                    lr_shape_text(result),
-                    peak_kl(result, result.kl_threshold),
+                (
+                    markdown(result.run.name),
+                    markdown(f"{architecture_label(result.run.architecture)} ({result.run.architecture.source})"),
+                    markdown(lr_shape_text(result)),
+                    markdown(peak_kl(result, result.kl_threshold)),
                     f"**{result.verdict}**" if result.verdict in ("collapsed", "unstable") else result.verdict,
                 )
             )
@@ -81,11 +85,11 @@ def peak_kl(result: RunResult, threshold: float | None) -> str:
 
 def run_section(result: RunResult, report: Report) -> list[str]:
     run = result.run
-    lines = [f"## `{run.name}` — {result.verdict}", ""]
+    lines = [f"## {markdown(run.name)} — {result.verdict}", ""]
     lines.append(
-        f"Architecture: {inline(architecture_label(result.run.architecture))} (from {inline(run.architecture.source)}). "
-        f"LR: {inline(lr_shape_text(result))}. Library: {run.library or 'unknown'}, "
-        f"step axis: {run.step_axis}"
+        f"Architecture: {markdown(architecture_label(run.architecture))} (from {markdown(run.architecture.source)}). "
+        f"LR: {markdown(lr_shape_text(result))}. Library: {markdown(run.library or 'unknown')}, "
+        f"step axis: {markdown(run.step_axis)}"
         + (f", last step {format_steps(run.last_step)}." if run.last_step is not None else ".")
     )
     lines.append("")
@@ -100,15 +104,15 @@ def run_section(result: RunResult, report: Report) -> list[str]:
     unchecked = unchecked_findings(result)
     if unchecked:
         lines.append("Not checked:")
-        lines += [f"- {inline(f.message)}" for f in unchecked]
+        lines += [f"- {markdown(f.message)}" for f in unchecked]
         lines.append("")
     if run.notes:
         lines.append("Read with problems (the rest of the run was used):")
-        lines += [f"- `{where(note)}`: {inline(note.message)}" for note in run.notes]
+        lines += [f"- {markdown(where(note))}: {markdown(note.message)}" for note in run.notes]
         lines.append("")
     figure = report.figure_of(result)
     if figure:
-        lines += [f"![{run.name}]({figure})", ""]
+        lines += [f"![{markdown(run.name)}]({link(figure)})", ""]
     return lines
 
 
@@ -122,12 +126,12 @@ def findings_list(findings: list[Finding]) -> list[str]:
     ordered = cause_first(findings)
     root = ordered[0][1]
     problem = next((f for f in findings if f.code == COLLAPSE), root)
-    lines = [f"**Problem:** {inline(problem.message)} ({describe(problem)})", ""]
+    lines = [f"**Problem:** {markdown(problem.message)} ({describe(problem)})", ""]
     if problem is not root:
-        lines += [f"**Cause:** {inline(root.message)} ({describe(root)})", ""]
+        lines += [f"**Cause:** {markdown(root.message)} ({describe(root)})", ""]
     if len(ordered) > 1:
         lines += ["Findings, each under the one that explains it:", ""]
-        lines += [f"{'  ' * depth}- {describe(finding)}: {inline(finding.message)}" for depth, finding in ordered]
+        lines += [f"{'  ' * depth}- {describe(finding)}: {markdown(finding.message)}" for depth, finding in ordered]
         lines.append("")
     return lines
 
@@ -145,14 +149,14 @@ def evidence_table(findings: list[Finding]) -> list[str]:
         if numbers:
             step = format_steps(finding.step) if finding.step is not None else ""
             shown = "; ".join(f"{key} {value}" for key, value in numbers)
-            rows.append(f"| `{finding.code}` {finding.rule} | {step} | {cell(shown)} |")
+            rows.append(f"| `{finding.code}` {finding.rule} | {step} | {markdown(shown)} |")
     if not rows:
         return []
     return ["**Evidence**", "", "| finding | step | evidence |", "|---|---|---|", *rows, ""]
 
 
 def recommendation(fix: Mapping[str, Any]) -> list[str]:
-    lines = [f"**Recommendation:** {inline(str(fix.get('summary', '')))}", ""]
+    lines = [f"**Recommendation:** {markdown(str(fix.get('summary', '')))}", ""]
     phases = fix_phases(fix)
     if phases:
         lines += ["| phase | steps | LR | expected KL |", "|---|---|---|---|"]
@@ -186,10 +190,7 @@ def status(result: RunResult) -> str:
     return f"No problems found in the metrics{qualifier}: {', '.join(run.metrics)}."
 
 
-def inline(text: str) -> str:
-    """Text that renders as written: no accidental tables, links or HTML."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
-
-
-def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def link(path: str) -> str:
+    """A figure's path as a link destination: percent-encoded, so no space, bracket or
+    angle bracket in a directory name ends the link or opens HTML."""
+    return quote(path)

@@ -5,7 +5,9 @@
 finding has no file, so that path becomes the artifact location, at line 1, so
 viewers that need a region still accept it. The rule metadata (name, description, default
 level, help) comes from the rule registry, so it matches ``lrdoctor rules``.
-Levels: error -> error, warning -> warning, info -> note.
+Levels: error -> error, warning -> warning, info -> note. A result's message is
+plain text a viewer shows as it is: it passes through ``display`` (no control, bidi or
+zero-width character); locations are percent-encoded URIs; the rest stays exact JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from lrdoctor import rules
 from lrdoctor.model import Finding, Severity
 from lrdoctor.report.json import plain
 from lrdoctor.version import VERSION
+from lrdoctor.words import display
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -86,7 +89,7 @@ def result_entry(finding: Finding, rule_index: dict[str, int], run_path: str | N
     entry: dict[str, Any] = {
         "ruleId": finding.code,
         "level": LEVELS[Severity(finding.severity)],
-        "message": {"text": text},
+        "message": {"text": display(text)},
         "locations": [location(finding, run_path)],
         "properties": {"rule": finding.rule, "evidence": plain(finding.evidence)},
     }

@@ -1,7 +1,8 @@
 """The terminal report: a table across runs, then each run's findings, cause first.
 
 Everything a run, a path or a message says goes through ``Text`` objects, never
-rich markup, so a run called "[bold]x" prints as written.
+rich markup, so a run called "[bold]x" prints as written; and through ``display``,
+so no control, bidi or zero-width character it holds reaches the terminal.
 """
 
 from __future__ import annotations
@@ -100,16 +101,16 @@ def summary_table(
     table.add_column("architecture", max_width=SOURCE_WIDTH)
     for result in report.results:
         threshold = result.kl_threshold
-        source = result.run.architecture.source
+        source = display(result.run.architecture.source)
         if len(source) > SOURCE_WIDTH:  # the run's own section shows it whole
             source = source[: SOURCE_WIDTH - 1] + "…"
         cells = [
-            TailFirst(result.run.name),
+            TailFirst(display(result.run.name)),
             Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
             peak_kl_text(result.run.metrics.points("kl"), threshold, peaks_on_one_line),
             sparkline(result.run.metrics.points("kl"), threshold) if sparklines else None,
             Text(lr_shape_text(result)),
-            Text.assemble(architecture_label(result.run.architecture), "\n", (source, "dim")),
+            Text.assemble(display(architecture_label(result.run.architecture)), "\n", (source, "dim")),
         ]
         table.add_row(*(cell for cell in cells if cell is not None))
     return table
@@ -204,8 +205,8 @@ def sparkline(kl: Points | None, threshold: float | None, width: int = SPARK_WID
 
 def run_section(result: RunResult, report: Report) -> list[RenderableType]:
     run = result.run
-    title = Text.assemble((run.name, "bold"), "  ", (result.verdict, VERDICT_STYLE.get(result.verdict, "")))
-    figure = report.figure_of(result)
+    title = Text.assemble((display(run.name), "bold"), "  ", (result.verdict, VERDICT_STYLE.get(result.verdict, "")))
+    figure = display(report.figure_of(result) or "")
     if not (result.findings or run.notes or report.verbose or not run.metrics):
         # A clean run in a sweep: one line, so the runs with findings stand out.
         line = Text.assemble(title, "  ", status_line(result).plain.strip())
@@ -220,10 +221,10 @@ def run_section(result: RunResult, report: Report) -> list[RenderableType]:
             parts.extend(fix_block(fix))
     parts.append(status_line(result))
     for finding in unchecked_findings(result):
-        parts.append(Text(f"  not checked: {finding.message}", style="dim"))
+        parts.append(Text(f"  not checked: {display(finding.message)}", style="dim"))
     for note in run.notes:
-        where = f"{note.path}" + (f" @ {note.offset}" if note.offset is not None else "")
-        parts.append(Text(f"  read: {where}: {note.message}", style="dim"))
+        where = display(note.path) + (f" @ {note.offset}" if note.offset is not None else "")
+        parts.append(Text(f"  read: {where}: {display(note.message)}", style="dim"))
     if figure:
         parts.append(Text(f"  figure: {figure}"))
     return parts
@@ -234,10 +235,10 @@ def run_facts(result: RunResult) -> RenderableType:
     lr_source = run.sources.get("lr")
     lr_from = f" (from {display(lr_source.tag)})" if lr_source else ""
     last = run.last_step
-    facts = Text(f"path: {display(str(run.path))}\narchitecture: {architecture_label(result.run.architecture)}")
-    facts.append(f" — {run.architecture.source}", style="dim")
+    facts = Text(f"path: {display(str(run.path))}\narchitecture: {display(architecture_label(run.architecture))}")
+    facts.append(f" — {display(run.architecture.source)}", style="dim")
     facts.append(f"\nLR: {lr_shape_text(result)}{lr_from}")
-    facts.append(f"\nlibrary: {run.library or 'unknown'} · step axis: {run.step_axis}")
+    facts.append(f"\nlibrary: {display(run.library or 'unknown')} · step axis: {display(run.step_axis)}")
     if last is not None:
         facts.append(f" · last step: {format_steps(last)}")
     return Padding(facts, (0, 0, 0, 2))
@@ -280,10 +281,10 @@ def finding_label(finding: Finding) -> Text:
     )
     if finding.step is not None:
         label.append(f" @ {format_steps(finding.step)}", style="dim")
-    label.append(f"\n{finding.message}")
+    label.append(f"\n{display(finding.message)}")
     shown = evidence_items(finding.evidence)
     if shown:
-        label.append("\n" + " · ".join(f"{key} {value}" for key, value in shown), style="dim")
+        label.append("\n" + display(" · ".join(f"{key} {value}" for key, value in shown)), style="dim")
     return label
 
 
@@ -298,7 +299,7 @@ def findings_tree(findings: list[Finding]) -> Tree:
 
 
 def fix_block(fix) -> list[RenderableType]:
-    summary = Text.assemble(("fix: ", "bold green"), str(fix.get("summary", "")))
+    summary = Text.assemble(("fix: ", "bold green"), display(str(fix.get("summary", ""))))
     parts: list[RenderableType] = [Padding(summary, (0, 0, 0, 2))]
     phases = fix_phases(fix)
     if phases:
@@ -315,7 +316,7 @@ def fix_block(fix) -> list[RenderableType]:
             )
         parts.append(Padding(table, (0, 0, 0, 4)))
     for target, line in fix_code(fix).items():
-        parts.append(Text.assemble(f"    {target}: ", (line, "cyan"), no_wrap=True, overflow="ignore"))
+        parts.append(Text.assemble(f"    {target}: ", (display(line), "cyan"), no_wrap=True, overflow="ignore"))
     return parts
 
 

@@ -5,8 +5,10 @@ A rule is a plain module (no classes), in the style of yamllint:
 - its docstring is its user documentation (what, why, options, example);
 - ``CODE`` ("LRD001"), ``SLUG`` ("kl-exceeded"), ``SEVERITY`` (the default),
   ``OPTIONS`` (defaults, plain data), ``SCOPE`` ("run", "config" or "both");
-- ``LIMITS``: for the numeric options, inclusive bounds ``(low, high)``, None
-  for no bound; a value outside them is an input error when options are read;
+- ``LIMITS``: for the numeric options, their bounds as words, e.g.
+  ``{"more_than": 0, "at_most": 1}`` (also ``at_least``, ``less_than``): exclusive
+  where the bound itself is nonsense (a KL threshold of 0 flags every update); a
+  value outside them is an input error when options are read;
 - ``REQUIRES``: the canonical metrics a run-scoped check needs; an entry that is
   a tuple means any one of those. When one is missing the engine reports
   LRD010 metric-missing instead of running the rule, so rules stay simple;

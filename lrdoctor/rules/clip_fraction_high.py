@@ -33,7 +33,7 @@ SEVERITY = Severity.warning
 SCOPE = "run"
 REQUIRES = ("clip_fraction",)
 OPTIONS = {"threshold": 0.3, "window": 10}
-LIMITS = {"threshold": (0, 1), "window": (1, None)}
+LIMITS = {"threshold": {"more_than": 0, "at_most": 1}, "window": {"at_least": 1}}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

@@ -39,7 +39,11 @@ SEVERITY = Severity.warning
 SCOPE = "run"
 REQUIRES = ("entropy",)
 OPTIONS = {"floor": 0.1, "within": 0.5, "early_fraction": 0.05}
-LIMITS = {"floor": (0, 1), "within": (0, 1), "early_fraction": (0, 1)}
+LIMITS = {
+    "floor": {"more_than": 0, "at_most": 1},
+    "within": {"more_than": 0, "at_most": 1},
+    "early_fraction": {"more_than": 0, "at_most": 1},
+}
 
 
 @dataclass(frozen=True)

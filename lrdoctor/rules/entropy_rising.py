@@ -51,10 +51,10 @@ SCOPE = "run"
 REQUIRES = ("entropy",)
 OPTIONS = {"min_rise": 0.1, "early_fraction": 0.2, "late_fraction": 0.25, "min_improvement": 0.25}
 LIMITS = {
-    "min_rise": (0, None),
-    "early_fraction": (0, 1),
-    "late_fraction": (0, 1),
-    "min_improvement": (0, None),
+    "min_rise": {"at_least": 0},
+    "early_fraction": {"more_than": 0, "at_most": 1},
+    "late_fraction": {"more_than": 0, "at_most": 1},
+    "min_improvement": {"at_least": 0},
 }
 
 

@@ -59,7 +59,7 @@ SEVERITY = Severity.error
 SCOPE = "run"
 REQUIRES = ("kl",)
 OPTIONS = {"threshold": 0.02, "use_target_kl": True, "window": 10, "error_ratio": 1.5}
-LIMITS = {"threshold": (0, None), "window": (1, None), "error_ratio": (1, None)}
+LIMITS = {"threshold": {"more_than": 0}, "window": {"at_least": 1}, "error_ratio": {"at_least": 1}}
 # A raw peak this many times the rolling median's peak is an outlier, not the run's KL.
 OUTLIER_RATIO = 2.0
 

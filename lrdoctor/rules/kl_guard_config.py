@@ -46,7 +46,7 @@ SEVERITY = Severity.warning
 SCOPE = "config"
 REQUIRES: tuple = ()
 OPTIONS = {"max_target_kl": 0.05, "recommended_target_kl": 0.02}
-LIMITS = {"max_target_kl": (0, None), "recommended_target_kl": (0, None)}
+LIMITS = {"max_target_kl": {"more_than": 0}, "recommended_target_kl": {"more_than": 0}}
 
 ADAPTIVE_SCHEDULE_NAME = {
     "rl_games": "lr_schedule: adaptive",

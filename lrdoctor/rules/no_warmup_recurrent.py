@@ -49,7 +49,7 @@ SCOPE = "both"
 STATIC = True  # about the run's settings, known before its first update
 REQUIRES = ("lr",)
 OPTIONS = {"near_peak": 0.5}
-LIMITS = {"near_peak": (0, 1)}
+LIMITS = {"near_peak": {"more_than": 0, "at_most": 1}}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

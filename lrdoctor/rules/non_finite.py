@@ -34,7 +34,7 @@ SEVERITY = Severity.error
 SCOPE = "run"
 REQUIRES: tuple = ()
 OPTIONS = {"min_count": 1}
-LIMITS = {"min_count": (1, None)}
+LIMITS = {"min_count": {"at_least": 1}}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

@@ -31,6 +31,8 @@ values of the wrong type, are input errors naming the file and the key.
 from __future__ import annotations
 
 import math
+import operator
+import reprlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,11 @@ FAIL_ON = ("error", "warning", "never")
 _FILE_KEYS = ("fail-on", "select", "ignore", "allow", "rules")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+# The bounds a rule's LIMITS may give an option, by the words that say them.
+BOUNDS = {"more_than": operator.gt, "at_least": operator.ge, "at_most": operator.le, "less_than": operator.lt}
+# TOML's integers are 64-bit (its spec makes a larger one an error, which tomllib does not
+# raise); every whole-number option is held to that, so a window never overflows a float.
+_WHOLE_LIMIT = 2**63
 
 
 @dataclass(frozen=True)
@@ -194,7 +201,7 @@ def resolved(options: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[s
     )
 
 
-def followed(code: str, name: str) -> tuple[Any, tuple[float | None, float | None] | None]:
+def followed(code: str, name: str) -> tuple[Any, Mapping[str, float] | None]:
     """The default and the bounds an option takes, those of the rule option it follows if it follows one."""
     module = rules.RULES[code]
     default = module.OPTIONS[name]
@@ -268,24 +275,16 @@ def _apply(code, option, value, options, severities, overridden, where, *, typed
     options[code][name] = _within(value, limits, where)
 
 
-def _within(value: Any, limits: tuple[float | None, float | None] | None, where: str) -> Any:
-    """The value, when it is inside the rule's inclusive bounds for the option."""
-    if limits is None:
-        return value
-    low, high = limits
-    if (low is None or value >= low) and (high is None or value <= high):
+def _within(value: Any, limits: Mapping[str, float] | None, where: str) -> Any:
+    """The value, when it is inside the rule's bounds for the option."""
+    if limits is None or all(BOUNDS[bound](value, limit) for bound, limit in limits.items()):
         return value
     raise InputError(f"{where}: must be {limits_text(limits)}, got {value:g}")
 
 
-def limits_text(limits: tuple[float | None, float | None] | None) -> str:
-    """"between 0 and 1", "at least 1", "at most 1"; "" when any value goes."""
-    low, high = limits or (None, None)
-    if low is not None and high is not None:
-        return f"between {low:g} and {high:g}"
-    if low is not None:
-        return f"at least {low:g}"
-    return f"at most {high:g}" if high is not None else ""
+def limits_text(limits: Mapping[str, float] | None) -> str:
+    """"more than 0 and at most 1", "at least 1"; "" when any value goes."""
+    return " and ".join(f"{bound.replace('_', ' ')} {limit:g}" for bound, limit in (limits or {}).items())
 
 
 def _typed(value: Any, default: Any, where: str) -> Any:
@@ -296,14 +295,14 @@ def _typed(value: Any, default: Any, where: str) -> Any:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         value = float(value) if ok else value
     elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) < _WHOLE_LIMIT
     elif isinstance(default, (list, tuple)):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         value = tuple(value) if ok else value
     else:
         ok = isinstance(value, type(default))
     if not ok:
-        raise InputError(f"{where}: expected {_type_name(default)}, got {value!r}")
+        raise InputError(f"{where}: expected {_type_name(default)}, got {reprlib.repr(value)}")
     return value
 
 
@@ -321,7 +320,7 @@ def _parsed(text: str, default: Any, where: str) -> Any:
         if math.isfinite(number):
             if isinstance(default, float):
                 return number
-            if number == int(number):
+            if number == int(number) and abs(number) < _WHOLE_LIMIT:
                 return int(number)
     elif isinstance(default, (list, tuple)):
         return tuple(part.strip() for part in text.split(",") if part.strip())
@@ -336,7 +335,7 @@ def _type_name(default: Any) -> str:
     if isinstance(default, float):
         return "a number"
     if isinstance(default, int):
-        return "a whole number"
+        return "a whole number below 2^63"
     if isinstance(default, (list, tuple)):
         return "a list of strings"
     return "a string"

@@ -71,7 +71,7 @@ OPTIONS = {
     "entropy_early_fraction": Follow("LRD005", "early_fraction"),
     "return_drop": 0.3,
 }
-LIMITS = {"return_drop": (0, 1)}
+LIMITS = {"return_drop": {"more_than": 0, "at_most": 1}}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

@@ -53,13 +53,13 @@ OPTIONS = {
     "window": 10,
 }
 LIMITS = {
-    "growth": (1, None),
-    "early_fraction": (0, 1),
-    "late_fraction": (0, 1),
-    "ev_healthy": (None, 1),
-    "ev_reached": (None, 1),
-    "ev_floor": (None, 1),
-    "window": (1, None),
+    "growth": {"at_least": 1},
+    "early_fraction": {"more_than": 0, "at_most": 1},
+    "late_fraction": {"more_than": 0, "at_most": 1},
+    "ev_healthy": {"at_most": 1},
+    "ev_reached": {"at_most": 1},
+    "ev_floor": {"at_most": 1},
+    "window": {"at_least": 1},
 }
 
 

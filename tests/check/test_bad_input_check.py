@@ -20,11 +20,16 @@ from pathlib import Path
 import pytest
 from bad_input import (
     HOSTILE_NAME,
+    HOSTILE_TEXT,
     assert_no_injected_line,
+    assert_shown_safely,
     error_line,
+    hostile_configs,
     lrdoctor,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
 )
+
+from lrdoctor.words import display
 
 TESTS = Path(__file__).resolve().parents[1]
 BAD = TESTS / "bad_inputs"
@@ -154,3 +159,62 @@ def test_control_characters_in_config_names_never_reach_check_output_raw(tmp_pat
     assert result.exit_code == 2
     assert_no_injected_line(result.stderr)
     assert_no_injected_line(result.stdout)
+
+
+# --- every class of untrusted text, in every format of check --------------------------------
+# A zoo file and its unit are named HOSTILE_TEXT; a trainer config names its architecture so.
+
+SHOWN = display(HOSTILE_TEXT)
+
+
+def test_hostile_text_in_check_text(tmp_path):
+    result = lrdoctor("check", hostile_configs(tmp_path))
+    assert result.exit_code == 1
+    assert_shown_safely(result.stdout)
+    assert_shown_safely(result.stderr)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith(str(tmp_path)) for line in lines)  # a finding a line
+    assert any(f'recurrent GRU policy "{SHOWN}"' in line for line in lines)
+
+
+def test_hostile_text_in_check_json_is_exact(tmp_path):
+    result = lrdoctor("check", hostile_configs(tmp_path), "--format", "json")
+    assert result.exit_code == 1
+    assert_shown_safely(result.stdout)
+    findings = json.loads(result.stdout)["findings"]
+    assert {f["unit"] for f in findings} == {"", HOSTILE_TEXT}
+    assert HOSTILE_TEXT in {f["evidence"].get("architecture_name") for f in findings}
+
+
+def test_hostile_text_in_check_sarif(tmp_path):
+    result = lrdoctor("check", hostile_configs(tmp_path), "--format", "sarif")
+    assert result.exit_code == 1
+    results = json.loads(result.stdout)["runs"][0]["results"]
+    assert len(results) == 3
+    for entry in results:
+        assert_shown_safely(entry["message"]["text"])
+        assert re.fullmatch(r"[A-Za-z0-9%/._~:-]+", entry["locations"][0]["physicalLocation"]["artifactLocation"]["uri"])
+
+
+def test_hostile_text_in_github_annotations(tmp_path):
+    result = lrdoctor("check", hostile_configs(tmp_path), "--format", "github")
+    assert result.exit_code == 1
+    assert_shown_safely(result.stdout)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3  # one annotation per finding, and no line of a name's own
+    for line in lines:
+        command, properties, message = re.fullmatch(r"::(error|warning|notice) ([^:]*)::(.*)", line).groups()
+        assert all(re.fullmatch(r"(file|line|col|title)=[^,:]*", p) for p in properties.split(","))
+        assert "%0A" not in message.replace("%250A", "")  # the name's own %0A is shown, never decoded
+    assert any(f'policy "{SHOWN.replace("%", "%25")}"' in line for line in lines)
+
+
+@pytest.mark.parametrize("name", ["zoo.yml", "zoo.json"])
+def test_cr_only_line_endings_are_read(tmp_path, name):
+    """Classic-Mac line endings (CR alone): YAML and JSON both take CR as a line break."""
+    text = {"zoo.yml": "CartPole-v1:\r  policy: MlpLstmPolicy\r  learning_rate: 0.0003\r",
+            "zoo.json": '{"CartPole-v1": {\r"policy": "MlpLstmPolicy",\r"learning_rate": 0.0003}}\r'}[name]
+    (tmp_path / name).write_bytes(text.encode())
+    result = lrdoctor("check", tmp_path / name, "--format", "json")
+    assert result.exit_code == 1, result.stderr
+    assert "LRD002" in {f["code"] for f in json.loads(result.stdout)["findings"]}

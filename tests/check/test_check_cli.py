@@ -178,7 +178,8 @@ def test_github_annotations(tmp_path, monkeypatch):
 def test_github_escapes_properties_and_data():
     finding = Finding("LRD012", "kl-guard-config", Severity.info, "a: b, 100%\nnext", file="c,d:e.yaml", line=2)
     line = github.render([finding])
-    assert line == "::notice file=c%2Cd%3Ae.yaml,line=2,title=LRD012 kl-guard-config::a: b, 100%25%0Anext\n"
+    # the newline is shown, not kept: the message stays one line, as in every format
+    assert line == "::notice file=c%2Cd%3Ae.yaml,line=2,title=LRD012 kl-guard-config::a: b, 100%25\\nnext\n"
 
 
 def _sarif_schema():

@@ -44,9 +44,13 @@ def test_unknown_choice_is_a_usage_error():
         (["--base-lr", "nan"], "invalid schedule: base LR must be a positive number, got nan"),
         (["--total-steps", "abc"], "not a step count: 'abc' (expected e.g. 20M, 500K, 2e7)"),
         (["--total-steps", "0"], "not a positive whole number of steps: '0'"),
+        (["--total-steps", "1e400"], "not a positive whole number of steps: '1e400'"),
+        (["--total-steps", "1e300", "--format", "csv", "--points", "3"], "too many steps: '1e300' (at most 9,223,372"),
+        (["--base-lr", "1e308", "--out", "schedule.png"], "--base-lr must be at most 1000, got 1e+308"),
         (["--ramp-end", "2"], "invalid schedule: fractions must satisfy 0 < slow_end < ramp_end <= hold_until < 1"),
         (["--points", "-5", "--format", "csv"], "--points must be between 0 and 100,000"),
         (["--points", "100000000", "--format", "csv"], "--points must be between 0 and 100,000"),
+        (["--points", "1" + "0" * 30, "--format", "csv"], "--points must be between 0 and 100,000"),
         (["--out", "schedule.gif"], "--out must end in one of .png, .svg, .pdf: schedule.gif"),
     ],
 )
@@ -54,6 +58,14 @@ def test_plot_schedule_bad_values(args, message):
     result = lrdoctor("plot-schedule", *args)
     assert result.exit_code == 2
     assert error_line(result).startswith(f"lrdoctor: error: {message}")
+
+
+@pytest.mark.parametrize("jobs, exit_code", [("0", 2), ("1" + "0" * 20, 1)])
+def test_jobs_out_of_range_or_huge(jobs, exit_code):
+    """--jobs 0 is typer's usage error; a huge --jobs starts no more processes than there are runs."""
+    result = lrdoctor("analyze", SAMPLES, "--jobs", jobs)
+    assert result.exit_code == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_plot_schedule_run_without_logs(tmp_path):

@@ -259,16 +259,17 @@ def test_the_live_table_shows_each_run_and_its_state(tmp_path):
 
 @pytest.mark.parametrize(
     "text, seconds",
-    [("60s", 60.0), ("2m", 120.0), ("0.5s", 0.5), ("500ms", 0.5), ("1h", 3600.0), ("3", 3.0), (".2s", 0.2)],
+    [("60s", 60.0), ("2m", 120.0), ("0.5s", 0.5), ("500ms", 0.5), ("1h", 3600.0), ("3", 3.0), (".2s", 0.2),
+     ("24h", 86400.0)],
 )
 def test_intervals(text, seconds):
-    assert parse_interval(text) == pytest.approx(seconds)
+    assert parse_interval(text, "--every") == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "0s", "fast", "-1s", "1d", "1e999s", "1 s s"])
+@pytest.mark.parametrize("text", ["", "0s", "fast", "-1s", "1d", "1e999s", "1 s s", "24.1h", "99999999999h", "9" * 400])
 def test_bad_intervals(text):
-    with pytest.raises(InputError, match="--every"):
-        parse_interval(text)
+    with pytest.raises(InputError, match="^--exec-timeout "):
+        parse_interval(text, "--exec-timeout")
 
 
 @pytest.mark.parametrize(

@@ -308,21 +308,51 @@ def test_what_counts_as_a_new_finding(before, after, reported_again):
     assert watch.new_findings([before], "runs/b", reported) == [before]  # another run
 
 
-def test_exec_arguments_are_substituted_one_by_one_without_a_shell():
-    argv = parse_command("notify-send 'lrdoctor: {run}' \"{code} at {step}: {message}\" '{print $1}' $HOME")
-    found = replace(finding(severity=Severity.error), message="it's \"bad\"; rm -rf /", step=1_900_544)
-    sighting = watch.Sighting(found, "logs/r", 0.0, 3, 2_000_000)
-    assert watch.command_for(argv, sighting) == [
-        "notify-send", "lrdoctor: r", "LRD001 at 1900544: it's \"bad\"; rm -rf /", "{print $1}", "$HOME",
-    ]
+def test_exec_placeholders_are_whole_arguments_and_environment_variables():
+    argv = parse_command("notify-send lrdoctor {run} {code} {step} {message} '{print $1}' $HOME")
+    found = replace(finding(severity=Severity.error), message="it's \"bad\"; rm -rf / \x1b[2J", step=1_900_544)
+    command = watch.command_for(argv, watch.Sighting(found, "logs/r", 0.0, 3, 2_000_000))
+    message = "it's \"bad\"; rm -rf / \\x1b[2J"  # as lrdoctor prints it: no escape sequence
+    assert command.argv == ("notify-send", "lrdoctor", "r", "LRD001", "1900544", message, "{print $1}", "$HOME")
+    assert command.env == {
+        "LRDOCTOR_RUN": "r", "LRDOCTOR_PATH": "logs/r", "LRDOCTOR_CODE": "LRD001", "LRDOCTOR_RULE": "x",
+        "LRDOCTOR_SEVERITY": "error", "LRDOCTOR_STEP": "1900544", "LRDOCTOR_MESSAGE": message,
+    }
+    assert command.refused is None
+
+
+def test_a_value_that_reads_as_an_option_is_passed_only_after_a_double_dash():
+    sighting = watch.Sighting(replace(finding(), run="--version"), "logs/--version", 0.0, 1, 1)
+    refused = watch.command_for(parse_command("notify-send lrdoctor {run}"), sighting)
+    assert refused.refused.startswith("not run for --version: {run} is '--version', which notify-send would read")
+    assert watch.run_command(refused, timeout=30).startswith("--exec notify-send: not run for --version")
+    passed = watch.command_for(parse_command("notify-send lrdoctor -- {run} {path}"), sighting)
+    assert passed.argv == ("notify-send", "lrdoctor", "--", "--version", "logs/--version") and passed.refused is None
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('sh -c "notify {run}"', "{run} inside the argument 'notify {run}': a placeholder must be an argument of its own"),
+        ("notify --name={message}", "a shell script reads $LRDOCTOR_MESSAGE"),
+        ("{run} --now", "--exec {run}: the program is named, never a placeholder"),
+        ("{path}", "the program is named, never a placeholder"),
+    ],
+)
+def test_placeholders_pasted_into_an_argument_or_naming_the_program_are_refused(text, message):
+    with pytest.raises(InputError) as error:
+        parse_command(text)
+    assert message in str(error.value)
 
 
 def test_run_command_reports_failures_and_timeouts(tmp_path):
-    ok = [sys.executable, "-c", "pass"]
-    assert watch.run_command(ok, timeout=30) is None
-    assert watch.run_command([sys.executable, "-c", "raise SystemExit(3)"], timeout=30).endswith("exit code 3")
-    assert "killed after" in watch.run_command([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.2)
-    assert watch.run_command([str(tmp_path / "no-such-program")], timeout=30) is not None
+    def command(*argv):
+        return watch.Command(argv, {})
+
+    assert watch.run_command(command(sys.executable, "-c", "pass"), timeout=30) is None
+    assert watch.run_command(command(sys.executable, "-c", "raise SystemExit(3)"), timeout=30).endswith("exit code 3")
+    assert "killed after" in watch.run_command(command(sys.executable, "-c", "import time; time.sleep(30)"), timeout=0.2)
+    assert watch.run_command(command(str(tmp_path / "no-such-program")), timeout=30) is not None
 
 
 def test_config_json_of_the_lockstep_writer_is_the_samples(writer_factory, tmp_path):

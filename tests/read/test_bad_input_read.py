@@ -64,12 +64,15 @@ def test_missing_path(tmp_path):
     assert result.stderr == f"lrdoctor: error: no such file or directory: {tmp_path / 'nope'}\n"
 
 
-def test_a_cache_bound_that_is_not_a_size(tmp_path, monkeypatch):
-    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "2GB")
+@pytest.mark.parametrize("bound", ["2GB", "1e308"])  # 1e308 MB once overflowed into an internal error
+def test_a_cache_bound_that_is_not_a_size(tmp_path, monkeypatch, bound):
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", bound)
     run = good_run(tmp_path / "run")
     result = analyze(run)
     assert result.exit_code == 2
-    assert result.stderr == "lrdoctor: error: LRDOCTOR_CACHE_MAX_MB=2GB: expected a size in megabytes, e.g. 2048\n"
+    assert result.stderr == (
+        f"lrdoctor: error: LRDOCTOR_CACHE_MAX_MB={bound}: expected a size in megabytes from 0 to 1,073,741,824, e.g. 2048\n"
+    )
     assert analyze(run, "--no-cache").exit_code == 0  # no cache, no bound to read
 
 

@@ -220,13 +220,15 @@ def test_what_the_running_analysis_used_is_kept_even_over_the_bound(tmp_path):
     assert set(entries()) == {new}
 
 
-@pytest.mark.parametrize("text, expected", [("", cache.DEFAULT_MAX_MB << 20), ("0", 0), ("1.5", 3 << 19)])
+@pytest.mark.parametrize(
+    "text, expected", [("", cache.DEFAULT_MAX_MB << 20), ("0", 0), ("1.5", 3 << 19), ("1073741824", 1 << 50)]
+)
 def test_the_bound_comes_from_the_environment(monkeypatch, text, expected):
     monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", text)
     assert cache.max_bytes() == expected
 
 
-@pytest.mark.parametrize("text", ["abc", "-1", "inf", "nan"])
+@pytest.mark.parametrize("text", ["abc", "-1", "inf", "nan", "1e308", "1073741825"])
 def test_a_bound_that_is_not_a_size_is_an_input_error(monkeypatch, text):
     monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", text)
     with pytest.raises(cache.InputError, match=f"LRDOCTOR_CACHE_MAX_MB={re.escape(text)}: expected a size"):

@@ -57,7 +57,7 @@ def healthy_run() -> RunResult:
 
 
 def section(text: str, run_name: str) -> str:
-    start = text.index(f"## `{run_name}`")
+    start = text.index(f"## {run_name} ")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else None]
 
@@ -111,7 +111,7 @@ def test_pipes_in_messages_do_not_break_tables_or_lists():
 def test_overview_table_lists_every_run_with_its_verdict():
     text = render(Report((collapsed_run(), healthy_run())))
     rows = table_rows(text, "| run | architecture | LR | peak KL | verdict |")
-    assert [(row[0], row[-1]) for row in rows] == [("`sweep/graph_free`", "**collapsed**"), ("`ok_run`", "ok")]
+    assert [(row[0], row[-1]) for row in rows] == [("sweep/graph_free", "**collapsed**"), ("ok_run", "ok")]
     assert "67% over 0.02" in rows[0][3]
 
 
@@ -136,10 +136,10 @@ def test_figures_are_embedded_with_the_links_given():
 
 def test_read_problems_are_listed_with_path_and_offset():
     text = render(Report((healthy_run(),), problems=(ReadNote("runs/a/events.out.tfevents.1", "corrupt record", 512),)))
-    assert "- `runs/a/events.out.tfevents.1 @ 512`: corrupt record" in text
+    assert "- runs/a/events.out.tfevents.1 @ 512: corrupt record" in text
     result = healthy_run()
     result.run.notes = (ReadNote("runs/ok_run/events.out.tfevents.2", "truncated record", 99),)
-    assert "- `runs/ok_run/events.out.tfevents.2 @ 99`: truncated record" in section(render(Report((result,))), "ok_run")
+    assert "- runs/ok_run/events.out.tfevents.2 @ 99: truncated record" in section(render(Report((result,))), "ok_run")
 
 
 # --- figure file names ------------------------------------------------------------------

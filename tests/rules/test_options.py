@@ -5,7 +5,7 @@ import pytest
 from lrdoctor import rules
 from lrdoctor.errors import InputError
 from lrdoctor.model import Severity
-from lrdoctor.rules.options import default_options, find_config, load_options
+from lrdoctor.rules.options import BOUNDS, default_options, find_config, load_options
 
 
 def write(path, text):
@@ -98,8 +98,11 @@ threshold = 0.03
         ('[rules.kl-exceeded]\nwindow = 2.5\n', "rules.kl-exceeded.window: expected a whole number"),
         ('[rules.kl-exceeded]\nuse_target_kl = 1\n', "expected true or false"),
         ('[rules.kl-exceeded]\nseverity = "fatal"\n', "expected info, warning or error"),
-        ('[rules.kl-exceeded]\nthreshold = -0.02\n', "rules.kl-exceeded.threshold: must be at least 0, got -0.02"),
-        ('[rules.LRD008]\nthreshold = 30\n', "rules.LRD008.threshold: must be between 0 and 1, got 30"),
+        ('[rules.kl-exceeded]\nthreshold = -0.02\n', "rules.kl-exceeded.threshold: must be more than 0, got -0.02"),
+        ('[rules.LRD008]\nthreshold = 30\n', "rules.LRD008.threshold: must be more than 0 and at most 1, got 30"),
+        # TOML's integers are 64-bit; tomllib reads larger ones, which once overflowed a float in the report
+        ('[rules.kl-exceeded]\nwindow = 1' + '0' * 400 + '\n', "window: expected a whole number below 2^63, got 1000"),
+        ('[rules.kl-exceeded]\nwindow = -1' + '0' * 400 + '\n', "window: expected a whole number below 2^63, got -100"),
         ("fail-on = \n", "not valid TOML"),
     ],
 )
@@ -114,9 +117,11 @@ def test_file_errors_name_the_file_and_the_key(tmp_path, text, expected):
     "cli, expected",
     [
         ({"rule_settings": {"kl-exceeded.threshold": "high"}}, "--set kl-exceeded.threshold: expected a number"),
-        ({"rule_settings": {"kl-exceeded.window": "2.5"}}, "expected a whole number, got '2.5'"),
+        ({"rule_settings": {"kl-exceeded.window": "2.5"}}, "expected a whole number below 2^63, got '2.5'"),
         ({"rule_settings": {"kl-exceeded": "0.03"}}, "expected RULE.OPTION=VALUE"),
-        ({"rule_settings": {"kl-exceeded.threshold": "-1"}}, "--set kl-exceeded.threshold: must be at least 0, got -1"),
+        ({"rule_settings": {"kl-exceeded.threshold": "-1"}}, "--set kl-exceeded.threshold: must be more than 0, got -1"),
+        ({"rule_settings": {"kl-exceeded.threshold": "0"}}, "--set kl-exceeded.threshold: must be more than 0, got 0"),
+        ({"rule_settings": {"LRD001.window": "1e300"}}, "--set LRD001.window: expected a whole number below 2^63"),
         ({"rule_settings": {"LRD001.window": "0"}}, "--set LRD001.window: must be at least 1, got 0"),
         ({"rule_settings": {"value-divergence.ev_floor": "2"}}, "value-divergence.ev_floor: must be at most 1, got 2"),
         ({"rule_settings": {"nope.threshold": "1"}}, "unknown rule: nope"),
@@ -140,14 +145,25 @@ def test_every_numeric_option_has_limits_that_hold_its_default():
             if isinstance(default, bool) or not isinstance(default, (int, float)):
                 continue
             assert name in limits, f"{code}.{name} has no LIMITS entry"
-            low, high = limits[name]
-            assert (low is None or default >= low) and (high is None or default <= high), f"{code}.{name}"
+            assert set(limits[name]) <= set(BOUNDS), f"{code}.{name}"
+            assert all(BOUNDS[b](default, limit) for b, limit in limits[name].items()), f"{code}.{name}"
 
 
-@pytest.mark.parametrize("value", ["0", "1"])
-def test_the_bounds_themselves_are_allowed(tmp_path, value):
-    options = load_options(config=write(tmp_path / "lrdoctor.toml", ""), rule_settings={"clip-fraction-high.threshold": value})
-    assert options.rule_options["LRD008"]["threshold"] == float(value)
+@pytest.mark.parametrize(
+    "setting, allowed",
+    [("clip-fraction-high.threshold=1", True), ("clip-fraction-high.threshold=0", False),
+     ("kl-exceeded.window=1", True), ("kl-exceeded.error_ratio=1", True), ("value-divergence.ev_floor=1", True)],
+)
+def test_a_bound_is_allowed_unless_it_is_exclusive(tmp_path, setting, allowed):
+    """Exclusive where the bound itself is nonsense: a clip-fraction threshold of 0 flags every update."""
+    name, value = setting.split("=")
+    config = write(tmp_path / "lrdoctor.toml", "")
+    if allowed:
+        code = rules.get(name.split(".")[0]).CODE
+        assert load_options(config=config, rule_settings={name: value}).rule_options[code][name.split(".")[1]] == 1
+    else:
+        with pytest.raises(InputError, match=f"must be more than 0 and at most 1, got {value}"):
+            load_options(config=config, rule_settings={name: value})
 
 
 def test_missing_explicit_config(tmp_path):
