@@ -2,13 +2,17 @@
 
 One entry per (event file, tag selection, lrdoctor version), in the user's cache
 directory (``LRDOCTOR_CACHE_DIR`` overrides it), never beside the runs. An entry
-remembers the file's size and mtime when it was read, how far it was read
-(``end_offset``) and checksums of the bytes at both ends of that prefix:
+remembers the file's identity when it was read (device, inode, size, mtime and
+ctime), how far it was read (``end_offset``) and a CRC-32C of those ``end_offset``
+bytes:
 
-- same size and mtime: the entry is the answer, the event file is not opened;
-- grown, and the prefix checksums still match: only the new records are read
-  (from ``end_offset``) and appended -- a live run is read incrementally;
-- anything else (shrunk, rewritten, touched): the file is read again in full.
+- the same identity: the entry is the answer, the event file is not opened. The
+  ctime is what catches a file rewritten and given its old size and mtime back
+  (``os.utime`` cannot set a ctime);
+- the same file (device and inode), grown, and the CRC of the whole prefix still
+  matches: only the new records are read (from ``end_offset``) and appended -- a
+  live run is read incrementally;
+- anything else (shrunk, replaced, rewritten anywhere in the prefix): read again in full.
 
 Event-file entries use the same checksummed entry format as the run cache below
 (no pickle), read with the same suspicion as any input: a corrupt, truncated or
@@ -49,10 +53,12 @@ from lrdoctor.version import VERSION
 if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
-FORMAT = 2  # bump when the entry layout changes (2: zlib CRC-32 checksums)
+# Bump when the entry layout changes (2: zlib CRC-32 checksums; 3: keys and entries carry
+# inode and ctime, a CRC-32C of the whole prefix read).
+FORMAT = 3
 _EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
 _RUNS_KIND = "runs"
-_FINGERPRINT_BYTES = 4096
+_CRC_BLOCK = 8 << 20  # bytes read at a time to checksum a prefix: memory stays bounded
 DEFAULT_MAX_MB = 2048
 # A temporary file this old is left by a process that died while writing it.
 _STALE_TEMPORARY_NS = 3600 * 10**9
@@ -131,19 +137,35 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
     source = _source(resolved, want)
     key = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
     entry = _load(key, source)
-    if entry is None:
-        data = read_event_file(resolved, want)
+    if entry is not None and entry[0]["identity"] == identity(stat):
+        return _as_read_from(path, entry[1])
+    if entry is not None and _only_grown(entry, resolved, stat):
+        meta, old = entry
+        data = appended(old, read_event_file(resolved, want, start=old.end_offset))
+        crc = _prefix_crc(resolved, old.end_offset, data.end_offset, meta["crc"])
     else:
-        meta, data = entry
-        if meta["size"] == stat.st_size and meta["mtime_ns"] == stat.st_mtime_ns:
-            return _as_read_from(path, data)
-        grown = stat.st_size > meta["size"] and stat.st_size >= data.end_offset
-        if grown and _fingerprint(resolved, data.end_offset) == meta["fingerprint"]:
-            data = appended(data, read_event_file(resolved, want, start=data.end_offset))
-        else:
-            data = read_event_file(resolved, want)
-    _store(key, source, stat, _fingerprint(resolved, data.end_offset), data)
+        data = read_event_file(resolved, want)
+        crc = _prefix_crc(resolved, 0, data.end_offset)
+    if crc is not None:  # None: the file shrank under the read; the next read starts afresh
+        _store(key, source, stat, crc, data)
     return _as_read_from(path, data)
+
+
+def _only_grown(entry: tuple[dict, EventData], path: Path, stat: os.stat_result) -> bool:
+    """Whether the file has only been appended to since ``entry`` was made: the same file
+    (device and inode), longer, and the CRC of all it had then still the same."""
+    meta, data = entry
+    then = meta["identity"]
+    if then[:2] != identity(stat)[:2] or stat.st_size <= then[2] or stat.st_size < data.end_offset:
+        return False
+    return _prefix_crc(path, 0, data.end_offset) == meta["crc"]
+
+
+def identity(stat: os.stat_result) -> list[int]:
+    """What says a file is unchanged: device, inode, size, mtime and ctime. Size and mtime
+    alone are not enough: a file rewritten and given its old mtime back (``touch -r``,
+    ``os.utime``) keeps both, but not its ctime, which no call can set."""
+    return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 def _as_read_from(path: Path, data: EventData) -> EventData:
@@ -158,26 +180,33 @@ def _source(resolved: Path, want: re.Pattern[str] | None) -> str:
     return f"{resolved}\0{selection}\0lrdoctor {VERSION}\0format {FORMAT}"
 
 
-def _fingerprint(path: Path, end: int) -> list[int]:
-    """CRCs of the first and last few KB of the prefix that was read: if they still
-    match, the file grew by appending (as writers do) rather than being replaced."""
+def _prefix_crc(path: Path, start: int, end: int, value: int = 0) -> int | None:
+    """CRC-32C of bytes [start, end) of ``path``, continuing ``value`` (the CRC of [0, start));
+    None when they cannot all be read. Of the whole prefix, not only its ends: a file
+    rewritten in the middle that kept its first and last bytes is not "appended"."""
+    import crc32c  # here: a cached re-run computes no CRC, and never loads it (17 ms)
+
     try:
         with open(path, "rb") as handle:
-            head = handle.read(min(end, _FINGERPRINT_BYTES))
-            handle.seek(max(0, end - _FINGERPRINT_BYTES))
-            tail = handle.read(min(end, _FINGERPRINT_BYTES))
+            handle.seek(start)
+            left = end - start
+            while left > 0:
+                block = handle.read(min(left, _CRC_BLOCK))
+                if not block:
+                    return None  # shorter than it was a moment ago
+                value = crc32c.crc32c(block, value)
+                left -= len(block)
     except OSError:
-        return [-1, -1]
-    return [zlib.crc32(head), zlib.crc32(tail)]
+        return None
+    return value
 
 
-def _store(key: str, source: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:
+def _store(key: str, source: str, stat: os.stat_result, crc: int, data: EventData) -> None:
     tags = sorted(data.scalars)
     header = {
         "source": source,
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "fingerprint": fingerprint,
+        "identity": identity(stat),
+        "crc": crc,
         "end_offset": data.end_offset,
         "tags": tags,
         "scalar_tags": sorted(data.scalar_tags),
@@ -216,8 +245,7 @@ def _load(key: str, source: str) -> tuple[dict, EventData] | None:
             notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
             end_offset=int(meta["end_offset"]),
         )
-        meta["size"], meta["mtime_ns"] = int(meta["size"]), int(meta["mtime_ns"])
-        meta["fingerprint"] = [int(v) for v in meta["fingerprint"]]
+        meta["identity"], meta["crc"] = [int(v) for v in meta["identity"]], int(meta["crc"])
         return meta, data
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
         _log.debug("event cache entry ignored (%s): %s", key, error)
@@ -227,8 +255,8 @@ def _load(key: str, source: str) -> tuple[dict, EventData] | None:
 # --- whole runs and their findings ----------------------------------------------
 #
 # A sweep re-analysed unchanged should cost little more than starting Python: one
-# small file per run holds its normalised metrics (keyed on its files' sizes and
-# mtimes), and one its findings (keyed on that, its metadata and the options).
+# small file per run holds its normalised metrics (keyed on its files' ``identity``),
+# and one its findings (keyed on that, its metadata and the options).
 # Both keys include a digest of lrdoctor's own source, so an edited rule or
 # reader never meets results computed by the old code.
 

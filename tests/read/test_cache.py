@@ -231,3 +231,37 @@ def test_a_bound_that_is_not_a_size_is_an_input_error(monkeypatch, text):
     monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", text)
     with pytest.raises(cache.InputError, match=f"LRDOCTOR_CACHE_MAX_MB={re.escape(text)}: expected a size"):
         cache.max_bytes()
+
+
+# --- when an entry is stale (issue 14) ---------------------------------------------------
+
+
+def test_a_file_rewritten_with_its_old_size_and_mtime_is_read_again(tmp_path, reads):
+    from bad_input import rewrite_scalar
+
+    path = write_events(tmp_path, range(50))
+    before = path.stat()
+    assert read_events(path).scalars["train/approx_kl"][1][25] == pytest.approx(0.25)
+    rewrite_scalar(path, "train/approx_kl", 25, 0.5)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # `touch -r`, rsync --times
+    now = path.stat()
+    assert (now.st_size, now.st_mtime_ns, now.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert now.st_ctime_ns != before.st_ctime_ns  # what still tells the rewrite apart
+    again = read_events(path)
+    assert reads == [0, 0] and again.scalars["train/approx_kl"][1][25] == pytest.approx(0.5)
+    same(again, read_event_file(path))
+
+
+def test_a_file_rewritten_in_the_middle_then_grown_is_read_in_full(tmp_path, reads):
+    """Its first and last 4 KB are what they were: only a CRC of the whole prefix tells."""
+    from bad_input import append_scalar, rewrite_scalar
+
+    path = write_events(tmp_path, range(1000))
+    size = path.stat().st_size
+    read_events(path)
+    start, end = rewrite_scalar(path, "train/approx_kl", 500, 0.5)
+    assert 4096 < start and end < size - 4096
+    append_scalar(path, "train/approx_kl", 1000, 0.01)
+    again = read_events(path)
+    assert reads == [0, 0] and again.scalars["train/approx_kl"][1][500] == pytest.approx(0.5)
+    same(again, read_event_file(path))

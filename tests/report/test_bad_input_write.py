@@ -17,6 +17,7 @@ from bad_input import (
     error_line,
     lrdoctor,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
+    tree,
 )
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
@@ -42,18 +43,6 @@ def test_plots_into_a_path_that_is_a_file(tmp_path):
 
 
 # --- outputs: never into the inputs, always whole ---------------------------------------
-
-
-def tree(root: Path) -> dict[str, tuple]:
-    """Every entry below ``root`` with what would show a write: size, mtime, content hash."""
-    import hashlib
-
-    snapshot = {}
-    for path in sorted(root.rglob("*")):
-        info = path.lstat()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-        snapshot[path.relative_to(root).as_posix()] = (info.st_mode, info.st_size, info.st_mtime_ns, digest)
-    return snapshot
 
 
 def test_no_command_writes_into_the_directories_it_reads(tmp_path, monkeypatch):
