@@ -19,6 +19,13 @@ Event-file entries use the same checksummed entry format as the run cache below
 other-version entry is ignored and rebuilt, never trusted. Writes go to a temporary file renamed into place. When
 the cache directory is unusable, reading goes on without it (logged at debug).
 
+The cache owns only what it wrote. ``LRDOCTOR_CACHE_DIR`` may well be a shared folder
+(``~/.cache``, ``/tmp``, a CI cache), so entries live in subfolders of its own,
+``<cache>/lrdoctor-cache-v<FORMAT>/<kind>/``, and ``prune`` touches a file only when it
+is in one of those subfolders, has an entry's name (``<sha256>.bin``) or a temporary
+entry's (``.lrdoctor-*.tmp``), and starts with the entry header: a user's ``model.bin``
+or ``notes.tmp`` beside them is never counted, never deleted.
+
 The cache is bounded: ``prune`` deletes the least recently used entries once the whole
 cache holds more than ``LRDOCTOR_CACHE_MAX_MB`` (default 2048 MB; a sweep of 100 runs x
 10,000 steps takes about 250 MB). Every entry used is touched, and what the analysis that
@@ -40,7 +47,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -53,11 +60,19 @@ from lrdoctor.version import VERSION
 if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
-# Bump when the entry layout changes (2: zlib CRC-32 checksums; 3: keys and entries carry
-# inode and ctime, a CRC-32C of the whole prefix read).
+# Bump when the entry layout changes (2: zlib CRC-32 checksums; 3: own subfolders, keys and
+# entries carry inode and ctime, a CRC-32C of the whole prefix read).
 FORMAT = 3
-_EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
+# Every format's folder from 3 on: all ours, so pruning also clears what older versions
+# left. Format 2 and before kept entries in <cache>/<kind>-<FORMAT>/: never touched.
+_FOLDER = re.compile(r"lrdoctor-cache-v[0-9]+")
+_EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/lrdoctor-cache-v<FORMAT>/events/
 _RUNS_KIND = "runs"
+_FINDINGS_KIND = "findings"
+_KINDS = (_EVENTS_KIND, _RUNS_KIND, _FINDINGS_KIND)
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.bin")
+_TEMPORARY_PREFIX, _TEMPORARY_SUFFIX = ".lrdoctor-", ".tmp"
+_TEMPORARY_NAME = re.compile(r"\.lrdoctor-[A-Za-z0-9_]+\.tmp")
 _CRC_BLOCK = 8 << 20  # bytes read at a time to checksum a prefix: memory stays bounded
 DEFAULT_MAX_MB = 2048
 # A temporary file this old is left by a process that died while writing it.
@@ -69,9 +84,14 @@ _log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
+    """Where this version's event-file entries live; its parent holds every kind of entry."""
+    return _root() / f"lrdoctor-cache-v{FORMAT}" / _EVENTS_KIND
+
+
+def _root() -> Path:
     from platformdirs import user_cache_dir
 
-    return Path(os.environ.get("LRDOCTOR_CACHE_DIR") or user_cache_dir("lrdoctor")) / f"events-{FORMAT}"
+    return Path(os.environ.get("LRDOCTOR_CACHE_DIR") or user_cache_dir("lrdoctor"))
 
 
 def max_bytes() -> int:
@@ -93,22 +113,19 @@ def prune(limit: int, in_use_since: int) -> int:
     """Delete the least recently used entries (and temporary files left by a crash) until
     the cache holds at most ``limit`` bytes, keeping every entry used or written since
     ``in_use_since`` (``time.time_ns()`` when the analysis started); returns the bytes freed.
+    Only files the cache wrote are counted or deleted (``_owned``).
     Another process may be reading or pruning at the same time: a file already gone is
     simply skipped, and a reader that loses an entry reads the run again."""
     now, keep_from = time.time_ns(), in_use_since - _CLOCK_SLACK_NS
     entries, total, freed = [], 0, 0
     try:
-        kinds = [kind.path for kind in os.scandir(cache_dir().parent) if kind.is_dir(follow_symlinks=False)]
-        for kind in kinds:
-            for entry in os.scandir(kind):
-                stat = entry.stat(follow_symlinks=False)
-                if entry.name.endswith(".bin"):
-                    entries.append((stat.st_mtime_ns, stat.st_size, entry.path))
-                elif entry.name.endswith(".tmp") and now - stat.st_mtime_ns > _STALE_TEMPORARY_NS:
-                    entries.append((-1, stat.st_size, entry.path))  # first to go
-                elif not entry.name.endswith(".tmp"):
-                    continue  # not ours; a fresh temporary is another process's write in progress
-                total += stat.st_size
+        for path, stat, temporary in _owned(_root()):
+            if not temporary:
+                entries.append((stat.st_mtime_ns, stat.st_size, path))
+            elif now - stat.st_mtime_ns > _STALE_TEMPORARY_NS:
+                entries.append((-1, stat.st_size, path))  # first to go
+            # a fresh temporary is another process's write in progress: counted, kept
+            total += stat.st_size
     except OSError as error:
         _log.debug("cache not pruned: %s", error)
         return 0
@@ -121,6 +138,38 @@ def prune(limit: int, in_use_since: int) -> int:
         except OSError:
             pass
     return freed
+
+
+def _owned(root: Path) -> Iterator[tuple[str, os.stat_result, bool]]:
+    """Every file the cache wrote under ``root``, with its stat and whether it is a temporary:
+    a regular file in ``lrdoctor-cache-v<N>/<kind>/``, named as an entry or a temporary entry,
+    that starts with the entry header. Anything else there is a user's, and never touched."""
+    for folder in os.scandir(root):
+        if not (_FOLDER.fullmatch(folder.name) and folder.is_dir(follow_symlinks=False)):
+            continue
+        for kind in os.scandir(folder.path):
+            if kind.name not in _KINDS or not kind.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(kind.path):
+                temporary = bool(_TEMPORARY_NAME.fullmatch(entry.name))
+                if not (temporary or _ENTRY_NAME.fullmatch(entry.name)) or not entry.is_file(follow_symlinks=False):
+                    continue
+                if _starts_with_header(entry.path):
+                    yield entry.path, entry.stat(follow_symlinks=False), temporary
+
+
+def _starts_with_header(path: str) -> bool:
+    try:
+        # O_NONBLOCK: a FIFO swapped in after the scan cannot make the open wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        return os.read(fd, len(_ENTRY_MAGIC)) == _ENTRY_MAGIC
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool = True) -> EventData:
@@ -320,7 +369,7 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
 
 def load_judgement(key: str) -> tuple[list[Finding], dict] | None:
     """A run's cached findings and ``judged_by``; None when there is no entry as written."""
-    entry = load_entry("findings", key)
+    entry = load_entry(_FINDINGS_KIND, key)
     if entry is None:
         return None
     try:
@@ -338,7 +387,7 @@ def store_judgement(key: str, findings: Sequence[Finding], judged_by: Mapping[st
     except TypeError:  # evidence JSON cannot hold: not cached
         return
     if [_decoded(json.loads(json.dumps(item))) for item in encoded] == list(findings):
-        store_entry("findings", key, {"findings": encoded, "judged_by": packed})
+        store_entry(_FINDINGS_KIND, key, {"findings": encoded, "judged_by": packed})
 
 
 def _encoded(finding: Finding) -> dict:
@@ -409,7 +458,10 @@ def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        # A name of the cache's own: ``prune`` deletes a stale temporary only by it (and its header).
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX, delete=False
+        ) as handle:
             temporary = handle.name
             write(handle)
         os.replace(temporary, path)
@@ -423,7 +475,7 @@ def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -
 
 
 def _entry_path(kind: str, key: str) -> Path:
-    return cache_dir().parent / f"{kind}-{FORMAT}" / f"{key}.bin"
+    return cache_dir().parent / kind / f"{key}.bin"
 
 
 def store_run(key: str, run: NormalisedRun) -> None:

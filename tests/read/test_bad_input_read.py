@@ -297,6 +297,41 @@ def test_an_event_file_rewritten_in_the_middle_then_grown_is_read_in_full(tmp_pa
     assert tree(tmp_path / "run") == inputs
 
 
+def test_a_shared_cache_directory_keeps_its_users_files(tmp_path, monkeypatch):
+    """LRDOCTOR_CACHE_DIR=~/.cache or /tmp, pruned on every run (a bound of 0 MB): the
+    cache deletes its own entries, never a user's ``model.bin`` or old ``notes.tmp``."""
+    shared = tmp_path / "shared"
+    theirs = {
+        "model.bin": b"weights", "notes.tmp": b"notes", "pip/http/cache.bin": b"x" * 4096,
+        "lrdoctor-cache-v3/model.bin": b"weights", "lrdoctor-cache-v3/runs/notes.tmp": b"notes",
+        "lrdoctor-cache-v3/events/" + "0" * 64 + ".bin": b"named like an entry",
+    }
+    for name, content in theirs.items():
+        (shared / name).parent.mkdir(parents=True, exist_ok=True)
+        (shared / name).write_bytes(content)
+        os.utime(shared / name, ns=(10**9, 10**9))  # older than anything, and than an hour
+    users = {name: value for name, value in tree(shared).items() if name in theirs}
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(shared))
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "0")
+    runs = [good_run(tmp_path / f"run{i}") for i in range(2)]
+    inputs = [tree(run) for run in runs]
+    fresh = analyze(runs[0], "--format", "json", "--no-cache")
+
+    def entries() -> set[Path]:
+        return {p for p in shared.glob("lrdoctor-cache-v*/*/*.bin") if p.read_bytes().startswith(b"LRDENTRY")}
+
+    for index, run in enumerate(runs):
+        result = analyze(run, "--format", "json")
+        assert result.exit_code == 0 and result.stderr == fresh.stderr.replace("run0", run.name)
+        if index == 0:
+            first = entries()
+            for entry in first:  # last used ten minutes ago: the next analysis prunes them
+                os.utime(entry, ns=(entry.stat().st_atime_ns - 600 * 10**9, entry.stat().st_mtime_ns - 600 * 10**9))
+    assert first and not first & entries()  # the cache did prune its own
+    assert {name: value for name, value in tree(shared).items() if name in users} == users
+    assert [tree(run) for run in runs] == inputs
+
+
 # --- analyze: progress.csv and configs beside a run ------------------------------------
 
 CSV_CASES = [

@@ -202,9 +202,10 @@ def test_an_entry_read_again_is_kept_over_one_not_used(tmp_path):
 
 def test_prune_within_the_bound_removes_only_temporaries_left_by_a_crash(tmp_path):
     cached_entry_of(write_events(tmp_path, range(10)))
-    stale, fresh = cache_dir() / "stale.tmp", cache_dir() / "fresh.tmp"
-    stale.write_bytes(b"x" * 100)
-    fresh.write_bytes(b"x" * 100)
+    # named and begun as the cache begins its own temporaries (a user's *.tmp is not one)
+    stale, fresh = cache_dir() / ".lrdoctor-stale.tmp", cache_dir() / ".lrdoctor-fresh.tmp"
+    stale.write_bytes(cache._ENTRY_MAGIC + b"x" * 92)
+    fresh.write_bytes(cache._ENTRY_MAGIC + b"x" * 92)
     set_last_used(stale, 2 * 3600)
     kept = entries()
     assert cache.prune(10**9, in_use_since=time.time_ns()) == 100
@@ -233,7 +234,44 @@ def test_a_bound_that_is_not_a_size_is_an_input_error(monkeypatch, text):
         cache.max_bytes()
 
 
-# --- when an entry is stale (issue 14) ---------------------------------------------------
+# --- what the cache owns, and when an entry is stale (issue 14) -------------------------
+
+
+def user_files(root) -> dict:
+    """A user's files where LRDOCTOR_CACHE_DIR is a shared folder (~/.cache, /tmp, a CI cache):
+    beside the cache's folder, inside it, and inside its entry folders, old enough to prune."""
+    folder = cache_dir().parent
+    files = {
+        root / "model.bin": b"weights",
+        root / "notes.tmp": b"my notes",
+        root / "other-tool" / "big.bin": b"x" * 5000,
+        folder / "model.bin": b"weights",
+        cache_dir() / "model.bin": b"weights",
+        cache_dir() / ("0" * 64 + ".bin"): b"named like an entry, not one",
+        cache_dir() / ".lrdoctor-abc.tmp": b"named like a temporary, not one",
+        cache_dir() / "copy-of-an-entry.bin": cache._ENTRY_MAGIC + b"an entry's header, not an entry's name",
+        folder / "runs" / "notes.tmp": b"my notes",
+        root / "lrdoctor-cache-vX" / "events" / ("1" * 64 + ".bin"): cache._ENTRY_MAGIC,
+    }
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        os.utime(path, ns=(10**9, 10**9))  # 1970: older than any entry, and than an hour
+    return {path: (content, 10**9) for path, content in files.items()}
+
+
+def test_prune_deletes_only_what_the_cache_wrote(tmp_path):
+    root = tmp_path / "cache"  # LRDOCTOR_CACHE_DIR
+    ours = [cached_entry_of(write_events(tmp_path / f"r{i}", range(20))) for i in range(2)]
+    crashed = cache_dir() / ".lrdoctor-crashed.tmp"  # a temporary a killed process left
+    crashed.write_bytes(cache._ENTRY_MAGIC + b"half an entry")
+    theirs = user_files(root)
+    for name in ours:
+        set_last_used(cache_dir() / name, 600)
+    set_last_used(crashed, 2 * 3600)
+    cache.prune(0, in_use_since=time.time_ns())  # over any bound: everything of ours may go
+    assert not set(ours) & set(entries()) and not crashed.exists()
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in theirs} == theirs
 
 
 def test_a_file_rewritten_with_its_old_size_and_mtime_is_read_again(tmp_path, reads):
