@@ -47,6 +47,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+from stat import S_ISREG
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -334,11 +335,17 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
     """The header and 1-d arrays stored under ``key``; None when missing, damaged or not ours."""
     path = _entry_path(kind, key)
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a FIFO put where an entry belongs (a shared cache dir) cannot make this wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError("not a regular file")
             # Mapped, not read: copying every run's arrays into fresh memory costs more than
             # the rest of a cached analyze. A private (copy-on-write) mapping keeps the arrays
             # writable like freshly read ones; entries are replaced by rename, never rewritten.
-            blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+            blob = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+        finally:
+            os.close(fd)
         view = memoryview(blob)  # slices of a view are not copies
         if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
             raise ValueError("not an entry")

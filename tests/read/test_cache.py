@@ -303,3 +303,21 @@ def test_a_file_rewritten_in_the_middle_then_grown_is_read_in_full(tmp_path, rea
     again = read_events(path)
     assert reads == [0, 0] and again.scalars["train/approx_kl"][1][500] == pytest.approx(0.5)
     same(again, read_event_file(path))
+
+
+def test_a_fifo_where_an_entry_belongs_is_ignored_not_waited_on(tmp_path, reads):
+    """A shared cache directory: anyone may put a FIFO at an entry's (predictable) path."""
+    import threading
+
+    path = write_events(tmp_path, range(30))
+    expected = read_events(path)
+    (entry,) = cache_dir().glob("*.bin")
+    entry.unlink()
+    os.mkfifo(entry)
+    done = []
+    reader = threading.Thread(target=lambda: done.append(read_events(path)), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert done, "read_events waited on a FIFO"
+    same(done[0], expected)
+    assert reads == [0, 0]
