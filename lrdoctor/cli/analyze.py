@@ -31,7 +31,7 @@ from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest
 from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text
-from lrdoctor.report.write import write_atomic
+from lrdoctor.report.write import output_file, write_atomic
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
 from lrdoctor.words import display
@@ -64,7 +64,7 @@ class ArchKind(str, Enum):
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help="Run directories, event files or progress.csv files; searched recursively.")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format, on stdout or --output.")] = ReportFormat.text,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout (- is stdout).")] = None,
     fail_on: Annotated[
         Optional[FailOn], typer.Option("--fail-on", help="Exit 1 on findings at or above this severity. [default: error, or the config file's]")
     ] = None,
@@ -91,6 +91,7 @@ def analyze(
         fail_on=fail_on.value if fail_on else None,
     )
     tag_overrides = assignments(tags or [], "--tag", "METRIC=TAG")
+    output = output_file(output)
     stderr = Console(stderr=True)
 
     with progress_bar(stderr) as on_progress:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from lrdoctor.cli import command
 from lrdoctor.errors import InputError
-from lrdoctor.report.write import write_atomic
+from lrdoctor.report.write import output_file, write_atomic
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import display, format_lr, format_steps
 
@@ -59,7 +59,7 @@ def plot_schedule(
         ScheduleFormat, typer.Option("--format", "-f", help="table for people; csv or json points for tools.")
     ] = ScheduleFormat.table,
     points: Annotated[int, typer.Option(help="Evenly spaced points to add to the phase boundaries (csv/json).")] = 0,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write csv/json here, not stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write csv/json here, not stdout (- is stdout).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Draw the schedule to this .png, .svg or .pdf.")] = None,
     run: Annotated[Optional[Path], typer.Option("--run", help="Draw this run's logged LR over the recommendation.")] = None,
 ) -> None:
@@ -78,6 +78,7 @@ def plot_schedule(
         raise InputError(f"--points must be between 0 and {MAX_POINTS:,}")
     if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:
         raise InputError(f"--out must end in one of {', '.join(FIGURE_SUFFIXES)}: {out}")
+    output = output_file(output)
 
     if format is ScheduleFormat.table:
         Console().print(phase_table(schedule))
