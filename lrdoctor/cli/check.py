@@ -10,7 +10,7 @@ import typer
 
 from lrdoctor.cli import command
 from lrdoctor.exitcode import FailOn
-from lrdoctor.report.write import output_file, write_atomic
+from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.rules.options import load_options
 
 
@@ -63,6 +63,7 @@ def check(
         fail_on=fail_on.value if fail_on is not None else None,
     )
     output = output_file(output)
+    refuse_inside([output], [*paths, *([Path(options.source)] if options.source else [])])
     result = check_paths(paths, options)
     for problem in result.problems:
         typer.echo(problem.text(), err=True)

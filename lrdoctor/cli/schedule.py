@@ -13,7 +13,7 @@ from rich.table import Table
 
 from lrdoctor.cli import command
 from lrdoctor.errors import InputError
-from lrdoctor.report.write import output_file, write_atomic
+from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import display, format_lr, format_steps
 
@@ -79,6 +79,9 @@ def plot_schedule(
     if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:
         raise InputError(f"--out must end in one of {', '.join(FIGURE_SUFFIXES)}: {out}")
     output = output_file(output)
+    logged = _load_single_run(run) if run is not None and out is not None else None
+    # the run as named and as found (a link may lead elsewhere): nothing is written into it
+    refuse_inside([output, out], [run, logged.path] if logged is not None else [run] if run is not None else [])
 
     if format is ScheduleFormat.table:
         Console().print(phase_table(schedule))
@@ -93,7 +96,6 @@ def plot_schedule(
     if out is not None:
         from lrdoctor.report.figures import draw_schedule
 
-        logged = _load_single_run(run) if run is not None else None
         draw_schedule(schedule, out, run=logged)
         wrote(out)
 
@@ -118,9 +120,10 @@ def phase_table(schedule: Schedule) -> Table:
 
 
 def _load_single_run(path: Path):
+    from lrdoctor.cli.analyze import cache_outside
     from lrdoctor.read.ingest import load_runs
 
-    runs = load_runs(path)
+    runs = load_runs(path, use_cache=cache_outside([path], Console(stderr=True)))
     if len(runs) != 1:
         raise InputError(f"--run expects one run, found {len(runs)} under {path}")
     return runs[0]

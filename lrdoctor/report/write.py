@@ -16,7 +16,8 @@ what is at the target decides how it is written:
   shared directory can point anywhere (``/etc/passwd``, the run's own config); writing
   through it as root, or replacing it, would do what its maker chose.
 
-A training log (an event file or a progress.csv) is never the target. A refusal is
+A training log (an event file or a progress.csv) is never the target, and
+``refuse_inside`` keeps every output out of the trees a command reads. A refusal is
 an InputError naming the path; an OSError while writing names it too.
 """
 
@@ -28,7 +29,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable
 
 from lrdoctor.errors import InputError
 from lrdoctor.read.discover import is_training_log
@@ -39,6 +40,51 @@ def output_file(option: Path | None) -> Path | None:
     """The file an ``-o``/``--output`` option names; None for stdout: no option, or ``-``
     as every Unix tool reads it (never a file named "-")."""
     return None if option is None or str(option) == "-" else option
+
+
+def refuse_inside(targets: Iterable[Path | None], reading: Iterable[Path]) -> None:
+    """Raise InputError when a target would put bytes inside ``reading``, whatever its
+    name: ``-o run/config.json`` would replace the config the run is judged by."""
+    reading = list(reading)
+    for target in targets:
+        if target is None:
+            continue
+        _refuse_training_log(target)
+        root = inside(target, reading)
+        if root is None:
+            continue
+        if os.path.realpath(target) == os.path.realpath(root):
+            raise InputError(f"{display(str(target))}: an input lrdoctor is reading; it never writes over its inputs")
+        raise InputError(
+            f"{display(str(target))}: inside {display(str(root))}, which lrdoctor is reading;"
+            " it never writes into its inputs"
+        )
+
+
+def inside(target: Path, reading: Iterable[Path]) -> Path | None:
+    """The path of ``reading`` (the paths a command reads: directories with everything
+    below them, files themselves) that writing ``target`` would put bytes in, or None.
+    Links are resolved on both sides; a device, FIFO or own stream changes no file there."""
+    places = _places(Path(target))
+    for path in reading:
+        root = Path(os.path.realpath(path))
+        if any(place == root or root in place.parents for place in places):
+            return Path(path)  # as the user named it
+    return None
+
+
+def _places(target: Path) -> set[Path]:
+    """Where writing ``target`` could change a file: where its name lives, and where it
+    leads (a directory, a link); nothing for a device, a FIFO or this process's stdout."""
+    try:
+        info = os.stat(target)
+    except OSError:
+        info = None
+    if _standard_stream(target) is not None:
+        return set()
+    if info is not None and not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        return set()
+    return {Path(os.path.realpath(target.parent)) / target.name, Path(os.path.realpath(target))}
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:

@@ -262,7 +262,7 @@ def test_a_fifo_nobody_reads_is_refused_not_waited_on(logs, tmp_path):
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
-@pytest.mark.parametrize("points_to", ["a file elsewhere", "nothing"])
+@pytest.mark.parametrize("points_to", ["a file elsewhere", "nothing", "the run's config"])
 def test_a_symlink_is_neither_written_through_to_a_file_nor_replaced(logs, tmp_path, points_to):
     """A link left in a shared output directory could point at /etc/passwd."""
     precious = tmp_path / "precious.txt"
@@ -329,3 +329,59 @@ def test_devices_and_sockets_a_report_does_not_go_to_are_refused(logs, tmp_path,
     assert result.exit_code == 2
     assert error_line(result) == f"lrdoctor: error: {target}: {reason}"
     assert (os.lstat(target).st_mode, os.lstat(target).st_ino) == (before.st_mode, before.st_ino)
+
+
+def inside_cases(logs: Path, tmp_path: Path) -> dict[str, tuple[list, str]]:
+    """Outputs inside what a command reads, whatever their names, with the refusal each gets."""
+    run = logs / "graph_free_gru_constant_lr"
+    (tmp_path / "linked").symlink_to(run)  # a directory outside that leads into the run
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "run1").symlink_to(run)  # a run reached through a link
+    inside = "which lrdoctor is reading; it never writes into its inputs"
+    over = "an input lrdoctor is reading; it never writes over its inputs"
+    return {
+        "the run's config": (["analyze", run, "-o", run / "config.json"], f"{run / 'config.json'}: inside {run}, {inside}"),
+        "a new file in the run": (["analyze", run, "-o", run / "report.json"], f"{run / 'report.json'}: inside {run}, {inside}"),
+        "a new directory in the tree": (["analyze", logs, "-o", logs / "new" / "r.json"], f"{logs / 'new' / 'r.json'}: inside {logs}, {inside}"),
+        "figures in the run": (["analyze", run, "--plots", run / "figs"], f"{run / 'figs'}: inside {run}, {inside}"),
+        "figures over the tree": (["analyze", logs, "--plots", logs], f"{logs}: {over}"),
+        "through a linked directory": (["analyze", run, "-o", tmp_path / "linked" / "r.json"], f"{tmp_path / 'linked' / 'r.json'}: inside {run}, {inside}"),
+        "into a run reached by a link": (["analyze", tmp_path / "sweep", "-o", run / "config.json"], f"{run / 'config.json'}: inside {tmp_path / 'sweep' / 'run1'}, {inside}"),
+        "check over its config": (["check", run / "config.json", "-o", run / "config.json"], f"{run / 'config.json'}: {over}"),
+        "check into its directory": (["check", logs, "-o", logs / "report.sarif"], f"{logs / 'report.sarif'}: inside {logs}, {inside}"),
+        "a schedule figure in the run": (["plot-schedule", "--run", run, "--out", run / "s.png"], f"{run / 's.png'}: inside {run}, {inside}"),
+        "a schedule table in the run": (["plot-schedule", "--run", run, "--out", tmp_path / "s.png", "-f", "csv", "-o", run / "s.csv"], f"{run / 's.csv'}: inside {run}, {inside}"),
+    }
+
+
+CASES_INSIDE = [
+    "the run's config", "a new file in the run", "a new directory in the tree", "figures in the run",
+    "figures over the tree", "through a linked directory", "into a run reached by a link", "check over its config",
+    "check into its directory", "a schedule figure in the run", "a schedule table in the run",
+]
+
+
+@pytest.mark.parametrize("case", CASES_INSIDE)
+def test_nothing_is_written_inside_what_is_read(logs, tmp_path, monkeypatch, case):
+    monkeypatch.chdir(tmp_path)
+    args, message = inside_cases(logs, tmp_path)[case]
+    with untouched(logs):
+        result = lrdoctor(*args)
+    assert result.exit_code == 2
+    assert error_line(result) == f"lrdoctor: error: {message}"
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize("where", ["in the run", "the tree itself"])
+def test_a_cache_inside_what_is_read_is_not_used(logs, tmp_path, monkeypatch, where):
+    run = logs / "graph_free_gru_constant_lr"
+    root = {"in the run": run / ".cache", "the tree itself": logs}[where]
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(root))
+    read = run if where == "in the run" else logs
+    with untouched(logs):
+        result = analyze(read, "--format", "json", "--output", tmp_path / "report.json")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"lrdoctor: note: cache not used: {root / 'lrdoctor-cache-v3'} is inside {read}, which is being read"
+    )
+    assert not (run / ".cache").exists() and (tmp_path / "report.json").exists()
