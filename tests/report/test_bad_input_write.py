@@ -1,9 +1,10 @@
 """What bad output targets get, through the real CLI (docs/bad-input.md).
 
 An ``--output`` that is a directory, ``--plots`` into a file, or a report over a
-training log is one ``lrdoctor: error:`` line and exit 2; no command writes into the
-directories it reads; a failed or interrupted write leaves the previous file whole
-and no partial one.
+training log is one ``lrdoctor: error:`` line and exit 2; no command writes inside
+what it reads, whatever the name; a failed or interrupted write leaves the previous
+file whole and no partial one. Devices, FIFOs, links and ``-`` get what the table
+"Where outputs go" says: written through, to stdout, or refused, never replaced.
 """
 
 from __future__ import annotations
