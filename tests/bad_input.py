@@ -24,12 +24,17 @@ API:
                              and a trainer config whose architecture is named so
     assert_shown_safely(text)   no character of HOSTILE_TEXT that moves, hides or injects
                              reached ``text`` raw
+    tree(root)               every entry below ``root`` with its mode, size, mtime and hash
+    rewrite_scalar(path, tag, step, value)   one record rewritten in place, CRCs valid
+    append_scalar(path, tag, step, value)    one valid record appended
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -132,3 +137,57 @@ def assert_shown_safely(text: str) -> None:
     raw = sorted({f"U+{ord(c):04X}" for c in text if c in UNSHOWN})
     assert not raw, f"raw {raw} in {text!r}"
     assert not any(line.startswith("::error file=a.py") for line in text.split("\n")), text
+def tree(root: Path) -> dict[str, tuple]:
+    """Every entry below ``root`` with what would show a write: mode, size, mtime, content hash."""
+    snapshot = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else None
+        snapshot[path.relative_to(root).as_posix()] = (info.st_mode, info.st_size, info.st_mtime_ns, digest)
+    return snapshot
+
+
+def _records(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each TFRecord: length (8), its CRC (4), payload, payload CRC (4)."""
+    spans, offset = [], 0
+    while offset + 12 <= len(data):
+        end = offset + 16 + struct.unpack_from("<Q", data, offset)[0]
+        spans.append((offset, end))
+        offset = end
+    return spans
+
+
+def _framed(payload: bytes) -> bytes:
+    from lrdoctor.read.events import masked_crc
+
+    length = struct.pack("<Q", len(payload))
+    return length + struct.pack("<I", masked_crc(length)) + payload + struct.pack("<I", masked_crc(payload))
+
+
+def rewrite_scalar(path: Path, tag: str, step: int, value: float) -> tuple[int, int]:
+    """Give ``tag`` at ``step`` a new value, in place, the record's length and CRCs valid:
+    a file rewritten (re-synced, regenerated), not damaged. Returns the record's span."""
+    from tensorboard.compat.proto import event_pb2
+
+    data = bytearray(path.read_bytes())
+    for start, end in _records(bytes(data)):
+        event = event_pb2.Event.FromString(bytes(data[start + 12:end - 4]))
+        if event.step == step and [v.tag for v in event.summary.value] == [tag]:
+            event.summary.value[0].simple_value = value
+            record = _framed(event.SerializeToString())
+            assert len(record) == end - start
+            data[start:end] = record
+            with open(path, "r+b") as handle:  # the same file (inode), as an in-place rewrite keeps it
+                handle.write(bytes(data))
+            return start, end
+    raise AssertionError(f"no {tag} record at step {step} in {path}")
+
+
+def append_scalar(path: Path, tag: str, step: int, value: float) -> None:
+    """Append one valid scalar record, as the writer of a live run does."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    event = event_pb2.Event(wall_time=1.0, step=step, summary=summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)]))
+    with open(path, "ab") as handle:
+        handle.write(_framed(event.SerializeToString()))

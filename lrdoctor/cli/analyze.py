@@ -31,7 +31,7 @@ from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest
 from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text
-from lrdoctor.report.write import write_atomic
+from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
 from lrdoctor.words import display
@@ -64,7 +64,7 @@ class ArchKind(str, Enum):
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help="Run directories, event files or progress.csv files; searched recursively.")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format, on stdout or --output.")] = ReportFormat.text,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout (- is stdout).")] = None,
     fail_on: Annotated[
         Optional[FailOn], typer.Option("--fail-on", help="Exit 1 on findings at or above this severity. [default: error, or the config file's]")
     ] = None,
@@ -91,6 +91,9 @@ def analyze(
         fail_on=fail_on.value if fail_on else None,
     )
     tag_overrides = assignments(tags or [], "--tag", "METRIC=TAG")
+    output = output_file(output)
+    reading = [*paths, *([Path(options.source)] if options.source else [])]
+    refuse_inside([output, plots], reading)  # said before anything is read
     stderr = Console(stderr=True)
 
     with progress_bar(stderr) as on_progress:
@@ -99,7 +102,7 @@ def analyze(
             tag_overrides=tag_overrides,
             arch=arch.value if arch else None,
             jobs=jobs,
-            use_cache=not no_cache,
+            use_cache=not no_cache and cache_outside(reading, stderr),
             on_progress=on_progress,
         )
     problems = tuple(ingested.problems)
@@ -107,6 +110,8 @@ def analyze(
         say(stderr, problem_line(note))
     if not ingested.runs:  # each read problem was said above
         raise InputError(ingest.nothing_read(paths))
+    # A run reached through a link lives outside the paths named; nothing goes into it either.
+    refuse_inside([output, plots], [run.path for run in ingested.runs])
     results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
 
     figures, sweep = {}, None
@@ -142,6 +147,18 @@ def assignments(items: Sequence[str], flag: str, shape: str) -> dict[str, str]:
             raise InputError(f"{flag} {item}: expected {shape}")
         parsed[key.strip()] = value.strip()
     return parsed
+
+
+def cache_outside(reading: Sequence[Path], console: Console) -> bool:
+    """Whether the cache may be used: not when it lies inside a tree being read
+    (``LRDOCTOR_CACHE_DIR=run/.cache``), which lrdoctor never writes into; that is said."""
+    from lrdoctor.read.cache import cache_dir
+
+    folder = cache_dir().parent
+    root = inside(folder, reading)
+    if root is not None:
+        say(console, f"lrdoctor: note: cache not used: {display(str(folder))} is inside {display(str(root))}, which is being read")
+    return root is None
 
 
 def say(console: Console, line: str | Text) -> None:

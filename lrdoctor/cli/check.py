@@ -10,7 +10,7 @@ import typer
 
 from lrdoctor.cli import command
 from lrdoctor.exitcode import FailOn
-from lrdoctor.report.write import write_atomic
+from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.rules.options import load_options
 
 
@@ -30,7 +30,7 @@ def check(
         CheckFormat,
         typer.Option("--format", "-f", help="text (path:line:col: CODE severity message), json, sarif, github."),
     ] = CheckFormat.text,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here, not stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here, not stdout (- is stdout).")] = None,
     fail_on: Annotated[
         Optional[FailOn],
         typer.Option(
@@ -62,6 +62,8 @@ def check(
         ignore=ignore,
         fail_on=fail_on.value if fail_on is not None else None,
     )
+    output = output_file(output)
+    refuse_inside([output], [*paths, *([Path(options.source)] if options.source else [])])
     result = check_paths(paths, options)
     for problem in result.problems:
         typer.echo(problem.text(), err=True)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from lrdoctor.cli import command
 from lrdoctor.errors import InputError
-from lrdoctor.report.write import write_atomic
+from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import display, format_lr, format_steps
 
@@ -63,7 +63,7 @@ def plot_schedule(
         ScheduleFormat, typer.Option("--format", "-f", help="table for people; csv or json points for tools.")
     ] = ScheduleFormat.table,
     points: Annotated[int, typer.Option(help="Evenly spaced points to add to the phase boundaries (csv/json).")] = 0,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write csv/json here, not stdout.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write csv/json here, not stdout (- is stdout).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Draw the schedule to this .png, .svg or .pdf.")] = None,
     run: Annotated[Optional[Path], typer.Option("--run", help="Draw this run's logged LR over the recommendation.")] = None,
 ) -> None:
@@ -84,6 +84,10 @@ def plot_schedule(
         raise InputError(f"--points must be between 0 and {MAX_POINTS:,}")
     if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:
         raise InputError(f"--out must end in one of {', '.join(FIGURE_SUFFIXES)}: {out}")
+    output = output_file(output)
+    logged = _load_single_run(run) if run is not None and out is not None else None
+    # the run as named and as found (a link may lead elsewhere): nothing is written into it
+    refuse_inside([output, out], [run, logged.path] if logged is not None else [run] if run is not None else [])
 
     if format is ScheduleFormat.table:
         Console().print(phase_table(schedule))
@@ -98,7 +102,6 @@ def plot_schedule(
     if out is not None:
         from lrdoctor.report.figures import draw_schedule
 
-        logged = _load_single_run(run) if run is not None else None
         draw_schedule(schedule, out, run=logged)
         wrote(out)
 
@@ -123,9 +126,10 @@ def phase_table(schedule: Schedule) -> Table:
 
 
 def _load_single_run(path: Path):
+    from lrdoctor.cli.analyze import cache_outside
     from lrdoctor.read.ingest import load_runs
 
-    runs = load_runs(path)
+    runs = load_runs(path, use_cache=cache_outside([path], Console(stderr=True)))
     if len(runs) != 1:
         raise InputError(f"--run expects one run, found {len(runs)} under {path}")
     return runs[0]

@@ -2,18 +2,29 @@
 
 One entry per (event file, tag selection, lrdoctor version), in the user's cache
 directory (``LRDOCTOR_CACHE_DIR`` overrides it), never beside the runs. An entry
-remembers the file's size and mtime when it was read, how far it was read
-(``end_offset``) and checksums of the bytes at both ends of that prefix:
+remembers the file's identity when it was read (device, inode, size, mtime and
+ctime), how far it was read (``end_offset``) and a CRC-32C of those ``end_offset``
+bytes:
 
-- same size and mtime: the entry is the answer, the event file is not opened;
-- grown, and the prefix checksums still match: only the new records are read
-  (from ``end_offset``) and appended -- a live run is read incrementally;
-- anything else (shrunk, rewritten, touched): the file is read again in full.
+- the same identity: the entry is the answer, the event file is not opened. The
+  ctime is what catches a file rewritten and given its old size and mtime back
+  (``os.utime`` cannot set a ctime);
+- the same file (device and inode), grown, and the CRC of the whole prefix still
+  matches: only the new records are read (from ``end_offset``) and appended -- a
+  live run is read incrementally;
+- anything else (shrunk, replaced, rewritten anywhere in the prefix): read again in full.
 
 Event-file entries use the same checksummed entry format as the run cache below
 (no pickle), read with the same suspicion as any input: a corrupt, truncated or
 other-version entry is ignored and rebuilt, never trusted. Writes go to a temporary file renamed into place. When
 the cache directory is unusable, reading goes on without it (logged at debug).
+
+The cache owns only what it wrote. ``LRDOCTOR_CACHE_DIR`` may well be a shared folder
+(``~/.cache``, ``/tmp``, a CI cache), so entries live in subfolders of its own,
+``<cache>/lrdoctor-cache-v<FORMAT>/<kind>/``, and ``prune`` touches a file only when it
+is in one of those subfolders, has an entry's name (``<sha256>.bin``) or a temporary
+entry's (``.lrdoctor-*.tmp``), and starts with the entry header: a user's ``model.bin``
+or ``notes.tmp`` beside them is never counted, never deleted.
 
 The cache is bounded: ``prune`` deletes the least recently used entries once the whole
 cache holds more than ``LRDOCTOR_CACHE_MAX_MB`` (default 2048 MB; a sweep of 100 runs x
@@ -36,7 +47,8 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from stat import S_ISREG
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -49,10 +61,20 @@ from lrdoctor.version import VERSION
 if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
-FORMAT = 2  # bump when the entry layout changes (2: zlib CRC-32 checksums)
-_EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/events-<FORMAT>/
+# Bump when the entry layout changes (2: zlib CRC-32 checksums; 3: own subfolders, keys and
+# entries carry inode and ctime, a CRC-32C of the whole prefix read).
+FORMAT = 3
+# Every format's folder from 3 on: all ours, so pruning also clears what older versions
+# left. Format 2 and before kept entries in <cache>/<kind>-<FORMAT>/: never touched.
+_FOLDER = re.compile(r"lrdoctor-cache-v[0-9]+")
+_EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/lrdoctor-cache-v<FORMAT>/events/
 _RUNS_KIND = "runs"
-_FINGERPRINT_BYTES = 4096
+_FINDINGS_KIND = "findings"
+_KINDS = (_EVENTS_KIND, _RUNS_KIND, _FINDINGS_KIND)
+_ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.bin")
+_TEMPORARY_PREFIX, _TEMPORARY_SUFFIX = ".lrdoctor-", ".tmp"
+_TEMPORARY_NAME = re.compile(r"\.lrdoctor-[A-Za-z0-9_]+\.tmp")
+_CRC_BLOCK = 8 << 20  # bytes read at a time to checksum a prefix: memory stays bounded
 DEFAULT_MAX_MB = 2048
 MAX_MB = 1 << 30  # a petabyte: more than a cache disk holds, and a byte count an int64 and a float hold exactly
 # A temporary file this old is left by a process that died while writing it.
@@ -64,9 +86,14 @@ _log = logging.getLogger(__name__)
 
 
 def cache_dir() -> Path:
+    """Where this version's event-file entries live; its parent holds every kind of entry."""
+    return _root() / f"lrdoctor-cache-v{FORMAT}" / _EVENTS_KIND
+
+
+def _root() -> Path:
     from platformdirs import user_cache_dir
 
-    return Path(os.environ.get("LRDOCTOR_CACHE_DIR") or user_cache_dir("lrdoctor")) / f"events-{FORMAT}"
+    return Path(os.environ.get("LRDOCTOR_CACHE_DIR") or user_cache_dir("lrdoctor"))
 
 
 def max_bytes() -> int:
@@ -89,22 +116,19 @@ def prune(limit: int, in_use_since: int) -> int:
     """Delete the least recently used entries (and temporary files left by a crash) until
     the cache holds at most ``limit`` bytes, keeping every entry used or written since
     ``in_use_since`` (``time.time_ns()`` when the analysis started); returns the bytes freed.
+    Only files the cache wrote are counted or deleted (``_owned``).
     Another process may be reading or pruning at the same time: a file already gone is
     simply skipped, and a reader that loses an entry reads the run again."""
     now, keep_from = time.time_ns(), in_use_since - _CLOCK_SLACK_NS
     entries, total, freed = [], 0, 0
     try:
-        kinds = [kind.path for kind in os.scandir(cache_dir().parent) if kind.is_dir(follow_symlinks=False)]
-        for kind in kinds:
-            for entry in os.scandir(kind):
-                stat = entry.stat(follow_symlinks=False)
-                if entry.name.endswith(".bin"):
-                    entries.append((stat.st_mtime_ns, stat.st_size, entry.path))
-                elif entry.name.endswith(".tmp") and now - stat.st_mtime_ns > _STALE_TEMPORARY_NS:
-                    entries.append((-1, stat.st_size, entry.path))  # first to go
-                elif not entry.name.endswith(".tmp"):
-                    continue  # not ours; a fresh temporary is another process's write in progress
-                total += stat.st_size
+        for path, stat, temporary in _owned(_root()):
+            if not temporary:
+                entries.append((stat.st_mtime_ns, stat.st_size, path))
+            elif now - stat.st_mtime_ns > _STALE_TEMPORARY_NS:
+                entries.append((-1, stat.st_size, path))  # first to go
+            # a fresh temporary is another process's write in progress: counted, kept
+            total += stat.st_size
     except OSError as error:
         _log.debug("cache not pruned: %s", error)
         return 0
@@ -117,6 +141,38 @@ def prune(limit: int, in_use_since: int) -> int:
         except OSError:
             pass
     return freed
+
+
+def _owned(root: Path) -> Iterator[tuple[str, os.stat_result, bool]]:
+    """Every file the cache wrote under ``root``, with its stat and whether it is a temporary:
+    a regular file in ``lrdoctor-cache-v<N>/<kind>/``, named as an entry or a temporary entry,
+    that starts with the entry header. Anything else there is a user's, and never touched."""
+    for folder in os.scandir(root):
+        if not (_FOLDER.fullmatch(folder.name) and folder.is_dir(follow_symlinks=False)):
+            continue
+        for kind in os.scandir(folder.path):
+            if kind.name not in _KINDS or not kind.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(kind.path):
+                temporary = bool(_TEMPORARY_NAME.fullmatch(entry.name))
+                if not (temporary or _ENTRY_NAME.fullmatch(entry.name)) or not entry.is_file(follow_symlinks=False):
+                    continue
+                if _starts_with_header(entry.path):
+                    yield entry.path, entry.stat(follow_symlinks=False), temporary
+
+
+def _starts_with_header(path: str) -> bool:
+    try:
+        # O_NONBLOCK: a FIFO swapped in after the scan cannot make the open wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        return os.read(fd, len(_ENTRY_MAGIC)) == _ENTRY_MAGIC
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool = True) -> EventData:
@@ -133,19 +189,35 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
     source = _source(resolved, want)
     key = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
     entry = _load(key, source)
-    if entry is None:
-        data = read_event_file(resolved, want)
+    if entry is not None and entry[0]["identity"] == identity(stat):
+        return _as_read_from(path, entry[1])
+    if entry is not None and _only_grown(entry, resolved, stat):
+        meta, old = entry
+        data = appended(old, read_event_file(resolved, want, start=old.end_offset))
+        crc = _prefix_crc(resolved, old.end_offset, data.end_offset, meta["crc"])
     else:
-        meta, data = entry
-        if meta["size"] == stat.st_size and meta["mtime_ns"] == stat.st_mtime_ns:
-            return _as_read_from(path, data)
-        grown = stat.st_size > meta["size"] and stat.st_size >= data.end_offset
-        if grown and _fingerprint(resolved, data.end_offset) == meta["fingerprint"]:
-            data = appended(data, read_event_file(resolved, want, start=data.end_offset))
-        else:
-            data = read_event_file(resolved, want)
-    _store(key, source, stat, _fingerprint(resolved, data.end_offset), data)
+        data = read_event_file(resolved, want)
+        crc = _prefix_crc(resolved, 0, data.end_offset)
+    if crc is not None:  # None: the file shrank under the read; the next read starts afresh
+        _store(key, source, stat, crc, data)
     return _as_read_from(path, data)
+
+
+def _only_grown(entry: tuple[dict, EventData], path: Path, stat: os.stat_result) -> bool:
+    """Whether the file has only been appended to since ``entry`` was made: the same file
+    (device and inode), longer, and the CRC of all it had then still the same."""
+    meta, data = entry
+    then = meta["identity"]
+    if then[:2] != identity(stat)[:2] or stat.st_size <= then[2] or stat.st_size < data.end_offset:
+        return False
+    return _prefix_crc(path, 0, data.end_offset) == meta["crc"]
+
+
+def identity(stat: os.stat_result) -> list[int]:
+    """What says a file is unchanged: device, inode, size, mtime and ctime. Size and mtime
+    alone are not enough: a file rewritten and given its old mtime back (``touch -r``,
+    ``os.utime``) keeps both, but not its ctime, which no call can set."""
+    return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 def _as_read_from(path: Path, data: EventData) -> EventData:
@@ -160,26 +232,33 @@ def _source(resolved: Path, want: re.Pattern[str] | None) -> str:
     return f"{resolved}\0{selection}\0lrdoctor {VERSION}\0format {FORMAT}"
 
 
-def _fingerprint(path: Path, end: int) -> list[int]:
-    """CRCs of the first and last few KB of the prefix that was read: if they still
-    match, the file grew by appending (as writers do) rather than being replaced."""
+def _prefix_crc(path: Path, start: int, end: int, value: int = 0) -> int | None:
+    """CRC-32C of bytes [start, end) of ``path``, continuing ``value`` (the CRC of [0, start));
+    None when they cannot all be read. Of the whole prefix, not only its ends: a file
+    rewritten in the middle that kept its first and last bytes is not "appended"."""
+    import crc32c  # here: a cached re-run computes no CRC, and never loads it (17 ms)
+
     try:
         with open(path, "rb") as handle:
-            head = handle.read(min(end, _FINGERPRINT_BYTES))
-            handle.seek(max(0, end - _FINGERPRINT_BYTES))
-            tail = handle.read(min(end, _FINGERPRINT_BYTES))
+            handle.seek(start)
+            left = end - start
+            while left > 0:
+                block = handle.read(min(left, _CRC_BLOCK))
+                if not block:
+                    return None  # shorter than it was a moment ago
+                value = crc32c.crc32c(block, value)
+                left -= len(block)
     except OSError:
-        return [-1, -1]
-    return [zlib.crc32(head), zlib.crc32(tail)]
+        return None
+    return value
 
 
-def _store(key: str, source: str, stat: os.stat_result, fingerprint: list[int], data: EventData) -> None:
+def _store(key: str, source: str, stat: os.stat_result, crc: int, data: EventData) -> None:
     tags = sorted(data.scalars)
     header = {
         "source": source,
-        "size": stat.st_size,
-        "mtime_ns": stat.st_mtime_ns,
-        "fingerprint": fingerprint,
+        "identity": identity(stat),
+        "crc": crc,
         "end_offset": data.end_offset,
         "tags": tags,
         "scalar_tags": sorted(data.scalar_tags),
@@ -218,8 +297,7 @@ def _load(key: str, source: str) -> tuple[dict, EventData] | None:
             notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
             end_offset=int(meta["end_offset"]),
         )
-        meta["size"], meta["mtime_ns"] = int(meta["size"]), int(meta["mtime_ns"])
-        meta["fingerprint"] = [int(v) for v in meta["fingerprint"]]
+        meta["identity"], meta["crc"] = [int(v) for v in meta["identity"]], int(meta["crc"])
         return meta, data
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
         _log.debug("event cache entry ignored (%s): %s", key, error)
@@ -229,8 +307,8 @@ def _load(key: str, source: str) -> tuple[dict, EventData] | None:
 # --- whole runs and their findings ----------------------------------------------
 #
 # A sweep re-analysed unchanged should cost little more than starting Python: one
-# small file per run holds its normalised metrics (keyed on its files' sizes and
-# mtimes), and one its findings (keyed on that, its metadata and the options).
+# small file per run holds its normalised metrics (keyed on its files' ``identity``),
+# and one its findings (keyed on that, its metadata and the options).
 # Both keys include a digest of lrdoctor's own source, so an edited rule or
 # reader never meets results computed by the old code.
 
@@ -259,11 +337,17 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
     """The header and 1-d arrays stored under ``key``; None when missing, damaged or not ours."""
     path = _entry_path(kind, key)
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a FIFO put where an entry belongs (a shared cache dir) cannot make this wait.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if not S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError("not a regular file")
             # Mapped, not read: copying every run's arrays into fresh memory costs more than
             # the rest of a cached analyze. A private (copy-on-write) mapping keeps the arrays
             # writable like freshly read ones; entries are replaced by rename, never rewritten.
-            blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+            blob = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+        finally:
+            os.close(fd)
         view = memoryview(blob)  # slices of a view are not copies
         if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
             raise ValueError("not an entry")
@@ -294,7 +378,7 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
 
 def load_judgement(key: str) -> tuple[list[Finding], dict] | None:
     """A run's cached findings and ``judged_by``; None when there is no entry as written."""
-    entry = load_entry("findings", key)
+    entry = load_entry(_FINDINGS_KIND, key)
     if entry is None:
         return None
     try:
@@ -312,7 +396,7 @@ def store_judgement(key: str, findings: Sequence[Finding], judged_by: Mapping[st
     except TypeError:  # evidence JSON cannot hold: not cached
         return
     if [_decoded(json.loads(json.dumps(item))) for item in encoded] == list(findings):
-        store_entry("findings", key, {"findings": encoded, "judged_by": packed})
+        store_entry(_FINDINGS_KIND, key, {"findings": encoded, "judged_by": packed})
 
 
 def _encoded(finding: Finding) -> dict:
@@ -383,7 +467,10 @@ def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+        # A name of the cache's own: ``prune`` deletes a stale temporary only by it (and its header).
+        with tempfile.NamedTemporaryFile(
+            dir=path.parent, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX, delete=False
+        ) as handle:
             temporary = handle.name
             write(handle)
         os.replace(temporary, path)
@@ -397,7 +484,7 @@ def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -
 
 
 def _entry_path(kind: str, key: str) -> Path:
-    return cache_dir().parent / f"{kind}-{FORMAT}" / f"{key}.bin"
+    return cache_dir().parent / kind / f"{key}.bin"
 
 
 def store_run(key: str, run: NormalisedRun) -> None:

@@ -21,6 +21,7 @@ from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
     cached_run,
     entry_key,
+    identity,
     max_bytes,
     prune,
     read_events,
@@ -205,8 +206,9 @@ def _load_run(
 
 
 def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
-    """What a run's metrics are a function of: its files as they are now (path, size, mtime)
-    and the tag mapping; None when a file cannot be looked at (the run is then read as usual)."""
+    """What a run's metrics are a function of: its files as they are now (path, and each
+    file's ``identity``: device, inode, size, mtime and ctime) and the tag mapping; None
+    when a file cannot be looked at (the run is then read as usual)."""
     files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
     try:
         stats = [os.stat(path) for path in files]
@@ -216,7 +218,7 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
         "run",
         str(found.path),
         str(found.root),
-        [[os.fsdecode(path), stat.st_size, stat.st_mtime_ns, stat.st_ino] for path, stat in zip(files, stats)],
+        [[os.fsdecode(path), *identity(stat)] for path, stat in zip(files, stats)],
         [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides],
     )
 

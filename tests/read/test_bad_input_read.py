@@ -19,9 +19,12 @@ import pytest
 from bad_input import (
     EVENT_CASES,
     analyze,
+    append_scalar,
     corpus_run,
     error_line,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
+    rewrite_scalar,
+    tree,
 )
 from writers import synthetic_collapse, write_run
 
@@ -32,9 +35,9 @@ BAD = TESTS / "bad_inputs"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def good_run(directory: Path) -> Path:
-    """SYNTHETIC: a healthy-looking SB3 run (tensorboardX event file)."""
-    steps, metrics = synthetic_collapse(20)
+def good_run(directory: Path, n: int = 20) -> Path:
+    """SYNTHETIC: a healthy-looking SB3 run of ``n`` steps (tensorboardX event file)."""
+    steps, metrics = synthetic_collapse(n)
     write_run(directory, "sb3", steps, {"kl": metrics["kl"] * 0.1, "lr": metrics["lr"], "entropy": metrics["entropy"]})
     return directory
 
@@ -251,6 +254,87 @@ def test_a_file_replaced_by_a_shorter_one_is_read_again(tmp_path):
     fresh = json.loads(analyze(run, "--format", "json", "--no-cache").stdout)["runs"][0]["metrics"]["kl"]["points"]
     assert 0 < second == fresh < first
     assert f"lrdoctor: read problem: {event_file} @ byte " in result.stderr
+
+
+def peak_kl(result) -> float | None:
+    """The KL peak LRD001 reports; None when KL stayed under its threshold."""
+    findings = json.loads(result.stdout)["runs"][0]["findings"]
+    return next((f["evidence"]["peak"] for f in findings if f["code"] == "LRD001"), None)
+
+
+def test_an_event_file_rewritten_with_its_old_size_and_mtime_is_not_served_from_the_cache(tmp_path):
+    """Rewritten in place and given its mtime back (``touch -r``, ``rsync --times``): the
+    cache must not answer with the old numbers (a peak KL of None where the file now says 0.5)."""
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    first = analyze(run, "--format", "json")
+    assert first.exit_code == 0 and peak_kl(first) is None
+    before = event_file.stat()
+    rewrite_scalar(event_file, "train/approx_kl", int(synthetic_collapse(20)[0][10]), 0.5)
+    os.utime(event_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (event_file.stat().st_size, event_file.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    inputs = tree(tmp_path / "run")
+    result = analyze(run, "--format", "json")
+    fresh = analyze(run, "--format", "json", "--no-cache")
+    # one reading of 0.5 is a spike its rolling median never passes: info, exit 0 (issue 15)
+    assert result.exit_code == fresh.exit_code == 0
+    assert peak_kl(result) == peak_kl(fresh) == pytest.approx(0.5)
+    assert result.stdout == fresh.stdout and "lrdoctor: error" not in result.stderr
+    assert tree(tmp_path / "run") == inputs
+
+
+def test_an_event_file_rewritten_in_the_middle_then_grown_is_read_in_full(tmp_path):
+    """The first and last 4 KB of what was read are unchanged and the file grew, as when
+    appended to; only a checksum of the whole prefix shows the middle changed."""
+    run = good_run(tmp_path / "run", n=400)
+    (event_file,) = run.glob("events.out.tfevents.*")
+    assert analyze(run, "--format", "json").exit_code == 0
+    size, steps = event_file.stat().st_size, synthetic_collapse(400)[0]
+    start, end = rewrite_scalar(event_file, "train/approx_kl", int(steps[200]), 0.5)
+    assert 4096 < start and end < size - 4096
+    append_scalar(event_file, "train/approx_kl", int(steps[-1]) + 1, 0.001)
+    inputs = tree(tmp_path / "run")
+    result = analyze(run, "--format", "json")
+    fresh = analyze(run, "--format", "json", "--no-cache")
+    # one reading of 0.5 is a spike its rolling median never passes: info, exit 0 (issue 15)
+    assert result.exit_code == fresh.exit_code == 0
+    assert peak_kl(result) == peak_kl(fresh) == pytest.approx(0.5) and result.stdout == fresh.stdout
+    assert tree(tmp_path / "run") == inputs
+
+
+def test_a_shared_cache_directory_keeps_its_users_files(tmp_path, monkeypatch):
+    """LRDOCTOR_CACHE_DIR=~/.cache or /tmp, pruned on every run (a bound of 0 MB): the
+    cache deletes its own entries, never a user's ``model.bin`` or old ``notes.tmp``."""
+    shared = tmp_path / "shared"
+    theirs = {
+        "model.bin": b"weights", "notes.tmp": b"notes", "pip/http/cache.bin": b"x" * 4096,
+        "lrdoctor-cache-v3/model.bin": b"weights", "lrdoctor-cache-v3/runs/notes.tmp": b"notes",
+        "lrdoctor-cache-v3/events/" + "0" * 64 + ".bin": b"named like an entry",
+    }
+    for name, content in theirs.items():
+        (shared / name).parent.mkdir(parents=True, exist_ok=True)
+        (shared / name).write_bytes(content)
+        os.utime(shared / name, ns=(10**9, 10**9))  # older than anything, and than an hour
+    users = {name: value for name, value in tree(shared).items() if name in theirs}
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(shared))
+    monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "0")
+    runs = [good_run(tmp_path / f"run{i}") for i in range(2)]
+    inputs = [tree(run) for run in runs]
+    fresh = analyze(runs[0], "--format", "json", "--no-cache")
+
+    def entries() -> set[Path]:
+        return {p for p in shared.glob("lrdoctor-cache-v*/*/*.bin") if p.read_bytes().startswith(b"LRDENTRY")}
+
+    for index, run in enumerate(runs):
+        result = analyze(run, "--format", "json")
+        assert result.exit_code == 0 and result.stderr == fresh.stderr.replace("run0", run.name)
+        if index == 0:
+            first = entries()
+            for entry in first:  # last used ten minutes ago: the next analysis prunes them
+                os.utime(entry, ns=(entry.stat().st_atime_ns - 600 * 10**9, entry.stat().st_mtime_ns - 600 * 10**9))
+    assert first and not first & entries()  # the cache did prune its own
+    assert {name: value for name, value in tree(shared).items() if name in users} == users
+    assert [tree(run) for run in runs] == inputs
 
 
 # --- analyze: progress.csv and configs beside a run ------------------------------------

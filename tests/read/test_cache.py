@@ -202,9 +202,10 @@ def test_an_entry_read_again_is_kept_over_one_not_used(tmp_path):
 
 def test_prune_within_the_bound_removes_only_temporaries_left_by_a_crash(tmp_path):
     cached_entry_of(write_events(tmp_path, range(10)))
-    stale, fresh = cache_dir() / "stale.tmp", cache_dir() / "fresh.tmp"
-    stale.write_bytes(b"x" * 100)
-    fresh.write_bytes(b"x" * 100)
+    # named and begun as the cache begins its own temporaries (a user's *.tmp is not one)
+    stale, fresh = cache_dir() / ".lrdoctor-stale.tmp", cache_dir() / ".lrdoctor-fresh.tmp"
+    stale.write_bytes(cache._ENTRY_MAGIC + b"x" * 92)
+    fresh.write_bytes(cache._ENTRY_MAGIC + b"x" * 92)
     set_last_used(stale, 2 * 3600)
     kept = entries()
     assert cache.prune(10**9, in_use_since=time.time_ns()) == 100
@@ -233,3 +234,92 @@ def test_a_bound_that_is_not_a_size_is_an_input_error(monkeypatch, text):
     monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", text)
     with pytest.raises(cache.InputError, match=f"LRDOCTOR_CACHE_MAX_MB={re.escape(text)}: expected a size"):
         cache.max_bytes()
+
+
+# --- what the cache owns, and when an entry is stale (issue 14) -------------------------
+
+
+def user_files(root) -> dict:
+    """A user's files where LRDOCTOR_CACHE_DIR is a shared folder (~/.cache, /tmp, a CI cache):
+    beside the cache's folder, inside it, and inside its entry folders, old enough to prune."""
+    folder = cache_dir().parent
+    files = {
+        root / "model.bin": b"weights",
+        root / "notes.tmp": b"my notes",
+        root / "other-tool" / "big.bin": b"x" * 5000,
+        folder / "model.bin": b"weights",
+        cache_dir() / "model.bin": b"weights",
+        cache_dir() / ("0" * 64 + ".bin"): b"named like an entry, not one",
+        cache_dir() / ".lrdoctor-abc.tmp": b"named like a temporary, not one",
+        cache_dir() / "copy-of-an-entry.bin": cache._ENTRY_MAGIC + b"an entry's header, not an entry's name",
+        folder / "runs" / "notes.tmp": b"my notes",
+        root / "lrdoctor-cache-vX" / "events" / ("1" * 64 + ".bin"): cache._ENTRY_MAGIC,
+    }
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        os.utime(path, ns=(10**9, 10**9))  # 1970: older than any entry, and than an hour
+    return {path: (content, 10**9) for path, content in files.items()}
+
+
+def test_prune_deletes_only_what_the_cache_wrote(tmp_path):
+    root = tmp_path / "cache"  # LRDOCTOR_CACHE_DIR
+    ours = [cached_entry_of(write_events(tmp_path / f"r{i}", range(20))) for i in range(2)]
+    crashed = cache_dir() / ".lrdoctor-crashed.tmp"  # a temporary a killed process left
+    crashed.write_bytes(cache._ENTRY_MAGIC + b"half an entry")
+    theirs = user_files(root)
+    for name in ours:
+        set_last_used(cache_dir() / name, 600)
+    set_last_used(crashed, 2 * 3600)
+    cache.prune(0, in_use_since=time.time_ns())  # over any bound: everything of ours may go
+    assert not set(ours) & set(entries()) and not crashed.exists()
+    assert {path: (path.read_bytes(), path.stat().st_mtime_ns) for path in theirs} == theirs
+
+
+def test_a_file_rewritten_with_its_old_size_and_mtime_is_read_again(tmp_path, reads):
+    from bad_input import rewrite_scalar
+
+    path = write_events(tmp_path, range(50))
+    before = path.stat()
+    assert read_events(path).scalars["train/approx_kl"][1][25] == pytest.approx(0.25)
+    rewrite_scalar(path, "train/approx_kl", 25, 0.5)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # `touch -r`, rsync --times
+    now = path.stat()
+    assert (now.st_size, now.st_mtime_ns, now.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert now.st_ctime_ns != before.st_ctime_ns  # what still tells the rewrite apart
+    again = read_events(path)
+    assert reads == [0, 0] and again.scalars["train/approx_kl"][1][25] == pytest.approx(0.5)
+    same(again, read_event_file(path))
+
+
+def test_a_file_rewritten_in_the_middle_then_grown_is_read_in_full(tmp_path, reads):
+    """Its first and last 4 KB are what they were: only a CRC of the whole prefix tells."""
+    from bad_input import append_scalar, rewrite_scalar
+
+    path = write_events(tmp_path, range(1000))
+    size = path.stat().st_size
+    read_events(path)
+    start, end = rewrite_scalar(path, "train/approx_kl", 500, 0.5)
+    assert 4096 < start and end < size - 4096
+    append_scalar(path, "train/approx_kl", 1000, 0.01)
+    again = read_events(path)
+    assert reads == [0, 0] and again.scalars["train/approx_kl"][1][500] == pytest.approx(0.5)
+    same(again, read_event_file(path))
+
+
+def test_a_fifo_where_an_entry_belongs_is_ignored_not_waited_on(tmp_path, reads):
+    """A shared cache directory: anyone may put a FIFO at an entry's (predictable) path."""
+    import threading
+
+    path = write_events(tmp_path, range(30))
+    expected = read_events(path)
+    (entry,) = cache_dir().glob("*.bin")
+    entry.unlink()
+    os.mkfifo(entry)
+    done = []
+    reader = threading.Thread(target=lambda: done.append(read_events(path)), daemon=True)
+    reader.start()
+    reader.join(10)
+    assert done, "read_events waited on a FIFO"
+    same(done[0], expected)
+    assert reads == [0, 0]

@@ -114,7 +114,7 @@ def test_other_options_are_judged_again(sweep):
 def test_a_damaged_entry_is_ignored(sweep, damage):
     _, fresh = analysed(sweep, use_cache=False)
     analysed(sweep)
-    entries = list((Path(os.environ["LRDOCTOR_CACHE_DIR"])).glob(f"*-{cache.FORMAT}/*.bin"))
+    entries = list(cache.cache_dir().parent.glob("*/*.bin"))  # every kind of this version
     assert entries
     for entry in entries:
         data = bytearray(entry.read_bytes())
@@ -184,13 +184,13 @@ def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, t
 def test_over_its_bound_the_cache_drops_other_sweeps_and_keeps_the_one_analysed(sweep, tmp_path, monkeypatch):
     other = shutil.copytree(SAMPLE_LOGS, tmp_path / "other", ignore=shutil.ignore_patterns("*.md"))
     analysed(other)
-    older = set(Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
+    older = set(cache.cache_dir().parent.glob("*/*.bin"))
     for entry in older:  # last used a minute ago
         os.utime(entry, (entry.stat().st_atime - 60, entry.stat().st_mtime - 60))
     _, fresh = analysed(sweep, use_cache=False)
     monkeypatch.setenv("LRDOCTOR_CACHE_MAX_MB", "0.05")  # far less than one sweep
     analysed(sweep)
-    kept = set(Path(os.environ["LRDOCTOR_CACHE_DIR"]).glob("*/*.bin"))
+    kept = set(cache.cache_dir().parent.glob("*/*.bin"))
     assert kept and not kept & older  # the other sweep is gone, this one stays whole
 
     def forbidden(*args, **kwargs):
