@@ -33,6 +33,9 @@ from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
+# More reader processes than this only contend for the cores and the memory: a --jobs of
+# thousands on a sweep of thousands must not start thousands of processes.
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None)
         # imported here: a sweep that comes whole from the cache starts no workers
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=min(jobs, total)) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, total, MAX_WORKERS)) as pool:
             futures = {pool.submit(load_run, *task): index for index, task in enumerate(tasks)}
             for done, future in enumerate(as_completed(futures), start=1):
                 results[futures[future]] = future.result()
