@@ -39,6 +39,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
@@ -62,6 +63,7 @@ OPTIONS = {"threshold": 0.02, "use_target_kl": True, "window": 10, "error_ratio"
 LIMITS = {"threshold": {"more_than": 0}, "window": {"at_least": 1}, "error_ratio": {"at_least": 1}}
 # A raw peak this many times the rolling median's peak is an outlier, not the run's KL.
 OUTLIER_RATIO = 2.0
+MAX_PERCENT = 1e12  # "percent over" is capped here: past it the number says nothing more
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,11 @@ class Exceedance:
 
     @property
     def percent_over(self) -> int:
-        return round((self.peak / self.threshold - 1) * 100)
+        return percent_over(self.peak, self.threshold)
 
     @property
     def robust_percent_over(self) -> int:
-        return round((self.robust_peak / self.threshold - 1) * 100)
+        return percent_over(self.robust_peak, self.threshold)
 
     @property
     def outlier(self) -> bool:
@@ -107,6 +109,13 @@ def threshold_for(run: Run, options: Mapping) -> tuple[float, str]:
     if options["threshold"] == OPTIONS["threshold"]:
         return float(options["threshold"]), "default"
     return float(options["threshold"]), "configured threshold"
+
+
+def percent_over(value: float, threshold: float) -> int:
+    """How far over the threshold, in percent; a logged 1e307 or a target_kl of 1e-320 from a
+    stranger's file would overflow the division, and is capped where no reader cares."""
+    ratio = value / threshold if threshold > 0 else math.inf
+    return round(min((ratio - 1) * 100, MAX_PERCENT)) if not math.isnan(ratio) else 0
 
 
 def judged_by(run: Run, options: Mapping) -> dict[str, object]:

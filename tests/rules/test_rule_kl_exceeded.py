@@ -95,3 +95,17 @@ def test_noisy_kl_under_threshold_does_not_trigger(findings, seed):
     rng = np.random.RandomState(seed)
     kl = series(np.clip(0.01 + rng.normal(0, 0.003, 285), 0, 0.0195))
     assert findings(make_run({**healthy_metrics(seed), "kl": kl}), "LRD001") == []
+
+
+@pytest.mark.parametrize("peak, target", [(1e307, None), (0.5, 1e-320)])
+def test_absurd_values_from_a_strangers_file_do_not_overflow(findings, peak, target):
+    """A logged KL of 1e307, or a config's target_kl of 1e-320, once ended analyze with an
+    OverflowError; the percent over is capped instead."""
+    from lrdoctor.model import RunConfig, Sourced
+
+    metrics = healthy_metrics()
+    kl = metrics["kl"].copy()
+    kl.iloc[100:120] = peak
+    config = RunConfig(target_kl=Sourced(target, "config.yaml:1 target_kl")) if target else RunConfig()
+    [finding] = findings(make_run({**metrics, "kl": kl}, config=config), "LRD001")
+    assert finding.severity is Severity.error and finding.evidence["percent_over"] == 10**12
