@@ -16,11 +16,19 @@ API:
     EVENT_CASES              each event_corpus case: its read problem and surviving points
     HOSTILE_NAME             a file name with a newline, a workflow command and an escape
     assert_no_injected_line(text)   none of HOSTILE_NAME reached ``text`` raw
+    contents(*roots)         every file's bytes and every link's target under ``roots``: taken
+                             before and after a command, the two must be equal (inputs untouched)
+    in_subprocess(*args, timeout=60)   ``lrdoctor …`` in a child with 2 GB of address space;
+                             None when it does not end in time (a hang fails the test, not the suite)
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +88,37 @@ HOSTILE_NAME = "run\n::error file=train.py::injected\x1b[31m"
 def assert_no_injected_line(text: str) -> None:
     assert "\x1b" not in text
     assert not any(line.startswith("::") for line in text.splitlines()), text
+
+
+def contents(*roots: Path) -> dict[str, object]:
+    """What lrdoctor must leave as it found it: each regular file's bytes, each link's target
+    (never followed: a link may lead into /proc), and the kind of anything else (a FIFO is
+    not opened)."""
+    found: dict[str, object] = {}
+    for root in roots:
+        for directory, subdirectories, files in os.walk(root):
+            for name in subdirectories + files:
+                path = os.path.join(directory, name)
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    found[path] = ("link", os.readlink(path))
+                elif stat.S_ISREG(mode):
+                    found[path] = Path(path).read_bytes()
+                elif not stat.S_ISDIR(mode):
+                    found[path] = ("special", stat.S_IFMT(mode))
+    return found
+
+
+def in_subprocess(*args, timeout: float = 60) -> subprocess.CompletedProcess | None:
+    def limit_memory():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    command = [sys.executable, "-m", "lrdoctor", *map(str, args)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, preexec_fn=limit_memory,
+                              env=env)
+    except subprocess.TimeoutExpired:
+        return None

@@ -32,6 +32,7 @@ from pathlib import Path
 import crc32c
 import numpy as np
 
+from lrdoctor.configs.loaders import open_regular
 from lrdoctor.model import ReadNote
 
 _HEADER = struct.Struct("<QI")
@@ -76,10 +77,11 @@ def read_event_file(path: Path, want: re.Pattern[str] | None = None, start: int 
 
     Only scalars whose tag ``want.fullmatch``-es are materialised (None: all);
     every scalar tag is still listed in ``scalar_tags``. Raises OSError when the
-    file cannot be opened or read.
+    file cannot be opened or read, or is no regular file (a FIFO would block, a link
+    into /proc may never end): it is checked on the open file, opened without blocking.
     """
     reader = _Reader(str(path), want)
-    with open(path, "rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:
         handle.seek(start)
         reader.consume(handle, start)
     return reader.result()

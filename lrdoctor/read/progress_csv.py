@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lrdoctor.configs.loaders import open_regular
 from lrdoctor.errors import UnreadableFile
 from lrdoctor.model import Points, ReadNote
 from lrdoctor.read.normalise import merge_files
@@ -72,10 +74,10 @@ def _csv_frame(path: Path) -> tuple[pd.DataFrame, ReadNote | None]:
     """progress.csv as text cells, without a last line still being written (SB3 writes a
     row at a time: "8192,0.0" may be the start of "8192,0.034,..."); or UnreadableFile."""
     try:
-        size = path.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise UnreadableFile(path, f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv")
-        with open(path, "rb") as handle:
+        with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_CSV_BYTES:
+                raise UnreadableFile(path, f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv")
             data = handle.read(MAX_CSV_BYTES + 1)  # read once: the file may grow meanwhile
     except OSError as error:
         raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None

@@ -19,8 +19,10 @@ import pytest
 from bad_input import (
     EVENT_CASES,
     analyze,
+    contents,
     corpus_run,
     error_line,
+    in_subprocess,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
 )
 from writers import synthetic_collapse, write_run
@@ -40,19 +42,20 @@ def good_run(directory: Path) -> Path:
 
 
 def unreadable_file(path: Path) -> str:
-    """A file that exists but cannot be read; returns the reason the system gives.
+    """An event file that exists but cannot be read; returns the read problem it gets.
 
-    chmod 000 when not root. Root reads anything chmod allows, so there a link to
-    /proc/self/mem stands in: stat works, reading offset 0 fails with EIO.
+    chmod 000 when not root: "cannot read: Permission denied". Root reads anything chmod
+    allows, so there a link to /proc/self/mem stands in; a link into /proc is now never
+    opened (it could block or never end), so it is the system-file note that is expected.
     """
     if not IS_ROOT:
         path.write_bytes(b"x" * 64)
         path.chmod(0)
-        return "Permission denied"
+        return f"{path.parent}: unreadable run: {path.name}: cannot read: Permission denied"
     if not Path("/proc/self/mem").exists():
         pytest.skip("running as root without /proc: no file root cannot read")
     path.symlink_to("/proc/self/mem")
-    return "Input/output error"
+    return f"{path}: link to {os.path.realpath('/proc/self/mem')}, a system file: skipped"
 
 
 # --- analyze: paths ---------------------------------------------------------------------
@@ -94,25 +97,24 @@ def test_a_file_that_is_not_a_run(tmp_path):
 def test_unreadable_event_file_alone_is_exit_2(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    reason = unreadable_file(run / "events.out.tfevents.1.host")
+    problem = unreadable_file(run / "events.out.tfevents.1.host")
     result = analyze(tmp_path)
     assert result.exit_code == 2
-    expected = f"lrdoctor: read problem: {run}: unreadable run: events.out.tfevents.1.host: cannot read: {reason}"
-    assert expected in result.stderr.splitlines()
+    assert f"lrdoctor: read problem: {problem}" in result.stderr.splitlines()
     assert "no readable run under" in error_line(result)
 
 
 def test_bad_runs_are_listed_and_good_runs_analysed(tmp_path):
     good_run(tmp_path / "good")
     (tmp_path / "bad").mkdir()
-    unreadable_file(tmp_path / "bad" / "events.out.tfevents.1.host")
+    bad = unreadable_file(tmp_path / "bad" / "events.out.tfevents.1.host")
     shutil.copytree(BAD / "runs" / "csv_not_utf8", tmp_path / "csv")
     result = analyze(tmp_path, "--format", "json")
     assert result.exit_code in (0, 1)
     report = json.loads(result.stdout)
     assert [run["name"] for run in report["runs"]] == ["good"]
     problems = [line for line in result.stderr.splitlines() if line.startswith("lrdoctor: read problem: ")]
-    assert any(f"{tmp_path / 'bad'}: unreadable run: " in line for line in problems)
+    assert f"lrdoctor: read problem: {bad}" in problems
     assert any(f"{tmp_path / 'csv'}: unreadable run: " in line and "not UTF-8 text" in line for line in problems)
 
 
@@ -156,6 +158,52 @@ def test_symlinked_directories_that_are_not_followed(tmp_path, target, message):
     where = tmp_path / ("other" if target == tmp_path / "other" else "a_link")
     assert f"lrdoctor: read problem: {where}: {message}" in result.stderr.splitlines()
     assert len(json.loads(result.stdout)["runs"]) == 1
+
+
+KMSG = Path("/proc/kmsg")  # stat says: a regular file of size 0; a read blocks until the kernel logs
+
+
+@pytest.mark.skipif(not KMSG.exists() or not Path("/dev/zero").exists(), reason="needs /proc/kmsg and /dev/zero")
+def test_links_into_proc_and_dev_named_like_logs_are_never_read(tmp_path):
+    """A link named like an event file into /proc once hung analyze forever (a child process
+    under a timeout, so a regression fails here instead of hanging the suite)."""
+    good_run(tmp_path / "good")
+    (tmp_path / "good" / "config.yaml").symlink_to(KMSG)
+    (tmp_path / "kmsg").mkdir()
+    (tmp_path / "kmsg" / "events.out.tfevents.1.host").symlink_to(KMSG)
+    (tmp_path / "zero").mkdir()
+    (tmp_path / "zero" / "progress.csv").symlink_to("/dev/zero")  # endless
+    before = contents(tmp_path)
+    result = in_subprocess("analyze", tmp_path, "--format", "json", "--no-cache")
+    assert result is not None, "analyze did not end"
+    assert result.returncode in (0, 1), result.stderr
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["good"]
+    problems = result.stderr.splitlines()
+    kmsg = tmp_path / "kmsg" / "events.out.tfevents.1.host"
+    assert f"lrdoctor: read problem: {kmsg}: link to /proc/kmsg, a system file: skipped" in problems
+    zero = tmp_path / "zero" / "progress.csv"
+    assert f"lrdoctor: read problem: {zero}: link to /dev/zero, a system file: skipped" in problems
+    config = tmp_path / "good" / "config.yaml"
+    assert f"lrdoctor: read problem: {config}: config not read: /proc/kmsg is in /proc, a system directory" in problems
+    assert contents(tmp_path) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("given", ["/proc", "a link to /proc", "a link to /proc/kmsg"])
+def test_analyze_never_searches_proc(tmp_path, given):
+    if given == "/proc":
+        path = Path("/proc")
+    else:
+        path = tmp_path / ("proc" if given.endswith("/proc") else "events.out.tfevents.1.host")
+        path.symlink_to("/proc" if given.endswith("/proc") else KMSG)
+    result = in_subprocess("analyze", path)  # it once walked /proc for ever
+    assert result is not None, "analyze did not end"
+    assert result.returncode == 2
+    target = "/proc" if given != "a link to /proc/kmsg" else "/proc/kmsg"
+    assert result.stderr.splitlines() == [
+        f"lrdoctor: read problem: {path}: {target} is in /proc, a system directory: skipped",
+        f"lrdoctor: error: no readable run under {path} (looked for events.out.tfevents.* and progress.csv)",
+    ]
 
 
 def test_a_linked_run_from_elsewhere_is_followed(tmp_path):

@@ -453,3 +453,21 @@ def test_appended_joins_two_reads_and_drops_the_notes_the_second_read_revisited(
     assert joined.texts == {"a": "x", "b": "y"}
     assert [note.offset for note in joined.notes] == [8]
     assert joined.end_offset == 90
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link into /proc"])
+def test_a_file_that_is_no_regular_file_is_refused_without_blocking(tmp_path, kind):
+    """The reader checks the open file itself (opened without blocking), whatever discovery said."""
+    import os
+
+    path = tmp_path / "events.out.tfevents.1.host"
+    if kind == "fifo":
+        os.mkfifo(path)  # a plain open() would wait for a writer for ever
+        expected = "not a regular file"
+    else:
+        if not Path("/proc/self/status").exists():
+            pytest.skip("needs /proc")
+        path.symlink_to("/proc/self/status")
+        expected = "is in /proc, a system directory"
+    with pytest.raises(OSError, match=expected):
+        read_event_file(path)
