@@ -24,6 +24,7 @@ from typing import Iterable
 from lrdoctor.errors import InputError
 from lrdoctor.rules import (
     clip_fraction_high,
+    config_unreadable,
     constant_lr_recurrent,
     entropy_collapse,
     entropy_rising,
@@ -53,6 +54,7 @@ _MODULES: tuple[ModuleType, ...] = (
     metric_missing,
     schedule_not_applied,
     kl_guard_config,
+    config_unreadable,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}

@@ -136,9 +136,9 @@ ODD_CONFIGS = [
 
 @pytest.mark.parametrize(("name", "text"), ODD_CONFIGS)
 def test_odd_values_never_crash(name, text):
-    findings, problem, _ = check_text(name, text, default_options())
-    assert problem is None
-    for finding in findings:
+    result = check_text(name, text, default_options())
+    assert result.unread == 0
+    for finding in result.findings:
         assert finding.line >= 1 and finding.column >= 1
 
 
