@@ -106,6 +106,24 @@ def test_check_huge_file_is_a_finding(tmp_path):
     ]
 
 
+def test_a_unit_over_a_reading_budget_ends_that_unit_alone(monkeypatch):
+    """``"-" * 10_000`` in a zoo policy_kwargs once ended check with an internal MemoryError."""
+    monkeypatch.chdir(BAD / "configs")
+    before = contents(BAD / "configs")
+    result = lrdoctor("check", "zoo_policy_kwargs_deep.yml")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        "zoo_policy_kwargs_deep.yml:5:3: LRD013 error unit MinusSigns-v1 not read: "
+        "policy_kwargs is longer than 2,000 characters (nothing in this unit was checked)",
+        "zoo_policy_kwargs_deep.yml:8:3: LRD013 error unit NestedBrackets-v1 not read: "
+        "policy_kwargs nests deeper than 32 levels (nothing in this unit was checked)",
+    ]
+    assert lines[2].startswith("zoo_policy_kwargs_deep.yml:12:3: LRD002 error ")  # the third unit is judged
+    assert result.stderr.splitlines() == ["lrdoctor check: 1 file, 3 units: 3 errors, 1 info, 2 not read"]
+    assert contents(BAD / "configs") == before
+
+
 @pytest.mark.parametrize("case", ["empty directory", "symlink loop", "only hidden files"])
 def test_a_path_with_nothing_to_check_is_a_usage_error(tmp_path, case):
     """Once "0 files", exit 0: the gate passed without reading anything."""
