@@ -20,10 +20,12 @@ API:
                              before and after a command, the two must be equal (inputs untouched)
     in_subprocess(*args, timeout=60)   ``lrdoctor …`` in a child with 2 GB of address space;
                              None when it does not end in time (a hang fails the test, not the suite)
+    peak_rss_mb(*args)       (result, peak resident memory in MB) of ``lrdoctor …`` in a child
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -91,9 +93,9 @@ def assert_no_injected_line(text: str) -> None:
 
 
 def contents(*roots: Path) -> dict[str, object]:
-    """What lrdoctor must leave as it found it: each regular file's bytes, each link's target
-    (never followed: a link may lead into /proc), and the kind of anything else (a FIFO is
-    not opened)."""
+    """What lrdoctor must leave as it found it: each regular file's bytes (as a SHA-256, so a
+    file of hundreds of MB costs no memory), each link's target (never followed: a link may
+    lead into /proc), and the kind of anything else (a FIFO is not opened)."""
     found: dict[str, object] = {}
     for root in roots:
         for directory, subdirectories, files in os.walk(root):
@@ -103,7 +105,8 @@ def contents(*roots: Path) -> dict[str, object]:
                 if stat.S_ISLNK(mode):
                     found[path] = ("link", os.readlink(path))
                 elif stat.S_ISREG(mode):
-                    found[path] = Path(path).read_bytes()
+                    with open(path, "rb") as handle:
+                        found[path] = hashlib.file_digest(handle, "sha256").hexdigest()
                 elif not stat.S_ISDIR(mode):
                     found[path] = ("special", stat.S_IFMT(mode))
     return found
@@ -122,3 +125,28 @@ def in_subprocess(*args, timeout: float = 60) -> subprocess.CompletedProcess | N
                               env=env)
     except subprocess.TimeoutExpired:
         return None
+
+
+_MEASURED = """
+import resource, sys
+from lrdoctor.cli import app
+try:
+    app(sys.argv[1:])
+    code = 0
+except SystemExit as done:
+    code = done.code
+print(f"maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def peak_rss_mb(*args) -> tuple[subprocess.CompletedProcess, float]:
+    """``lrdoctor …`` in a child process of its own (so no other run's peak counts), and the
+    child's peak resident memory. ``analyze`` should get ``--jobs 1``: workers are not counted."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", _MEASURED, *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=600)
+    *rest, last = done.stderr.splitlines()
+    assert last.startswith("maxrss "), done.stderr
+    done.stderr = "".join(line + "\n" for line in rest)
+    return done, int(last.split()[1]) / 1024

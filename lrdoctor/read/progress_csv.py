@@ -23,6 +23,10 @@ from lrdoctor.words import display
 # SB3 writes one row per rollout: even 1e9 steps of 128-step rollouts is ~100 MB with
 # SB3's columns; a bigger file is not a progress.csv and would only exhaust memory.
 MAX_CSV_BYTES = 256 << 20
+# SB3 writes a row of a few KB (a few dozen keys); a longer line is no row of its logger, and
+# pandas would take gigabytes to split it (a 200 MB header once took 1.5 GB).
+MAX_CSV_LINE = 1 << 20
+_SCAN = 1 << 20  # bytes searched for line breaks at a time
 STEP_COLUMN = "time/total_timesteps"  # SB3's progress.csv: the env-step counter of each row
 
 
@@ -30,10 +34,8 @@ def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], li
     """SB3's CSV logger: one row per dump, blank where a key was not recorded that time.
     Blank cells are "not logged"; a written nan stays NaN (data); a cell that is no
     number at all ("abc") is skipped and noted, never turned into a NaN."""
-    notes: list[ReadNote] = []
-    frame, incomplete = _csv_frame(path)
+    frame, notes = _csv_frame(path)
     frame = frame.fillna("")  # a short row leaves its last cells missing: not logged
-    notes.extend([incomplete] if incomplete else [])
     if STEP_COLUMN not in frame.columns:
         raise UnreadableFile(path, f"no {STEP_COLUMN} column to use as the step")
     steps_all = _numbers(frame[STEP_COLUMN])
@@ -70,23 +72,37 @@ def _numbers(cells: pd.Series) -> np.ndarray:
     return pd.to_numeric(stripped.where(stripped != ""), errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _csv_frame(path: Path) -> tuple[pd.DataFrame, ReadNote | None]:
-    """progress.csv as text cells, without a last line still being written (SB3 writes a
-    row at a time: "8192,0.0" may be the start of "8192,0.034,..."); or UnreadableFile."""
+def _csv_frame(path: Path) -> tuple[pd.DataFrame, list[ReadNote]]:
+    """progress.csv as text cells, and notes on what was left out: a last line still being
+    written (SB3 writes a row at a time: "8192,0.0" may be the start of "8192,0.034,..."),
+    lines over MAX_CSV_LINE; or UnreadableFile."""
+    where = display(str(path))
     try:
         with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
             size = os.fstat(handle.fileno()).st_size
             if size > MAX_CSV_BYTES:
                 raise UnreadableFile(path, f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv")
-            data = handle.read(MAX_CSV_BYTES + 1)  # read once: the file may grow meanwhile
+            header = handle.readline(MAX_CSV_LINE + 1)  # the header alone first: it may be all there is
+            if len(header) > MAX_CSV_LINE and not header.endswith(b"\n"):
+                raise UnreadableFile(path, f"header row longer than {MAX_CSV_LINE:,} bytes: not an SB3 progress.csv")
+            data = header + handle.read(MAX_CSV_BYTES + 1 - len(header))  # once: the file may grow meanwhile
     except OSError as error:
         raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
+    notes = []
     whole = data[: data.rfind(b"\n") + 1]
-    note = None
     if len(whole) < len(data) and whole:
-        note = ReadNote(display(str(path)), f"incomplete last line: {len(data) - len(whole)} bytes skipped", len(whole))
+        notes.append(ReadNote(where, f"incomplete last line: {len(data) - len(whole)} bytes skipped", len(whole)))
     else:
         whole = data  # no newline at all: a one-line file, read as it is
+    long = _long_lines(whole)
+    if long:
+        pieces, at = [], 0
+        for begin, end in long:
+            pieces.append(whole[at:begin])
+            at = end
+        whole = b"".join(pieces + [whole[at:]])
+        notes.append(ReadNote(where, f"{len(long)} line{'s' if len(long) != 1 else ''} longer than "
+                                     f"{MAX_CSV_LINE:,} bytes skipped", long[0][0]))
     try:
         text = whole.decode("utf-8")
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="skip", engine="python")
@@ -96,4 +112,22 @@ def _csv_frame(path: Path) -> tuple[pd.DataFrame, ReadNote | None]:
         raise UnreadableFile(path, "empty file: no header row") from None
     except (pd.errors.ParserError, csv.Error) as error:
         raise UnreadableFile(path, f"not a CSV table: {' '.join(str(error).split())}") from None
-    return frame, note
+    return frame, notes
+
+
+def _long_lines(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each line longer than MAX_CSV_LINE bytes, its line break included,
+    found a chunk at a time (a mask of a whole 256 MB file would cost as much again)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    found: list[tuple[int, int]] = []
+    start = 0  # where the current line began
+    for first in range(0, len(view), _SCAN):
+        breaks = first + np.flatnonzero(view[first : first + _SCAN] == 10)
+        if not len(breaks):
+            continue
+        begins = np.concatenate(([start], breaks[:-1] + 1))
+        found += [(int(begins[i]), int(breaks[i]) + 1) for i in np.flatnonzero(breaks - begins > MAX_CSV_LINE)]
+        start = int(breaks[-1]) + 1
+    if len(view) - start > MAX_CSV_LINE:
+        found.append((start, len(view)))
+    return found

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,10 @@ from bad_input import (
     corpus_run,
     error_line,
     in_subprocess,
+    peak_rss_mb,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
 )
-from writers import synthetic_collapse, write_run
+from writers import synthetic_collapse, write_run, write_tags
 
 from lrdoctor.read import ingest
 
@@ -404,3 +406,136 @@ def test_analyze_never_runs_code_from_a_config_beside_a_run(tmp_path, monkeypatc
     result = analyze(run, "--format", "json")
     assert result.exit_code in (0, 1)
     assert not (tmp_path / "lrdoctor-was-pwned").exists()
+
+
+# --- analyze: memory -------------------------------------------------------------------
+#
+# Each hostile file is made here, streamed to disk (the test never holds it), and analyzed
+# in a child process whose peak resident memory is compared with the same child on a small
+# run. Before the caps these took +970 MB (a 150 MB text summary), +1,330 MB (a 200 MB
+# progress.csv header) and +420 MB (3M empty records) over that; the bound leaves room.
+
+HEADROOM_MB = 250
+
+
+def masked_crc(data: bytes, crc: int = 0) -> int:
+    import crc32c
+
+    crc = crc32c.crc32c(data, crc)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def length_delimited(number: int, size: int) -> bytes:
+    """The key and length of a length-delimited protobuf field of ``size`` bytes."""
+    return varint(number << 3 | 2) + varint(size)
+
+
+def write_text_summary(path: Path, tag: str, size: int, step: int = 0) -> None:
+    """One Event{step, summary{value{tag, tensor{dtype: DT_STRING, string_val: "x" * size},
+    metadata{plugin_data{plugin_name: "text"}}}}} record, as add_text writes it, streamed."""
+    import crc32c
+
+    metadata = length_delimited(1, 6) + length_delimited(1, 4) + b"text"
+    tensor_head = varint(1 << 3 | 0) + varint(7) + length_delimited(8, size)
+    tensor_size = len(tensor_head) + size
+    value_head = length_delimited(1, len(tag.encode())) + tag.encode() + length_delimited(8, tensor_size) + tensor_head
+    value_size = len(value_head) + size + len(metadata) + len(length_delimited(9, len(metadata)))
+    head = varint(2 << 3 | 0) + varint(step) + length_delimited(5, len(length_delimited(1, value_size)) + value_size)
+    head += length_delimited(1, value_size) + value_head
+    tail = length_delimited(9, len(metadata)) + metadata
+    length = struct.pack("<Q", len(head) + size + len(tail))
+    crc = crc32c.crc32c(head)
+    with open(path, "ab") as out:
+        out.write(length + struct.pack("<I", masked_crc(length)) + head)
+        for left in range(size, 0, -(1 << 20)):
+            chunk = b"x" * min(left, 1 << 20)
+            crc = crc32c.crc32c(chunk, crc)
+            out.write(chunk)
+        crc = crc32c.crc32c(tail, crc)
+        out.write(tail + struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF))
+
+
+def baseline_mb(tmp_path: Path) -> float:
+    done, peak = peak_rss_mb("analyze", good_run(tmp_path / "baseline"), "--jobs", "1", "--no-cache")
+    assert done.returncode in (0, 1), done.stderr
+    return peak
+
+
+def test_a_huge_text_summary_is_cut_while_it_is_read(tmp_path):
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    offset = event_file.stat().st_size
+    write_text_summary(event_file, "hyperparameters/text_summary", 150_000_000)
+    before = contents(run)
+    done, peak = peak_rss_mb("analyze", run, "--format", "json", "--jobs", "1")  # with the cache
+    assert done.returncode in (0, 1), done.stderr
+    assert done.stderr.splitlines()[0] == (
+        f"lrdoctor: read problem: {event_file} @ byte {offset}: text summary hyperparameters/text_summary cut to "
+        "its first 65,536 characters (it holds 150,000,000 bytes)"
+    )
+    assert json.loads(done.stdout)["runs"][0]["metrics"]["kl"]["points"] == 20  # the scalars are all there
+    assert peak < baseline_mb(tmp_path) + HEADROOM_MB
+    cache = tmp_path / "cache"
+    assert sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) < 2_000_000  # no large text kept
+    assert contents(run) == before
+
+
+def test_a_huge_progress_csv_header_is_a_clear_note(tmp_path):
+    (tmp_path / "run").mkdir()
+    progress = tmp_path / "run" / "progress.csv"
+    with open(progress, "w") as out:
+        out.write("time/total_timesteps,train/approx_kl,")
+        for _ in range(200):
+            out.write("x" * 1_000_000)
+        out.write("\n1,0.01,3\n")
+    before = contents(tmp_path / "run")
+    done, peak = peak_rss_mb("analyze", tmp_path / "run", "--jobs", "1")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"lrdoctor: read problem: {tmp_path / 'run'}: unreadable run: {progress}: header row longer than "
+        "1,048,576 bytes: not an SB3 progress.csv",
+        f"lrdoctor: error: no readable run under {tmp_path / 'run'} (looked for events.out.tfevents.* and progress.csv)",
+    ]
+    assert peak < baseline_mb(tmp_path) + HEADROOM_MB
+    assert contents(tmp_path / "run") == before
+
+
+def test_millions_of_empty_records_stay_within_the_bound(tmp_path):
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    length = struct.pack("<Q", 0)
+    empty = length + struct.pack("<I", masked_crc(length)) + struct.pack("<I", masked_crc(b""))
+    with open(event_file, "ab") as out:
+        for _ in range(30):
+            out.write(empty * 100_000)
+    before = contents(run)
+    done, peak = peak_rss_mb("analyze", run, "--format", "json", "--jobs", "1", "--no-cache")
+    assert done.returncode in (0, 1), done.stderr
+    assert "read problem" not in done.stderr  # an empty Event is a valid record: nothing to say
+    assert json.loads(done.stdout)["runs"][0]["metrics"]["kl"]["points"] == 20
+    assert peak < baseline_mb(tmp_path) + HEADROOM_MB
+    assert contents(run) == before
+
+
+def test_a_progress_csv_line_over_the_cap_is_skipped_and_noted(tmp_path):
+    (tmp_path / "run").mkdir()
+    progress = tmp_path / "run" / "progress.csv"
+    header = "time/total_timesteps,train/approx_kl\n"
+    progress.write_text(header + "2048,0.01\n4096," + "9" * 2_000_000 + "\n6144,0.03\n")
+    before = contents(tmp_path / "run")
+    result = analyze(tmp_path / "run", "--format", "json")
+    assert result.exit_code in (0, 1)
+    offset = len(header) + len("2048,0.01\n")
+    assert f"lrdoctor: read problem: {progress} @ byte {offset}: 1 line longer than 1,048,576 bytes skipped" in (
+        result.stderr.splitlines())
+    assert json.loads(result.stdout)["runs"][0]["metrics"]["kl"]["points"] == 2
+    assert contents(tmp_path / "run") == before
