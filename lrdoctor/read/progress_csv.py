@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 from lrdoctor.configs.loaders import open_regular
 from lrdoctor.errors import UnreadableFile
 from lrdoctor.model import Points, ReadNote
-from lrdoctor.read.normalise import merge_files
+from lrdoctor.read.normalise import merge_files, merge_notes
 from lrdoctor.words import display
 
 # SB3 writes one row per rollout: even 1e9 steps of 128-step rollouts is ~100 MB with
@@ -43,7 +44,7 @@ def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], li
         # a step must be a whole number int64 holds: casting inf or 1e30 would invent one
         has_step = np.isfinite(steps_all) & (steps_all == np.floor(steps_all)) & (np.abs(steps_all) < 2.0**63)
     all_tags = {c for c in frame.columns if c != STEP_COLUMN}
-    scalars: dict[str, Points] = {}
+    written_order: dict[str, Points] = {}
     not_numbers: dict[str, int] = {}
     for column in sorted(t for t in all_tags if want.fullmatch(t)):
         cells = frame[column].str.strip()
@@ -53,8 +54,10 @@ def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], li
         if (written & ~number).any():
             not_numbers[column] = int((written & ~number).sum())
         use = written & number
-        scalars[column] = merge_files([{column: (steps_all[use].astype(np.int64), values[use])}])[column]
+        written_order[column] = (steps_all[use].astype(np.int64), values[use])
     where = display(str(path))
+    scalars = merge_files([written_order])
+    notes.extend(merge_notes([written_order], [where]))
     if (~has_step).any():
         notes.append(ReadNote(where, f"{int((~has_step).sum())} rows without a whole-number {STEP_COLUMN} skipped"))
     if not_numbers:
@@ -73,9 +76,9 @@ def _numbers(cells: pd.Series) -> np.ndarray:
 
 
 def _csv_frame(path: Path) -> tuple[pd.DataFrame, list[ReadNote]]:
-    """progress.csv as text cells, and notes on what was left out: a last line still being
-    written (SB3 writes a row at a time: "8192,0.0" may be the start of "8192,0.034,..."),
-    lines over MAX_CSV_LINE; or UnreadableFile."""
+    """progress.csv as text cells, one column per name, and notes on what was left out: a
+    last line still being written (SB3 writes a row at a time: "8192,0.0" may be the start
+    of "8192,0.034,..."), lines over MAX_CSV_LINE, repeated column names; or UnreadableFile."""
     where = display(str(path))
     try:
         with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
@@ -112,7 +115,28 @@ def _csv_frame(path: Path) -> tuple[pd.DataFrame, list[ReadNote]]:
         raise UnreadableFile(path, "empty file: no header row") from None
     except (pd.errors.ParserError, csv.Error) as error:
         raise UnreadableFile(path, f"not a CSV table: {' '.join(str(error).split())}") from None
+    frame, repeated = _first_of_each_name(frame, text)
+    if repeated:
+        names = ", ".join(f"{display(name)} ({count} times)" for name, count in repeated.items())
+        notes.append(ReadNote(where, f"repeated column names: {names}; the first column of each name is read"))
     return frame, notes
+
+
+def _first_of_each_name(frame: pd.DataFrame, text: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The frame with one column per header name, the first of each, and the names written
+    more than once with their counts. pandas renames a repeated "a" to "a.1", which would pass
+    for a tag of its own."""
+    names = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)])), [])
+    counts = Counter(names)
+    repeated = {name: count for name, count in counts.items() if count > 1}
+    if not repeated or len(names) != len(frame.columns):
+        return frame, repeated
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        first.setdefault(name, index)
+    frame = frame.iloc[:, sorted(first.values())]
+    frame.columns = [names[index] for index in sorted(first.values())]
+    return frame, repeated
 
 
 def _long_lines(data: bytes) -> list[tuple[int, int]]:

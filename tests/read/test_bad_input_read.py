@@ -539,3 +539,64 @@ def test_a_progress_csv_line_over_the_cap_is_skipped_and_noted(tmp_path):
         result.stderr.splitlines())
     assert json.loads(result.stdout)["runs"][0]["metrics"]["kl"]["points"] == 2
     assert contents(tmp_path / "run") == before
+
+
+# --- analyze: odd data -----------------------------------------------------------------
+
+
+def read_problems(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("lrdoctor: read problem: ")]
+
+
+def event_file_at(directory: Path, started: int, steps, kl) -> Path:
+    """An SB3 event file named as if started at Unix time ``started`` (its write order)."""
+    written = write_tags(directory, steps, {"train/approx_kl": kl, "train/learning_rate": [3e-4] * len(steps)})
+    return written.rename(directory / f"events.out.tfevents.{started}.host")
+
+
+def test_overlapping_restarts_say_which_file_won(tmp_path):
+    run = tmp_path / "run"
+    first = event_file_at(run, 1_700_000_000, range(0, 10_000, 1000), [0.01] * 10)
+    resumed = event_file_at(run, 1_700_000_500, range(6000, 12_000, 1000), [0.012] * 6)
+    before = contents(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert read_problems(result) == [
+        f"lrdoctor: read problem: {first}: overlaps {resumed}, which resumes at step 6,000: the later file is "
+        "used from there (8 points of this one dropped)"
+    ]
+    assert json.loads(result.stdout)["runs"][0]["metrics"]["kl"]["points"] == 12
+    assert contents(run) == before
+
+
+def test_steps_going_backwards_and_repeated_within_one_file(tmp_path):
+    run = tmp_path / "run"
+    written = event_file_at(run, 1_700_000_000, [0, 1000, 2000, 1000, 2000, 3000], [0.01, 0.01, 0.01, 0.5, 0.5, 0.01])
+    before = contents(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert read_problems(result) == [
+        f"lrdoctor: read problem: {written}: steps go backwards in 2 of 2 tags (first train/approx_kl: 1,000 "
+        "after 2,000); points are used in step order",
+        f"lrdoctor: read problem: {written}: 4 repeated steps in 2 of 2 tags (first train/approx_kl); the value "
+        "written last is used",
+    ]
+    (report,) = json.loads(result.stdout)["runs"]
+    assert report["metrics"]["kl"]["points"] == 4
+    assert contents(run) == before
+
+
+def test_progress_csv_repeated_columns_are_noted(tmp_path):
+    (tmp_path / "run").mkdir()
+    progress = tmp_path / "run" / "progress.csv"
+    progress.write_text("time/total_timesteps,train/approx_kl,train/approx_kl\n2048,0.01,0.5\n4096,0.02,0.6\n")
+    before = contents(tmp_path / "run")
+    result = analyze(tmp_path / "run", "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert read_problems(result) == [
+        f"lrdoctor: read problem: {progress}: repeated column names: train/approx_kl (2 times); the first "
+        "column of each name is read"
+    ]
+    (kl,) = [r.metrics["kl"] for r in ingest.load(tmp_path / "run", use_cache=False).runs]
+    assert dict(kl.items()) == {2048: 0.01, 4096: 0.02}
+    assert contents(tmp_path / "run") == before
