@@ -600,3 +600,19 @@ def test_progress_csv_repeated_columns_are_noted(tmp_path):
     (kl,) = [r.metrics["kl"] for r in ingest.load(tmp_path / "run", use_cache=False).runs]
     assert dict(kl.items()) == {2048: 0.01, 4096: 0.02}
     assert contents(tmp_path / "run") == before
+
+
+def test_a_negative_or_nan_learning_rate_is_an_error(tmp_path):
+    """Once passed in silence: a decay computed past its end logs a negative LR (gradient ascent)."""
+    run = tmp_path / "run"
+    lr = [3e-4] * 8 + [float("nan")] + [-1e-6, -2e-6, -3e-6]
+    written = write_tags(run, range(0, 12_000, 1000), {"train/learning_rate": lr, "train/approx_kl": [0.01] * 12})
+    before = contents(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code == 1
+    messages = [f["message"] for f in json.loads(result.stdout)["runs"][0]["findings"] if f["code"] == "LRD007"]
+    assert messages == [
+        "LR (train/learning_rate) is non-finite from step 8K: 1 value (NaN)",
+        "LR (train/learning_rate) is negative from step 9K: 3 values, down to -3e-06",
+    ]
+    assert contents(run) == before and written.exists()
