@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lrdoctor.configs.loaders import SYSTEM_DIRECTORIES, system_location
+from lrdoctor.configs.loaders import SYSTEM_DIRECTORIES, open_regular, system_location
 from lrdoctor.model import ReadNote
 from lrdoctor.words import display
 
@@ -180,10 +180,11 @@ def _hparams_only(run: FoundRun) -> bool:
         return False
     try:
         for path in run.event_files:
-            if path.stat().st_size > _MAX_HPARAMS_BYTES:
+            with os.fdopen(open_regular(path), "rb") as handle:  # never blocks, never endless
+                data = handle.read(_MAX_HPARAMS_BYTES + 1)
+            if len(data) > _MAX_HPARAMS_BYTES or _HPARAMS_TAG not in data:
                 return False
-            data = path.read_bytes()
-            if _HPARAMS_TAG not in data or _record_count(data) > _MAX_HPARAMS_RECORDS:
+            if _record_count(data) > _MAX_HPARAMS_RECORDS:
                 return False
     except OSError:
         return False

@@ -84,7 +84,8 @@ def _csv_frame(path: Path) -> tuple[pd.DataFrame, list[ReadNote]]:
         with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
             size = os.fstat(handle.fileno()).st_size
             if size > MAX_CSV_BYTES:
-                raise UnreadableFile(path, f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv")
+                over = f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv"
+                raise UnreadableFile(path, over)
             header = handle.readline(MAX_CSV_LINE + 1)  # the header alone first: it may be all there is
             if len(header) > MAX_CSV_LINE and not header.endswith(b"\n"):
                 raise UnreadableFile(path, f"header row longer than {MAX_CSV_LINE:,} bytes: not an SB3 progress.csv")

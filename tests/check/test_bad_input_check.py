@@ -124,6 +124,39 @@ def test_a_unit_over_a_reading_budget_ends_that_unit_alone(monkeypatch):
     assert contents(BAD / "configs") == before
 
 
+def test_a_parser_out_of_stack_or_memory_ends_that_file_or_unit_alone(tmp_path, monkeypatch):
+    """Past the loaders' and formats' budgets, whatever a hostile file still costs a parser."""
+    from lrdoctor.check import lint
+
+    shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path)
+    (tmp_path / "other.yaml").write_text("a: 1\n")
+    real_load, real_read_unit = lint.load, lint.read_unit
+
+    def load(path, text):
+        if path.name == "other.yaml":
+            raise MemoryError
+        return real_load(path, text)
+
+    def read_unit(document, unit, file):
+        if unit.name == "CartPoleNoVel-v1":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_read_unit(document, unit, file)
+
+    monkeypatch.setattr(lint, "load", load)
+    monkeypatch.setattr(lint, "read_unit", read_unit)
+    monkeypatch.chdir(tmp_path)
+    result = lrdoctor("check", ".")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    unparsed = "other.yaml:1:1: LRD013 error parse error: too deep or too large to parse (MemoryError)"
+    assert unparsed + NOT_CHECKED in lines
+    unit_lines = [line for line in lines if "unit CartPoleNoVel-v1 not read" in line]
+    assert unit_lines and unit_lines[0].endswith(
+        "LRD013 error unit CartPoleNoVel-v1 not read: too deep or too large to read (RecursionError) "
+        "(nothing in this unit was checked)")
+    assert any(" LRD002 " in line for line in lines)  # the file's other units are still judged
+
+
 @pytest.mark.parametrize("case", ["empty directory", "symlink loop", "only hidden files"])
 def test_a_path_with_nothing_to_check_is_a_usage_error(tmp_path, case):
     """Once "0 files", exit 0: the gate passed without reading anything."""

@@ -503,7 +503,8 @@ def test_a_huge_progress_csv_header_is_a_clear_note(tmp_path):
     assert done.stderr.splitlines() == [
         f"lrdoctor: read problem: {tmp_path / 'run'}: unreadable run: {progress}: header row longer than "
         "1,048,576 bytes: not an SB3 progress.csv",
-        f"lrdoctor: error: no readable run under {tmp_path / 'run'} (looked for events.out.tfevents.* and progress.csv)",
+        f"lrdoctor: error: no readable run under {tmp_path / 'run'} "
+        "(looked for events.out.tfevents.* and progress.csv)",
     ]
     assert peak < baseline_mb(tmp_path) + HEADROOM_MB
     assert contents(tmp_path / "run") == before

@@ -124,4 +124,5 @@ def test_a_system_directory_is_not_entered_under_any_name(tmp_path, monkeypatch)
     monkeypatch.setattr(discovery, "_system_identities", lambda: {(info.st_dev, info.st_ino)})
     found = discover(tmp_path)
     assert [run.name for run in found.runs] == ["run"]
-    assert [(p.path, p.message) for p in found.problems] == [(str(tmp_path / "proc"), "a system directory: not searched")]
+    assert [(p.path, p.message) for p in found.problems] == [
+        (str(tmp_path / "proc"), "a system directory: not searched")]

@@ -577,7 +577,8 @@ def test_walking_a_record_reads_what_protobuf_decodes(values, step):
     for tag, number, is_text, text in values:
         if is_text:
             tensor = tensor_pb2.TensorProto(dtype=7, string_val=[text.encode()])
-            metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="text"))
+            plugin = summary_pb2.SummaryMetadata.PluginData(plugin_name="text")
+            metadata = summary_pb2.SummaryMetadata(plugin_data=plugin)
             summary.value.add(tag=tag, tensor=tensor, metadata=metadata)
         else:
             summary.value.add(tag=tag, simple_value=number)
