@@ -27,14 +27,23 @@ API:
     tree(root)               every entry below ``root`` with its mode, size, mtime and hash
     rewrite_scalar(path, tag, step, value)   one record rewritten in place, CRCs valid
     append_scalar(path, tag, step, value)    one valid record appended
+    contents(*roots)         every file's bytes and every link's target under ``roots``: taken
+                             before and after a command, the two must be equal (inputs untouched)
+    in_subprocess(*args, timeout=60)   ``lrdoctor …`` in a child with 2 GB of address space;
+                             None when it does not end in time (a hang fails the test, not the suite)
+    peak_rss_mb(*args)       (result, peak resident memory in MB) of ``lrdoctor …`` in a child
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -191,3 +200,61 @@ def append_scalar(path: Path, tag: str, step: int, value: float) -> None:
         value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)]))
     with open(path, "ab") as handle:
         handle.write(_framed(event.SerializeToString()))
+def contents(*roots: Path) -> dict[str, object]:
+    """What lrdoctor must leave as it found it: each regular file's bytes (as a SHA-256, so a
+    file of hundreds of MB costs no memory), each link's target (never followed: a link may
+    lead into /proc), and the kind of anything else (a FIFO is not opened)."""
+    found: dict[str, object] = {}
+    for root in roots:
+        for directory, subdirectories, files in os.walk(root):
+            for name in subdirectories + files:
+                path = os.path.join(directory, name)
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
+                    found[path] = ("link", os.readlink(path))
+                elif stat.S_ISREG(mode):
+                    with open(path, "rb") as handle:
+                        found[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+                elif not stat.S_ISDIR(mode):
+                    found[path] = ("special", stat.S_IFMT(mode))
+    return found
+
+
+def in_subprocess(*args, timeout: float = 60) -> subprocess.CompletedProcess | None:
+    def limit_memory():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    command = [sys.executable, "-m", "lrdoctor", *map(str, args)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, preexec_fn=limit_memory,
+                              env=env)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+_MEASURED = """
+import resource, sys
+from lrdoctor.cli import app
+try:
+    app(sys.argv[1:])
+    code = 0
+except SystemExit as done:
+    code = done.code
+print(f"maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def peak_rss_mb(*args) -> tuple[subprocess.CompletedProcess, float]:
+    """``lrdoctor …`` in a child process of its own (so no other run's peak counts), and the
+    child's peak resident memory. ``analyze`` should get ``--jobs 1``: workers are not counted."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-c", _MEASURED, *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=600)
+    *rest, last = done.stderr.splitlines()
+    assert last.startswith("maxrss "), done.stderr
+    done.stderr = "".join(line + "\n" for line in rest)
+    return done, int(last.split()[1]) / 1024

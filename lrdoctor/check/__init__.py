@@ -6,10 +6,9 @@ The public entry points are ``check_paths`` (files and directories to a
 
 from lrdoctor.check.lint import (
     CheckResult,
-    FileProblem,
     check_paths,
     check_text,
     discover,
 )
 
-__all__ = ["CheckResult", "FileProblem", "check_paths", "check_text", "discover"]
+__all__ = ["CheckResult", "check_paths", "check_text", "discover"]

@@ -2,8 +2,12 @@
 
 discover -> read text -> parse (loaders) -> units -> records (formats) -> problems
 (each rule's ``check_config``) -> findings (slug and severity from the rule engine) ->
-suppressions and allow-list. A file that cannot be parsed is reported and the
-others are still checked; what happened to each file is in ``CheckResult``.
+suppressions and allow-list.
+
+The gate fails closed: a file that cannot be read or parsed, and a unit that goes over a
+reading budget, is an LRD013 config-unreadable finding (an error by default), and the
+other files and units are still judged. What was given must hold something to judge: a
+path with no config file under it is a usage error (exit 2), not a pass.
 """
 
 from __future__ import annotations
@@ -16,61 +20,61 @@ from typing import Iterable, Sequence
 from lrdoctor import rules
 from lrdoctor.check.suppress import is_allowed, is_suppressed
 from lrdoctor.configs.formats import read_unit
-from lrdoctor.configs.loaders import SUFFIXES, ParseError, Skipped, load, read_text
+from lrdoctor.configs.loaders import SUFFIXES, ParseError, Skipped, load, read_text, system_location
+from lrdoctor.configs.record import UnitRecord
 from lrdoctor.configs.split import split_units
 from lrdoctor.errors import InputError
-from lrdoctor.exitcode import INPUT_ERROR, exit_code
+from lrdoctor.exitcode import exit_code
 from lrdoctor.model import Finding, Severity
-from lrdoctor.rules import engine
+from lrdoctor.rules import config_unreadable, engine
+from lrdoctor.rules.common import Problem
 from lrdoctor.rules.options import Options
 from lrdoctor.words import display as printable
 
 # Directories no training config lives in, skipped when searching (explicit files are always read).
 SKIPPED_DIRECTORIES = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
-
-
-@dataclass(frozen=True)
-class FileProblem:
-    """A file that was not checked: a parse error (``fatal``: exit 2) or a skip (binary, too large)."""
-
-    file: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-    fatal: bool = False
-
-    def text(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}" if self.line is not None else self.file
-        return f"{where}: {'parse error ' if self.fatal else ''}{self.message}"
+UNREADABLE = config_unreadable.CODE
+SUFFIX_WORDS = ", ".join(f"*{suffix}" for suffix in SUFFIXES)
 
 
 @dataclass(frozen=True)
 class CheckResult:
+    """What ``check`` judged: its findings, and how many files and units it read. ``unread``
+    counts the files and units that could not be read (each an LRD013 finding when selected)."""
+
     findings: tuple[Finding, ...]
-    problems: tuple[FileProblem, ...]
     files: int
     units: int
+    unread: int
 
     def exit_code(self, fail_on: str) -> int:
-        if any(problem.fatal for problem in self.problems):
-            return INPUT_ERROR
         return exit_code(self.findings, fail_on)
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
-    """Config files under the paths, in a stable order; hidden directories are not searched."""
+    """Config files under the paths, in a stable order; hidden directories are not searched.
+
+    Raises InputError for a path that does not exist, a file given by name that is not
+    YAML, JSON or TOML, a system directory (/proc, /sys, /dev), and a directory with no
+    config file under it: a gate that was pointed at nothing must not pass."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            for directory, subdirectories, files in os.walk(path):
-                subdirectories[:] = sorted(
-                    d for d in subdirectories if not d.startswith(".") and d not in SKIPPED_DIRECTORIES
-                )
-                found += [Path(directory) / f for f in sorted(files) if f.lower().endswith(SUFFIXES)]
-        elif path.exists():  # not only regular files: read_text says why a pipe or device is skipped
+            system = system_location(path)
+            if system is not None:
+                raise InputError(f"{printable(str(path))}: {system}: not searched")
+            files = _walk(path)
+            if not files:
+                raise InputError(f"{printable(str(path))}: no config file ({SUFFIX_WORDS}) under it")
+            found += files
+        elif path.exists():  # not only regular files: read_text says why a pipe or device is not read
+            if not path.name.lower().endswith(SUFFIXES):
+                raise InputError(f"{printable(str(path))}: not a YAML, JSON or TOML file ({SUFFIX_WORDS})")
             found.append(path)
+        elif path.is_symlink():
+            raise InputError(f"{printable(str(path))}: a link that leads nowhere (dangling, or a loop)")
         else:
-            raise InputError(f"{path}: no such file or directory")
+            raise InputError(f"{printable(str(path))}: no such file or directory")
     # each file once, however many arguments reach it: a finding counted twice misleads the gate
     unique: dict[str, Path] = {}
     for path in found:
@@ -78,49 +82,94 @@ def discover(paths: Sequence[Path]) -> list[Path]:
     return list(unique.values())
 
 
+def _walk(directory: Path) -> list[Path]:
+    """The config files below a directory. Links to directories are not followed (so a link
+    loop ends nothing), and /proc, /sys and /dev are not entered when walking from /."""
+    found: list[Path] = []
+    for parent, subdirectories, files in os.walk(directory):
+        subdirectories[:] = sorted(
+            d for d in subdirectories
+            if not d.startswith(".") and d not in SKIPPED_DIRECTORIES and system_location(Path(parent) / d) is None
+        )
+        found += [Path(parent) / f for f in sorted(files) if f.lower().endswith(SUFFIXES)]
+    return found
+
+
 def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
     findings: list[Finding] = []
-    problems: list[FileProblem] = []
-    units = 0
+    units = unread = 0
     files = discover(paths)
     for path in files:
         shown = display(path)
-        if not shown.lower().endswith(SUFFIXES):
-            problems.append(FileProblem(shown, "not a YAML, JSON or TOML file", fatal=True))
-            continue
         try:
             text = read_text(path)
         except Skipped as skipped:
-            problems.append(FileProblem(shown, str(skipped)))
+            unread += 1
+            findings += _unreadable(config_unreadable.not_read(skipped.reason), shown, options)
             continue
-        file_findings, problem, count = check_text(shown, text, options)
-        findings += file_findings
-        units += count
-        if problem is not None:
-            problems.append(problem)
-    return CheckResult(tuple(findings), tuple(problems), len(files), units)
+        result = check_text(shown, text, options)
+        findings += result.findings
+        units += result.units
+        unread += result.unread
+    return CheckResult(tuple(findings), len(files), units, unread)
 
 
-def check_text(file: str, text: str, options: Options) -> tuple[list[Finding], FileProblem | None, int]:
-    """Findings of one file's text (``file`` is the name shown, its suffix picks the parser)."""
+# What a hostile file can still cost a parser beyond the loaders' own limits: it ends that
+# file or unit, as an LRD013 finding, never the gate.
+OUT_OF_RESOURCES = (RecursionError, MemoryError)
+
+
+def check_text(file: str, text: str, options: Options) -> CheckResult:
+    """One file's text judged (``file`` is the name shown, its suffix picks the parser).
+    A file that does not parse, or a unit over a reading budget, is an LRD013 finding."""
     try:
         document = load(Path(file), text)
     except ParseError as error:
-        return [], FileProblem(file, error.message, error.line, error.column, fatal=True), 0
+        problem = config_unreadable.not_parsed(error.message, error.line, error.column)
+        return CheckResult(tuple(_unreadable(problem, file, options)), 1, 0, 1)
+    except OUT_OF_RESOURCES as error:
+        problem = config_unreadable.not_parsed(f"too deep or too large to parse ({type(error).__name__})", 1, 1)
+        return CheckResult(tuple(_unreadable(problem, file, options)), 1, 0, 1)
     findings: list[Finding] = []
     units = split_units(document)
+    unread = 0
     for unit in units:
         if is_allowed(file, unit.name, options.allow):
             continue
-        record = read_unit(document, unit, file)
-        for code, module in rules.RULES.items():
-            if code not in options.select or not hasattr(module, "check_config"):
+        try:
+            problems = _unit_problems(read_unit(document, unit, file), options)
+        except ParseError as error:
+            unread += 1
+            problems = [(UNREADABLE, config_unreadable.unit_not_read(
+                printable(unit.name), error.message, error.line, error.column))]
+        except OUT_OF_RESOURCES as error:
+            unread += 1
+            problems = [(UNREADABLE, config_unreadable.unit_not_read(
+                printable(unit.name), f"too deep or too large to read ({type(error).__name__})", unit.line, 1))]
+        for code, problem in problems:
+            if code not in options.select:
                 continue
-            for problem in module.check_config(record, options.rule_options[code]):
-                if document.has_comments and is_suppressed(code, document.lines, problem.line, unit.line):
-                    continue
-                findings.append(engine.finding(code, problem, options, file=file))
-    return findings, None, len(units)
+            if document.has_comments and is_suppressed(code, document.lines, problem.line, unit.line):
+                continue
+            findings.append(engine.finding(code, problem, options, file=file))
+    return CheckResult(tuple(findings), 1, len(units), unread)
+
+
+def _unit_problems(record: UnitRecord, options: Options) -> list[tuple[str, Problem]]:
+    """(code, problem) of every selected config rule on one unit."""
+    return [
+        (code, problem)
+        for code, module in rules.RULES.items()
+        if code in options.select and hasattr(module, "check_config")
+        for problem in module.check_config(record, options.rule_options[code])
+    ]
+
+
+def _unreadable(problem: Problem, file: str, options: Options) -> list[Finding]:
+    """A file-level LRD013 finding, unless the rule is not selected or the whole file is allowed."""
+    if UNREADABLE not in options.select or is_allowed(file, "", options.allow):
+        return []
+    return [engine.finding(UNREADABLE, problem, options, file=file)]
 
 
 def display(path: Path) -> str:

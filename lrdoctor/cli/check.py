@@ -49,7 +49,9 @@ def check(
 ) -> None:
     """Lint training configs: fail on a recurrent policy with a constant LR or without warmup.
 
-    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error or a file that does not parse.
+    A file or unit that cannot be read is an LRD013 error finding, and the others are still checked.
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error (a path that does not exist
+    or holds no config file).
     """
     # the YAML parser and the config linter are loaded by `check` alone, not by every command
     from lrdoctor.check import check_paths
@@ -65,8 +67,6 @@ def check(
     output = output_file(output)
     refuse_inside([output], [*paths, *([Path(options.source)] if options.source else [])])
     result = check_paths(paths, options)
-    for problem in result.problems:
-        typer.echo(problem.text(), err=True)
     rendered = FORMATTERS[format.value](result)
     if output is None:
         typer.echo(rendered, nl=False)

@@ -26,7 +26,7 @@ from collections import deque
 from typing import Any, Mapping
 
 from lrdoctor.arch import is_recurrent, kind_of, script_kind
-from lrdoctor.configs.loaders import Document
+from lrdoctor.configs.loaders import Document, ParseError
 from lrdoctor.configs.record import (
     ADAPTIVE,
     CONSTANT,
@@ -154,21 +154,38 @@ def _zoo_schedule_string(setting: Setting) -> tuple[Setting | None, Setting]:
     return setting.but(value=value), setting.but(value=NO_WARMUP, note=note)
 
 
+# A policy_kwargs string is Python the zoo evaluates; real ones are a line or two. CPython's
+# parser, ast.literal_eval and ast.unparse all recurse, and a few thousand nested brackets or
+# unary minus signs exhaust the stack or the memory ("-" * 10_000 is a MemoryError). Beyond
+# these budgets the string is not parsed and the unit is not read: a ParseError, which
+# ``check`` reports as LRD013 for that unit alone.
+MAX_POLICY_KWARGS_CHARS = 2_000
+MAX_POLICY_KWARGS_NODES = 1_000
+MAX_POLICY_KWARGS_DEPTH = 32
+
+
 def policy_kwargs(setting: Setting | None) -> dict[str, Any]:
     """``policy_kwargs`` as a mapping: a YAML/JSON mapping, or a ``dict(...)`` call string
     parsed with ``ast`` (literals kept, names such as ``nn.ReLU`` kept as their text). Any
     call's keywords are read alike: Tune's params.json holds RLlib's model config as the
-    text ``DefaultModelConfig(use_lstm=True, ...)``. Nothing is evaluated."""
+    text ``DefaultModelConfig(use_lstm=True, ...)``. Nothing is evaluated. Raises
+    ParseError when the string goes over a budget (size, nesting, syntax nodes)."""
     if setting is None:
         return {}
     if isinstance(setting.value, Mapping):
         return dict(setting.value)
     if not isinstance(setting.value, str):
         return {}
+    text = setting.value.strip()
+    if len(text) > MAX_POLICY_KWARGS_CHARS:
+        raise _over_budget(setting, f"is longer than {MAX_POLICY_KWARGS_CHARS:,} characters")
     try:
-        tree = ast.parse(setting.value.strip(), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError):
+        tree = ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError):
         return {}
+    except (RecursionError, MemoryError):
+        raise _over_budget(setting, "nests too deeply to parse") from None
+    _within_budget(tree, setting)
     if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
         pairs = [(k.arg, k.value) for k in tree.keywords if k.arg]
     elif isinstance(tree, ast.Dict):
@@ -179,9 +196,27 @@ def policy_kwargs(setting: Setting | None) -> dict[str, Any]:
     for key, node in pairs:
         try:
             result[key] = ast.literal_eval(node)
-        except (ValueError, SyntaxError, TypeError, RecursionError):
+        except (ValueError, SyntaxError, TypeError):
             result[key] = ast.unparse(node)
     return result
+
+
+def _within_budget(tree: ast.AST, setting: Setting) -> None:
+    """Count the syntax nodes and their depth without recursing; ParseError past a budget."""
+    nodes = 0
+    pending = [(tree, 1)]
+    while pending:
+        node, depth = pending.pop()
+        nodes += 1
+        if nodes > MAX_POLICY_KWARGS_NODES:
+            raise _over_budget(setting, f"has more than {MAX_POLICY_KWARGS_NODES:,} syntax nodes")
+        if depth > MAX_POLICY_KWARGS_DEPTH:
+            raise _over_budget(setting, f"nests deeper than {MAX_POLICY_KWARGS_DEPTH} levels", nesting=True)
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _over_budget(setting: Setting, what: str, *, nesting: bool = False) -> ParseError:
+    return ParseError(f"{setting.key} {what}", setting.line, setting.column, nesting=nesting)
 
 
 # --- RLlib -----------------------------------------------------------------------
@@ -210,7 +245,10 @@ def _rllib_model(config: View, new_stack: bool) -> tuple[Setting, Mapping[str, A
         found = config.get(name)
         if found is None:
             continue
-        settings = policy_kwargs(found)
+        try:
+            settings = policy_kwargs(found)
+        except ParseError:  # a model config text over the reading budget: not read, not guessed
+            continue
         if settings or isinstance(found.value, Mapping):
             return found, settings
     return None

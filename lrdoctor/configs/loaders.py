@@ -15,6 +15,7 @@ would take gigabytes).
 from __future__ import annotations
 
 import bisect
+import errno
 import json
 import math
 import os
@@ -88,22 +89,80 @@ class Document:
         return (1, 1)
 
 
-def read_text(path: Path) -> str:
-    """The file's text; Skipped when it is not a regular file, too large, binary or not UTF-8.
+# Pseudo-filesystems: a file there may block (/proc/kmsg), never end (/dev/zero), or read as
+# something other than stored bytes (/proc/self/mem), and stat calls most of them regular
+# files of size 0. A path that leads into one is never opened for its content.
+SYSTEM_DIRECTORIES = ("/proc", "/sys", "/dev")
 
-    Opened without blocking and checked on the open file: a FIFO named ``x.yaml`` would
-    block a plain open forever, and a link to /dev/zero reports size 0 and never ends,
-    so at most MAX_BYTES + 1 bytes are ever read."""
+
+class NotAFile(OSError):
+    """What ``open_regular`` will not read: not a regular file, or a file in a system directory."""
+
+    def __init__(self, reason: str):
+        super().__init__(errno.EINVAL, reason)
+
+
+def system_location(path: str | os.PathLike) -> str | None:
+    """Why ``path`` (through any links) is in /proc, /sys or /dev, e.g. "/proc/kmsg is in /proc,
+    a system directory"; None when it is not."""
+    target = os.path.realpath(path)
+    for top in SYSTEM_DIRECTORIES:
+        if target == top or target.startswith(top + os.sep):
+            return f"{target} is in {top}, a system directory"
+    return None
+
+
+def _system_devices() -> set[int]:
+    """The devices of the system directories that are file systems of their own (procfs, sysfs,
+    devtmpfs), so a bind mount of /proc elsewhere is known by its device, not its path."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        root = os.stat("/").st_dev
+    except OSError:
+        return set()
+    devices = set()
+    for top in SYSTEM_DIRECTORIES:
+        try:
+            devices.add(os.stat(top).st_dev)
+        except OSError:
+            continue
+    return devices - {root}
+
+
+def open_regular(path: str | os.PathLike) -> int:
+    """A read-only descriptor of ``path`` when it is a regular file outside the system
+    directories; raises NotAFile (an OSError) otherwise, and OSError when it cannot be opened.
+
+    Opened without blocking and checked on the open file, not the name: a FIFO named like a
+    log would block a plain open forever, and a link may change between a check and the open."""
+    where = system_location(path)
+    if where is not None:
+        raise NotAFile(where)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile("not a regular file")
+        if info.st_dev in _system_devices():
+            raise NotAFile(f"{os.path.realpath(path)} is on a system file system (/proc, /sys or /dev)")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_text(path: Path) -> str:
+    """The file's text; Skipped when it is not a regular file (or is in /proc, /sys, /dev),
+    too large, binary or not UTF-8. At most MAX_BYTES + 1 bytes are ever read."""
+    try:
+        fd = open_regular(path)
+    except NotAFile as refused:
+        raise Skipped(f"skipped: {refused.strerror}", refused.strerror) from None
     except OSError as exc:
         raise Skipped(f"cannot read: {exc.strerror or exc}", str(exc.strerror or exc)) from None
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise Skipped("skipped: not a regular file", "not a regular file")
-        if info.st_size > MAX_BYTES:
-            over = f"{info.st_size:,} bytes is over the {MAX_BYTES:,}-byte limit"
+        size = os.fstat(fd).st_size
+        if size > MAX_BYTES:
+            over = f"{size:,} bytes is over the {MAX_BYTES:,}-byte limit"
             raise Skipped(f"skipped: {over} for a config file", over)
         try:
             data = handle.read(MAX_BYTES + 1)

@@ -5,8 +5,10 @@ files = restarts of one run) or an SB3 ``progress.csv``. The walk uses
 ``os.scandir`` only (one system call per directory), so a tree of thousands of
 empty directories stays fast; unreadable directories and symlink loops are
 reported, never fatal; file names need not be valid UTF-8. Directory links are
-followed (a sweep may link runs from elsewhere), except to an enclosing directory
-or into /proc, /sys and /dev.
+followed (a sweep may link runs from elsewhere), except to an enclosing directory.
+Nothing in /proc, /sys or /dev is searched or read, however it is reached (given as
+the path, through a link to a directory or to a file named like a log, or walked
+into from /): their files can block a read forever (/proc/kmsg) or never end.
 
 ``SummaryWriter.add_hparams`` (tensorboardX and torch alike) writes its hparams
 into a new writer in a subdirectory named ``str(time.time())`` (e.g.
@@ -22,12 +24,12 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lrdoctor.configs.loaders import SYSTEM_DIRECTORIES, open_regular, system_location
 from lrdoctor.model import ReadNote
 from lrdoctor.words import display
 
 EVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_CSV = "progress.csv"
-SYSTEM_DIRECTORIES = ("/proc", "/sys", "/dev")  # reached through a link: never runs, possibly endless
 NOT_A_RUN_FILE = "not an event file (events.out.tfevents.*) or progress.csv"
 NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
 _TIMESTAMP = re.compile(r"events\.out\.tfevents\.(\d+)")
@@ -80,6 +82,9 @@ def discover(root: Path) -> Discovery:
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(root)
+    system = system_location(root)
+    if system is not None:
+        return Discovery((), (ReadNote(display(str(root)), f"{display(system)}: skipped"),))
     if root.is_file():
         runs = _file_run(root)
         if runs:
@@ -90,6 +95,7 @@ def discover(root: Path) -> Discovery:
     runs: list[FoundRun] = []
     problems: list[ReadNote] = []
     seen: set[tuple[int, int]] = set()
+    system = _system_identities()
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -99,6 +105,9 @@ def discover(root: Path) -> Discovery:
             problems.append(ReadNote(display(str(directory)), f"cannot read directory: {error.strerror}"))
             continue
         identity = (info.st_dev, info.st_ino)
+        if identity in system:  # walked into from / (links to it are caught as links)
+            problems.append(ReadNote(display(str(directory)), "a system directory: not searched"))
+            continue
         if identity in seen:
             problems.append(ReadNote(display(str(directory)), "symlink loop (directory already visited): skipped"))
             continue
@@ -114,6 +123,8 @@ def discover(root: Path) -> Discovery:
                                 problems.append(ReadNote(display(entry.path), skip))
                             else:
                                 subdirs.append(Path(entry.path))
+                        elif (refused := _system_link(entry)) is not None:
+                            problems.append(ReadNote(display(entry.path), refused))
                         elif entry.name.startswith(EVENTS_PREFIX) and entry.is_file():
                             events.append(entry.name)
                         elif entry.name == PROGRESS_CSV and entry.is_file():
@@ -169,10 +180,11 @@ def _hparams_only(run: FoundRun) -> bool:
         return False
     try:
         for path in run.event_files:
-            if path.stat().st_size > _MAX_HPARAMS_BYTES:
+            with os.fdopen(open_regular(path), "rb") as handle:  # never blocks, never endless
+                data = handle.read(_MAX_HPARAMS_BYTES + 1)
+            if len(data) > _MAX_HPARAMS_BYTES or _HPARAMS_TAG not in data:
                 return False
-            data = path.read_bytes()
-            if _HPARAMS_TAG not in data or _record_count(data) > _MAX_HPARAMS_RECORDS:
+            if _record_count(data) > _MAX_HPARAMS_RECORDS:
                 return False
     except OSError:
         return False
@@ -188,6 +200,18 @@ def _record_count(data: bytes) -> int:
     return count
 
 
+def _system_identities() -> set[tuple[int, int]]:
+    """(device, inode) of /proc, /sys and /dev, to know them under any name."""
+    identities = set()
+    for top in SYSTEM_DIRECTORIES:
+        try:
+            info = os.stat(top)
+        except OSError:
+            continue
+        identities.add((info.st_dev, info.st_ino))
+    return identities
+
+
 def _unsafe_link(directory: Path, link: str) -> str | None:
     """Why a symlinked directory must not be followed, if it must not: a link to an
     ancestor (``logs/all -> /``) would walk the whole tree above before the visited
@@ -196,9 +220,17 @@ def _unsafe_link(directory: Path, link: str) -> str | None:
     here = os.path.realpath(directory)
     if here == target or here.startswith(target.rstrip(os.sep) + os.sep):
         return "symlink loop (link to an enclosing directory): skipped"
-    if any(target == system or target.startswith(system + os.sep) for system in SYSTEM_DIRECTORIES):
+    if system_location(target) is not None:
         return f"link to {display(target)}, a system directory: skipped"
     return None
+
+
+def _system_link(entry: os.DirEntry) -> str | None:
+    """Why a link named like a log is not read, if it leads into /proc, /sys or /dev: stat
+    calls /proc/kmsg a regular file, and reading it blocks until the kernel logs something."""
+    if not (is_training_log(entry.name) and entry.is_symlink()) or system_location(entry.path) is None:
+        return None
+    return f"link to {display(os.path.realpath(entry.path))}, a system file: skipped"
 
 
 def run_name(directory: Path, root: Path) -> str:

@@ -18,6 +18,14 @@ so reading stops there with a note. A file still being written ends in a partial
 record: everything before it is returned and the rest is noted, so a live run
 reads as a consistent prefix. Memory stays bounded by a read block plus the
 decoded arrays of the wanted tags; no Python object is kept per event.
+
+Bounded whatever a record holds: a record over 1 MB (an image, a graph, a text
+summary of 150 MB) is never decoded whole. Its CRC is computed in chunks and its
+protobuf fields are walked where they lie, on disk or in the block, reading only
+what is kept: a tag, a scalar, the first 64 KB of a text. Text summaries and
+hparams strings are cut to 64 KB each and 256 KB per file, with a note: they only
+feed the metadata (CleanRL's hyperparameters table is a few KB), and the cache
+keeps them.
 """
 
 from __future__ import annotations
@@ -32,7 +40,9 @@ from pathlib import Path
 import crc32c
 import numpy as np
 
+from lrdoctor.configs.loaders import open_regular
 from lrdoctor.model import ReadNote
+from lrdoctor.words import display
 
 _HEADER = struct.Struct("<QI")
 _LENGTH = struct.Struct("<Q")
@@ -42,6 +52,15 @@ _MAX_NOTED_RECORDS = 20  # individual notes per file before they are summarised
 _MAX_DISTINCT_SCAN = 64  # distinct tags grouped by scanning before sorting instead
 _MIN_RUN_PERIODS = 8  # shorter periodic runs are not worth decoding slot by slot
 _MAX_RUN_PERIODS = 2048  # longer ones are split, so a slot's bytes stay in cache
+# Records framed, checked and decoded together: the per-record temporaries (a few dozen
+# int64 columns) of a block of 2 million tiny records once took half a gigabyte.
+_WINDOW = 1 << 17
+_MAX_DECODED_RECORD = 1 << 20  # bytes of a record decoded whole; a longer one is walked field by field
+_CRC_CHUNK = 1 << 20  # bytes read at a time to check a long record's CRC
+_MAX_TEXT = 64 << 10  # characters kept of one text summary or hparams string
+_MAX_TEXTS = 256 << 10  # characters of text and hparams kept from one file in all
+_MAX_TAG = 4096  # bytes of a tag read from a long record; a longer tag is no tag lrdoctor knows
+_MAX_FIELDS = 1 << 16  # fields of one message walked; an Event has a handful, a Summary one per value
 
 # Wire bytes of the fast layout (field number << 3 | wire type).
 _WALL_TIME = 0x09  # Event.wall_time, fixed64
@@ -76,10 +95,11 @@ def read_event_file(path: Path, want: re.Pattern[str] | None = None, start: int 
 
     Only scalars whose tag ``want.fullmatch``-es are materialised (None: all);
     every scalar tag is still listed in ``scalar_tags``. Raises OSError when the
-    file cannot be opened or read.
+    file cannot be opened or read, or is no regular file (a FIFO would block, a link
+    into /proc may never end): it is checked on the open file, opened without blocking.
     """
     reader = _Reader(str(path), want)
-    with open(path, "rb") as handle:
+    with os.fdopen(open_regular(path), "rb") as handle:
         handle.seek(start)
         reader.consume(handle, start)
     return reader.result()
@@ -97,10 +117,16 @@ def appended(old: EventData, new: EventData) -> EventData:
             steps = np.concatenate([scalars[tag][0], steps])
             values = np.concatenate([scalars[tag][1], values])
         scalars[tag] = (steps, values)
+    texts = dict(old.texts)
+    room = _MAX_TEXTS - sum(map(len, texts.values()))
+    for tag, text in new.texts.items():  # each read kept its own budget: together they keep no more
+        if tag in texts or len(text) <= room:
+            room -= len(text) - len(texts.get(tag, ""))
+            texts[tag] = text
     return EventData(
         scalars=scalars,
         scalar_tags=old.scalar_tags | new.scalar_tags,
-        texts={**old.texts, **new.texts},
+        texts=texts,
         hparams={**old.hparams, **new.hparams},
         notes=[n for n in old.notes if n.offset is None or n.offset < old.end_offset] + new.notes,
         end_offset=new.end_offset,
@@ -118,6 +144,8 @@ class _Reader:
         self.tag_cache: dict[bytes, str | None] = {}
         self.bad_records = 0
         self.records = 0  # ordinal of the next record, to merge fast and slow paths in file order
+        self.kept_text = 0  # characters of text summaries and hparams kept so far
+        self.text_refused = False  # whether a text was dropped for the file's budget (noted once)
 
     def consume(self, handle, offset: int) -> None:
         pending = b""
@@ -126,6 +154,13 @@ class _Reader:
             # A record longer than what the file still holds cannot complete now, so
             # it is not read at all: a hostile length field never becomes a big read.
             remaining = max(0, os.fstat(handle.fileno()).st_size - handle.tell())
+            if need > _MAX_DECODED_RECORD and need - len(pending) <= remaining:
+                # whole, and too long to read: walked on disk (its length CRC was checked)
+                self._long_record(handle.fileno(), offset, need - _RECORD_OVERHEAD)
+                offset += need
+                handle.seek(offset)
+                pending, need = b"", 0
+                continue
             block = handle.read(max(_BLOCK, need - len(pending))) if need - len(pending) <= remaining else b""
             buf = pending + block if pending else block
             consumed, stop = self._process(buf, offset)
@@ -167,7 +202,14 @@ class _Reader:
         reading must stop."""
         block = _Block(buf)
         starts, consumed, runs = _frame(block)
-        corrupt_at = _first_bad_length(block, starts, consumed)
+        corrupt_at = None
+        for first in range(0, len(starts), _WINDOW):  # a window at a time: temporaries stay small
+            tail = int(starts[first + _WINDOW]) if first + _WINDOW < len(starts) else consumed
+            corrupt_at = _first_bad_length(block, starts[first : first + _WINDOW], tail)
+            if corrupt_at is not None:
+                break
+        if not len(starts):
+            corrupt_at = _first_bad_length(block, starts, consumed)
         if corrupt_at is not None:
             self.data.notes.append(
                 ReadNote(self.path, "corrupt record length (CRC mismatch); rest of file skipped", base + corrupt_at)
@@ -178,7 +220,9 @@ class _Reader:
             ordinals = np.arange(self.records, self.records + len(starts), dtype=np.int64)
             self.records += len(starts)
             rest = self._decode_runs(block, starts, ordinals, runs, base)
-            self._decode(block, starts[rest], ordinals[rest], base)
+            starts, ordinals = starts[rest], ordinals[rest]
+            for first in range(0, len(starts), _WINDOW):
+                self._decode(block, starts[first : first + _WINDOW], ordinals[first : first + _WINDOW], base)
         return consumed, corrupt_at is not None
 
     def _decode_runs(
@@ -224,8 +268,18 @@ class _Reader:
         slow[fast] = ~self._decode_fast(block, ordinals[fast], steps[fast], tag_starts[fast], tag_lengths[fast])
         collected: dict[str, tuple[list[int], list[int], list[float]]] = {}
         for index in np.flatnonzero(slow):
-            payload = buf[int(payload_starts[index]) : int(payload_ends[index])]
-            self._decode_slow(payload, base + int(starts[index]), int(ordinals[index]), collected)
+            begin, end = int(payload_starts[index]), int(payload_ends[index])
+            offset, ordinal = base + int(starts[index]), int(ordinals[index])
+            if end == begin:
+                continue  # an empty Event: nothing in it (and protobuf would take a while to say so)
+            if end - begin > _MAX_DECODED_RECORD:
+                self._walk(lambda at, size: buf[at : at + size], begin, end, offset, ordinal, collected)
+            else:
+                self._decode_slow(buf[begin:end], offset, ordinal, collected)
+        self._keep(collected)
+
+    def _keep(self, collected: dict[str, tuple[list[int], list[int], list[float]]]) -> None:
+        """Scalars decoded one record at a time, as pieces of their tags' columns."""
         for tag, (order, tag_steps, values) in collected.items():
             self.pieces.setdefault(tag, []).append(
                 (
@@ -270,30 +324,139 @@ class _Reader:
         from tensorboard.compat.proto import event_pb2
 
         try:
-            self._collect(event_pb2.Event.FromString(payload), ordinal, collected)
+            self._collect(event_pb2.Event.FromString(payload), ordinal, offset, collected)
         except DecodeError:
             self._note_bad_record(offset, "record is not a valid Event (CRC correct); record skipped")
 
-    def _collect(self, event, ordinal: int, collected) -> None:
+    def _collect(self, event, ordinal: int, offset: int, collected) -> None:
         if not event.HasField("summary"):
             return
         for value in event.summary.value:
             plugin = value.metadata.plugin_data.plugin_name
             kind = value.WhichOneof("value")
             if plugin == "hparams":
-                self.data.hparams.update(_hparams(value.metadata.plugin_data.content))
+                for name, setting in _hparams(value.metadata.plugin_data.content).items():
+                    self._keep_hparam(name, setting, offset)
             elif plugin == "text" and kind == "tensor":
-                self.data.texts[value.tag] = _text(value.tensor)
+                strings = value.tensor.string_val
+                self._keep_text(value.tag, _text(strings), sum(map(len, strings)), offset)
             elif kind == "simple_value" or (kind == "tensor" and plugin in ("scalars", "")):
                 number = value.simple_value if kind == "simple_value" else _tensor_scalar(value.tensor)
-                if number is None:
-                    continue
-                self.data.scalar_tags.add(value.tag)
-                if self.want is None or self.want.fullmatch(value.tag):
-                    order, steps, values = collected.setdefault(value.tag, ([], [], []))
-                    order.append(ordinal)
-                    steps.append(event.step)
-                    values.append(number)
+                if number is not None:
+                    self._scalar(value.tag, event.step, number, ordinal, collected)
+
+    def _scalar(self, tag: str, step: int, number: float, ordinal: int, collected) -> None:
+        self.data.scalar_tags.add(tag)
+        if self.want is None or self.want.fullmatch(tag):
+            order, steps, values = collected.setdefault(tag, ([], [], []))
+            order.append(ordinal)
+            steps.append(step)
+            values.append(number)
+
+    def _keep_text(self, tag: str, text: str, size: int, offset: int, cut: bool = False) -> None:
+        """A text summary, cut to _MAX_TEXT characters (``cut``: it was cut while it was read), within
+        the file's _MAX_TEXTS; ``size`` is the bytes it held, for the note."""
+        if cut or len(text) > _MAX_TEXT:
+            text = text[:_MAX_TEXT]
+            message = f"text summary {display(tag)} cut to its first {_MAX_TEXT:,} characters (it holds {size:,} bytes)"
+            self.data.notes.append(ReadNote(self.path, message, offset))
+        if self._room_for(len(text), offset):
+            self.data.texts[tag] = text
+
+    def _keep_hparam(self, name: str, value: object, offset: int) -> None:
+        if isinstance(value, str) and len(value) > _MAX_TEXT:
+            message = f"hparam {display(name)} cut to its first {_MAX_TEXT:,} characters (of {len(value):,})"
+            self.data.notes.append(ReadNote(self.path, message, offset))
+            value = value[:_MAX_TEXT]
+        if self._room_for(len(name) + len(str(value)), offset):
+            self.data.hparams[name] = value
+
+    def _room_for(self, characters: int, offset: int) -> bool:
+        """Whether the file's text budget has room for this much more, noting (once) when it has not."""
+        if self.kept_text + characters <= _MAX_TEXTS:
+            self.kept_text += characters
+            return True
+        if not self.text_refused:
+            self.text_refused = True
+            message = f"text summaries and hparams past {_MAX_TEXTS:,} characters in this file not kept"
+            self.data.notes.append(ReadNote(self.path, message, offset))
+        return False
+
+    def _long_record(self, fd: int, offset: int, length: int) -> None:
+        """A whole record too long to read into memory: its CRC checked in chunks, then walked on disk."""
+        begin = offset + _HEADER.size
+        crc, at = 0, begin
+        while at < begin + length:
+            chunk = os.pread(fd, min(_CRC_CHUNK, begin + length - at), at)
+            if not chunk:
+                break  # cut short meanwhile: the CRC cannot match
+            crc = crc32c.crc32c(chunk, crc)
+            at += len(chunk)
+        stored = os.pread(fd, 4, begin + length)
+        ordinal = self.records
+        self.records += 1
+        masked = (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+        if at < begin + length or len(stored) < 4 or masked != int.from_bytes(stored, "little"):
+            self._note_bad_record(offset, "corrupt record (CRC mismatch); record skipped")
+            return
+        collected: dict[str, tuple[list[int], list[int], list[float]]] = {}
+        self._walk(lambda at, size: os.pread(fd, size, at), begin, begin + length, offset, ordinal, collected)
+        self._keep(collected)
+
+    def _walk(self, read, begin: int, end: int, offset: int, ordinal: int, collected) -> None:
+        """An Event's fields read where they lie (``read(at, size)``): simple-value scalars and the
+        first _MAX_TEXT characters of text summaries; long fields (images, graphs, hparams) are
+        passed by. Nothing of it is kept unless all of it could be read, as with protobuf."""
+        try:
+            fields = list(_fields(read, begin, end - begin))
+            step = next((value for number, wire, value in fields if number == 2 and wire == 0), 0)
+            step = step - (1 << 64) if step >= 1 << 63 else step  # int64, two's complement
+            found = [
+                _summary_value(read, *value)
+                for summary in (value for number, wire, value in fields if number == 5 and wire == 2)
+                for field, kind, value in _fields(read, *summary)
+                if field == 1 and kind == 2
+            ]
+        except (_NotAnEvent, UnicodeDecodeError):  # what protobuf would refuse to decode
+            self._note_bad_record(offset, "record is not a valid Event (CRC correct); record skipped")
+            return
+        for kind, tag, content in filter(None, found):
+            if kind == "text":
+                text, held, cut = content
+                self._keep_text(tag, text, held, offset, cut=cut)
+            elif kind == "hparams":
+                message = f"hparams record of {content:,} bytes not read (over {_MAX_DECODED_RECORD:,})"
+                self.data.notes.append(ReadNote(self.path, message, offset))
+            else:
+                self._scalar(tag, step, content, ordinal, collected)
+
+
+def _summary_value(read, at: int, size: int) -> tuple[str, str, object] | None:
+    """One Summary.Value of a long record (tag 1, simple_value 2, tensor 8 with its string_val 8,
+    metadata 9 with the plugin name) as ("scalar", tag, number), ("text", tag, (first characters,
+    bytes it holds, whether it was cut)) or ("hparams", tag, bytes); None for anything else."""
+    tag, number, plugin, strings = "", None, "", []  # proto3 leaves an empty tag unwritten
+    for field_number, kind, value in _fields(read, at, size):
+        if field_number == 1 and kind == 2:
+            tag = read(*value).decode("utf-8") if value[1] <= _MAX_TAG else None  # a string: UTF-8
+        elif field_number == 2 and kind == 5:
+            (number,) = struct.unpack("<f", value)
+        elif field_number == 8 and kind == 2:
+            strings = [v for f, k, v in _fields(read, *value) if f == 8 and k == 2]
+        elif field_number == 9 and kind == 2:
+            plugin = _plugin_name(read, *value)
+    if tag is None:
+        return None
+    if plugin == "text" and strings:
+        parts, left = [], 4 * _MAX_TEXT  # bytes enough for _MAX_TEXT characters of UTF-8
+        for start, length in strings:
+            parts.append(read(start, min(length, left)).decode("utf-8", "replace"))
+            left -= min(length, left)
+        held = sum(length for _, length in strings)
+        return "text", tag, ("\n".join(parts), held, held > 4 * _MAX_TEXT - left)
+    if plugin == "hparams":
+        return "hparams", tag, size
+    return ("scalar", tag, float(number)) if number is not None else None
 
 
 def _incomplete(pending: bytes) -> str:
@@ -708,8 +871,59 @@ def _tensor_scalar(tensor) -> float | None:
     return float(values[0])
 
 
-def _text(tensor) -> str:
-    return "\n".join(s.decode("utf-8", "replace") for s in tensor.string_val)
+def _text(strings) -> str:
+    return "\n".join(s.decode("utf-8", "replace") for s in strings)
+
+
+class _NotAnEvent(Exception):
+    """The bytes of a long record do not follow protobuf's wire format."""
+
+
+def _fields(read, at: int, size: int):
+    """(field number, wire type, value) of the protobuf message of ``size`` bytes at ``at``,
+    read through ``read(at, size)``: varints as ints, fixed32/64 as their bytes, and a
+    length-delimited field as its (offset, length), which is not read. More than _MAX_FIELDS
+    fields is no Event: walking them would cost time and memory for nothing."""
+    end = at + size
+    for _ in range(_MAX_FIELDS):
+        if at >= end:
+            return
+        key, at = _varint(read, at, end)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = _varint(read, at, end)
+        elif wire in (1, 5):
+            width = 8 if wire == 1 else 4
+            value, at = read(at, width), at + width
+        elif wire == 2:
+            length, at = _varint(read, at, end)
+            value, at = (at, length), at + length
+        else:
+            raise _NotAnEvent
+        if at > end:
+            raise _NotAnEvent
+        yield number, wire, value
+    if at < end:
+        raise _NotAnEvent
+
+
+def _varint(read, at: int, end: int) -> tuple[int, int]:
+    value = 0
+    for index, byte in enumerate(read(at, min(10, end - at))):
+        value |= (byte & 0x7F) << (7 * index)
+        if byte < 0x80:
+            return value, at + index + 1
+    raise _NotAnEvent
+
+
+def _plugin_name(read, at: int, size: int) -> str:
+    """SummaryMetadata.plugin_data (1) .plugin_name (1), when it is short enough to be a name."""
+    for field_number, kind, value in _fields(read, at, size):
+        if field_number == 1 and kind == 2:
+            for inner, _, (name_at, length) in ((f, k, v) for f, k, v in _fields(read, *value) if k == 2):
+                if inner == 1 and length <= _MAX_TAG:
+                    return read(name_at, length).decode("utf-8")
+    return ""
 
 
 def _hparams(content: bytes) -> dict[str, object]:

@@ -28,7 +28,7 @@ from lrdoctor.read.cache import (
     store_run,
 )
 from lrdoctor.read.discover import FoundRun, discover
-from lrdoctor.read.normalise import merge_files
+from lrdoctor.read.normalise import merge_files, merge_notes
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.words import display
 
@@ -234,8 +234,9 @@ def _from_cache(found: FoundRun, key: str, arch: str | None) -> Run | None:
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Logged, int]:
     """Every file of a run, merged in write order, and how many could be opened;
-    a file that cannot be opened is a note."""
+    a file that cannot be opened is a note, and so is what merging did (``merge_notes``)."""
     per_file: list[dict[str, Points]] = []
+    read: list[str] = []  # the files per_file came from, as shown
     all_tags: set[str] = set()
     texts: dict[str, str] = {}
     hparams: dict[str, object] = {}
@@ -251,8 +252,10 @@ def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Log
         if data.end_offset == 0 and not data.notes and not data.scalar_tags:
             notes.append(ReadNote(display(str(path)), "empty event file: nothing written yet", 0))
         per_file.append(data.scalars)
+        read.append(display(str(path)))
         all_tags.update(data.scalar_tags)
         texts.update(data.texts)
         hparams.update(data.hparams)
         notes.extend(ReadNote(display(note.path), note.message, note.offset) for note in data.notes)
+    notes.extend(merge_notes(per_file, read))
     return Logged(merge_files(per_file), all_tags, texts, hparams, tuple(notes)), opened

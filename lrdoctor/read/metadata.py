@@ -89,14 +89,13 @@ def read_config(path: Path, label: str) -> tuple[Declared | None, ReadNote | Non
     the file as the user can find it (``label`` names it in sources)."""
     where = display(str(path))
     try:
-        document = load(path, read_text(path))
+        return _declared(load(path, read_text(path)), label, has_lines=True), None
     except Skipped as skipped:
         return None, ReadNote(where, f"config not read: {skipped.reason}")
-    except ParseError as error:
+    except ParseError as error:  # the file, or a value in it over a reading budget (policy_kwargs)
         if error.nesting:
             return None, ReadNote(where, "config not read: nested too deeply")
         return None, ReadNote(where, f"malformed config at line {error.line}, column {error.column}: {error.message}")
-    return _declared(document, label, has_lines=True), None
 
 
 def hparams_source(hparams: Mapping[str, object], run: str = "") -> Declared | None:

@@ -65,6 +65,58 @@ def merge_files(files: Sequence[Mapping[str, Points]]) -> dict[str, Points]:
     return {tag: merge_parts([scalars[tag] for scalars in files if tag in scalars]) for tag in tags}
 
 
+def merge_notes(files: Sequence[Mapping[str, Points]], names: Sequence[str]) -> list[ReadNote]:
+    """What ``merge_files`` does to odd data, said instead of done in silence (``names``: the
+    files as shown, in the same write order):
+
+    - a later file that starts before an earlier one ends (a run resumed from a checkpoint)
+      replaces it from that step on: which file won, from which step, and how many points
+      of the earlier file were dropped;
+    - steps that go backwards within one file are put in order;
+    - a step written twice keeps the value written last.
+    """
+    notes: list[ReadNote] = []
+    for index, (scalars, name) in enumerate(zip(files, names)):
+        backwards: list[tuple[str, int, int]] = []
+        repeated: dict[str, int] = {}
+        overlap: tuple[int, int] | None = None  # (step, the later file that resumes there)
+        dropped = 0
+        for tag in sorted(scalars):
+            steps = np.asarray(scalars[tag][0])
+            if not len(steps):
+                continue
+            gaps = np.diff(steps)
+            if (gaps < 0).any():
+                at = int(np.argmax(gaps < 0))
+                backwards.append((tag, int(steps[at]), int(steps[at + 1])))
+                twice = len(steps) - len(np.unique(steps))
+            else:
+                twice = int((gaps == 0).sum())
+            if twice:
+                repeated[tag] = twice
+            later = [(int(np.min(other[tag][0])), position) for position, other in
+                     enumerate(files[index + 1:], start=index + 1) if tag in other and len(other[tag][0])]
+            if later:
+                cut, by = min(later)
+                lost = int((steps >= cut).sum())
+                dropped += lost
+                if lost and (overlap is None or cut < overlap[0]):
+                    overlap = (cut, by)
+        if overlap is not None:
+            step, by = overlap
+            notes.append(ReadNote(name, f"overlaps {names[by]}, which resumes at step {step:,}: the later file is "
+                                        f"used from there ({dropped:,} points of this one dropped)"))
+        if backwards:
+            tag, before, after = backwards[0]
+            notes.append(ReadNote(name, f"steps go backwards in {len(backwards)} of {len(scalars)} tags (first "
+                                        f"{display(tag)}: {after:,} after {before:,}); points are used in step order"))
+        if repeated:
+            tag, count = next(iter(repeated)), sum(repeated.values())
+            notes.append(ReadNote(name, f"{count:,} repeated step{'s' if count != 1 else ''} in {len(repeated)} of "
+                                        f"{len(scalars)} tags (first {display(tag)}); the value written last is used"))
+    return notes
+
+
 def normalise(
     scalars: Mapping[str, Points],
     all_tags: Sequence[str],

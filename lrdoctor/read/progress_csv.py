@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lrdoctor.configs.loaders import open_regular
 from lrdoctor.errors import UnreadableFile
 from lrdoctor.model import Points, ReadNote
-from lrdoctor.read.normalise import merge_files
+from lrdoctor.read.normalise import merge_files, merge_notes
 from lrdoctor.words import display
 
 # SB3 writes one row per rollout: even 1e9 steps of 128-step rollouts is ~100 MB with
 # SB3's columns; a bigger file is not a progress.csv and would only exhaust memory.
 MAX_CSV_BYTES = 256 << 20
+# SB3 writes a row of a few KB (a few dozen keys); a longer line is no row of its logger, and
+# pandas would take gigabytes to split it (a 200 MB header once took 1.5 GB).
+MAX_CSV_LINE = 1 << 20
+_SCAN = 1 << 20  # bytes searched for line breaks at a time
 STEP_COLUMN = "time/total_timesteps"  # SB3's progress.csv: the env-step counter of each row
 
 
@@ -28,10 +35,8 @@ def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], li
     """SB3's CSV logger: one row per dump, blank where a key was not recorded that time.
     Blank cells are "not logged"; a written nan stays NaN (data); a cell that is no
     number at all ("abc") is skipped and noted, never turned into a NaN."""
-    notes: list[ReadNote] = []
-    frame, incomplete = _csv_frame(path)
+    frame, notes = _csv_frame(path)
     frame = frame.fillna("")  # a short row leaves its last cells missing: not logged
-    notes.extend([incomplete] if incomplete else [])
     if STEP_COLUMN not in frame.columns:
         raise UnreadableFile(path, f"no {STEP_COLUMN} column to use as the step")
     steps_all = _numbers(frame[STEP_COLUMN])
@@ -39,7 +44,7 @@ def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], li
         # a step must be a whole number int64 holds: casting inf or 1e30 would invent one
         has_step = np.isfinite(steps_all) & (steps_all == np.floor(steps_all)) & (np.abs(steps_all) < 2.0**63)
     all_tags = {c for c in frame.columns if c != STEP_COLUMN}
-    scalars: dict[str, Points] = {}
+    written_order: dict[str, Points] = {}
     not_numbers: dict[str, int] = {}
     for column in sorted(t for t in all_tags if want.fullmatch(t)):
         cells = frame[column].str.strip()
@@ -49,8 +54,10 @@ def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], li
         if (written & ~number).any():
             not_numbers[column] = int((written & ~number).sum())
         use = written & number
-        scalars[column] = merge_files([{column: (steps_all[use].astype(np.int64), values[use])}])[column]
+        written_order[column] = (steps_all[use].astype(np.int64), values[use])
     where = display(str(path))
+    scalars = merge_files([written_order])
+    notes.extend(merge_notes([written_order], [where]))
     if (~has_step).any():
         notes.append(ReadNote(where, f"{int((~has_step).sum())} rows without a whole-number {STEP_COLUMN} skipped"))
     if not_numbers:
@@ -68,23 +75,38 @@ def _numbers(cells: pd.Series) -> np.ndarray:
     return pd.to_numeric(stripped.where(stripped != ""), errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _csv_frame(path: Path) -> tuple[pd.DataFrame, ReadNote | None]:
-    """progress.csv as text cells, without a last line still being written (SB3 writes a
-    row at a time: "8192,0.0" may be the start of "8192,0.034,..."); or UnreadableFile."""
+def _csv_frame(path: Path) -> tuple[pd.DataFrame, list[ReadNote]]:
+    """progress.csv as text cells, one column per name, and notes on what was left out: a
+    last line still being written (SB3 writes a row at a time: "8192,0.0" may be the start
+    of "8192,0.034,..."), lines over MAX_CSV_LINE, repeated column names; or UnreadableFile."""
+    where = display(str(path))
     try:
-        size = path.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise UnreadableFile(path, f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CSV_BYTES + 1)  # read once: the file may grow meanwhile
+        with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_CSV_BYTES:
+                over = f"{size:,} bytes is over the {MAX_CSV_BYTES:,}-byte limit for a progress.csv"
+                raise UnreadableFile(path, over)
+            header = handle.readline(MAX_CSV_LINE + 1)  # the header alone first: it may be all there is
+            if len(header) > MAX_CSV_LINE and not header.endswith(b"\n"):
+                raise UnreadableFile(path, f"header row longer than {MAX_CSV_LINE:,} bytes: not an SB3 progress.csv")
+            data = header + handle.read(MAX_CSV_BYTES + 1 - len(header))  # once: the file may grow meanwhile
     except OSError as error:
         raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
+    notes = []
     whole = data[: data.rfind(b"\n") + 1]
-    note = None
     if len(whole) < len(data) and whole:
-        note = ReadNote(display(str(path)), f"incomplete last line: {len(data) - len(whole)} bytes skipped", len(whole))
+        notes.append(ReadNote(where, f"incomplete last line: {len(data) - len(whole)} bytes skipped", len(whole)))
     else:
         whole = data  # no newline at all: a one-line file, read as it is
+    long = _long_lines(whole)
+    if long:
+        pieces, at = [], 0
+        for begin, end in long:
+            pieces.append(whole[at:begin])
+            at = end
+        whole = b"".join(pieces + [whole[at:]])
+        notes.append(ReadNote(where, f"{len(long)} line{'s' if len(long) != 1 else ''} longer than "
+                                     f"{MAX_CSV_LINE:,} bytes skipped", long[0][0]))
     try:
         text = whole.decode("utf-8")
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, on_bad_lines="skip", engine="python")
@@ -94,4 +116,43 @@ def _csv_frame(path: Path) -> tuple[pd.DataFrame, ReadNote | None]:
         raise UnreadableFile(path, "empty file: no header row") from None
     except (pd.errors.ParserError, csv.Error) as error:
         raise UnreadableFile(path, f"not a CSV table: {' '.join(str(error).split())}") from None
-    return frame, note
+    frame, repeated = _first_of_each_name(frame, text)
+    if repeated:
+        names = ", ".join(f"{display(name)} ({count} times)" for name, count in repeated.items())
+        notes.append(ReadNote(where, f"repeated column names: {names}; the first column of each name is read"))
+    return frame, notes
+
+
+def _first_of_each_name(frame: pd.DataFrame, text: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The frame with one column per header name, the first of each, and the names written
+    more than once with their counts. pandas renames a repeated "a" to "a.1", which would pass
+    for a tag of its own."""
+    names = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)])), [])
+    counts = Counter(names)
+    repeated = {name: count for name, count in counts.items() if count > 1}
+    if not repeated or len(names) != len(frame.columns):
+        return frame, repeated
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        first.setdefault(name, index)
+    frame = frame.iloc[:, sorted(first.values())]
+    frame.columns = [names[index] for index in sorted(first.values())]
+    return frame, repeated
+
+
+def _long_lines(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each line longer than MAX_CSV_LINE bytes, its line break included,
+    found a chunk at a time (a mask of a whole 256 MB file would cost as much again)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    found: list[tuple[int, int]] = []
+    start = 0  # where the current line began
+    for first in range(0, len(view), _SCAN):
+        breaks = first + np.flatnonzero(view[first : first + _SCAN] == 10)
+        if not len(breaks):
+            continue
+        begins = np.concatenate(([start], breaks[:-1] + 1))
+        found += [(int(begins[i]), int(breaks[i]) + 1) for i in np.flatnonzero(breaks - begins > MAX_CSV_LINE)]
+        start = int(breaks[-1]) + 1
+    if len(view) - start > MAX_CSV_LINE:
+        found.append((start, len(view)))
+    return found

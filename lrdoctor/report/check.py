@@ -4,7 +4,9 @@ reporters in ``lrdoctor.report``).
 Text is one line per finding, ``path:line:col: CODE severity message``, the form
 editors and CI logs link to; the path and the message (which quotes the config's
 names and values) pass through ``display``, so a line never holds a second one. JSON
-keeps every field of every finding, exactly, plus the files that were not checked.
+keeps every field of every finding, exactly. A file or unit that could not be read is
+an LRD013 finding like any other; the summary also counts them, so a run that ignores
+LRD013 still says what it did not read.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lrdoctor.check.lint import CheckResult, FileProblem, counts
+from lrdoctor.check.lint import CheckResult, counts
 from lrdoctor.model import Finding, Severity
 from lrdoctor.report.json import finding_entry, plain
 from lrdoctor.version import VERSION
 from lrdoctor.words import display
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2  # 2: files that were not read are LRD013 findings, no longer "problems"
 
 
 def sort_key(finding: Finding) -> tuple:
@@ -41,12 +43,7 @@ def summary_line(result: CheckResult) -> str:
     """The one line for stderr: what was checked and what was found."""
     tally = counts(result.findings)
     found = ", ".join(f"{n} {level}{'s' if n != 1 else ''}" for level, n in tally.items() if n) or "no findings"
-    errors = sum(1 for p in result.problems if p.fatal)
-    skipped = len(result.problems) - errors
-    extra = "".join(
-        [f", {errors} file{'s' if errors != 1 else ''} not parsed" if errors else "",
-         f", {skipped} skipped" if skipped else ""]
-    )
+    extra = f", {result.unread} not read" if result.unread else ""
     return (
         f"lrdoctor check: {result.files} file{'s' if result.files != 1 else ''}, "
         f"{result.units} unit{'s' if result.units != 1 else ''}: {found}{extra}"
@@ -58,8 +55,9 @@ def render_json(result: CheckResult) -> str:
         "version": JSON_SCHEMA_VERSION,
         "tool": {"name": "lrdoctor", "version": VERSION},
         "findings": [json_finding(f) for f in sorted(result.findings, key=sort_key)],
-        "problems": [json_problem(p) for p in result.problems],
-        "summary": {"files": result.files, "units": result.units, "findings": counts(result.findings)},
+        "summary": {
+            "files": result.files, "units": result.units, "not_read": result.unread, "findings": counts(result.findings)
+        },
     }
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
 
@@ -74,16 +72,6 @@ def json_finding(finding: Finding) -> dict[str, Any]:
         "line": finding.line,
         "column": finding.column,
         "unit": plain(finding.evidence.get("unit")),
-    }
-
-
-def json_problem(problem: FileProblem) -> dict[str, Any]:
-    return {
-        "file": problem.file,
-        "line": problem.line,
-        "column": problem.column,
-        "message": problem.message,
-        "kind": "parse-error" if problem.fatal else "skipped",
     }
 
 

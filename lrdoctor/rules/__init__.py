@@ -29,6 +29,7 @@ from lrdoctor.errors import InputError
 from lrdoctor.rules import (
     architecture_unknown,
     clip_fraction_high,
+    config_unreadable,
     constant_lr_recurrent,
     entropy_collapse,
     entropy_rising,
@@ -59,6 +60,7 @@ _MODULES: tuple[ModuleType, ...] = (
     schedule_not_applied,
     kl_guard_config,
     architecture_unknown,
+    config_unreadable,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}

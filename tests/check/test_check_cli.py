@@ -111,27 +111,27 @@ def test_allow_list_from_pyproject(tmp_path, monkeypatch):
     assert lines and all(line.startswith("zoo.yml:4:") for line in lines)
 
 
-def test_parse_error_exits_2_after_checking_the_other_files(tmp_path):
+def test_parse_error_is_a_finding_after_checking_the_other_files(tmp_path):
     write(tmp_path, "a_broken.yaml", "a: [1, 2\nb: 3\n")
     write(tmp_path, "b_broken.json", '{"a": 1,}')
     write(tmp_path, "c_train.yaml", RECURRENT_CONSTANT)
     result = check(str(tmp_path))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "c_train.yaml:3:1: LRD002" in result.stdout
-    errors = [line for line in result.stderr.splitlines() if "parse error" in line]
+    errors = [line for line in result.stdout.splitlines() if " LRD013 error parse error: " in line]
     assert len(errors) == 2
-    assert errors[0].startswith(f"{(tmp_path / 'a_broken.yaml').as_posix()}:2:2: parse error ")
-    assert errors[1].startswith(f"{(tmp_path / 'b_broken.json').as_posix()}:1:9: parse error ")
+    assert errors[0].startswith(f"{(tmp_path / 'a_broken.yaml').as_posix()}:2:2: LRD013 error parse error: ")
+    assert errors[1].startswith(f"{(tmp_path / 'b_broken.json').as_posix()}:1:9: LRD013 error parse error: ")
 
 
-def test_binary_and_huge_files_are_skipped_with_a_message(tmp_path):
+def test_binary_and_huge_files_are_findings_not_passes(tmp_path):
     (tmp_path / "weights.yaml").write_bytes(b"\x00\x01binary")
     (tmp_path / "huge.json").write_bytes(b"[" + b"0," * 1_100_000 + b"0]")
     write(tmp_path, "ok.yaml", "lr: 1.0e-3\n")
     result = check(str(tmp_path))
-    assert result.exit_code == 0
-    assert "weights.yaml: skipped: binary file" in result.stderr
-    assert "huge.json: skipped:" in result.stderr and "limit" in result.stderr
+    assert result.exit_code == 1
+    assert "weights.yaml:1:1: LRD013 error not read: binary file" in result.stdout
+    assert "huge.json:1:1: LRD013 error not read: " in result.stdout and "limit" in result.stdout
 
 
 def test_alias_bomb_is_a_parse_error_not_a_hang(tmp_path):
@@ -139,8 +139,8 @@ def test_alias_bomb_is_a_parse_error_not_a_hang(tmp_path):
     for i in range(1, 9):
         lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 9) + "]")
     result = check(str(write(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")))
-    assert result.exit_code == 2
-    assert "parse error" in result.stderr
+    assert result.exit_code == 1
+    assert "LRD013 error parse error: " in result.stdout
 
 
 def test_missing_path_is_a_usage_error(tmp_path):
@@ -151,6 +151,7 @@ def test_missing_path_is_a_usage_error(tmp_path):
 
 def test_hidden_directories_are_not_searched(tmp_path):
     write(tmp_path, ".venv/lib/x.yaml", RECURRENT_CONSTANT)
+    write(tmp_path, "ok.yaml", "lr: 1.0e-3\n")  # a tree with no config at all is exit 2
     assert check(str(tmp_path)).exit_code == 0
 
 
@@ -165,7 +166,8 @@ def test_json_format_and_output_file(tmp_path):
     assert (finding["code"], finding["rule"], finding["severity"], finding["line"], finding["column"]) == (
         "LRD002", "constant-lr-recurrent", "error", 3, 1)
     assert finding["fix"]["knots"][0] == [0, 3e-6]
-    assert document["summary"] == {"files": 1, "units": 1, "findings": {"error": 1, "warning": 0, "info": 0}}
+    assert document["summary"] == {
+        "files": 1, "units": 1, "not_read": 0, "findings": {"error": 1, "warning": 0, "info": 0}}
 
 
 def test_github_annotations(tmp_path, monkeypatch):

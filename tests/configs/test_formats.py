@@ -8,7 +8,7 @@ import pytest
 
 from lrdoctor.check import check_text
 from lrdoctor.configs.formats import policy_kwargs, read_unit
-from lrdoctor.configs.loaders import load
+from lrdoctor.configs.loaders import ParseError, load
 from lrdoctor.configs.record import ADAPTIVE, CONSTANT, NO_WARMUP, WARMUP, Setting
 from lrdoctor.configs.split import split_units
 from lrdoctor.rules.options import default_options
@@ -44,6 +44,21 @@ def test_policy_kwargs_string_is_parsed_never_run():
     hostile = policy_kwargs(Setting("dict(x=__import__('os').system('false'))", "policy_kwargs", 1, 1))
     assert hostile == {"x": "__import__('os').system('false')"}
     assert policy_kwargs(Setting("not python (", "policy_kwargs", 1, 1)) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("dict(a=" + "-" * 10_000 + "1)", "policy_kwargs is longer than 2,000 characters"),  # once a MemoryError
+        ("dict(net_arch=" + "[" * 40 + "]" * 40 + ")", "policy_kwargs nests deeper than 32 levels"),
+        ("dict(a=" + "-" * 1_900 + "1)", "policy_kwargs nests deeper than 32 levels"),
+        ("dict(net_arch=[" + ",".join(["a"] * 900) + "])", "policy_kwargs has more than 1,000 syntax nodes"),
+    ],
+)
+def test_policy_kwargs_over_a_budget_is_not_parsed(text, reason):
+    with pytest.raises(ParseError) as raised:
+        policy_kwargs(Setting(text, "policy_kwargs", 7, 3))
+    assert (raised.value.message, raised.value.line, raised.value.column) == (reason, 7, 3)
 
 
 def test_sb3_features_extractor_name_reveals_a_recurrent_policy():
@@ -136,9 +151,9 @@ ODD_CONFIGS = [
 
 @pytest.mark.parametrize(("name", "text"), ODD_CONFIGS)
 def test_odd_values_never_crash(name, text):
-    findings, problem, _ = check_text(name, text, default_options())
-    assert problem is None
-    for finding in findings:
+    result = check_text(name, text, default_options())
+    assert result.unread == 0
+    for finding in result.findings:
         assert finding.line >= 1 and finding.column >= 1
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,16 @@ from bad_input import (
     EVENT_CASES,
     analyze,
     append_scalar,
+    contents,
     corpus_run,
     error_line,
+    in_subprocess,
+    peak_rss_mb,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
     rewrite_scalar,
     tree,
 )
-from writers import synthetic_collapse, write_run
+from writers import synthetic_collapse, write_run, write_tags
 
 from lrdoctor.read import ingest
 
@@ -43,19 +47,20 @@ def good_run(directory: Path, n: int = 20) -> Path:
 
 
 def unreadable_file(path: Path) -> str:
-    """A file that exists but cannot be read; returns the reason the system gives.
+    """An event file that exists but cannot be read; returns the read problem it gets.
 
-    chmod 000 when not root. Root reads anything chmod allows, so there a link to
-    /proc/self/mem stands in: stat works, reading offset 0 fails with EIO.
+    chmod 000 when not root: "cannot read: Permission denied". Root reads anything chmod
+    allows, so there a link to /proc/self/mem stands in; a link into /proc is now never
+    opened (it could block or never end), so it is the system-file note that is expected.
     """
     if not IS_ROOT:
         path.write_bytes(b"x" * 64)
         path.chmod(0)
-        return "Permission denied"
+        return f"{path.parent}: unreadable run: {path.name}: cannot read: Permission denied"
     if not Path("/proc/self/mem").exists():
         pytest.skip("running as root without /proc: no file root cannot read")
     path.symlink_to("/proc/self/mem")
-    return "Input/output error"
+    return f"{path}: link to {os.path.realpath('/proc/self/mem')}, a system file: skipped"
 
 
 # --- analyze: paths ---------------------------------------------------------------------
@@ -100,25 +105,24 @@ def test_a_file_that_is_not_a_run(tmp_path):
 def test_unreadable_event_file_alone_is_exit_2(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    reason = unreadable_file(run / "events.out.tfevents.1.host")
+    problem = unreadable_file(run / "events.out.tfevents.1.host")
     result = analyze(tmp_path)
     assert result.exit_code == 2
-    expected = f"lrdoctor: read problem: {run}: unreadable run: events.out.tfevents.1.host: cannot read: {reason}"
-    assert expected in result.stderr.splitlines()
+    assert f"lrdoctor: read problem: {problem}" in result.stderr.splitlines()
     assert "no readable run under" in error_line(result)
 
 
 def test_bad_runs_are_listed_and_good_runs_analysed(tmp_path):
     good_run(tmp_path / "good")
     (tmp_path / "bad").mkdir()
-    unreadable_file(tmp_path / "bad" / "events.out.tfevents.1.host")
+    bad = unreadable_file(tmp_path / "bad" / "events.out.tfevents.1.host")
     shutil.copytree(BAD / "runs" / "csv_not_utf8", tmp_path / "csv")
     result = analyze(tmp_path, "--format", "json")
     assert result.exit_code in (0, 1)
     report = json.loads(result.stdout)
     assert [run["name"] for run in report["runs"]] == ["good"]
     problems = [line for line in result.stderr.splitlines() if line.startswith("lrdoctor: read problem: ")]
-    assert any(f"{tmp_path / 'bad'}: unreadable run: " in line for line in problems)
+    assert f"lrdoctor: read problem: {bad}" in problems
     assert any(f"{tmp_path / 'csv'}: unreadable run: " in line and "not UTF-8 text" in line for line in problems)
 
 
@@ -162,6 +166,52 @@ def test_symlinked_directories_that_are_not_followed(tmp_path, target, message):
     where = tmp_path / ("other" if target == tmp_path / "other" else "a_link")
     assert f"lrdoctor: read problem: {where}: {message}" in result.stderr.splitlines()
     assert len(json.loads(result.stdout)["runs"]) == 1
+
+
+KMSG = Path("/proc/kmsg")  # stat says: a regular file of size 0; a read blocks until the kernel logs
+
+
+@pytest.mark.skipif(not KMSG.exists() or not Path("/dev/zero").exists(), reason="needs /proc/kmsg and /dev/zero")
+def test_links_into_proc_and_dev_named_like_logs_are_never_read(tmp_path):
+    """A link named like an event file into /proc once hung analyze forever (a child process
+    under a timeout, so a regression fails here instead of hanging the suite)."""
+    good_run(tmp_path / "good")
+    (tmp_path / "good" / "config.yaml").symlink_to(KMSG)
+    (tmp_path / "kmsg").mkdir()
+    (tmp_path / "kmsg" / "events.out.tfevents.1.host").symlink_to(KMSG)
+    (tmp_path / "zero").mkdir()
+    (tmp_path / "zero" / "progress.csv").symlink_to("/dev/zero")  # endless
+    before = contents(tmp_path)
+    result = in_subprocess("analyze", tmp_path, "--format", "json", "--no-cache")
+    assert result is not None, "analyze did not end"
+    assert result.returncode in (0, 1), result.stderr
+    assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["good"]
+    problems = result.stderr.splitlines()
+    kmsg = tmp_path / "kmsg" / "events.out.tfevents.1.host"
+    assert f"lrdoctor: read problem: {kmsg}: link to /proc/kmsg, a system file: skipped" in problems
+    zero = tmp_path / "zero" / "progress.csv"
+    assert f"lrdoctor: read problem: {zero}: link to /dev/zero, a system file: skipped" in problems
+    config = tmp_path / "good" / "config.yaml"
+    assert f"lrdoctor: read problem: {config}: config not read: /proc/kmsg is in /proc, a system directory" in problems
+    assert contents(tmp_path) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("given", ["/proc", "a link to /proc", "a link to /proc/kmsg"])
+def test_analyze_never_searches_proc(tmp_path, given):
+    if given == "/proc":
+        path = Path("/proc")
+    else:
+        path = tmp_path / ("proc" if given.endswith("/proc") else "events.out.tfevents.1.host")
+        path.symlink_to("/proc" if given.endswith("/proc") else KMSG)
+    result = in_subprocess("analyze", path)  # it once walked /proc for ever
+    assert result is not None, "analyze did not end"
+    assert result.returncode == 2
+    target = "/proc" if given != "a link to /proc/kmsg" else "/proc/kmsg"
+    assert result.stderr.splitlines() == [
+        f"lrdoctor: read problem: {path}: {target} is in /proc, a system directory: skipped",
+        f"lrdoctor: error: no readable run under {path} (looked for events.out.tfevents.* and progress.csv)",
+    ]
 
 
 def test_a_linked_run_from_elsewhere_is_followed(tmp_path):
@@ -443,3 +493,225 @@ def test_analyze_never_runs_code_from_a_config_beside_a_run(tmp_path, monkeypatc
     result = analyze(run, "--format", "json")
     assert result.exit_code in (0, 1)
     assert not (tmp_path / "lrdoctor-was-pwned").exists()
+
+
+# --- analyze: memory -------------------------------------------------------------------
+#
+# Each hostile file is made here, streamed to disk (the test never holds it), and analyzed
+# in a child process whose peak resident memory is compared with the same child on a small
+# run. Before the caps these took +970 MB (a 150 MB text summary), +1,330 MB (a 200 MB
+# progress.csv header) and +420 MB (3M empty records) over that; the bound leaves room.
+
+HEADROOM_MB = 250
+
+
+def masked_crc(data: bytes, crc: int = 0) -> int:
+    import crc32c
+
+    crc = crc32c.crc32c(data, crc)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def length_delimited(number: int, size: int) -> bytes:
+    """The key and length of a length-delimited protobuf field of ``size`` bytes."""
+    return varint(number << 3 | 2) + varint(size)
+
+
+def write_text_summary(path: Path, tag: str, size: int, step: int = 0) -> None:
+    """One Event{step, summary{value{tag, tensor{dtype: DT_STRING, string_val: "x" * size},
+    metadata{plugin_data{plugin_name: "text"}}}}} record, as add_text writes it, streamed."""
+    import crc32c
+
+    metadata = length_delimited(1, 6) + length_delimited(1, 4) + b"text"
+    tensor_head = varint(1 << 3 | 0) + varint(7) + length_delimited(8, size)
+    tensor_size = len(tensor_head) + size
+    value_head = length_delimited(1, len(tag.encode())) + tag.encode() + length_delimited(8, tensor_size) + tensor_head
+    value_size = len(value_head) + size + len(metadata) + len(length_delimited(9, len(metadata)))
+    head = varint(2 << 3 | 0) + varint(step) + length_delimited(5, len(length_delimited(1, value_size)) + value_size)
+    head += length_delimited(1, value_size) + value_head
+    tail = length_delimited(9, len(metadata)) + metadata
+    length = struct.pack("<Q", len(head) + size + len(tail))
+    crc = crc32c.crc32c(head)
+    with open(path, "ab") as out:
+        out.write(length + struct.pack("<I", masked_crc(length)) + head)
+        for left in range(size, 0, -(1 << 20)):
+            chunk = b"x" * min(left, 1 << 20)
+            crc = crc32c.crc32c(chunk, crc)
+            out.write(chunk)
+        crc = crc32c.crc32c(tail, crc)
+        out.write(tail + struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF))
+
+
+def baseline_mb(tmp_path: Path) -> float:
+    done, peak = peak_rss_mb("analyze", good_run(tmp_path / "baseline"), "--jobs", "1", "--no-cache")
+    assert done.returncode in (0, 1), done.stderr
+    return peak
+
+
+def test_a_huge_text_summary_is_cut_while_it_is_read(tmp_path):
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    offset = event_file.stat().st_size
+    write_text_summary(event_file, "hyperparameters/text_summary", 150_000_000)
+    before = contents(run)
+    done, peak = peak_rss_mb("analyze", run, "--format", "json", "--jobs", "1")  # with the cache
+    assert done.returncode in (0, 1), done.stderr
+    assert done.stderr.splitlines()[0] == (
+        f"lrdoctor: read problem: {event_file} @ byte {offset}: text summary hyperparameters/text_summary cut to "
+        "its first 65,536 characters (it holds 150,000,000 bytes)"
+    )
+    assert json.loads(done.stdout)["runs"][0]["metrics"]["kl"]["points"] == 20  # the scalars are all there
+    assert peak < baseline_mb(tmp_path) + HEADROOM_MB
+    cache = tmp_path / "cache"
+    assert sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) < 2_000_000  # no large text kept
+    assert contents(run) == before
+
+
+def test_a_huge_progress_csv_header_is_a_clear_note(tmp_path):
+    (tmp_path / "run").mkdir()
+    progress = tmp_path / "run" / "progress.csv"
+    with open(progress, "w") as out:
+        out.write("time/total_timesteps,train/approx_kl,")
+        for _ in range(200):
+            out.write("x" * 1_000_000)
+        out.write("\n1,0.01,3\n")
+    before = contents(tmp_path / "run")
+    done, peak = peak_rss_mb("analyze", tmp_path / "run", "--jobs", "1")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"lrdoctor: read problem: {tmp_path / 'run'}: unreadable run: {progress}: header row longer than "
+        "1,048,576 bytes: not an SB3 progress.csv",
+        f"lrdoctor: error: no readable run under {tmp_path / 'run'} "
+        "(looked for events.out.tfevents.* and progress.csv)",
+    ]
+    assert peak < baseline_mb(tmp_path) + HEADROOM_MB
+    assert contents(tmp_path / "run") == before
+
+
+def test_millions_of_empty_records_stay_within_the_bound(tmp_path):
+    run = good_run(tmp_path / "run")
+    (event_file,) = run.glob("events.out.tfevents.*")
+    length = struct.pack("<Q", 0)
+    empty = length + struct.pack("<I", masked_crc(length)) + struct.pack("<I", masked_crc(b""))
+    with open(event_file, "ab") as out:
+        for _ in range(30):
+            out.write(empty * 100_000)
+    before = contents(run)
+    done, peak = peak_rss_mb("analyze", run, "--format", "json", "--jobs", "1", "--no-cache")
+    assert done.returncode in (0, 1), done.stderr
+    assert "read problem" not in done.stderr  # an empty Event is a valid record: nothing to say
+    assert json.loads(done.stdout)["runs"][0]["metrics"]["kl"]["points"] == 20
+    assert peak < baseline_mb(tmp_path) + HEADROOM_MB
+    assert contents(run) == before
+
+
+def test_a_progress_csv_line_over_the_cap_is_skipped_and_noted(tmp_path):
+    (tmp_path / "run").mkdir()
+    progress = tmp_path / "run" / "progress.csv"
+    header = "time/total_timesteps,train/approx_kl\n"
+    progress.write_text(header + "2048,0.01\n4096," + "9" * 2_000_000 + "\n6144,0.03\n")
+    before = contents(tmp_path / "run")
+    result = analyze(tmp_path / "run", "--format", "json")
+    assert result.exit_code in (0, 1)
+    offset = len(header) + len("2048,0.01\n")
+    assert f"lrdoctor: read problem: {progress} @ byte {offset}: 1 line longer than 1,048,576 bytes skipped" in (
+        result.stderr.splitlines())
+    assert json.loads(result.stdout)["runs"][0]["metrics"]["kl"]["points"] == 2
+    assert contents(tmp_path / "run") == before
+
+
+# --- analyze: odd data -----------------------------------------------------------------
+
+
+def read_problems(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("lrdoctor: read problem: ")]
+
+
+def event_file_at(directory: Path, started: int, steps, kl) -> Path:
+    """An SB3 event file named as if started at Unix time ``started`` (its write order)."""
+    written = write_tags(directory, steps, {"train/approx_kl": kl, "train/learning_rate": [3e-4] * len(steps)})
+    return written.rename(directory / f"events.out.tfevents.{started}.host")
+
+
+def test_overlapping_restarts_say_which_file_won(tmp_path):
+    run = tmp_path / "run"
+    first = event_file_at(run, 1_700_000_000, range(0, 10_000, 1000), [0.01] * 10)
+    resumed = event_file_at(run, 1_700_000_500, range(6000, 12_000, 1000), [0.012] * 6)
+    before = contents(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert read_problems(result) == [
+        f"lrdoctor: read problem: {first}: overlaps {resumed}, which resumes at step 6,000: the later file is "
+        "used from there (8 points of this one dropped)"
+    ]
+    assert json.loads(result.stdout)["runs"][0]["metrics"]["kl"]["points"] == 12
+    assert contents(run) == before
+
+
+def test_steps_going_backwards_and_repeated_within_one_file(tmp_path):
+    run = tmp_path / "run"
+    written = event_file_at(run, 1_700_000_000, [0, 1000, 2000, 1000, 2000, 3000], [0.01, 0.01, 0.01, 0.5, 0.5, 0.01])
+    before = contents(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert read_problems(result) == [
+        f"lrdoctor: read problem: {written}: steps go backwards in 2 of 2 tags (first train/approx_kl: 1,000 "
+        "after 2,000); points are used in step order",
+        f"lrdoctor: read problem: {written}: 4 repeated steps in 2 of 2 tags (first train/approx_kl); the value "
+        "written last is used",
+    ]
+    (report,) = json.loads(result.stdout)["runs"]
+    assert report["metrics"]["kl"]["points"] == 4
+    assert contents(run) == before
+
+
+def test_progress_csv_repeated_columns_are_noted(tmp_path):
+    (tmp_path / "run").mkdir()
+    progress = tmp_path / "run" / "progress.csv"
+    progress.write_text("time/total_timesteps,train/approx_kl,train/approx_kl\n2048,0.01,0.5\n4096,0.02,0.6\n")
+    before = contents(tmp_path / "run")
+    result = analyze(tmp_path / "run", "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert read_problems(result) == [
+        f"lrdoctor: read problem: {progress}: repeated column names: train/approx_kl (2 times); the first "
+        "column of each name is read"
+    ]
+    (kl,) = [r.metrics["kl"] for r in ingest.load(tmp_path / "run", use_cache=False).runs]
+    assert dict(kl.items()) == {2048: 0.01, 4096: 0.02}
+    assert contents(tmp_path / "run") == before
+
+
+def test_a_negative_or_nan_learning_rate_is_an_error(tmp_path):
+    """Once passed in silence: a decay computed past its end logs a negative LR (gradient ascent)."""
+    run = tmp_path / "run"
+    lr = [3e-4] * 8 + [float("nan")] + [-1e-6, -2e-6, -3e-6]
+    written = write_tags(run, range(0, 12_000, 1000), {"train/learning_rate": lr, "train/approx_kl": [0.01] * 12})
+    before = contents(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code == 1
+    messages = [f["message"] for f in json.loads(result.stdout)["runs"][0]["findings"] if f["code"] == "LRD007"]
+    assert messages == [
+        "LR (train/learning_rate) is non-finite from step 8K: 1 value (NaN)",
+        "LR (train/learning_rate) is negative from step 9K: 3 values, down to -3e-06",
+    ]
+    assert contents(run) == before and written.exists()
+
+
+def test_a_config_beside_a_run_over_a_reading_budget_is_a_note_not_an_unreadable_run(tmp_path):
+    run = good_run(tmp_path / "run")
+    (run / "config.yml").write_text('policy: MlpLstmPolicy\npolicy_kwargs: "dict(net_arch=' + "-" * 3000 + ')"\n')
+    before = contents(run)
+    result = analyze(run, "--format", "json")
+    assert result.exit_code in (0, 1) and json.loads(result.stdout)["runs"]
+    assert any("malformed config" in line and "policy_kwargs is longer than 2,000 characters" in line
+               for line in result.stderr.splitlines())
+    assert contents(run) == before

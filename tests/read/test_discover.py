@@ -111,3 +111,18 @@ def test_an_add_hparams_directory_given_alone_is_a_run(tmp_path):
     subdir = write_with_hparams(tmp_path / "run_a", steps, metrics["kl"], {"lr": 1e-4})
     (run,) = discover(subdir).runs
     assert run.path == subdir
+
+
+def test_a_system_directory_is_not_entered_under_any_name(tmp_path, monkeypatch):
+    """Walking from / reaches /proc as a plain directory, not a link: it is known by its identity."""
+    from lrdoctor.read import discover as discovery
+
+    steps, metrics = synthetic_collapse(5)
+    write_run(tmp_path / "run", "sb3", steps, {"kl": metrics["kl"]})
+    write_run(tmp_path / "proc" / "inside", "sb3", steps, {"kl": metrics["kl"]})
+    info = (tmp_path / "proc").stat()
+    monkeypatch.setattr(discovery, "_system_identities", lambda: {(info.st_dev, info.st_ino)})
+    found = discover(tmp_path)
+    assert [run.name for run in found.runs] == ["run"]
+    assert [(p.path, p.message) for p in found.problems] == [
+        (str(tmp_path / "proc"), "a system directory: not searched")]

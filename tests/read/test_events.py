@@ -453,3 +453,140 @@ def test_appended_joins_two_reads_and_drops_the_notes_the_second_read_revisited(
     assert joined.texts == {"a": "x", "b": "y"}
     assert [note.offset for note in joined.notes] == [8]
     assert joined.end_offset == 90
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link into /proc"])
+def test_a_file_that_is_no_regular_file_is_refused_without_blocking(tmp_path, kind):
+    """The reader checks the open file itself (opened without blocking), whatever discovery said."""
+    import os
+
+    path = tmp_path / "events.out.tfevents.1.host"
+    if kind == "fifo":
+        os.mkfifo(path)  # a plain open() would wait for a writer for ever
+        expected = "not a regular file"
+    else:
+        if not Path("/proc/self/status").exists():
+            pytest.skip("needs /proc")
+        path.symlink_to("/proc/self/status")
+        expected = "is in /proc, a system directory"
+    with pytest.raises(OSError, match=expected):
+        read_event_file(path)
+
+
+# --- long records and text: read within a bound ------------------------------------------
+
+
+def record(payload: bytes) -> bytes:
+    length = struct.pack("<Q", len(payload))
+    return length + struct.pack("<I", masked_crc(length)) + payload + struct.pack("<I", masked_crc(payload))
+
+
+def long_event(step: int = 7) -> bytes:
+    """An Event over the 1 MB decoded whole: a 2 MB image beside a scalar, as one summary."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    image = summary_pb2.Summary.Image(height=1, width=1, encoded_image_string=b"\0" * 2_000_000)
+    summary = summary_pb2.Summary(value=[
+        summary_pb2.Summary.Value(tag="images/frame", image=image),
+        summary_pb2.Summary.Value(tag="train/approx_kl", simple_value=0.25),
+    ])
+    return event_pb2.Event(wall_time=1.0, step=step, summary=summary).SerializeToString()
+
+
+@pytest.mark.parametrize("where", ["in the block", "on disk"])
+def test_a_long_record_is_walked_not_decoded_whole(tmp_path, monkeypatch, where):
+    """Its fields are read where they lie; the scalar in it is what protobuf would give."""
+    import lrdoctor.read.events as events
+
+    path = write_run(tmp_path, 3)
+    with open(path, "ab") as out:
+        out.write(record(long_event(-3)))  # int64 steps may be negative: two's complement
+    if where == "on disk":
+        monkeypatch.setattr(events, "_BLOCK", 4096)  # the record cannot be in a block: it is left on disk
+    data = read_event_file(path)
+    assert data.notes == [] and data.end_offset == path.stat().st_size
+    steps, values = data.scalars["train/approx_kl"]
+    assert steps.tolist()[-1] == -3 and values.tolist()[-1] == 0.25
+    assert "images/frame" not in data.scalar_tags
+
+
+@pytest.mark.parametrize("where", ["in the block", "on disk"])
+def test_a_long_text_summary_is_cut_and_noted(tmp_path, monkeypatch, where):
+    import lrdoctor.read.events as events
+
+    text = "|param|value|\n|-|-|\n|policy|MlpLstmPolicy|\n" + "é" * 1_500_000
+    writer = SummaryWriter(str(tmp_path))
+    writer.add_text("hyperparameters", text)
+    writer.close()
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    if where == "on disk":
+        monkeypatch.setattr(events, "_BLOCK", 4096)
+    data = read_event_file(path)
+    kept = data.texts["hyperparameters/text_summary"]
+    assert kept == text[:65_536]
+    (note,) = data.notes
+    size = len(text.encode())
+    assert note.message == (
+        f"text summary hyperparameters/text_summary cut to its first 65,536 characters (it holds {size:,} bytes)")
+
+
+def test_text_of_one_file_is_kept_within_its_budget(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    for index in range(6):
+        writer.add_text(f"notes/{index}", "x" * 60_000)
+    writer.close()
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    data = read_event_file(path)
+    assert sorted(data.texts) == [f"notes/{index}/text_summary" for index in range(4)]  # 4 x 60,000 < 262,144
+    assert [note.message for note in data.notes] == [
+        "text summaries and hparams past 262,144 characters in this file not kept"
+    ]
+
+
+def test_a_long_record_with_a_bad_crc_is_skipped(tmp_path, monkeypatch):
+    import lrdoctor.read.events as events
+
+    path = write_run(tmp_path, 3)
+    damaged = bytearray(record(long_event()))
+    damaged[1_000_000] ^= 0x01
+    start = path.stat().st_size
+    with open(path, "ab") as out:
+        out.write(bytes(damaged))
+    monkeypatch.setattr(events, "_BLOCK", 4096)
+    data = read_event_file(path)
+    assert [(n.message, n.offset) for n in data.notes] == [("corrupt record (CRC mismatch); record skipped", start)]
+    assert len(data.scalars["train/approx_kl"][0]) == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(
+        st.tuples(tags_strategy, st.floats(width=32, allow_nan=False), st.booleans(), st.text(max_size=40)),
+        max_size=8,
+    ),
+    step=st.integers(-(2**63), 2**63 - 1),
+)
+def test_walking_a_record_reads_what_protobuf_decodes(values, step):
+    """The walk of a long record's fields and protobuf's decoding agree, on any event of scalar and
+    text values (walked here whatever its length, through the same reader)."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2
+
+    from lrdoctor.read.events import _Reader
+
+    summary = summary_pb2.Summary()
+    for tag, number, is_text, text in values:
+        if is_text:
+            tensor = tensor_pb2.TensorProto(dtype=7, string_val=[text.encode()])
+            plugin = summary_pb2.SummaryMetadata.PluginData(plugin_name="text")
+            metadata = summary_pb2.SummaryMetadata(plugin_data=plugin)
+            summary.value.add(tag=tag, tensor=tensor, metadata=metadata)
+        else:
+            summary.value.add(tag=tag, simple_value=number)
+    payload = event_pb2.Event(step=step, wall_time=1.0, summary=summary).SerializeToString()
+    decoded, walked = _Reader("decoded", None), _Reader("walked", None)
+    by_protobuf: dict = {}
+    by_walk: dict = {}
+    decoded._decode_slow(payload, 0, 0, by_protobuf)
+    walked._walk(lambda at, size: payload[at : at + size], 0, len(payload), 0, 0, by_walk)
+    assert by_walk == by_protobuf
+    assert walked.data.texts == decoded.data.texts and walked.data.notes == decoded.data.notes == []

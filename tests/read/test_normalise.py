@@ -1,6 +1,6 @@
 import numpy as np
 
-from lrdoctor.read.normalise import merge_files, merge_parts, normalise
+from lrdoctor.read.normalise import merge_files, merge_notes, merge_parts, normalise
 from lrdoctor.read.tags import override_rules, wanted_pattern
 
 
@@ -56,3 +56,19 @@ def test_no_known_tags_is_said():
     result = normalise({}, ["foo/bar"], wanted_pattern())
     assert not result.metrics and result.library is None
     assert "no known tags" in result.notes[0].message
+
+
+def test_merging_notes_what_it_does_to_odd_data():
+    first = {"kl": pts([0, 1, 2, 3], [1, 1, 1, 1]), "lr": pts([0, 1, 2, 3], [1, 1, 1, 1])}
+    resumed = {"kl": pts([2, 3, 4], [2, 2, 2]), "lr": pts([2, 3, 2, 4], [2, 2, 2, 2])}
+    notes = merge_notes([first, resumed], ["a", "b"])
+    assert [(n.path, n.message) for n in notes] == [
+        ("a", "overlaps b, which resumes at step 2: the later file is used from there (4 points of this one dropped)"),
+        ("b", "steps go backwards in 1 of 2 tags (first lr: 2 after 3); points are used in step order"),
+        ("b", "1 repeated step in 1 of 2 tags (first lr); the value written last is used"),
+    ]
+
+
+def test_restarts_that_follow_each_other_are_not_noted():
+    first, then = {"kl": pts([0, 1, 2], [1, 1, 1])}, {"kl": pts([3, 4], [1, 1])}
+    assert merge_notes([first, then], ["a", "b"]) == []

@@ -23,6 +23,7 @@ from bad_input import (
     hostile_run,
     private_cache,  # noqa: F401 (autouse: every test here gets a cache of its own)
 )
+
 from lrdoctor.words import display
 
 # --- values and damage ------------------------------------------------------------------

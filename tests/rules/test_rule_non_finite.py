@@ -56,4 +56,23 @@ def test_a_run_without_metrics_is_not_checked(findings):
 def test_finite_noisy_data_does_not_trigger(findings):
     rng = np.random.RandomState(0)
     metrics = {name: series * (1 + rng.normal(0, 0.5, len(series))) for name, series in healthy_metrics().items()}
+    metrics["lr"] = metrics["lr"].abs()  # noise of 50% takes some LRs below zero, which is LRD007 now
     assert findings(make_run(metrics), "LRD007") == []
+
+
+def test_a_negative_learning_rate(findings):
+    """A linear decay computed past its end goes below zero: the optimizer then climbs the loss."""
+    metrics = with_bad_values("lr", range(270, 285), -1e-6)
+    [finding] = findings(make_run(metrics), "LRD007")
+    assert finding.severity is Severity.error
+    assert finding.evidence == {"metric": "lr", "first_step": 271 * STEP, "count": 15, "of": 285, "lowest": -1e-6}
+    assert finding.step == 271 * STEP and " is negative from step " in finding.message
+
+
+def test_a_learning_rate_that_decays_to_zero_is_not_flagged(findings):
+    assert findings(make_run(with_bad_values("lr", range(280, 285), 0.0)), "LRD007") == []
+
+
+def test_a_nan_learning_rate_is_non_finite_not_negative(findings):
+    [finding] = findings(make_run(with_bad_values("lr", [9], np.nan)), "LRD007")
+    assert finding.evidence["kinds"] == ["NaN"]
