@@ -447,6 +447,8 @@ _TOML_KEY = re.compile(rf"^\s*({_DOTTED_KEY})\s*=")
 
 
 def load_toml(text: str) -> Document:
+    if "\r" in text and "\n" not in text:  # tomllib's own error would point at a wrong place
+        raise ParseError("CR-only line endings: TOML lines end in LF or CRLF", 1, text.index("\r") + 1)
     try:
         root = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -93,6 +93,8 @@ def _csv_frame(path: Path) -> tuple[pd.DataFrame, list[ReadNote]]:
     except OSError as error:
         raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
     notes = []
+    if b"\r" in data and b"\n" not in data:  # CR-only line endings (classic Mac): lines all the same
+        data = data.replace(b"\r", b"\n")
     whole = data[: data.rfind(b"\n") + 1]
     if len(whole) < len(data) and whole:
         notes.append(ReadNote(where, f"incomplete last line: {len(data) - len(whole)} bytes skipped", len(whole)))

@@ -347,3 +347,10 @@ def test_cr_only_line_endings_are_read(tmp_path, name):
     result = lrdoctor("check", tmp_path / name, "--format", "json")
     assert result.exit_code == 1, result.stderr
     assert "LRD002" in {f["code"] for f in json.loads(result.stdout)["findings"]}
+
+
+def test_a_toml_with_cr_only_line_endings_is_named_as_such(tmp_path):
+    config = tmp_path / "train.toml"
+    config.write_bytes(b'[model]\rrnn_type = "gru"\r')
+    result = lrdoctor("check", config)
+    assert result.exit_code == 1 and "CR-only line endings" in result.stdout

@@ -715,3 +715,18 @@ def test_a_config_beside_a_run_over_a_reading_budget_is_a_note_not_an_unreadable
     assert any("malformed config" in line and "policy_kwargs is longer than 2,000 characters" in line
                for line in result.stderr.splitlines())
     assert contents(run) == before
+
+
+def test_a_progress_csv_with_cr_only_line_endings_is_read(tmp_path):
+    from writers import write_progress_csv
+
+    run = tmp_path / "PPO_1"
+    write_progress_csv(run, [2048 * (i + 1) for i in range(20)], {"kl": [0.01] * 20, "lr": [3e-4] * 20})
+    csv = run / "progress.csv"
+    lf = json.loads(analyze(run, "--format", "json", "--no-cache").stdout)["runs"][0]["metrics"]
+    csv.write_bytes(csv.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    before = contents(run)
+    result = analyze(run, "--format", "json", "--no-cache")
+    assert result.exit_code in (0, 1), result.stderr
+    assert json.loads(result.stdout)["runs"][0]["metrics"] == lf  # as read with LF endings
+    assert contents(run) == before
