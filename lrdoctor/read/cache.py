@@ -318,8 +318,10 @@ _ENTRY_HEADER = 8 + 8 + 4  # magic, header length, CRC of everything after it
 
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """A digest of every source file of the installed lrdoctor package."""
-    package = Path(__file__).resolve().parent
+    """A digest of every source file of the installed lrdoctor package: a changed rule must
+    not be answered with findings cached by the old one. (This module lives in read/, so the
+    package is two levels up.)"""
+    package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(VERSION.encode())
     for path in sorted(package.rglob("*.py")):
         digest.update(str(path.relative_to(package)).encode("utf-8", "surrogateescape") + b"\0")

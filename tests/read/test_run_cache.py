@@ -199,3 +199,16 @@ def test_over_its_bound_the_cache_drops_other_sweeps_and_keeps_the_one_analysed(
     monkeypatch.setattr(ingest, "_read_event_files", forbidden)
     _, cached = analysed(sweep)  # and is served from the cache again, not thrashed
     assert_same_runs(fresh, cached)
+
+
+def test_the_code_digest_changes_with_a_rule(monkeypatch):
+    """Cached findings are keyed on the code that judged them, and a rule lives in rules/, not
+    beside the cache in read/: changing it must change the digest."""
+    from lrdoctor.rules import kl_exceeded
+
+    digest = getattr(cache.code_digest, "__wrapped__", cache.code_digest)
+    before = digest()
+    rule = Path(kl_exceeded.__file__).resolve()
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"# changed" if self == rule else b""))
+    assert digest() != before
