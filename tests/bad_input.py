@@ -200,6 +200,8 @@ def append_scalar(path: Path, tag: str, step: int, value: float) -> None:
         value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)]))
     with open(path, "ab") as handle:
         handle.write(_framed(event.SerializeToString()))
+
+
 def contents(*roots: Path) -> dict[str, object]:
     """What lrdoctor must leave as it found it: each regular file's bytes (as a SHA-256, so a
     file of hundreds of MB costs no memory), each link's target (never followed: a link may

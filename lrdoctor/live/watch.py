@@ -40,7 +40,7 @@ from lrdoctor.errors import InputError
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
 from lrdoctor.read import ingest
 from lrdoctor.read.build import Logged, build_run
-from lrdoctor.read.cache import read_events
+from lrdoctor.read.cache import prefix_crc, read_events
 from lrdoctor.read.discover import FoundRun, discover
 from lrdoctor.read.normalise import merge_files
 from lrdoctor.read.tags import TagRule, wanted_pattern
@@ -73,6 +73,7 @@ class FileState:
 
     signature: Signature
     data: EventData | None = None  # None for a progress.csv (read whole by ingest)
+    crc: int | None = None  # CRC-32C of the bytes read so far: what "only appended to" is checked by
 
 
 @dataclass(frozen=True)
@@ -239,14 +240,18 @@ def read_grown(
     if old is not None and old.signature == signature:
         return old
     same_file = old is not None and old.data is not None and old.signature[:2] == signature[:2]
-    if same_file and signature[2] >= old.signature[2] and signature[2] >= old.data.end_offset:
+    grown = same_file and signature[2] >= old.signature[2] and signature[2] >= old.data.end_offset
+    # Appended to, not rewritten in the middle: the bytes read before still have their CRC.
+    if grown and old.crc is not None and prefix_crc(path, 0, old.data.end_offset) == old.crc:
         from lrdoctor.read.events import (  # loaded once a file is read
             appended,
             read_event_file,
         )
 
-        return FileState(signature, appended(old.data, read_event_file(path, want, start=old.data.end_offset)))
-    return FileState(signature, read_events(path, want, use_cache))
+        data = appended(old.data, read_event_file(path, want, start=old.data.end_offset))
+        return FileState(signature, data, prefix_crc(path, old.data.end_offset, data.end_offset, old.crc))
+    data = read_events(path, want, use_cache)
+    return FileState(signature, data, prefix_crc(path, 0, data.end_offset))
 
 
 def read_so_far(files: Sequence[EventData]) -> Logged:

@@ -194,10 +194,10 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
     if entry is not None and _only_grown(entry, resolved, stat):
         meta, old = entry
         data = appended(old, read_event_file(resolved, want, start=old.end_offset))
-        crc = _prefix_crc(resolved, old.end_offset, data.end_offset, meta["crc"])
+        crc = prefix_crc(resolved, old.end_offset, data.end_offset, meta["crc"])
     else:
         data = read_event_file(resolved, want)
-        crc = _prefix_crc(resolved, 0, data.end_offset)
+        crc = prefix_crc(resolved, 0, data.end_offset)
     if crc is not None:  # None: the file shrank under the read; the next read starts afresh
         _store(key, source, stat, crc, data)
     return _as_read_from(path, data)
@@ -210,7 +210,7 @@ def _only_grown(entry: tuple[dict, EventData], path: Path, stat: os.stat_result)
     then = meta["identity"]
     if then[:2] != identity(stat)[:2] or stat.st_size <= then[2] or stat.st_size < data.end_offset:
         return False
-    return _prefix_crc(path, 0, data.end_offset) == meta["crc"]
+    return prefix_crc(path, 0, data.end_offset) == meta["crc"]
 
 
 def identity(stat: os.stat_result) -> list[int]:
@@ -232,7 +232,7 @@ def _source(resolved: Path, want: re.Pattern[str] | None) -> str:
     return f"{resolved}\0{selection}\0lrdoctor {VERSION}\0format {FORMAT}"
 
 
-def _prefix_crc(path: Path, start: int, end: int, value: int = 0) -> int | None:
+def prefix_crc(path: Path, start: int, end: int, value: int = 0) -> int | None:
     """CRC-32C of bytes [start, end) of ``path``, continuing ``value`` (the CRC of [0, start));
     None when they cannot all be read. Of the whole prefix, not only its ends: a file
     rewritten in the middle that kept its first and last bytes is not "appended"."""

@@ -380,3 +380,22 @@ def test_read_problems_inside_a_run_are_noted_once(tmp_path, monkeypatch):
     write_tags(run_dir, [4], {"my/kl": [0.04]}, suffix=".2")
     state, _ = watch.poll(state, [tmp_path], settings())
     assert state.changed == (str(run_dir),) and state.fresh_notes == ()
+
+
+def test_a_file_rewritten_in_the_middle_then_grown_is_read_again_in_full(tmp_path, monkeypatch):
+    """Grown, same inode, but a value before the old end changed: not "appended", so the
+    next pass reads the whole file, never serving the old number (issue 14)."""
+    from bad_input import append_scalar, rewrite_scalar
+    from writers import synthetic_collapse, write_run
+
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    run = tmp_path / "logs" / "run"
+    steps, metrics = synthetic_collapse(n=40)  # SYNTHETIC
+    write_run(run, "sb3", steps, metrics)
+    state, _ = watch.poll(watch.WatchState(), [tmp_path / "logs"], settings())
+    (event_file,) = run.glob("events.out.tfevents.*")
+    rewrite_scalar(event_file, "train/approx_kl", int(steps[3]), 0.5)
+    append_scalar(event_file, "train/approx_kl", int(steps[-1]) + 2048, 0.01)
+    state, _ = watch.poll(state, [tmp_path / "logs"], settings())
+    kl_steps, values = state.runs[str(run)].result.run.metrics.points("kl")
+    assert values[3] == pytest.approx(0.5) and (kl_steps[-1], values[-1]) == (int(steps[-1]) + 2048, pytest.approx(0.01))
