@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.live import Live
 
 from lrdoctor.cli import command
-from lrdoctor.cli.analyze import ArchKind, assignments, problem_line, say
+from lrdoctor.cli.analyze import ArchKind, assignments, cache_outside, problem_line, say
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import CLEAN, FINDINGS
 from lrdoctor.live import watch as watching
@@ -104,15 +104,15 @@ def watch(
     options = load_options(
         select=select, ignore=ignore, rule_settings=assignments(settings or [], "--set", "RULE.OPTION=VALUE")
     )
+    stdout, stderr = Console(), Console(stderr=True)
     config = watching.Settings(
         options=options,
         tag_overrides=assignments(tags or [], "--tag", "METRIC=TAG"),
         arch=arch.value if arch else None,
-        use_cache=not no_cache,
+        use_cache=not no_cache and cache_outside(paths, stderr),  # never written inside what is watched
     )
     limit = 1 if once else passes
     level = exit_on.value if exit_on else None
-    stdout, stderr = Console(), Console(stderr=True)
     live = Live(console=stdout, auto_refresh=False) if stdout.is_terminal else None
 
     state = watching.WatchState()

@@ -122,3 +122,14 @@ def test_exec_never_hands_a_run_name_over_as_an_option(tmp_path, monkeypatch):
     passed = lrdoctor("watch", tmp_path / "runs", "--once", "--exec", f"{program} -- {{run}}")
     assert passed.exit_code == 0, passed.stderr
     assert json.loads((tmp_path / "args").read_text()) == ["--", "--version"]
+
+
+def test_a_cache_inside_the_watched_tree_is_not_used(tmp_path, monkeypatch):
+    from writers import synthetic_collapse, write_run
+
+    steps, metrics = synthetic_collapse(n=20)  # SYNTHETIC
+    write_run(tmp_path / "logs" / "run", "sb3", steps, metrics)
+    monkeypatch.setenv("LRDOCTOR_CACHE_DIR", str(tmp_path / "logs" / "cache"))
+    result = lrdoctor("watch", tmp_path / "logs", "--once")
+    assert result.exit_code == 0
+    assert "cache not used" in result.stderr and not (tmp_path / "logs" / "cache").exists()
