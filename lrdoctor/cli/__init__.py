@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from lrdoctor.errors import InputError
+from lrdoctor.version import VERSION
 from lrdoctor.words import display
 
 app = typer.Typer(
@@ -31,9 +32,18 @@ _state = {"debug": False}
 BROKEN_PIPE = "output closed before the report was written (broken pipe)"
 
 
+def _show_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"lrdoctor {VERSION}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 

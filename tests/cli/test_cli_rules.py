@@ -37,3 +37,13 @@ def test_unknown_rule_is_one_line_and_exit_2():
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1
     assert "LRD999" in result.stderr
+
+
+def test_version():
+    from typer.testing import CliRunner
+
+    from lrdoctor.cli import app
+    from lrdoctor.version import VERSION
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"lrdoctor {VERSION}\n"
