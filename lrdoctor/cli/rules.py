@@ -30,13 +30,18 @@ def rules(
     """List every rule with its code, severity and options; or explain one."""
     console = Console()
     if rule is None:
-        console.print(rule_table())
+        for part in rule_table() if console.width >= TABLE_WIDTH else rule_list():
+            console.print(part)
     else:
         for part in rule_help(registry.get(rule)):
             console.print(part)
 
 
-def rule_table() -> Table:
+# Below this width the table's columns would squeeze codes and slugs: the rules are listed instead.
+TABLE_WIDTH = 110
+
+
+def rule_table() -> list[Table]:
     table = Table(title="lrdoctor rules", title_justify="left", show_lines=True)
     # Codes, slugs and option names are looked up and copied: never break them mid-word.
     for header in ("code", "slug", "severity", "scope"):
@@ -52,7 +57,18 @@ def rule_table() -> Table:
             Text("\n".join(f"{name} = {value_text(value)}" for name, value in module.OPTIONS.items()) or "—"),
             Text(summary(module)),
         )
-    return table
+    return [table]
+
+
+def rule_list() -> list[Text]:
+    """The rules for a narrow terminal or a pipe: a heading line each (code and slug whole),
+    then what it flags and its options, wrapped at the width like any paragraph."""
+    parts: list[Text] = [Text("lrdoctor rules", style="bold")]
+    for module in registry.RULES.values():
+        heading = Text.assemble((module.CODE, "bold"), " ", module.SLUG, "  ", severity_text(module), f" · {module.SCOPE}")
+        parts += [Text(""), heading, Text("  " + summary(module))]
+        parts += [Text(f"    {name} = {value_text(value)}", style="dim") for name, value in module.OPTIONS.items()]
+    return parts
 
 
 def rule_help(module: ModuleType) -> list[Any]:

@@ -47,3 +47,21 @@ def test_version():
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout == f"lrdoctor {VERSION}\n"
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_rules_at_a_narrow_width_or_piped_cut_no_code_or_slug(columns, monkeypatch):
+    """At 80 columns (and whenever piped, which rich gives 80) every code and slug is there whole
+    (issue 18: the table cut them to "LRD0…")."""
+    from typer.testing import CliRunner
+
+    from lrdoctor import rules as registry
+    from lrdoctor.cli import app
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = CliRunner().invoke(app, ["rules"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= columns
+    for module in registry.RULES.values():
+        assert any(line.startswith(f"{module.CODE} {module.SLUG}") for line in lines), module.CODE
