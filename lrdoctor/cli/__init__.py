@@ -30,6 +30,7 @@ app = typer.Typer(
 
 _state = {"debug": False}
 BROKEN_PIPE = "output closed before the report was written (broken pipe)"
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a program stopped by Ctrl-C
 
 
 def _show_version(asked: bool) -> None:
@@ -74,9 +75,10 @@ def command(name: str):
             except BrokenPipeError:
                 raise stdout_gone() from None
             except KeyboardInterrupt:
-                # Ctrl-C or a cancelled CI job: not "findings" (1); reports are written atomically,
-                # so nothing half-written is left behind.
-                raise fail("interrupted") from None
+                # Ctrl-C or a cancelled CI job: neither findings (1) nor bad input (2), but 130, the
+                # shell's 128 + SIGINT; reports are written atomically, so nothing is half-written.
+                typer.echo("lrdoctor: interrupted", err=True)
+                raise typer.Exit(INTERRUPTED) from None
             except SystemExit as exc:
                 # rich's Console answers a closed stdout with SystemExit(1), which would read as
                 # "findings"; lrdoctor itself only ends through typer.Exit.

@@ -111,7 +111,8 @@ def test_debug_shows_the_traceback(monkeypatch):
     assert "Traceback" in result.stderr and "RuntimeError: simulated bug" in result.stderr
 
 
-def test_an_interrupt_is_exit_2_not_findings(monkeypatch):
+def test_an_interrupt_is_exit_130_not_findings(monkeypatch):
+    """Ctrl-C: the shell's 128 + SIGINT and one line (issue 18 asks for the convention; it was 2)."""
     from lrdoctor.rules import engine
 
     def interrupted(*args, **kwargs):
@@ -119,8 +120,8 @@ def test_an_interrupt_is_exit_2_not_findings(monkeypatch):
 
     monkeypatch.setattr(engine, "analyze", interrupted)
     result = analyze(SAMPLES / "graph_free_gru_constant_lr")
-    assert result.exit_code == 2
-    assert error_line(result) == "lrdoctor: error: interrupted"
+    assert result.exit_code == 130
+    assert result.stderr.splitlines() == ["lrdoctor: interrupted"]
 
 
 def test_an_os_error_names_its_path(monkeypatch, tmp_path):
