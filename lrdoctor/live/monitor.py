@@ -38,11 +38,11 @@ import numpy as np
 from lrdoctor import rules
 from lrdoctor.arch import KINDS, is_recurrent, kind_of
 from lrdoctor.live.watch import new_findings
-from lrdoctor.model import CANONICAL_METRICS, Architecture, Finding, RunConfig, RunResult, Severity, Sourced
+from lrdoctor.model import CANONICAL_METRICS, Architecture, Finding, Run, RunConfig, RunResult, Severity, Sourced
 from lrdoctor.read.build import Logged, build_run
 from lrdoctor.read.discover import FoundRun
 from lrdoctor.read.metadata import Metadata
-from lrdoctor.read.tags import override_rules, wanted_pattern
+from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import Options, load_options
 
@@ -82,6 +82,39 @@ def live_options(select: Iterable[str] | None, ignore: Iterable[str] | None, opt
     return load_options(select=list(select) if select else None, ignore=list(ignore) if ignore else None)
 
 
+class Recorder:
+    """The values a training loop logged, per tag, in the order they came: steps and values,
+    built into a Run by the one builder (``read.build``). ``library`` names the tag table to map
+    them with (the SB3 callback records SB3's tags); ``overrides`` map tags of other names."""
+
+    def __init__(self, library: str | None = None, overrides: tuple[TagRule, ...] = ()) -> None:
+        self.series: dict[str, tuple[list[int], list[float]]] = {}
+        self.library = library
+        self.overrides = overrides
+
+    def add(self, step: int, values: Mapping[str, Any]) -> None:
+        for tag, value in values.items():
+            found = number(value)
+            if found is not None:
+                steps, numbers = self.series.setdefault(tag, ([], []))
+                steps.append(int(step))
+                numbers.append(found)
+
+    def run(self, name: str, path: Path, architecture: Architecture, config: RunConfig) -> Run:
+        """What was recorded so far as a Run; the architecture and config are the loop's own, not read from files."""
+        scalars = {
+            tag: (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+            for tag, (steps, values) in self.series.items()
+        }
+        return build_run(
+            FoundRun(path=path, root=path, name=name),
+            Logged(scalars, tags=scalars.keys(), library=self.library),
+            wanted_pattern(self.overrides),
+            self.overrides,
+            metadata=Metadata(architecture, config),
+        )
+
+
 class Monitor:
     """lrdoctor's rules on a training loop's metrics, fed one update at a time."""
 
@@ -103,7 +136,10 @@ class Monitor:
         self.name = name
         self.policy = StopPolicy(stop_on, grace_updates, stop_on_static)
         self.options = live_options(select, ignore, options)
-        self.architecture = _named_architecture(architecture)
+        self.architecture = (
+            named_architecture(architecture, "Monitor") if architecture
+            else Architecture(source="not given (Monitor(architecture=...))")
+        )
         self.config = RunConfig(
             lr=_sourced(base_lr, "Monitor(base_lr=...)"),
             total_steps=_sourced(total_steps, "Monitor(total_steps=...)", whole=True),
@@ -113,7 +149,8 @@ class Monitor:
         self.result: RunResult | None = None
         self.findings: list[Finding] = []
         self.stopped_by: Finding | None = None
-        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        # Metrics go by their canonical names: each maps to itself.
+        self.recorder = Recorder(overrides=override_rules({metric: metric for metric in CANONICAL_METRICS}))
         self._reported: dict[tuple, Severity] = {}
 
     @property
@@ -123,21 +160,8 @@ class Monitor:
     def update(self, step: int, metrics: Mapping[str, Any]) -> list[Finding]:
         """Record one update's metrics at ``step`` (e.g. env steps) and return the findings new in it."""
         self.updates += 1
-        for metric, value in metrics.items():
-            number = _number(value)
-            if metric in CANONICAL_METRICS and number is not None:
-                steps, values = self._series.setdefault(metric, ([], []))
-                steps.append(int(step))
-                values.append(number)
-        scalars = {m: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=np.float64)) for m, (s, v) in self._series.items()}
-        overrides = override_rules({metric: metric for metric in CANONICAL_METRICS})
-        run = build_run(
-            FoundRun(path=Path(self.name), root=Path(self.name), name=self.name),
-            Logged(scalars, tags=scalars.keys()),
-            wanted_pattern(overrides),
-            overrides,
-            metadata=Metadata(self.architecture, self.config),
-        )
+        self.recorder.add(step, {metric: value for metric, value in metrics.items() if metric in CANONICAL_METRICS})
+        run = self.recorder.run(self.name, Path(self.name), self.architecture, self.config)
         self.result = engine.analyze([run], self.options)[0]
         fresh = new_findings(self.result.findings, self.name, self._reported)
         self.findings += fresh
@@ -146,22 +170,22 @@ class Monitor:
         return fresh
 
 
-def _named_architecture(name: str | None) -> Architecture:
-    if not name:
-        return Architecture(source="not given (Monitor(architecture=...))")
+def named_architecture(name: str, given_to: str) -> Architecture:
+    """``architecture="gru"`` (or a name such as "graph_free_gru") given to ``given_to``."""
     kind = name.lower() if name.lower() in KINDS else (kind_of(name) or "unknown")
-    return Architecture(kind, is_recurrent(kind), name, "Monitor(architecture=...)")
+    return Architecture(kind, is_recurrent(kind), name, f"{given_to}(architecture=...)")
 
 
 def _sourced(value: Any, source: str, whole: bool = False) -> Sourced | None:
-    number = _number(value)
-    if number is None or not number > 0:
+    found = number(value)
+    if found is None or not found > 0:
         return None
-    return Sourced(int(number) if whole else number, source)
+    return Sourced(int(found) if whole else found, source)
 
 
-def _number(value: Any) -> float | None:
-    """A value as a float; None for text, booleans and non-finite or non-scalar values."""
+def number(value: Any) -> float | None:
+    """A logged value as a float; None for text, booleans, arrays and other non-scalars
+    (a numpy or torch scalar counts: a loop logs ``loss.item()`` or the tensor alike)."""
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()  # a numpy or torch scalar
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):

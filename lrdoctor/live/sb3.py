@@ -42,22 +42,18 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from lrdoctor.arch import KINDS, is_recurrent, kind_of
-from lrdoctor.live.monitor import GRACE_UPDATES, StopPolicy, live_options
+from lrdoctor.arch import is_recurrent, kind_of
+from lrdoctor.live import monitor
+from lrdoctor.live.monitor import GRACE_UPDATES, StopPolicy, live_options, named_architecture, number
 from lrdoctor.live.watch import new_findings
 from lrdoctor.model import (
     Architecture,
     Finding,
-    Run,
     RunConfig,
     RunResult,
     Severity,
     Sourced,
 )
-from lrdoctor.read.build import Logged, build_run
-from lrdoctor.read.discover import FoundRun
-from lrdoctor.read.metadata import Metadata
-from lrdoctor.read.tags import wanted_pattern
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import Options
 
@@ -70,20 +66,12 @@ UPDATES_TAG = "train/n_updates"
 _KIND_ORDER = ("lstm", "gru", "attention", "mamba", "rnn", "cnn", "mlp")
 
 
-class Recorder:
-    """The values a trainer logged, per tag, in the order they came: steps and values."""
+class Recorder(monitor.Recorder):
+    """SB3's logged values, mapped with SB3's tag table; ``add_logged`` takes one rollout's end."""
 
     def __init__(self) -> None:
-        self.series: dict[str, tuple[list[int], list[float]]] = {}
+        super().__init__(library=LIBRARY)
         self.last_updates: Any = None
-
-    def add(self, step: int, values: dict[str, Any]) -> None:
-        for tag, value in values.items():
-            number = _number(value)
-            if number is not None:
-                steps, numbers = self.series.setdefault(tag, ([], []))
-                steps.append(int(step))
-                numbers.append(number)
 
     def add_logged(self, step: int, name_to_value: dict[str, Any], episode_returns: Iterable[float],
                    successes: Iterable[float]) -> None:
@@ -95,20 +83,6 @@ class Recorder:
         returns, wins = list(episode_returns), list(successes)
         self.add(step, {RETURN_TAG: np.mean(returns) if returns else None,
                         SUCCESS_TAG: np.mean(wins) if wins else None})
-
-    def run(self, name: str, path: Path, architecture: Architecture, config: RunConfig) -> Run:
-        """What was recorded so far, built as a Run read from SB3's logs is (``read.build``);
-        the architecture and config are the model's own, not read from files."""
-        scalars = {
-            tag: (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
-            for tag, (steps, values) in self.series.items()
-        }
-        return build_run(
-            FoundRun(path=path, root=path, name=name),
-            Logged(scalars, tags=scalars.keys(), library=LIBRARY),
-            wanted_pattern(),
-            metadata=Metadata(architecture, config),
-        )
 
 
 def policy_architecture(policy: Any) -> Architecture:
@@ -134,22 +108,16 @@ def policy_architecture(policy: Any) -> Architecture:
     return Architecture(name=policy_name, source=f"policy {policy_name}: no module names an architecture")
 
 
-def named_architecture(name: str) -> Architecture:
-    """``architecture="gru"`` (or a name such as "graph_free_gru") given to the callback."""
-    kind = name.lower() if name.lower() in KINDS else (kind_of(name) or "unknown")
-    return Architecture(kind, is_recurrent(kind), name, "LrDoctorCallback(architecture=...)")
-
-
 def model_config(model: Any, total_timesteps: Any) -> RunConfig:
     """What the model was built with, as a config file would declare it."""
     algorithm = type(model).__name__
     learning_rate = getattr(model, "learning_rate", None)
     target_kl = getattr(model, "target_kl", None)
     return RunConfig(
-        lr=Sourced(float(learning_rate), f"{algorithm}(learning_rate=...)") if _number(learning_rate) else None,
-        target_kl=Sourced(float(target_kl), f"{algorithm}(target_kl=...)") if _number(target_kl) else None,
+        lr=Sourced(float(learning_rate), f"{algorithm}(learning_rate=...)") if number(learning_rate) else None,
+        target_kl=Sourced(float(target_kl), f"{algorithm}(target_kl=...)") if number(target_kl) else None,
         total_steps=(
-            Sourced(int(total_timesteps), "learn(total_timesteps=...)") if _number(total_timesteps) else None
+            Sourced(int(total_timesteps), "learn(total_timesteps=...)") if number(total_timesteps) else None
         ),
     )
 
@@ -157,13 +125,6 @@ def model_config(model: Any, total_timesteps: Any) -> RunConfig:
 def finding_text(finding: Finding) -> str:
     at = f" at step {finding.step:,}" if finding.step is not None else ""
     return f"{finding.severity.value}{at}: {finding.message}"
-
-
-def _number(value: Any) -> float | None:
-    """A logged value as a float; None for text, booleans, arrays and other non-scalars."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return None
-    return float(value)
 
 
 def _callback_class():
@@ -216,7 +177,7 @@ def _callback_class():
         def _on_training_start(self) -> None:
             self._config = model_config(self.model, self.locals.get("total_timesteps"))
             self._arch = (
-                named_architecture(self.architecture) if self.architecture else policy_architecture(self.model.policy)
+                named_architecture(self.architecture, "LrDoctorCallback") if self.architecture else policy_architecture(self.model.policy)
             )
 
         def _on_rollout_end(self) -> None:

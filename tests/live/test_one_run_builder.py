@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from writers import synthetic_collapse, write_progress_csv
 
-from lrdoctor.live import sb3, watch
+from lrdoctor.live import monitor, sb3, watch
 from lrdoctor.model import Architecture, RunConfig
 from lrdoctor.read import build, ingest
 from lrdoctor.rules.options import load_options
@@ -61,7 +61,7 @@ def test_the_sb3_recorder_builds_the_run_a_progress_csv_of_the_same_values_gives
 
 
 def test_analyze_watch_and_the_sb3_callback_call_the_one_builder(tmp_path, monkeypatch):
-    assert ingest.build_run is watch.build_run is sb3.build_run is build.build_run
+    assert ingest.build_run is watch.build_run is monitor.build_run is build.build_run
     calls = []
 
     def counted(caller):
@@ -70,7 +70,8 @@ def test_analyze_watch_and_the_sb3_callback_call_the_one_builder(tmp_path, monke
             return build.build_run(found, *args, **kwargs)
         return builder
 
-    for module in (ingest, watch, sb3):
+    # The SB3 callback's recorder is the live recorder (live/monitor.py), which calls the builder.
+    for module in (ingest, watch, monitor):
         monkeypatch.setattr(module, "build_run", counted(module.__name__.rsplit(".", 1)[-1]))
     logs = copy_samples(tmp_path)
     analysed = ingest.load(logs, use_cache=False).runs
@@ -81,5 +82,5 @@ def test_analyze_watch_and_the_sb3_callback_call_the_one_builder(tmp_path, monke
     names = sorted(run.name for run in analysed)
     assert sorted(name for caller, name in calls if caller == "ingest") == names
     assert sorted(name for caller, name in calls if caller == "watch") == names
-    assert [name for caller, name in calls if caller == "sb3"] == ["RecurrentPPO"]
+    assert [name for caller, name in calls if caller == "monitor"] == ["RecurrentPPO"]
     assert len(watched) == 3 and recorded.lr_shape.kind == "constant"

@@ -52,10 +52,10 @@ def test_importing_the_module_does_not_import_sb3_or_torch():
 
 
 def test_architecture_given_by_name():
-    named = lrd_sb3.named_architecture("graph_free_gru")
+    named = lrd_sb3.named_architecture("graph_free_gru", "LrDoctorCallback")
     assert (named.kind, named.recurrent, named.name) == ("gru", True, "graph_free_gru")
-    assert lrd_sb3.named_architecture("lstm").kind == "lstm"
-    assert lrd_sb3.named_architecture("graph_free").kind == "unknown"  # a name alone says nothing
+    assert lrd_sb3.named_architecture("lstm", "LrDoctorCallback").kind == "lstm"
+    assert lrd_sb3.named_architecture("graph_free", "LrDoctorCallback").kind == "unknown"  # a name alone says nothing
 
 
 def test_bad_arguments_are_refused():
