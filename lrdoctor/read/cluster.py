@@ -9,19 +9,18 @@ file system all workers share.
 
 A task that raises (nothing should: a run that cannot be read is a ReadNote) or whose
 worker is lost is retried once (``retries=1``; for a worker's death, the scheduler's
-``distributed.scheduler.allowed-failures``, set to 1 on a local cluster), then reported
-as a read problem of that run alone: the rest of the sweep goes on.
+``distributed.scheduler.allowed-failures``, set to 1 on a local cluster), then handed
+back as its exception, which ingest reports as a read problem of that run alone.
 
 Dask is imported only here, and only when ``--scheduler`` or ``--cluster`` is given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from lrdoctor.errors import InputError
-from lrdoctor.model import ReadNote, Run
 from lrdoctor.words import display
 
 RETRIES = 1
@@ -46,26 +45,25 @@ def executor(scheduler: str | None = None, local_workers: int | None = None) -> 
             yield _submitter(client)
         return
     # A worker's death is retried once, like a failed task, then reported.
-    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}):
-        with LocalCluster(
-            n_workers=local_workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster, Client(cluster) as client:
-            yield _submitter(client)
+    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), LocalCluster(
+        n_workers=local_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster, Client(cluster) as client:
+        yield _submitter(client)
 
 
 def _submitter(client) -> Callable:
-    def run_all(function: Callable, tasks: list) -> Iterator[tuple[int, Run | ReadNote]]:
+    def run_all(function: Callable, tasks: list) -> Iterator[tuple[int, object]]:
+        """(index, result) of each task as it finishes; the exception, for one that failed
+        again after its retry (the caller reports it for that task alone)."""
         from distributed import as_completed
 
         futures = {client.submit(function, *task, retries=RETRIES, pure=False): index for index, task in enumerate(tasks)}
         for future in as_completed(futures):
-            index = futures[future]
             try:
                 result = future.result()
-            except Exception as error:  # noqa: BLE001 -- retried already: this run alone is reported
-                result = ReadNote(display(str(tasks[index][0].path)), f"failed on the cluster after {RETRIES} retry: "
-                                                                    f"{type(error).__name__}: {error}")
-            future.release()
-            yield index, result
+            except Exception as error:  # noqa: BLE001 -- a task's failure is its run's, not the sweep's
+                result = error
+            future.release()  # the result is here: the cluster need not hold it any longer
+            yield futures[future], result
 
     return run_all

@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from lrdoctor.errors import InputError, UnreadableFile
 from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run
+from lrdoctor.read import remote
 from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
     cached_run,
@@ -27,7 +28,6 @@ from lrdoctor.read.cache import (
     read_events,
     store_run,
 )
-from lrdoctor.read import remote
 from lrdoctor.read.discover import FoundRun, discover
 from lrdoctor.read.normalise import merge_files, merge_notes
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
@@ -35,8 +35,9 @@ from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
 # How tasks are run elsewhere (``read.cluster``): given the task function and the tasks, it
-# yields (task index, result) as each finishes, in any order.
-Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | ReadNote"]]]
+# yields (task index, result) as each finishes, in any order; the result is the exception
+# of a task that failed for good (its worker lost twice, say).
+Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | ReadNote | BaseException"]]]
 # More reader processes than this only contend for the cores and the memory: a --jobs of
 # thousands on a sweep of thousands must not start thousands of processes.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
@@ -171,6 +172,9 @@ def _map(
     results: list[Run | ReadNote | None] = [None] * total
     if executor is not None and tasks:
         for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
+            if isinstance(result, BaseException):
+                why = f"unreadable run: its task failed twice: {type(result).__name__}: {result}"
+                result = ReadNote(display(str(tasks[index][0].path)), why)
             results[index] = result
             if on_progress:
                 on_progress(done, total)

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from lrdoctor.configs.loaders import MAX_BYTES as MAX_CONFIG_BYTES
 from lrdoctor.model import ReadNote, Run
@@ -41,7 +41,6 @@ from lrdoctor.read.build import NormalisedRun
 from lrdoctor.read.discover import (
     EVENTS_PREFIX,
     PROGRESS_CSV,
-    Discovery,
     FoundRun,
     _fold_hparams_subdirectories,
     run_name,
