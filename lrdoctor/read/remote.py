@@ -39,6 +39,7 @@ from lrdoctor.configs.loaders import MAX_BYTES as MAX_CONFIG_BYTES
 from lrdoctor.model import ReadNote, Run
 from lrdoctor.read.build import NormalisedRun
 from lrdoctor.read.discover import (
+    _TIME_NAME,
     EVENTS_PREFIX,
     PROGRESS_CSV,
     FoundRun,
@@ -152,7 +153,8 @@ def _runs(url: str, objects: dict[str, RemoteObject], fs, root: str) -> list[Rem
     for key in objects:
         folder, _, name = key.rpartition("/")
         folders.setdefault(folder, []).append(name)
-    base = url.rsplit("/", 1)[-1] or url
+    base = url.rsplit("/", 1)[-1]
+    base = base if _safe_key(base) else "root"  # a folder of the staging area, never above it
     with tempfile.TemporaryDirectory(prefix="lrdoctor-listing-") as skeleton:
         top = Path(skeleton) / base
         local: list[FoundRun] = []
@@ -179,13 +181,20 @@ def _runs(url: str, objects: dict[str, RemoteObject], fs, root: str) -> list[Rem
 
 
 def _probe_hparams(runs: Sequence[FoundRun], top: Path, objects: dict[str, RemoteObject], fs, root: str) -> None:
-    """Fetch the small event files of time-named subdirectories, so the local fold can
-    judge whether they are add_hparams leftovers; the rest of the skeleton stays empty."""
+    """Fetch the small event files of time-named subdirectories of runs with event files,
+    so the local fold can judge whether they are add_hparams leftovers; nothing else is
+    fetched, and one that cannot be is simply not folded."""
+    with_events = {found.path for found in runs if found.event_files}
     for found in runs:
         keys = [p.relative_to(top).as_posix() for p in found.event_files]
-        if found.path != top and all(objects[k].size <= _HPARAMS_PROBE_BYTES for k in keys):
+        if not (_TIME_NAME.fullmatch(found.path.name) and found.path.parent in with_events):
+            continue
+        if keys and all(objects[key].size <= _HPARAMS_PROBE_BYTES for key in keys):
             for key in keys:
-                _fetch(fs, f"{root}/{key}", top / key, objects[key].size)
+                try:
+                    _fetch(fs, f"{root}/{key}", top / key)
+                except OSError:
+                    pass
 
 
 def _configs_of(directory: str, objects: dict[str, RemoteObject]) -> tuple[RemoteObject, ...]:

@@ -213,3 +213,23 @@ def test_a_local_analysis_imports_neither_fsspec_nor_dask(tmp_path):
     modules = set(done.stderr.strip().splitlines()[-1].split())
     assert "lrdoctor.read.ingest" in modules  # proof the list is of a real analysis
     assert not {"fsspec", "s3fs", "dask", "distributed", "lrdoctor.read.cluster"} & modules
+
+
+def test_watch_says_it_follows_local_paths_only():
+    result = runner.invoke(app, ["watch", f"s3://{BUCKET}/real_sweeps", "--every", "1s"])
+    assert result.exit_code == 2 and "watch follows local paths only" in result.stderr
+
+
+def test_add_hparams_subdirectories_fold_into_their_run_as_on_disk(s3, tmp_path):
+    from writers import synthetic_collapse, write_run
+
+    steps, metrics = synthetic_collapse(20)  # SYNTHETIC
+    sweep = tmp_path / "hparams_sweep"
+    write_run(sweep / "run_a", "cleanrl", steps, {"kl": metrics["kl"]})
+    write_run(sweep / "run_a" / "1700000000.5", "cleanrl", steps[:1], {"kl": metrics["kl"][:1]}, hparams={"lr": 1e-4})
+    write_run(sweep / "run_a" / "1700000001.5", "cleanrl", steps, {"kl": metrics["kl"]})  # a real child run
+    s3.put(str(sweep) + "/", f"{BUCKET}/hparams_sweep/", recursive=True)
+    runs, _ = remote.discover(f"s3://{BUCKET}/hparams_sweep")
+    local = ingest.discover(sweep).runs
+    assert [run.name for run in runs] == [run.name for run in local] == ["run_a", "run_a/1700000001.5"]
+    assert len(runs[0].event_files) == len(local[0].event_files) == 2
