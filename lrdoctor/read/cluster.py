@@ -18,6 +18,7 @@ Dask is imported only here, and only when ``--scheduler`` or ``--cluster`` is gi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import logging
 from contextlib import contextmanager
 
 from lrdoctor.errors import InputError
@@ -44,9 +45,11 @@ def executor(scheduler: str | None = None, local_workers: int | None = None) -> 
         with client:
             yield _submitter(client)
         return
-    # A worker's death is retried once, like a failed task, then reported.
+    # A worker's death is retried once, like a failed task, then reported. The cluster's own
+    # log lines (a worker killed at shutdown) would only clutter stderr: errors only.
     with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), LocalCluster(
-        n_workers=local_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        n_workers=local_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0",
+        silence_logs=logging.ERROR,
     ) as cluster, Client(cluster) as client:
         yield _submitter(client)
 
