@@ -11,8 +11,6 @@ import logging
 import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -191,28 +189,6 @@ def test_a_missing_prefix_is_one_line_and_exit_2(s3):
     assert result.exit_code == 2
     assert "no such file or directory: s3://lab-sweeps/no-such-sweep" in result.stderr
     assert "testing-secret-never-shown" not in result.output
-
-
-NOTHING_REMOTE = """
-import sys
-from lrdoctor.cli import app
-try:
-    app(sys.argv[1:])
-except SystemExit:
-    pass
-print(" ".join(sorted(sys.modules)), file=sys.stderr)
-"""
-
-
-def test_a_local_analysis_imports_neither_fsspec_nor_dask(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-c", NOTHING_REMOTE, "analyze", str(SAMPLES / "graph_free_gru_constant_lr"), "--jobs", "2",
-         "-o", str(tmp_path / "report")],
-        capture_output=True, text=True, env={**os.environ, "LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    modules = set(done.stderr.strip().splitlines()[-1].split())
-    assert "lrdoctor.read.ingest" in modules  # proof the list is of a real analysis
-    assert not {"fsspec", "s3fs", "dask", "distributed", "lrdoctor.read.cluster"} & modules
 
 
 def test_watch_says_it_follows_local_paths_only():
