@@ -48,7 +48,7 @@ def seconds(root: Path, how: list[str], cache: Path) -> tuple[float, float]:
                "-o", os.devnull, *how]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "LRDOCTOR_CACHE_DIR": str(cache)})
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, "LRDOCTOR_CACHE_DIR": str(cache)})
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):

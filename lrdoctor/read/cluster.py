@@ -17,8 +17,8 @@ Dask is imported only here, and only when ``--scheduler`` or ``--cluster`` is gi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from lrdoctor.errors import InputError
