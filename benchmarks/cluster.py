@@ -48,7 +48,8 @@ def seconds(root: Path, how: list[str], cache: Path) -> tuple[float, float]:
                "-o", os.devnull, *how]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, "LRDOCTOR_CACHE_DIR": str(cache)})
+    environment = {**os.environ, "LRDOCTOR_CACHE_DIR": str(cache)}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     elapsed = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
@@ -71,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
         big_wall, big_cpu = min(seconds(big, how, cache) for _ in range(options.repeat))
         small_wall, small_cpu = min(seconds(small, how, cache) for _ in range(options.repeat))
         runs = options.runs - SMALL
-        rows.append((label, big_wall, small_wall, (big_wall - small_wall) / runs, big_cpu, (big_cpu - small_cpu) / runs))
+        wall, cpu = (big_wall - small_wall) / runs, (big_cpu - small_cpu) / runs
+        rows.append((label, big_wall, small_wall, wall, big_cpu, cpu))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"Python {platform.python_version()}; {options.runs} runs x 10 tags x {options.steps} steps\n")
     print(f"| how | {options.runs} runs, wall s | {SMALL} runs, wall s | wall per run ms | "

@@ -60,7 +60,9 @@ def _submitter(client) -> Callable:
         again after its retry (the caller reports it for that task alone)."""
         from distributed import as_completed
 
-        futures = {client.submit(function, *task, retries=RETRIES, pure=False): index for index, task in enumerate(tasks)}
+        futures = {
+            client.submit(function, *task, retries=RETRIES, pure=False): index for index, task in enumerate(tasks)
+        }
         for future in as_completed(futures):
             try:
                 result = future.result()

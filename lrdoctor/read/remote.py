@@ -115,7 +115,8 @@ def discover(url: str) -> tuple[list[RemoteRun], list[ReadNote]]:
             continue
         key = path[len(root) + 1:] if path.startswith(root + "/") else None
         if key is None or not _safe_key(key):
-            problems.append(ReadNote(display(f"{url}/{path[len(root) + 1:]}"), "object key is not a plain path: skipped"))
+            shown = display(f"{url}/{path[len(root) + 1:]}")
+            problems.append(ReadNote(shown, "object key is not a plain path: skipped"))
             continue
         objects[key] = RemoteObject(key, int(info.get("size") or 0), _version(info))
     if single is not None:
