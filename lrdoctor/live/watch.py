@@ -12,7 +12,9 @@ watch``: the command only sleeps between passes and prints. A pass
   to what it holds in memory; a file that shrank or was replaced is read again.
   The first read of a file goes through the disk cache (``lrdoctor.read.cache``), so
   starting to watch a big finished sweep costs what ``analyze`` costs; a
-  ``progress.csv`` (one row per rollout: small) is read again whole when it changes;
+  ``progress.csv`` (one row per rollout: small), a W&B run's ``.wandb`` file, a Tune
+  ``result.json`` or an MLflow run is read again whole when one of its files changes,
+  up to its last whole record;
 - makes each changed run a Run with ``lrdoctor.read.build.build_run``, the builder
   ``analyze`` uses, runs the rules on it and returns the findings not reported before.
 
@@ -194,7 +196,7 @@ def follow_run(
     """The run read up to date: ``live`` itself when none of its files changed, else a
     new LiveRun (with ``result`` still to be judged, holding the new Run). None when
     a run seen for the first time cannot be read at all."""
-    files = found.event_files or ((found.progress_csv,) if found.progress_csv else ())
+    files = found.files
     signatures, notes = {}, []
     for path in files:
         try:

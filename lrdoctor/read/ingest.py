@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -27,12 +27,16 @@ from lrdoctor.read.cache import (
     read_events,
     store_run,
 )
-from lrdoctor.read.discover import FoundRun, discover
+from lrdoctor.read.discover import FoundRun, Source, discover
+from lrdoctor.read.mlflow import read_file_store_run, read_sqlite_run
+from lrdoctor.read.rllib_result import read_result_json
+from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.read.normalise import merge_files, merge_notes
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
+LOOKED_FOR = "events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs"
 # More reader processes than this only contend for the cores and the memory: a --jobs of
 # thousands on a sweep of thousands must not start thousands of processes.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
@@ -71,7 +75,7 @@ def load_runs(
 def nothing_read(paths: PathArg | Sequence[PathArg]) -> str:
     """What is said when no run at all could be read under ``paths``."""
     where = ", ".join(display(str(p)) for p in _as_list(paths))
-    return f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)"
+    return f"no readable run under {where} (looked for {LOOKED_FOR})"
 
 
 def load(
@@ -127,8 +131,7 @@ def _once_each(found: list[FoundRun]) -> list[FoundRun]:
     seen: set[tuple] = set()
     unique = []
     for run in found:
-        files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
-        key = tuple(os.path.realpath(f) for f in files)
+        key = (*(os.path.realpath(f) for f in run.files), run.source.run_id if run.source else "")
         if key not in seen:
             seen.add(key)
             unique.append(run)
@@ -197,22 +200,50 @@ def _load_run(
         if not opened:
             reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in logged.notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
+    elif found.source is not None:
+        logged = read_source(found.source, want)
     else:
         from lrdoctor.read import (
             progress_csv,  # pandas, only for runs that have no event files
         )
 
-        scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
-        logged = Logged(scalars, all_tags, notes=tuple(notes), library="sb3")
+        scalars, all_tags, notes, library = progress_csv.read_progress_csv(found.progress_csv, want)
+        logged = Logged(scalars, all_tags, notes=tuple(notes), library=library)
+    if found.notes:
+        logged = replace(logged, notes=(*found.notes, *logged.notes))
     keep = functools.partial(store_run, key) if key is not None else None
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
+
+
+def read_source(source: Source, want) -> Logged:
+    """A run recorded by W&B, Tune or MLflow, as the same Logged an event file gives: its
+    scalars (merged as one file's: in step order, a repeated step keeping the value written
+    last, and said), every key, its config (W&B's config, Tune's result config, MLflow's
+    params, in ``hparams``, which feeds the metadata as the hparams plugin's values do)."""
+    where = display(str(source.path))
+    library = None
+    if source.kind == "wandb":
+        data = read_wandb_file(source.path)
+        scalars, keys, step_key, notes = wandb_scalars(data, want, where)
+        if step_key is None and data.rows:
+            notes.append(ReadNote(where, "history rows without any step key (_step, global_step): not placed"))
+        config, notes = data.config, [*data.notes, *notes]
+    elif source.kind == "tune":
+        scalars, keys, notes, config = read_result_json(source.path, want)
+        library = "rllib"
+    else:
+        run = (read_sqlite_run(source.path, source.run_id, want) if source.kind == "mlflow-sqlite"
+               else read_file_store_run(source.path, want))
+        scalars, keys, notes, config = run.scalars, run.keys, run.notes, run.params
+    notes = [*notes, *merge_notes([scalars], [where])]
+    return Logged(merge_files([scalars]), keys, hparams=config, notes=tuple(notes), library=library)
 
 
 def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
     """What a run's metrics are a function of: its files as they are now (path, and each
     file's ``identity``: device, inode, size, mtime and ctime) and the tag mapping; None
     when a file cannot be looked at (the run is then read as usual)."""
-    files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
+    files = list(found.files)
     try:
         stats = [os.stat(path) for path in files]
     except OSError:
@@ -223,6 +254,7 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
         str(found.root),
         [[os.fsdecode(path), *identity(stat)] for path, stat in zip(files, stats)],
         [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides],
+        [found.source.kind, found.source.run_id] if found.source else None,
     )
 
 
