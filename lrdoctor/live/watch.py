@@ -212,6 +212,8 @@ def follow_run(
         run = ingest.load_run(found, overrides, settings.arch, use_cache=False)
         if isinstance(run, ReadNote):
             return live, [*notes, run]
+        if found.source is not None:  # a W&B, Tune or MLflow record's cut tail: read whole by the next pass
+            run = replace(run, notes=tuple(note for note in run.notes if not _live_tail(note)))
         states = {path: FileState(signature) for path, signature in signatures.items()}
         return LiveRun(found, MappingProxyType(states), RunResult(run)), notes
 
@@ -272,6 +274,14 @@ def read_so_far(files: Sequence[EventData]) -> Logged:
         hparams={key: value for data in files for key, value in data.hparams.items()},
         notes=notes,
     )
+
+
+# What the W&B, Tune and MLflow readers say of the tail a live writer has not finished.
+_LIVE_TAILS = ("last record cut", "incomplete last line")
+
+
+def _live_tail(note: ReadNote) -> bool:
+    return note.offset is not None and note.message.startswith(_LIVE_TAILS)
 
 
 def _signature(path: Path) -> Signature:

@@ -29,10 +29,10 @@ from lrdoctor.read.cache import (
 )
 from lrdoctor.read.discover import FoundRun, Source, discover
 from lrdoctor.read.mlflow import read_file_store_run, read_sqlite_run
-from lrdoctor.read.rllib_result import read_result_json
-from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.read.normalise import merge_files, merge_notes
+from lrdoctor.read.rllib_result import read_result_json
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
+from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike

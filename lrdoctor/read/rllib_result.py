@@ -106,9 +106,9 @@ def _step(result: dict) -> int | None:
     """Tune's step for a result: ``timesteps_total`` when it has one, else ``training_iteration``."""
     for key in ("timesteps_total", "training_iteration"):
         value = result.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            if value == int(value) and abs(value) < 2**63:
-                return int(value)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if number and value == int(value) and abs(value) < 2**63:
+            return int(value)
     return None
 
 

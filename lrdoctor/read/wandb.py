@@ -34,6 +34,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from lrdoctor.configs.loaders import open_regular
 from lrdoctor.errors import UnreadableFile
 from lrdoctor.model import ReadNote
@@ -326,7 +328,6 @@ def wandb_scalars(data: WandbData, want, where: str):
     notes: list[ReadNote] = []
     if step_key is None:
         return {}, keys, None, notes
-    import numpy as np
 
     columns: dict[str, tuple[list[int], list[float]]] = {}
     unplaced = 0

@@ -60,12 +60,11 @@ def main() -> None:
     # MLflow 3.7+ refuses its file store unless asked for it: the legacy store is still what many labs have
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
     import gymnasium as gym
-    import mlflow
     import numpy as np
     import torch
-    import torch.nn as nn
     import wandb
     from mlflow.tracking import MlflowClient
+    from torch import nn
     from torch.distributions.categorical import Categorical
     from torch.utils.tensorboard import SummaryWriter
 

@@ -97,7 +97,8 @@ def test_a_file_that_is_not_a_run(tmp_path):
     notes.write_text("hello\n")
     result = analyze(notes)
     assert result.exit_code == 2
-    expected = f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*) or progress.csv"
+    expected = (f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*), progress.csv, "
+                "result.json, .wandb or mlflow.db")
     assert expected in result.stderr
     assert "no readable run under" in error_line(result)
 
@@ -392,7 +393,7 @@ def test_a_shared_cache_directory_keeps_its_users_files(tmp_path, monkeypatch):
 CSV_CASES = [
     ("csv_not_utf8", "not UTF-8 text"),
     ("csv_empty", "empty file: no header row"),
-    ("csv_no_step", "no time/total_timesteps column to use as the step"),
+    ("csv_no_step", "no time/total_timesteps column (SB3) or training_iteration column (Tune) to use as the step"),
 ]
 
 

@@ -182,7 +182,7 @@ def test_wandb_history_is_what_tensorboard_reads():
 
     accumulator = accumulator_module.EventAccumulator(str(TB_RUN), size_guidance={"scalars": 0})
     accumulator.Reload()
-    scalars, keys, step_key, _ = wandb_scalars(read_wandb_file(WANDB_FILE), re.compile(r"charts/.*|losses/.*"), "")
+    scalars, _keys, step_key, _ = wandb_scalars(read_wandb_file(WANDB_FILE), re.compile(r"charts/.*|losses/.*"), "")
     assert step_key == "global_step"
     assert set(scalars) == set(accumulator.Tags()["scalars"])
     for tag, (steps, values) in scalars.items():

@@ -1,0 +1,158 @@
+"""The .wandb reader, pinned on files the real wandb client wrote (tests/real_sinks), and on
+synthetic logs (tests/writers.py, labelled) for shapes the real run has not: a record across
+blocks, PufferLib's keys, a stranger's key names."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+from writers import wandb_config, wandb_history, wandb_log
+
+from lrdoctor.cli import app
+from lrdoctor.errors import UnreadableFile
+from lrdoctor.read.wandb import BLOCK, read_wandb_file, wandb_scalars
+
+SINKS = Path(__file__).parents[1] / "real_sinks"
+(WANDB_FILE,) = (SINKS / "wandb").glob("offline-run-*/run-*.wandb")
+(TRUNCATED,) = (SINKS / "wandb_truncated").glob("offline-run-*/run-*.wandb")
+(TB_RUN,) = (SINKS / "runs").iterdir()
+EVERYTHING = re.compile(".*")
+
+
+def test_the_real_file_read_whole():
+    data = read_wandb_file(WANDB_FILE)
+    assert not data.notes and data.end_offset == WANDB_FILE.stat().st_size
+    assert data.display_name == TB_RUN.name and WANDB_FILE.name == f"run-{data.run_id}.wandb"
+    assert data.config["exp_name"] == "ppo" and data.config["learning_rate"] == 2.5e-4
+    assert data.config["target_kl"] is None and not any(key.startswith("_wandb") for key in data.config)
+    assert [row["_step"] for row in data.rows] == list(range(len(data.rows)))  # W&B's own row counter
+
+
+def test_a_file_cut_mid_record_reads_to_its_last_whole_record():
+    whole, cut = read_wandb_file(WANDB_FILE), read_wandb_file(TRUNCATED)
+    assert 0 < len(cut.rows) < len(whole.rows) and cut.rows == whole.rows[: len(cut.rows)]
+    (note,) = cut.notes
+    assert note.offset == cut.end_offset < TRUNCATED.stat().st_size
+    assert "last record cut" in note.message and f"after byte {cut.end_offset:,}" in note.message
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.1, 0.18, 0.37, 0.5, 0.63, 0.81, 0.99])
+def test_any_prefix_is_a_prefix_of_the_rows(tmp_path, fraction):
+    data = WANDB_FILE.read_bytes()
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(data[: int(len(data) * fraction)])
+    whole, cut = read_wandb_file(WANDB_FILE), read_wandb_file(path)
+    assert cut.rows == whole.rows[: len(cut.rows)]
+    assert all("last record cut" in note.message or "no whole header" in note.message for note in cut.notes)
+
+
+def test_a_damaged_chunk_is_skipped_to_the_next_block(tmp_path):
+    data = bytearray(WANDB_FILE.read_bytes())
+    assert len(data) > 3 * BLOCK
+    data[BLOCK + 1000] ^= 0xFF  # a byte inside the second block
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(bytes(data))
+    whole, damaged = read_wandb_file(WANDB_FILE), read_wandb_file(path)
+    assert any("fails its CRC" in note.message for note in damaged.notes)
+    assert len(whole.rows) - 100 < len(damaged.rows) < len(whole.rows)  # at most the ~70 rows of one block
+    assert damaged.rows[-1] == whole.rows[-1]  # the blocks after it are read
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"not a wandb file at all", "not a W&B run file"),
+    (b":W&B\xe1\xbe\x07" + b"\0" * 100, "version 7"),
+])
+def test_not_a_wandb_file(tmp_path, content, reason):
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableFile, match=reason):
+        read_wandb_file(path)
+
+
+def test_an_empty_file_is_a_run_not_written_yet(tmp_path):
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(b":W&")
+    assert read_wandb_file(path).notes[0].message == "nothing written yet (no whole header)"
+
+
+def write_wandb_run(root: Path, rows: list[dict], config: dict | None = None, step_key: str = "_step") -> Path:
+    """SYNTHETIC: a W&B run directory whose history is ``rows``."""
+    run = root / "wandb" / "run-20260101_000000-synth01"
+    run.mkdir(parents=True)
+    records = [wandb_config(config or {})] + [wandb_history(row, index) for index, row in enumerate(rows)]
+    (run / "run-synth01.wandb").write_bytes(wandb_log(records))
+    return run / "run-synth01.wandb"
+
+
+def test_a_record_across_blocks(tmp_path):
+    """A config bigger than a block goes out as FIRST, MIDDLE..., LAST chunks."""
+    path = write_wandb_run(tmp_path, [{"learning_rate": 3e-4, "agent_steps": 8192}],
+                           {"notes": "x" * (3 * BLOCK), "learning_rate": 3e-4})
+    data = read_wandb_file(path)
+    assert not data.notes and data.config["notes"] == "x" * (3 * BLOCK) and len(data.rows) == 1
+
+
+def pufferlib_rows(n: int, zero_prefix: bool) -> list[dict]:
+    """SYNTHETIC: what PufferLib logs each epoch (3.x: top-level keys; 1.x: 0verview/ with a zero)."""
+    rows = []
+    for index in range(n):
+        steps = 8192 * (index + 1)
+        row = {"losses/approx_kl": 0.05 + 0.001 * index, "losses/entropy": 1.0 + 0.02 * index,
+               "losses/clipfrac": 0.3, "losses/value_loss": 1.0, "losses/policy_loss": -0.01,
+               "environment/score": 10.0 - 0.05 * index}
+        if zero_prefix:
+            row.update({"0verview/learning_rate": 3e-4, "0verview/agent_steps": steps})
+        else:
+            row.update({"learning_rate": 3e-4, "agent_steps": steps})
+        rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("zero_prefix", [False, True])
+def test_pufferlib_keys(tmp_path, zero_prefix):
+    write_wandb_run(tmp_path, pufferlib_rows(40, zero_prefix),
+                    {"train": {"learning_rate": 3e-4, "use_rnn": True}, "rnn_name": "Recurrent"})
+    result = CliRunner(env={"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")}).invoke(
+        app, ["analyze", str(tmp_path), "--format", "json", "--fail-on", "never"])
+    (run,) = json.loads(result.stdout)["runs"]
+    assert (run["library"], run["step_axis"], run["last_step"]) == ("pufferlib", "agent steps", 8192 * 40)
+    lr = "0verview/learning_rate" if zero_prefix else "learning_rate"
+    assert {m: run["metrics"][m]["tag"] for m in ("lr", "kl", "entropy", "episode_return")} == {
+        "lr": lr, "kl": "losses/approx_kl", "entropy": "losses/entropy", "episode_return": "environment/score"}
+    assert run["metrics"]["kl"]["estimator"] == "k3" and not run["metrics"]["entropy"]["negated"]
+    assert run["lr_shape"]["kind"] == "constant"
+    assert run["architecture"]["recurrent"] and "W&B config: train.use_rnn" in run["architecture"]["source"]
+    assert "LRD002" in {finding["code"] for finding in run["findings"]}
+
+
+def test_a_strangers_key_names_never_start_a_line(tmp_path):
+    rows = [{"losses/approx_kl": 0.01, "global_step": 128 * (i + 1), "x\n[error] all good\r": 1.0} for i in range(10)]
+    write_wandb_run(tmp_path, rows, {"exp_name": "ppo\nLRD000 fake"})
+    result = CliRunner(env={"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")}).invoke(
+        app, ["analyze", str(tmp_path), "--verbose", "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    assert not any(line.lstrip().startswith(("[error]", "LRD000")) for line in result.output.splitlines())
+
+
+def test_rows_without_the_step_key_are_said(tmp_path):
+    rows = [{"losses/approx_kl": 0.01, "global_step": 128 * (i + 1)} for i in range(5)] + [{"losses/approx_kl": 0.5}]
+    data = read_wandb_file(write_wandb_run(tmp_path, rows))
+    scalars, _keys, step_key, notes = wandb_scalars(data, EVERYTHING, "run")
+    assert step_key == "global_step" and scalars["losses/approx_kl"][0].tolist() == [128, 256, 384, 512, 640]
+    assert np.allclose(scalars["losses/approx_kl"][1], 0.01)
+    assert "1 history rows without a whole-number global_step" in notes[0].message
+
+
+def test_discovery_skips_wandbs_latest_run_link(tmp_path):
+    shutil.copytree(SINKS / "wandb", tmp_path / "wandb", symlinks=True)
+    from lrdoctor.read.discover import discover
+
+    found = discover(tmp_path)
+    assert [run.name for run in found.runs] == [WANDB_FILE.parent.relative_to(SINKS).as_posix()]
+    assert not found.problems
