@@ -128,6 +128,9 @@ def discover(root: Path) -> Discovery:
     system = system_location(root)
     if system is not None:
         return Discovery((), (ReadNote(display(str(root)), f"{display(system)}: skipped"),))
+    if root.is_file() and root.name == SQLITE_NAME:
+        found, refused = _sqlite_runs(root, root.parent)
+        return Discovery(tuple(found), tuple(refused))
     if root.is_file():
         runs = _file_run(root)
         if runs:
@@ -423,6 +426,4 @@ def _file_run(path: Path) -> tuple[FoundRun, ...]:
         return (FoundRun(directory, directory, display(name), source=Source("tune", path, files=(path,))),)
     if _is_wandb_file(path.name):
         return (FoundRun(directory, directory, display(name), source=Source("wandb", path, files=(path,))),)
-    if path.name == SQLITE_NAME:
-        return tuple(_sqlite_runs(path, directory)[0])
     return ()

@@ -189,3 +189,17 @@ def test_wandb_history_is_what_tensorboard_reads():
         last = {event.step: np.float32(event.value) for event in accumulator.Scalars(tag)}
         assert steps.tolist() == list(last)
         assert values.astype(np.float32).tolist() == list(last.values())
+
+
+def test_a_tune_trial_with_events_and_result_json_is_one_run():
+    from lrdoctor.read.discover import discover
+
+    (run,) = discover(TUNE_TRIAL.parent).runs
+    assert run.event_files and run.source is None and run.progress_csv is None
+    (note,) = run.notes
+    assert note.path.endswith("result.json") and note.message.endswith("TensorBoard used")
+
+
+def test_a_store_given_as_the_argument(tmp_path):
+    reports = analyze_json(SINKS / "mlflow.db", tmp_path)
+    assert sorted(reports) == sorted(f"mlflow.db/1/{run}" for run in _sqlite_ids())
