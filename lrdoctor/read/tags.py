@@ -35,7 +35,8 @@ Checked against the libraries' own sources:
   ``losses/approx_kl`` = mean((r - 1) - log r) (k3), ``losses/old_approx_kl`` (k1),
   ``losses/entropy`` = mean entropy (+H), ``losses/clipfrac``, ``losses/value_loss``,
   ``losses/policy_loss``, ``losses/explained_variance``, and the env's own stats as
-  ``environment/<stat>`` (``episode_return`` where the env reports it, else its ``score``);
+  ``environment/<stat>`` (the Ocean envs' ``Log`` struct: ``episode_return``, ``score``,
+  ``perf``; the return is preferred, the score is the env's own unnormalised measure);
   step = ``agent_steps``. PufferLib 1-2 (``clean_pufferl.py``) logged the LR and the step as
   ``0verview/learning_rate`` and ``0verview/agent_steps`` -- a zero, not an O, to sort first.
 - npp-rl's enhanced TensorBoard callback mirrors SB3's values under other names

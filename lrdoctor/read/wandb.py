@@ -169,26 +169,36 @@ class _NotProtobuf(Exception):
     pass
 
 
-def _fields(data: bytes):
+def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
     """(field number, value) of each field: an int for varints, bytes for the rest."""
+    fields = []
     pos, end = 0, len(data)
     while pos < end:
-        key, pos = _varint(data, pos)
+        key = data[pos]
+        if key < 0x80:  # one-byte keys: every field number below 16
+            pos += 1
+        else:
+            key, pos = _varint(data, pos)
         number, wire = key >> 3, key & 7
-        if wire == 0:
+        if wire == 2:
+            size = data[pos] if pos < end else 0x80
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = _varint(data, pos)
+            value, pos = data[pos : pos + size], pos + size
+        elif wire == 0:
             value, pos = _varint(data, pos)
         elif wire == 1:
             value, pos = data[pos : pos + 8], pos + 8
-        elif wire == 2:
-            size, pos = _varint(data, pos)
-            value, pos = data[pos : pos + size], pos + size
         elif wire == 5:
             value, pos = data[pos : pos + 4], pos + 4
         else:
             raise _NotProtobuf(f"wire type {wire}")
         if pos > end:
             raise _NotProtobuf("field runs past its message")
-        yield number, value
+        fields.append((number, value))
+    return fields
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -244,8 +254,13 @@ def _history_row(message: bytes) -> dict[str, float]:
 def _item_values(message: bytes) -> list[tuple[str, float]]:
     """An item as (key, number) pairs: a number, or each number inside a JSON dict (keys
     joined with "."); text, media and lists are no scalars and give nothing."""
+    fields = _fields(message)
+    if len(fields) == 2 and fields[0][0] == _ITEM_KEY and fields[1][0] == _ITEM_VALUE_JSON:  # nearly every item
+        value = _json(_text(fields[1][1]))
+        if type(value) is float:
+            return [(_text(fields[0][1]), value)]
     key, nested, value = "", [], None
-    for number, raw in _fields(message):
+    for number, raw in fields:
         if number == _ITEM_KEY:
             key = _text(raw)
         elif number == _ITEM_NESTED_KEY:
@@ -266,18 +281,32 @@ def _numbers(name: str, value: object, depth: int):
     if isinstance(value, bool):
         return
     if isinstance(value, (int, float)):
-        yield name, float(value)
+        try:
+            yield name, float(value)
+        except OverflowError:  # an integer past float64 is no metric
+            return
     elif isinstance(value, dict) and depth < 8 and not str(value.get("_type", "")):
         for key, inner in value.items():
             yield from _numbers(f"{name}.{key}", inner, depth + 1)
 
 
 def _json(text: str) -> object:
-    """JSON as W&B writes it (NaN and Infinity as bare words, which json reads); None when not JSON."""
+    """JSON as W&B writes it (NaN and Infinity as bare words, which json reads); None when not JSON.
+    A plain number, nearly every value, is read as one without the JSON parser."""
+    if text[:1] in _NUMBER_STARTS:
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:  # a number past float64 reads as inf: no metric, unless it says Infinity
+            return number if not math.isinf(number) or "Infinity" in text else None
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
         return None
+
+
+_NUMBER_STARTS = frozenset("-0123456789NI")
 
 
 def _config_update(message: bytes, config: dict[str, object]) -> None:

@@ -156,3 +156,13 @@ def test_discovery_skips_wandbs_latest_run_link(tmp_path):
     found = discover(tmp_path)
     assert [run.name for run in found.runs] == [WANDB_FILE.parent.relative_to(SINKS).as_posix()]
     assert not found.problems
+
+
+def test_values_that_are_no_metric(tmp_path):
+    """SYNTHETIC: text, lists, media dicts, an integer past float64; NaN and Infinity are metrics."""
+    rows = [{"a": "text", "b": [1, 2], "c": {"_type": "image-file", "size": 3}, "d": 10**400, "e": {"inner": 2.5},
+             "f": float("nan"), "g": float("inf"), "h": True, "global_step": 64}]
+    data = read_wandb_file(write_wandb_run(tmp_path, rows))
+    (row,) = data.rows
+    assert set(row) == {"e.inner", "f", "g", "global_step", "_step"} and np.isnan(row["f"]) and row["g"] == np.inf
+    assert row["e.inner"] == 2.5 and row["global_step"] == 64
