@@ -25,7 +25,6 @@ from lrdoctor.read.normalise import Normalised, normalise
 from lrdoctor.read.tags import TagRule
 from lrdoctor.words import display
 
-
 # How a run's own record of its config is named in sources, by the reader that read it.
 SOURCE_CONFIG_LABELS = {
     "wandb": "W&B config:",

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 from lrdoctor.configs.loaders import SYSTEM_DIRECTORIES, open_regular, system_location
 from lrdoctor.errors import UnreadableFile
