@@ -345,8 +345,12 @@ def _run(message: bytes, result: WandbData) -> None:
 
 # The x-axis of a W&B run, in order of preference: CleanRL's sync_tensorboard rows carry the
 # TensorBoard step as global_step; PufferLib 1-2 log 0verview/agent_steps (with a zero) and
-# PufferLib 3 agent_steps, passed as wandb's step too; otherwise wandb's own row counter.
-STEP_KEYS = ("global_step", "0verview/agent_steps", "agent_steps", "_step")
+# PufferLib 3 agent_steps, passed as wandb's step too; Tune's WandbLoggerCallback logs each
+# result whole, stepped here as Tune's TensorBoard logger steps it (timesteps_total, else
+# training_iteration); otherwise wandb's own row counter.
+TUNE_STEP_KEYS = ("timesteps_total", "training_iteration")
+STEP_KEYS = ("global_step", "0verview/agent_steps", "agent_steps", *TUNE_STEP_KEYS, "_step")
+WANDB_COLUMNS = ("_step", "_runtime", "_timestamp")
 
 
 def wandb_scalars(data: WandbData, want, where: str):
@@ -358,6 +362,8 @@ def wandb_scalars(data: WandbData, want, where: str):
     if step_key is None:
         return {}, keys, None, notes
 
+    # W&B's own columns and the axis are no metrics; Tune's counters stay (its TensorBoard logger keeps them)
+    axis_keys = set(WANDB_COLUMNS) | ({step_key} - set(TUNE_STEP_KEYS))
     columns: dict[str, tuple[list[int], list[float]]] = {}
     unplaced = 0
     for row in data.rows:
@@ -366,7 +372,7 @@ def wandb_scalars(data: WandbData, want, where: str):
             unplaced += 1
             continue
         for key, value in row.items():
-            if key in STEP_KEYS or not want.fullmatch(key):
+            if key in axis_keys or not want.fullmatch(key):
                 continue
             steps, values = columns.setdefault(key, ([], []))
             steps.append(int(step))
@@ -376,7 +382,7 @@ def wandb_scalars(data: WandbData, want, where: str):
                                      "not placed on the step axis"))
     scalars = {key: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=np.float64))
                for key, (s, v) in columns.items()}
-    return scalars, keys - set(STEP_KEYS), step_key, notes
+    return scalars, keys - axis_keys, step_key, notes
 
 
 # ---------------------------------------------------------------- the TensorBoard directory a run mirrored

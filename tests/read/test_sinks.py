@@ -203,3 +203,23 @@ def test_a_tune_trial_with_events_and_result_json_is_one_run():
 def test_a_store_given_as_the_argument(tmp_path):
     reports = analyze_json(SINKS / "mlflow.db", tmp_path)
     assert sorted(reports) == sorted(f"mlflow.db/1/{run}" for run in _sqlite_ids())
+
+
+def test_a_tune_trial_logged_to_wandb(tmp_path):
+    """Tune's WandbLoggerCallback logs each result whole: the real trial's results, framed as a
+    .wandb file by tests/writers.py (SYNTHETIC framing, real values), read as its event file is."""
+    from writers import wandb_config, wandb_history, wandb_log
+
+    from lrdoctor.read.rllib_result import _flattened
+
+    results = [json.loads(line) for line in (TUNE_TRIAL / "result.json").read_text().splitlines()]
+    rows = [dict(_flattened(result)) for result in results]
+    run = tmp_path / "wandb" / "run-20261201_222515-tune0001"
+    run.mkdir(parents=True)
+    (run / "run-tune0001.wandb").write_bytes(wandb_log(
+        [wandb_config(results[0]["config"])] + [wandb_history(row, index) for index, row in enumerate(rows)]))
+    (wandb_run,) = analyze_json(tmp_path, tmp_path / "cache").values()
+    shutil.copytree(TUNE_TRIAL, tmp_path / "tb" / TUNE_TRIAL.name, ignore=shutil.ignore_patterns("result.json", "*.csv"))
+    (tensorboard,) = analyze_json(tmp_path / "tb", tmp_path / "cache").values()
+    assert judged(wandb_run) == judged(tensorboard)
+    assert "W&B config: _model_config.use_lstm" in wandb_run["architecture"]["source"]
