@@ -81,8 +81,10 @@ def sqlite_runs(path: Path) -> list[tuple[str, str, str | None]]:
     connection = _connect(path)
     try:
         rows = connection.execute(
-            "SELECT experiment_id, run_uuid, name FROM runs "
-            "WHERE lifecycle_stage IS NULL OR lifecycle_stage != 'deleted' ORDER BY start_time, run_uuid"
+            "SELECT runs.experiment_id, runs.run_uuid, runs.name FROM runs "
+            "JOIN experiments ON experiments.experiment_id = runs.experiment_id "
+            "WHERE COALESCE(runs.lifecycle_stage, '') != 'deleted' "
+            "AND COALESCE(experiments.lifecycle_stage, '') != 'deleted' ORDER BY runs.start_time, runs.run_uuid"
         ).fetchall()
     except sqlite3.Error as error:
         raise UnreadableFile(path, f"not an MLflow store ({error})") from None
@@ -124,8 +126,11 @@ def read_sqlite_run(path: Path, run_uuid: str, want) -> MlflowRun:
 
 
 def is_file_store_run(directory: Path, names: set[str]) -> bool:
-    """Whether a directory (with these entries) is a run of MLflow's file store."""
-    return "meta.yaml" in names and "metrics" in names and (directory / "metrics").is_dir()
+    """Whether a directory (with these entries) is a live run of MLflow's file store (a deleted
+    run stays on disk with ``lifecycle_stage: deleted`` in its meta.yaml until garbage-collected)."""
+    if not ("meta.yaml" in names and "metrics" in names and (directory / "metrics").is_dir()):
+        return False
+    return "lifecycle_stage: deleted" not in _small_text(directory / "meta.yaml")
 
 
 def read_file_store_run(directory: Path, want) -> MlflowRun:

@@ -107,3 +107,17 @@ def test_a_file_store_metric_with_bad_lines(tmp_path):
     assert steps[0] == 0 and steps[-1] == 4096  # "1 2" is step 0, as MLflow reads a two-field line
     said = " ".join(note.message for note in read.notes)
     assert "incomplete last line" in said and "2 lines that are not '<timestamp> <value> <step>' skipped" in said
+
+
+def test_deleted_mlflow_runs_are_no_runs(tmp_path):
+    """As MLflow's client deletes them: lifecycle_stage set to deleted (in the copy of the real stores)."""
+    shutil.copy(SINKS / "mlflow.db", tmp_path / "mlflow.db")
+    shutil.copytree(SINKS / "mlruns", tmp_path / "mlruns")
+    before = {run.name for run in load(tmp_path, use_cache=False).runs}
+    with sqlite3.connect(tmp_path / "mlflow.db") as connection:
+        connection.execute("UPDATE runs SET lifecycle_stage = 'deleted' WHERE name = 'nan_metrics'")
+    (meta,) = [p.parents[1] / "meta.yaml" for p in (tmp_path / "mlruns").glob("*/*/tags/mlflow.runName")
+               if p.read_text() == "nan_metrics"]
+    meta.write_text(meta.read_text().replace("lifecycle_stage: active", "lifecycle_stage: deleted"))
+    after = {run.name for run in load(tmp_path, use_cache=False).runs}
+    assert len(before) == 4 and len(after) == 2 and after < before
