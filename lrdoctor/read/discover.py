@@ -43,7 +43,6 @@ from lrdoctor.words import display
 EVENTS_PREFIX = "events.out.tfevents."
 PROGRESS_CSV = "progress.csv"
 RESULT_JSON = "result.json"  # a Tune trial's results, one JSON object per iteration
-WANDB_RUN_DIR = re.compile(r"(?:offline-)?run-.+")
 WANDB_LATEST = "latest-run"  # W&B's link to its newest run, a sibling the walk reaches by its own name
 NOT_A_RUN_FILE = "not an event file (events.out.tfevents.*), progress.csv, result.json, .wandb or mlflow.db"
 NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
@@ -231,7 +230,7 @@ def _directory_run(
 
 def _source(directory: Path, logs: Mapping[str, Path], subdirs: list[Path]) -> Source | None:
     """The run recorded in this directory other than by event files or progress.csv, if any."""
-    if "wandb" in logs and WANDB_RUN_DIR.fullmatch(directory.name):
+    if "wandb" in logs:  # W&B names the directory run-<ts>-<id>, but a copy may be renamed
         return Source("wandb", logs["wandb"], files=(logs["wandb"],))
     if RESULT_JSON in logs and looks_like_tune_result(logs[RESULT_JSON]):
         return Source("tune", logs[RESULT_JSON], files=(logs[RESULT_JSON],))

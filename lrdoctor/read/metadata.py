@@ -1,8 +1,9 @@
 """What a run declared about itself: its architecture and its LR configuration, each with a source.
 
 Sources, nearest first: config files in the run directory and the directories above
-it (up to the path the user gave), the hparams plugin, CleanRL's "hyperparameters"
-text table; for the architecture only, then names (directory names, e.g.
+it (up to the path the user gave), the hparams plugin (or, for a run read from W&B,
+MLflow or Tune's result.json, the config that record keeps: W&B's config, MLflow's
+params, the results' ``config``), CleanRL's "hyperparameters" text table; for the architecture only, then names (directory names, e.g.
 ``RecurrentPPO_1`` or CleanRL's ``env__ppo_atari_lstm__seed__time``) and ``--arch``,
 which overrides everything. A value found nowhere stays unknown: a guess from a name
 says so in its source, and gives the architecture no name.

@@ -47,7 +47,8 @@ def test_fifos_named_like_records_never_block(tmp_path):
         (tmp_path / "runs" / name).parent.mkdir(parents=True, exist_ok=True)
         os.mkfifo(tmp_path / "runs" / name)
     outcome = {}
-    worker = threading.Thread(target=lambda: outcome.setdefault("result", analyze(tmp_path / "runs", tmp_path / "c")))
+    worker = threading.Thread(target=lambda: outcome.setdefault("result", analyze(tmp_path / "runs", tmp_path / "c")),
+                              daemon=True)  # a blocked read must fail the test, not hang the session
     worker.start()
     worker.join(60)
     assert not worker.is_alive(), "a read blocked on a FIFO"
