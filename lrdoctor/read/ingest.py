@@ -223,7 +223,7 @@ def read_source(source: Source, want) -> Logged:
     where = display(str(source.path))
     library = None
     if source.kind == "wandb":
-        data = read_wandb_file(source.path)
+        data = read_wandb_file(source.path, want)
         scalars, keys, step_key, notes = wandb_scalars(data, want, where)
         if step_key is None and data.rows:
             notes.append(ReadNote(where, "history rows without any step key (_step, global_step): not placed"))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ CHUNK_HEADER = struct.Struct("<IHB")
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 # A W&B history of a long run is tens of MB; a file past this is read no further (and said).
 MAX_WANDB_BYTES = 1 << 30
+MAX_RECORD_BYTES = 64 << 20  # one record held whole at most; history rows and configs are KB
 _MAX_NOTES = 20
 
 # wandb_internal.Record and the messages inside it: (field number) of what is read.
@@ -65,6 +67,7 @@ class WandbData:
     order, ``_step`` included), the config as the run last set it, and the run's names."""
 
     rows: list[dict[str, float]] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)  # every numeric key of every row
     config: dict[str, object] = field(default_factory=dict)
     run_id: str | None = None
     display_name: str | None = None
@@ -72,82 +75,101 @@ class WandbData:
     end_offset: int = 0  # where the last whole record ended
 
 
-def read_wandb_file(path: Path) -> WandbData:
-    """Every whole record of a .wandb file; UnreadableFile when it is no W&B transaction log."""
-    try:
-        with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
-            data = handle.read(MAX_WANDB_BYTES + 1)
-    except OSError as error:
-        raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
+def read_wandb_file(path: Path, want: re.Pattern[str] | None = None) -> WandbData:
+    """Every whole record of a .wandb file, a block at a time; UnreadableFile when it is no W&B
+    transaction log. With ``want``, rows keep only the keys it matches and the step keys (every
+    key is still listed in ``keys``): a long run's history is then held as a few columns."""
     where = display(str(path))
     result = WandbData()
-    if len(data) < FILE_HEADER.size:
-        if data and not IDENT.startswith(data[: len(IDENT)]):
-            raise UnreadableFile(path, "not a W&B run file (no :W&B header)")
-        result.notes.append(ReadNote(where, "nothing written yet (no whole header)", 0))
-        return result
-    ident, magic, version = FILE_HEADER.unpack_from(data)
-    if ident != IDENT or magic != MAGIC:
-        raise UnreadableFile(path, "not a W&B run file (no :W&B header)")
-    if version != VERSION:
-        raise UnreadableFile(path, f"W&B transaction log version {version}: only version {VERSION} is known")
-    if len(data) > MAX_WANDB_BYTES:
-        data = data[:MAX_WANDB_BYTES]
-        result.notes.append(ReadNote(where, f"larger than {MAX_WANDB_BYTES:,} bytes: read to there"))
-    for record in _records(data, where, result):
-        _take(record, result, where)
+    try:
+        with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
+            head = handle.read(FILE_HEADER.size)
+            if len(head) < FILE_HEADER.size:
+                if head and not IDENT.startswith(head[: len(IDENT)]):
+                    raise UnreadableFile(path, "not a W&B run file (no :W&B header)")
+                result.notes.append(ReadNote(where, "nothing written yet (no whole header)", 0))
+                return result
+            ident, magic, version = FILE_HEADER.unpack(head)
+            if ident != IDENT or magic != MAGIC:
+                raise UnreadableFile(path, "not a W&B run file (no :W&B header)")
+            if version != VERSION:
+                raise UnreadableFile(path, f"W&B transaction log version {version}: only version {VERSION} is known")
+            for record in _records(_file_blocks(handle, head, where, result), where, result):
+                _take(record, result, where, want)
+    except OSError as error:
+        raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
     return result
 
 
-def _records(data: bytes, where: str, result: WandbData):
-    """Each whole, CRC-checked record's bytes; notes what was skipped or cut."""
-    pos = FILE_HEADER.size
+def _file_blocks(handle, head: bytes, where: str, result: WandbData):
+    """(offset, bytes) of each 32 KiB block, the first holding the file header; up to MAX_WANDB_BYTES."""
+    offset, block = 0, head + handle.read(BLOCK - len(head))
+    while block:
+        yield offset, block
+        offset += len(block)
+        if len(block) < BLOCK:
+            return
+        if offset >= MAX_WANDB_BYTES:
+            result.notes.append(ReadNote(where, f"larger than {MAX_WANDB_BYTES:,} bytes: read to there"))
+            return
+        block = handle.read(BLOCK)
+
+
+def _blocks_of(data: bytes):
+    for offset in range(0, len(data), BLOCK):
+        yield offset, data[offset : offset + BLOCK]
+
+
+def _records(blocks, where: str, result: WandbData):
+    """Each whole, CRC-checked record's bytes, from (offset, block) pairs; notes what was skipped
+    or cut. A chunk never straddles a block, so each block is framed on its own."""
     pending: list[bytes] | None = None  # the chunks of a record begun by FIRST
-    pending_at = 0
-    skipped = 0
-    end = len(data)
-    while pos < end:
-        left = BLOCK - pos % BLOCK
-        if left < CHUNK_HEADER.size:  # the block's zero trailer
-            pos += left
-            continue
-        if pos + CHUNK_HEADER.size > end:
-            break
-        crc, length, kind = CHUNK_HEADER.unpack_from(data, pos)
-        if crc == 0 and length == 0 and kind == 0:  # a zeroed block: nothing was written here
-            pos += left
-            continue
-        start, stop = pos + CHUNK_HEADER.size, pos + CHUNK_HEADER.size + length
-        if stop > pos + left or kind not in (FULL, FIRST, MIDDLE, LAST):
-            skipped += left
-            _note(result, ReadNote(where, f"damaged chunk header at byte {pos:,}: skipped to the next block", pos))
-            pos, pending = pos + left, None
-            continue
-        if stop > end:
-            break
-        if zlib.crc32(data[start - 1 : stop]) != crc:
-            skipped += left
-            _note(result, ReadNote(where, f"chunk at byte {pos:,} fails its CRC: skipped to the next block", pos))
-            pos, pending = pos + left, None
-            continue
-        chunk = data[start:stop]
-        pos = stop
-        if kind == FULL:
-            if pending is not None:
-                _note(result, ReadNote(where, f"record begun at byte {pending_at:,} never ended: skipped", pending_at))
-            pending = None
-            result.end_offset = pos
-            yield chunk
-        elif kind == FIRST:
-            pending, pending_at = [chunk], start - CHUNK_HEADER.size
-        elif pending is None:
-            _note(result, ReadNote(where, f"record piece without its start at byte {start:,}: skipped", start))
-        else:
-            pending.append(chunk)
-            if kind == LAST:
-                result.end_offset = pos
-                yield b"".join(pending)
+    pending_at = pending_size = skipped = end = 0
+    for offset, block in blocks:
+        pos = FILE_HEADER.size if offset == 0 else 0
+        end = offset + len(block)
+        while pos + CHUNK_HEADER.size <= len(block):
+            crc, length, kind = CHUNK_HEADER.unpack_from(block, pos)
+            if crc == 0 and length == 0 and kind == 0:  # a zeroed block: nothing was written here
+                break
+            start, stop = pos + CHUNK_HEADER.size, pos + CHUNK_HEADER.size + length
+            at = offset + pos
+            if stop > BLOCK or kind not in (FULL, FIRST, MIDDLE, LAST):
+                skipped += BLOCK - pos
+                _note(result, ReadNote(where, f"damaged chunk header at byte {at:,}: skipped to the next block", at))
                 pending = None
+                break
+            if stop > len(block):  # the end of what is written: cut
+                break
+            if zlib.crc32(block[start - 1 : stop]) != crc:
+                skipped += BLOCK - pos
+                _note(result, ReadNote(where, f"chunk at byte {at:,} fails its CRC: skipped to the next block", at))
+                pending = None
+                break
+            chunk = block[start:stop]
+            pos = stop
+            if kind == FULL:
+                if pending is not None:
+                    _note(result, ReadNote(where, f"record begun at byte {pending_at:,} never ended: skipped",
+                                           pending_at))
+                pending = None
+                result.end_offset = offset + pos
+                yield chunk
+            elif kind == FIRST:
+                pending, pending_at, pending_size = [chunk], at, len(chunk)
+            elif pending is None:
+                _note(result, ReadNote(where, f"record piece without its start at byte {at:,}: skipped", at))
+            else:
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size > MAX_RECORD_BYTES:  # a media file, never a history row: not held
+                    _note(result, ReadNote(where, f"record at byte {pending_at:,} longer than "
+                                                  f"{MAX_RECORD_BYTES:,} bytes: skipped", pending_at))
+                    pending = None
+                elif kind == LAST:
+                    result.end_offset = offset + pos
+                    yield b"".join(pending)
+                    pending = None
     if result.end_offset < end:
         cut = end - result.end_offset
         result.notes.append(ReadNote(where, f"last record cut (a run still being written, or a file cut short): "
@@ -218,12 +240,15 @@ def _text(value: object) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
 
 
-def _take(record: bytes, result: WandbData, where: str) -> None:
+def _take(record: bytes, result: WandbData, where: str, want: re.Pattern[str] | None = None) -> None:
     """One Record into ``result``: a history row, a config update, or the run's names."""
     try:
         for number, value in _fields(record):
             if number == _RECORD_HISTORY and isinstance(value, bytes):
                 row = _history_row(value)
+                result.keys.update(row)
+                if want is not None:
+                    row = {key: item for key, item in row.items() if key in STEP_KEYS or want.fullmatch(key)}
                 if row:
                     result.rows.append(row)
             elif number == _RECORD_CONFIG and isinstance(value, bytes):
@@ -356,7 +381,7 @@ WANDB_COLUMNS = ("_step", "_runtime", "_timestamp")
 def wandb_scalars(data: WandbData, want, where: str):
     """(scalars of the wanted keys by step, every key, the step key, notes). A row without
     the step key is not placed on the axis: counted and said."""
-    keys = set().union(*data.rows) if data.rows else set()
+    keys = data.keys
     step_key = next((key for key in STEP_KEYS if key in keys), None)
     notes: list[ReadNote] = []
     if step_key is None:
@@ -403,7 +428,7 @@ def tensorboard_records(path: Path) -> list[tuple[str, str]]:
         return []
     found = []
     try:
-        for record in _records(data, "", WandbData()):
+        for record in _records(_blocks_of(data), "", WandbData()):
             for number, value in _fields(record):
                 if number == _RECORD_TBRECORD and isinstance(value, bytes):
                     fields = dict(_fields(value))

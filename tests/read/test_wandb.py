@@ -166,3 +166,10 @@ def test_values_that_are_no_metric(tmp_path):
     (row,) = data.rows
     assert set(row) == {"e.inner", "f", "g", "global_step", "_step"} and np.isnan(row["f"]) and row["g"] == np.inf
     assert row["e.inner"] == 2.5 and row["global_step"] == 64
+
+
+def test_rows_hold_only_the_wanted_keys_and_every_key_is_listed():
+    full, wanted = read_wandb_file(WANDB_FILE), read_wandb_file(WANDB_FILE, re.compile(r"losses/approx_kl"))
+    assert wanted.keys == full.keys and "charts/episodic_return" in wanted.keys
+    assert all(set(row) <= {"losses/approx_kl", "global_step", "_step"} for row in wanted.rows)
+    assert sum("losses/approx_kl" in row for row in wanted.rows) == 32
