@@ -199,6 +199,7 @@ def discover(root: Path) -> Discovery:
         if source is not None and source.kind == "mlflow-files":  # its metric files are no runs
             subdirs = [d for d in subdirs if d.name not in ("metrics", "params", "tags", "artifacts")]
         stack.extend(sorted(subdirs, reverse=True))
+    runs = _fold_wandb_resumes(runs)
     runs = _fold_wandb_mirrors(runs)
     runs = _fold_hparams_subdirectories(runs)
     runs.sort(key=lambda run: run.name)
@@ -265,6 +266,33 @@ def _sqlite_runs(path: Path, root: Path) -> tuple[list[FoundRun], list[ReadNote]
         name = "/".join(part for part in (store, path.name, display(experiment), display(run_id)) if part)
         runs.append(FoundRun(path.parent, root, name, source=Source("mlflow-sqlite", path, run_id, files)))
     return runs, []
+
+
+def _fold_wandb_resumes(runs: list[FoundRun]) -> list[FoundRun]:
+    """A resumed W&B run (``resume="allow"``, as PufferLib inits) writes a new directory with the
+    same run id (``run-<id>.wandb``) beside the first: one run, its files read in the order they
+    were started (the time in the directory name), a later one winning from its first step on,
+    as event-file restarts are merged. It is named by its latest directory."""
+    groups: dict[tuple[str, str], list[FoundRun]] = {}
+    for run in runs:
+        if run.source is not None and run.source.kind == "wandb":
+            key = (os.path.realpath(run.path.parent), run.source.path.name)
+            groups.setdefault(key, []).append(run)
+    merged: dict[int, FoundRun | None] = {}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        group.sort(key=lambda run: run.path.name.removeprefix("offline-"))
+        latest = group[-1]
+        files = tuple(file for run in group for file in run.source.files)
+        note = ReadNote(display(str(latest.path)), f"a W&B run resumed {len(group) - 1} time"
+                        f"{'s' if len(group) > 2 else ''}: its {len(group)} directories are read as one run "
+                        f"(from {group[0].name})")
+        merged[id(latest)] = replace(latest, source=replace(latest.source, files=files), notes=(*latest.notes, note))
+        merged.update({id(run): None for run in group[:-1]})
+    if not merged:
+        return runs
+    return [merged.get(id(run), run) for run in runs if merged.get(id(run), run) is not None]
 
 
 def _fold_wandb_mirrors(runs: list[FoundRun]) -> list[FoundRun]:

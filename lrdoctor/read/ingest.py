@@ -217,26 +217,32 @@ def _load_run(
 
 def read_source(source: Source, want) -> Logged:
     """A run recorded by W&B, Tune or MLflow, as the same Logged an event file gives: its
-    scalars (merged as one file's: in step order, a repeated step keeping the value written
-    last, and said), every key, its config (W&B's config, Tune's result config, MLflow's
-    params, in ``hparams``, which feeds the metadata as the hparams plugin's values do)."""
-    where = display(str(source.path))
+    scalars (merged as a run's files are: in step order, a repeated step keeping the value
+    written last, a later file winning from its first step, all said), every key, its config
+    (W&B's config, Tune's result config, MLflow's params, in ``hparams``, which feeds the
+    metadata as the hparams plugin's values do)."""
     library = None
-    if source.kind == "wandb":
-        data = read_wandb_file(source.path, want)
-        scalars, keys, step_key, notes = wandb_scalars(data, want, where)
-        if step_key is None and data.rows:
-            notes.append(ReadNote(where, "history rows without any step key (_step, global_step): not placed"))
-        config, notes = data.config, [*data.notes, *notes]
+    if source.kind == "wandb":  # one file, or one per directory of a resumed run, in write order
+        per_file, keys, config, notes = [], set(), {}, []
+        for path in source.files:
+            data = read_wandb_file(path, want)
+            scalars, file_keys, step_key, file_notes = wandb_scalars(data, want, display(str(path)))
+            if step_key is None and data.rows:
+                file_notes.append(ReadNote(display(str(path)), "history rows without any step key: not placed"))
+            per_file.append(scalars)
+            keys |= file_keys
+            config.update(data.config)
+            notes += [*data.notes, *file_notes]
     elif source.kind == "tune":
         scalars, keys, notes, config = read_result_json(source.path, want)
-        library = "rllib"
+        per_file, library = [scalars], "rllib"
     else:
         run = (read_sqlite_run(source.path, source.run_id, want) if source.kind == "mlflow-sqlite"
                else read_file_store_run(source.path, want))
-        scalars, keys, notes, config = run.scalars, run.keys, run.notes, run.params
-    notes = [*notes, *merge_notes([scalars], [where])]
-    return Logged(merge_files([scalars]), keys, hparams=config, notes=tuple(notes), library=library)
+        per_file, keys, notes, config = [run.scalars], run.keys, run.notes, run.params
+    names = [display(str(path)) for path in source.files] if source.kind == "wandb" else [display(str(source.path))]
+    notes = [*notes, *merge_notes(per_file, names)]
+    return Logged(merge_files(per_file), keys, hparams=config, notes=tuple(notes), library=library)
 
 
 def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:

@@ -173,3 +173,24 @@ def test_rows_hold_only_the_wanted_keys_and_every_key_is_listed():
     assert wanted.keys == full.keys and "charts/episodic_return" in wanted.keys
     assert all(set(row) <= {"losses/approx_kl", "global_step", "_step"} for row in wanted.rows)
     assert sum("losses/approx_kl" in row for row in wanted.rows) == 32
+
+
+def test_a_resumed_run_is_one_run(tmp_path):
+    """SYNTHETIC: PufferLib inits W&B with resume="allow"; a resumed run writes a second directory
+    with the same id, its history going on from the step it resumed at (here 8192*20, re-logging
+    the last five epochs of the first attempt, whose values the resumed one replaces)."""
+    rows = pufferlib_rows(25, zero_prefix=False)
+    first = tmp_path / "wandb" / "run-20260101_000000-resume1"
+    later = tmp_path / "wandb" / "run-20260101_060000-resume1"
+    for directory, part in ((first, rows), (later, [{**row, "losses/approx_kl": 0.5} for row in rows[19:]])):
+        directory.mkdir(parents=True)
+        (directory / "run-resume1.wandb").write_bytes(wandb_log([wandb_history(row, i) for i, row in enumerate(part)]))
+    from lrdoctor.read.ingest import load
+
+    (run,) = load(tmp_path, use_cache=False).runs
+    assert run.name == "wandb/run-20260101_060000-resume1"
+    steps, values = run.metrics.points("kl")
+    assert steps.tolist() == [8192 * (i + 1) for i in range(25)]
+    assert values[:19].tolist() == [0.05 + 0.001 * i for i in range(19)] and (values[19:] == 0.5).all()
+    said = " ".join(note.message for note in run.notes)
+    assert "resumed 1 time: its 2 directories are read as one run" in said and "resumes at step 163,840" in said
