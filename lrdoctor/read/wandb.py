@@ -13,7 +13,8 @@ fields lrdoctor uses (field numbers from wandb 0.31's ``wandb_internal.proto``, 
 by tests on files the real client wrote): ``history`` (2) rows of items, each a key
 and its value (``value_json``, or the typed ``number``/``integer``/``boolean`` newer
 clients may write); ``config`` (5) updates; ``run`` (17), with the run id, display
-name and the initial config. Everything else (console output, system stats,
+name and the initial config; ``tbrecord`` (9), the TensorBoard directory a
+``sync_tensorboard`` run mirrors (discovery uses it to keep one run). Everything else (console output, system stats,
 telemetry, requests) is skipped unread. The ``wandb`` package is not needed: its
 reader is internal API and the package is large.
 

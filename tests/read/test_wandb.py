@@ -194,3 +194,22 @@ def test_a_resumed_run_is_one_run(tmp_path):
     assert values[:19].tolist() == [0.05 + 0.001 * i for i in range(19)] and (values[19:] == 0.5).all()
     said = " ".join(note.message for note in run.notes)
     assert "resumed 1 time: its 2 directories are read as one run" in said and "resumes at step 163,840" in said
+
+
+def test_typed_history_values(tmp_path):
+    """SYNTHETIC: HistoryItem's typed fields (number: double, integer: sint64, boolean), which
+    wandb_internal.proto defines beside value_json."""
+    import struct
+
+    from writers import _pb_field, _pb_varint
+
+    def item(key: str, field_number: int, raw: bytes) -> bytes:
+        return _pb_field(1, _pb_field(1, key.encode()) + _pb_varint(field_number << 3 | (1 if field_number == 6 else 0))
+                         + raw)
+
+    history = (item("losses/approx_kl", 6, struct.pack("<d", 0.0125)) + item("global_step", 5, _pb_varint(2 * 4096))
+               + item("minus", 5, _pb_varint(2 * 7 - 1)) + item("flag", 4, _pb_varint(1)))
+    path = tmp_path / "run-typed.wandb"
+    path.write_bytes(wandb_log([_pb_field(2, history)]))
+    (row,) = read_wandb_file(path).rows
+    assert row == {"losses/approx_kl": 0.0125, "global_step": 4096.0, "minus": -7.0}
