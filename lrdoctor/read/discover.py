@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -311,8 +311,7 @@ def _fold_wandb_mirrors(runs: list[FoundRun]) -> list[FoundRun]:
             continue
         here = os.path.realpath(run.path)
         copies = sorted(path for path in tensorboard if path.startswith(here + os.sep))
-        originals = [path for path in (os.path.realpath(d) for d in _mirrored_dirs(run))
-                     if path in tensorboard and path not in copies]
+        originals = [path for path in _mirrored_dirs(run, tensorboard) if path not in copies]
         note = ReadNote(display(str(run.source.path)), f"the W&B record of this run ({run.name}): TensorBoard used")
         if originals:
             dropped.update([here, *copies])
@@ -335,18 +334,20 @@ def _fold_wandb_mirrors(runs: list[FoundRun]) -> list[FoundRun]:
     return kept
 
 
-def _mirrored_dirs(run: FoundRun) -> list[Path]:
-    """The TensorBoard directories a W&B run mirrored, where they are now: the log_dir it
-    wrote down or, for a project moved since, the longest tail of that path found in the
-    folder that holds ``wandb/`` (CleanRL puts ``runs/`` beside it)."""
+def _mirrored_dirs(run: FoundRun, found: Collection[str]) -> list[str]:
+    """The TensorBoard directories found here that a W&B run mirrored: per log_dir it wrote
+    down, that path, or for a project moved since, the longest tail of it below the folder
+    that holds ``wandb/`` (CleanRL puts ``runs/`` beside it) -- the first that is a run found
+    in this walk (the original place may still exist elsewhere: a clone is not the original)."""
     project = run.path.parent.parent
-    found = []
+    mirrored = []
     for log_dir, _root in tensorboard_records(run.source.path):
         written = Path(log_dir)
         candidates = [written] if written.is_absolute() else [project / written]
         candidates += [project.joinpath(*written.parts[start:]) for start in range(1, len(written.parts))]
-        found.extend(next(([c] for c in candidates if c.is_dir()), []))
-    return found
+        real = (os.path.realpath(candidate) for candidate in candidates)
+        mirrored.extend(next(([path] for path in real if path in found), []))
+    return mirrored
 
 
 def _sibling_link(link: str) -> bool:

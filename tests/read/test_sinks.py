@@ -126,10 +126,13 @@ def test_the_numbers_are_the_event_files(tmp_path):
             np.testing.assert_array_equal(values.astype(np.float32), expected.astype(np.float32))
 
 
-def test_one_run_recorded_by_tensorboard_and_wandb_is_one_run(tmp_path):
-    """CleanRL's --track layout: runs/<name>/ beside wandb/<run>/, which mirrored it (its log_dir,
-    written where the corpus was made, is found again here by its tail)."""
-    reports = analyze_json(SINKS, tmp_path)
+@pytest.mark.parametrize("moved", [False, True])
+def test_one_run_recorded_by_tensorboard_and_wandb_is_one_run(tmp_path, moved):
+    """CleanRL's --track layout: runs/<name>/ beside wandb/<run>/, which mirrored it. Its log_dir
+    is where the corpus was made; a moved copy (a clone) is matched by the log_dir's tail, even
+    while the original place still exists."""
+    root = shutil.copytree(SINKS, tmp_path / "copy", symlinks=True) if moved else SINKS
+    reports = analyze_json(root, tmp_path / "cache")
     assert sorted(reports) == sorted([f"runs/{TB_RUN.name}", *(
         f"mlflow.db/1/{run}" for run in _sqlite_ids()), *(
         p.parent.relative_to(SINKS).as_posix() for p in (SINKS / "mlruns").glob("*/*/meta.yaml"))])
