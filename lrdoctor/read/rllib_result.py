@@ -1,4 +1,5 @@
-"""The reader of a Ray Tune trial's ``result.json``: one JSON object per training iteration.
+"""The reader of a Ray Tune trial's ``result.json``: one JSON object per training iteration,
+read a line at a time (a long trial's file is hundreds of MB; only the wanted columns are kept).
 
 Each line is the iteration's whole result as Tune's JSON logger writes it (RLlib's
 learner stats nested under ``info/learner/<policy>/learner_stats`` on the old API
@@ -49,47 +50,33 @@ def looks_like_tune_result(path: Path) -> bool:
 def read_result_json(path: Path, want) -> tuple[dict[str, Points], set[str], list[ReadNote], dict]:
     """(scalars of the wanted keys by step, every scalar key, notes, the first result's config)."""
     where = display(str(path))
-    try:
-        with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
-            data = handle.read(MAX_RESULT_BYTES + 1)
-    except OSError as error:
-        raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
     notes: list[ReadNote] = []
-    if len(data) > MAX_RESULT_BYTES:
-        data = data[:MAX_RESULT_BYTES]
-        notes.append(ReadNote(where, f"over {MAX_RESULT_BYTES:,} bytes: read to there"))
-    whole = data[: data.rfind(b"\n") + 1]
-    if len(whole) < len(data):
-        notes.append(ReadNote(where, f"incomplete last line (a trial still writing): {len(data) - len(whole)} bytes "
-                                     "not read", len(whole)))
     columns: dict[str, tuple[list[int], list[float]]] = {}
     keys: set[str] = set()
     config: dict = {}
     results = bad = unplaced = 0
-    for line in whole.split(b"\n"):
-        if not line.strip():
-            continue
-        try:
-            result = json.loads(line) if len(line) <= MAX_LINE_BYTES else None
-        except (ValueError, RecursionError):
-            result = None
-        if not isinstance(result, dict):
-            bad += 1
-            continue
-        results += 1
-        if not config and isinstance(result.get("config"), dict):
-            config = result["config"]
-        step = _step(result)
-        flat = dict(_flattened(result))
-        keys.update(flat)
-        if step is None:
-            unplaced += 1
-            continue
-        for key, value in flat.items():
-            if want.fullmatch(key):
-                steps, values = columns.setdefault(key, ([], []))
-                steps.append(step)
-                values.append(value)
+    try:
+        for line in _lines(path, where, notes):
+            result = _result(line)
+            if result is None:
+                bad += line.strip() != b""
+                continue
+            results += 1
+            if not config and isinstance(result.get("config"), dict):
+                config = result["config"]
+            step = _step(result)
+            flat = dict(_flattened(result))
+            keys.update(flat)
+            if step is None:
+                unplaced += 1
+                continue
+            for key, value in flat.items():
+                if want.fullmatch(key):
+                    steps, values = columns.setdefault(key, ([], []))
+                    steps.append(step)
+                    values.append(value)
+    except OSError as error:
+        raise UnreadableFile(path, f"cannot read: {error.strerror or error}") from None
     if not results and not notes:
         raise UnreadableFile(path, "no Tune result in it (one JSON object per line)")
     if bad:
@@ -100,6 +87,36 @@ def read_result_json(path: Path, want) -> tuple[dict[str, Points], set[str], lis
     scalars = {key: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=np.float64))
                for key, (s, v) in columns.items()}
     return scalars, keys, notes, config
+
+
+def _lines(path: Path, where: str, notes: list[ReadNote]):
+    """The file's whole lines, one at a time (a line over MAX_LINE_BYTES is given cut, and is no
+    JSON); a last line without its newline is a trial still writing: left out, and said."""
+    read = 0
+    with os.fdopen(open_regular(path), "rb") as handle:  # never blocks: see open_regular
+        while read < MAX_RESULT_BYTES:
+            line = handle.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return
+            if not line.endswith(b"\n") and len(line) <= MAX_LINE_BYTES:
+                notes.append(ReadNote(where, f"incomplete last line (a trial still writing): {len(line)} bytes "
+                                             "not read", read))
+                return
+            read += len(line)
+            yield line
+            while not line.endswith(b"\n") and line:  # the rest of an over-long line
+                line = handle.readline(MAX_LINE_BYTES + 1)
+                read += len(line)
+        notes.append(ReadNote(where, f"over {MAX_RESULT_BYTES:,} bytes: read to there"))
+
+
+def _result(line: bytes) -> dict | None:
+    """One line as a result: a JSON object, or None."""
+    try:
+        result = json.loads(line) if line.strip() and len(line) <= MAX_LINE_BYTES else None
+    except (ValueError, RecursionError):
+        return None
+    return result if isinstance(result, dict) else None
 
 
 def _step(result: dict) -> int | None:
