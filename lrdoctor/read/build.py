@@ -113,5 +113,6 @@ def described_run(
         config=metadata.config,
         lr_shape=run.lr_shape,
         unknown_tags=normalised.unknown_tags,
-        notes=run.notes + normalised.notes + metadata.notes,
+        # discovery's notes are not cached with the metrics: the other record may come or go
+        notes=found.notes + run.notes + normalised.notes + metadata.notes,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -209,8 +209,6 @@ def _load_run(
 
         scalars, all_tags, notes, library = progress_csv.read_progress_csv(found.progress_csv, want)
         logged = Logged(scalars, all_tags, notes=tuple(notes), library=library)
-    if found.notes:
-        logged = replace(logged, notes=(*found.notes, *logged.notes))
     keep = functools.partial(store_run, key) if key is not None else None
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
 

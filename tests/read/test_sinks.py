@@ -226,3 +226,14 @@ def test_a_tune_trial_logged_to_wandb(tmp_path):
     (tensorboard,) = analyze_json(tmp_path / "tb", tmp_path / "cache").values()
     assert judged(wandb_run) == judged(tensorboard)
     assert "W&B config: _model_config.use_lstm" in wandb_run["architecture"]["source"]
+
+
+def test_the_note_on_the_other_record_is_never_served_from_the_cache(tmp_path):
+    shutil.copytree(SINKS / "runs", tmp_path / "project" / "runs")
+    shutil.copytree(SINKS / "wandb", tmp_path / "project" / "wandb", symlinks=True)
+    first = analyze_json(tmp_path / "project", tmp_path / "cache")
+    shutil.rmtree(tmp_path / "project" / "wandb")
+    second = analyze_json(tmp_path / "project", tmp_path / "cache")
+    name = f"runs/{TB_RUN.name}"
+    assert any("W&B record" in note["message"] for note in first[name]["notes"])
+    assert not any("W&B record" in note["message"] for note in second[name]["notes"])
