@@ -28,9 +28,12 @@ from lrdoctor.read.cache import (
     read_events,
     store_run,
 )
-from lrdoctor.read.discover import FoundRun, discover
+from lrdoctor.read.discover import FoundRun, Source, discover
+from lrdoctor.read.mlflow import read_file_store_run, read_sqlite_run
 from lrdoctor.read.normalise import merge_files, merge_notes
+from lrdoctor.read.rllib_result import read_result_json
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
+from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
@@ -38,6 +41,7 @@ PathArg = Path | str | os.PathLike
 # yields (task index, result) as each finishes, in any order; the result is the exception
 # of a task that failed for good (its worker lost twice, say).
 Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | ReadNote | BaseException"]]]
+LOOKED_FOR = "events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs"
 # More reader processes than this only contend for the cores and the memory: a --jobs of
 # thousands on a sweep of thousands must not start thousands of processes.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
@@ -76,7 +80,7 @@ def load_runs(
 def nothing_read(paths: PathArg | Sequence[PathArg]) -> str:
     """What is said when no run at all could be read under ``paths``."""
     where = ", ".join(display(str(p)) for p in _as_list(paths))
-    return f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)"
+    return f"no readable run under {where} (looked for {LOOKED_FOR})"
 
 
 def load(
@@ -141,8 +145,7 @@ def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remo
         if isinstance(run, remote.RemoteRun):
             key = remote.listed_files(run)
         else:
-            files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
-            key = tuple(os.path.realpath(f) for f in files)
+            key = (*(os.path.realpath(f) for f in run.files), run.source.run_id if run.source else "")
         if key not in seen:
             seen.add(key)
             unique.append(run)
@@ -224,15 +227,47 @@ def _load_run(
         if not opened:
             reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in logged.notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
+    elif found.source is not None:
+        logged = read_source(found.source, want)
     else:
         from lrdoctor.read import (
             progress_csv,  # pandas, only for runs that have no event files
         )
 
-        scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
-        logged = Logged(scalars, all_tags, notes=tuple(notes), library="sb3")
+        scalars, all_tags, notes, library = progress_csv.read_progress_csv(found.progress_csv, want)
+        logged = Logged(scalars, all_tags, notes=tuple(notes), library=library)
     keep = functools.partial(store_run, key) if key is not None else None
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
+
+
+def read_source(source: Source, want) -> Logged:
+    """A run recorded by W&B, Tune or MLflow, as the same Logged an event file gives: its
+    scalars (merged as a run's files are: in step order, a repeated step keeping the value
+    written last, a later file winning from its first step, all said), every key, its config
+    (W&B's config, Tune's result config, MLflow's params, in ``hparams``, which feeds the
+    metadata as the hparams plugin's values do)."""
+    library = None
+    if source.kind == "wandb":  # one file, or one per directory of a resumed run, in write order
+        per_file, keys, config, notes = [], set(), {}, []
+        for path in source.files:
+            data = read_wandb_file(path, want)
+            scalars, file_keys, step_key, file_notes = wandb_scalars(data, want, display(str(path)))
+            if step_key is None and data.rows:
+                file_notes.append(ReadNote(display(str(path)), "history rows without any step key: not placed"))
+            per_file.append(scalars)
+            keys |= file_keys
+            config.update(data.config)
+            notes += [*data.notes, *file_notes]
+    elif source.kind == "tune":
+        scalars, keys, notes, config = read_result_json(source.path, want)
+        per_file, library = [scalars], "rllib"
+    else:
+        run = (read_sqlite_run(source.path, source.run_id, want) if source.kind == "mlflow-sqlite"
+               else read_file_store_run(source.path, want))
+        per_file, keys, notes, config = [run.scalars], run.keys, run.notes, run.params
+    names = [display(str(path)) for path in source.files] if source.kind == "wandb" else [display(str(source.path))]
+    notes = [*notes, *merge_notes(per_file, names)]
+    return Logged(merge_files(per_file), keys, hparams=config, notes=tuple(notes), library=library)
 
 
 def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) -> str | None:
@@ -242,7 +277,7 @@ def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) 
     if isinstance(found, remote.RemoteRun):  # the store's identity of each object, not a local mtime
         parts = remote.cache_parts(found)
         return None if parts is None else entry_key("remote run", *parts, _override_parts(overrides))
-    files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
+    files = list(found.files)
     try:
         stats = [os.stat(path) for path in files]
     except OSError:
@@ -253,6 +288,7 @@ def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) 
         str(found.root),
         [[os.fsdecode(path), *identity(stat)] for path, stat in zip(files, stats)],
         _override_parts(overrides),
+        [found.source.kind, found.source.run_id] if found.source else None,
     )
 
 
