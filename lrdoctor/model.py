@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Mapping, MutableMapping
 
 import numpy as np
 
@@ -124,6 +124,20 @@ class Metrics(MutableMapping[str, "pd.Series"]):
 
     def __init__(self, series: Mapping[str, pd.Series] | None = None) -> None:
         self._data: dict[str, pd.Series | Points] = dict(series or {})
+        self._derived: dict = {}
+
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A value computed from these metrics once and kept (the rules share one rolling median
+        of the KL); changing a metric forgets them all. Not pickled: a worker's statistics stay there."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def __getstate__(self) -> dict:
+        return {"_data": self._data}
+
+    def __setstate__(self, state: dict) -> None:
+        self._data, self._derived = state["_data"], {}
 
     @classmethod
     def from_points(cls, points: Mapping[str, Points]) -> Metrics:
@@ -151,9 +165,14 @@ class Metrics(MutableMapping[str, "pd.Series"]):
 
     def __setitem__(self, name: str, series: pd.Series) -> None:
         self._data[name] = series
+        self._derived.clear()
 
     def __delitem__(self, name: str) -> None:
         del self._data[name]
+        self._derived.clear()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data  # Mapping's own would make a Series of it (and import pandas) to say so
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
