@@ -7,6 +7,7 @@ read problems and the one-line summary go to stderr, so
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from contextlib import contextmanager
@@ -104,6 +105,8 @@ def analyze(
             jobs=jobs,
             use_cache=not no_cache and cache_outside(reading, stderr),
             on_progress=on_progress,
+            # judged where each run is read; only figures need every point back here
+            judge=functools.partial(engine.judged, options=options, keep_points=plots is not None),
         )
     problems = tuple(ingested.problems)
     for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
@@ -112,7 +115,7 @@ def analyze(
         raise InputError(ingest.nothing_read(paths))
     # A run reached through a link lives outside the paths named; nothing goes into it either.
     refuse_inside([output, plots], [run.path for run in ingested.runs])
-    results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
+    results = ingested.results
 
     figures, sweep = {}, None
     if plots is not None:
