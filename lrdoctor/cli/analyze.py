@@ -7,6 +7,7 @@ read problems and the one-line summary go to stderr, so
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from contextlib import contextmanager
@@ -110,6 +111,8 @@ def analyze(
             use_cache=not no_cache and cache_outside(reading, stderr),
             on_progress=on_progress,
             executor=executor,
+            # judged where each run is read; only figures need every point back here
+            judge=functools.partial(engine.judged, options=options, keep_points=plots is not None),
         )
     problems = tuple(ingested.problems)
     for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
@@ -118,7 +121,7 @@ def analyze(
         raise InputError(ingest.nothing_read(paths))
     # A run reached through a link lives outside the paths named; nothing goes into it either.
     refuse_inside([output, plots], [run.path for run in ingested.runs if isinstance(run.path, Path)])
-    results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
+    results = ingested.results
 
     figures, sweep = {}, None
     if plots is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 from lrdoctor.errors import InputError, UnreadableFile
-from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run
+from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run, RunResult
 from lrdoctor.read import remote
 from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
@@ -37,10 +37,11 @@ from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
+Judge = Callable[[Run, "str | None"], RunResult]
 # How tasks are run elsewhere (``read.cluster``): given the task function and the tasks, it
 # yields (task index, result) as each finishes, in any order; the result is the exception
 # of a task that failed for good (its worker lost twice, say).
-Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | ReadNote | BaseException"]]]
+Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | RunResult | ReadNote | BaseException"]]]
 LOOKED_FOR = "events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs"
 # More reader processes than this only contend for the cores and the memory: a --jobs of
 # thousands on a sweep of thousands must not start thousands of processes.
@@ -55,6 +56,8 @@ class Ingested:
     problems: list[ReadNote]
     # Per run, what its metrics were read from (see ``run_key``); None when not cached.
     keys: tuple[str | None, ...] = ()
+    # Per run, what ``load(judge=...)`` made of it where it was read; empty without a judge.
+    results: tuple[RunResult, ...] = ()
 
 
 def load_runs(
@@ -92,10 +95,16 @@ def load(
     use_cache: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     executor: Executor | None = None,
+    judge: Judge | None = None,
 ) -> Ingested:
     """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
     A missing path is still an InputError (a usage mistake, not a bad run). Paths may be
-    URLs (``s3://...``, ``read.remote``); ``executor`` runs the reads elsewhere (a cluster)."""
+    URLs (``s3://...``, ``read.remote``); ``executor`` runs the reads elsewhere (a cluster).
+
+    ``judge(run, key)`` (a picklable function, e.g. a partial of ``rules.engine.judged``), when
+    given, is called on each run where it was read, in its worker process, and what it returns
+    comes back instead of the run: the rules run in parallel with the reading, and a result can
+    be smaller than the run it judged (``Ingested.results``)."""
     overrides = checked_overrides(tag_overrides)
     found: list[FoundRun | remote.RemoteRun] = []
     problems: list[ReadNote] = []
@@ -116,24 +125,30 @@ def load(
     started = time.time_ns()  # what is used from here on is this analysis's, and never pruned
     # Unchanged runs come whole from the cache, here: workers are started only for the rest.
     keys = [run_key(run, overrides) if use_cache else None for run in found]
-    outcomes: list[Run | ReadNote | None] = [
+    outcomes: list[Run | RunResult | ReadNote | None] = [
         _from_cache(run, key, arch) if key is not None else None for run, key in zip(found, keys)
     ]
+    if judge is not None:
+        outcomes = [judge(outcome, key) if isinstance(outcome, Run) else outcome for outcome, key in zip(outcomes, keys)]
     missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
-    tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
+    tasks = [(found[index], overrides, arch, use_cache, keys[index], judge) for index in missing]
     for index, outcome in zip(missing, _map(tasks, jobs, on_progress, executor)):
         outcomes[index] = outcome
     if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
         prune(cache_limit, in_use_since=started)
     runs: list[Run] = []
     run_keys: list[str | None] = []
+    results: list[RunResult] = []
     for outcome, key in zip(outcomes, keys):
+        if isinstance(outcome, RunResult):
+            results.append(outcome)
+            outcome = outcome.run
         if isinstance(outcome, Run):
             runs.append(outcome)
             run_keys.append(key)
         else:
             problems.append(outcome)
-    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys))
+    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys), results=tuple(results))
 
 
 def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remote.RemoteRun]:
@@ -168,11 +183,11 @@ def checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule,
 
 def _map(
     tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None, executor: Executor | None = None
-) -> list[Run | ReadNote]:
+) -> list[Run | RunResult | ReadNote]:
     """Read every run, by ``executor`` when given, else in parallel processes when ``jobs``
     > 1; results keep discovery order, and progress is told as each finishes."""
     total = len(tasks)
-    results: list[Run | ReadNote | None] = [None] * total
+    results: list[Run | RunResult | ReadNote | None] = [None] * total
     if executor is not None and tasks:
         for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
             if isinstance(result, BaseException):
@@ -205,17 +220,21 @@ def load_run(
     arch: str | None = None,
     use_cache: bool = True,
     key: str | None = None,
-) -> Run | ReadNote:
+    judge: Judge | None = None,
+) -> Run | RunResult | ReadNote:
     """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
-    With ``key`` (from ``run_key``), the normalised metrics are stored under it."""
+    With ``key`` (from ``run_key``), the normalised metrics are stored under it; with ``judge``,
+    what it makes of the run is returned instead (see ``load``)."""
     try:
         if isinstance(found, remote.RemoteRun):  # its objects staged where this task runs
-            return remote.load_run(found, load_run, overrides, arch, key)
-        return _load_run(found, overrides, arch, use_cache, key)
+            run = remote.load_run(found, load_run, overrides, arch, key)
+        else:
+            run = _load_run(found, overrides, arch, use_cache, key)
     except UnreadableFile as error:
         return ReadNote(display(str(found.path)), f"unreadable run: {error}")
     except Exception as error:  # one broken run must not end a sweep: it is reported instead
         return ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")
+    return judge(run, key) if judge is not None and isinstance(run, Run) else run
 
 
 def _load_run(
