@@ -90,7 +90,11 @@ def described_run(
     """The Run, with its metadata read beside it (``arch`` overriding the architecture)
     unless ``metadata`` is given."""
     if metadata is None:
-        metadata = read_metadata(found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch)
+        lr_tag = run.normalised.sources["lr"].tag if "lr" in run.normalised.sources else None
+        metadata = read_metadata(
+            found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch,
+            lr_shape=run.lr_shape, lr_tag=lr_tag,
+        )
     normalised = run.normalised
     return Run(
         name=found.name,
@@ -104,4 +108,5 @@ def described_run(
         lr_shape=run.lr_shape,
         unknown_tags=normalised.unknown_tags,
         notes=run.notes + normalised.notes + metadata.notes,
+        settings=metadata.settings,
     )

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
+from lrdoctor.report import insight
 from lrdoctor.report import (
     Report,
     cause_first,
@@ -41,6 +42,7 @@ def render(report: Report) -> str:
         lines += [f"![KL and LR of every run]({link(report.sweep_figure)})", ""]
     for result in report.results:
         lines += run_section(result, report)
+    lines += insight.markdown_lines(report.insight, link(report.insight_figure) if report.insight_figure else None)
     if report.problems:
         lines += ["## Read problems", ""]
         lines += [f"- {markdown(where(note))}: {markdown(note.message)}" for note in report.problems]

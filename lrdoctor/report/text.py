@@ -22,6 +22,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from lrdoctor.model import Finding, Points, RunResult, Severity
+from lrdoctor.report import insight
 from lrdoctor.report import (
     Report,
     cause_first,
@@ -77,6 +78,7 @@ def renderables(report: Report) -> list[RenderableType]:
     parts: list[RenderableType] = [SummaryTable(report)]
     for result in report.results:
         parts.extend(run_section(result, report))
+    parts.extend(insight.renderables(report.insight))
     parts.append(Text(""))
     parts.append(totals(report))
     return parts
