@@ -129,7 +129,7 @@ class Insight:
         return tuple(s for s in self.separations if s.status in statuses)
 
 
-MAX_VALUES = 12  # per-value counts listed; a setting with more is shown by its split only
+MAX_VALUES = 12  # per-value counts listed up to this many values; with more, the split alone
 MAX_SOURCES = 3
 
 
@@ -229,7 +229,7 @@ def _separation(key: str, values: list[Any], sick: np.ndarray, numeric: bool, so
     per_value = tuple(
         Group(value_text(key, v), int((array == (v if numeric else str(v)))[sick].sum()),
               int((array == (v if numeric else str(v))).sum()))
-        for v in distinct[:MAX_VALUES]
+        for v in (distinct if len(distinct) <= MAX_VALUES else ())
     )
     status = "too few runs" if possible > ALPHA else "pending"
     return Separation(key, status, inside, outside, p, p, test, per_value, len(values), sources, numeric,

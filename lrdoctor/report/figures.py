@@ -990,8 +990,8 @@ def _insight_panel(ax: Axes, insight, separation, rng) -> None:
     inside, outside = separation.inside, separation.outside
     detail = (f"{inside.label}: {inside.sick}/{inside.runs} {insight.sick_words}; "
               f"{outside.label}: {outside.sick}/{outside.runs}")
-    p = f"p = {separation.p_adjusted:.2g}" if status != "too few runs" else "too few runs to say"
-    ax.set_title(figure_text(f"{key} — {status} · {detail} · {p}"),
+    p = f" · p = {separation.p_adjusted:.2g}" if status != "too few runs" else ""
+    ax.set_title(figure_text(f"{key} — {'too few runs to say' if status == 'too few runs' else status} · {detail}{p}"),
                  color=VERMILLION if status == "separates" else INK)
     ax.set_xlabel(figure_text(key), fontsize=9)
 

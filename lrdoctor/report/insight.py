@@ -49,6 +49,8 @@ def split_text(separation: Separation, words: str) -> str:
 
 
 def per_value(separation: Separation) -> str:
+    if not separation.values:
+        return f"{separation.known} runs, too many values to list"
     return " · ".join(f"{display(g.label)} {g.sick}/{g.runs}" for g in separation.values)
 
 
