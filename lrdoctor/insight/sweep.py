@@ -71,6 +71,8 @@ class Separation:
     numeric: bool
     threshold: float | None = None  # a number setting's split: inside is >= (or <=) this
     inside_high: bool | None = None
+    inside_values: tuple = ()  # the values on the sicker side (as compared: ``comparable``)
+    within: str | None = None  # judged only among the runs on this side of another setting
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ class Insight:
     recommendations: tuple[Recommendation, ...]
     points: tuple[RunPoint, ...]
     alpha: float = ALPHA
+    # The runs on the healthy side of every separating setting at once (two or more of them).
+    combined: Recommendation | None = None
+    # Settings that separate the runs on the sick side of the top-ranked setting (an interaction).
+    within: tuple[Separation, ...] = ()
 
     @property
     def separating(self) -> tuple[Separation, ...]:
@@ -140,14 +146,58 @@ def sweep_insight(results: Sequence[RunResult]) -> Insight:
     verdicts = sorted({r.verdict for r in judged if r.verdict in SICK}, key=SICK.index)
     sick_words = " or ".join(verdicts) if verdicts else "collapsed or unstable"
     points = tuple(_point(r) for r in judged)
-    keys = sorted({key for r in judged for key in r.run.settings})
+    separations, unjudged, constant = _judged_settings(judged, sick)
 
+    status = _status(len(judged), int(sick.sum()), separations)
+    separations = _ranked(_corrected(separations)) if status not in ("no sick run", "all sick") else separations
+    if status == "too few runs":
+        separations = [_with(s, status="too few runs") for s in separations]
+    if status == "not separated" and any(s.status == "separates" for s in separations):
+        status = "separated"
+    separating = [s for s in separations if s.status == "separates"]
+    return Insight(
+        status=status,
+        runs=len(results),
+        judged=len(judged),
+        sick=int(sick.sum()),
+        sick_words=sick_words,
+        separations=tuple(separations),
+        varying_unjudged=tuple(unjudged),
+        constant=tuple(constant),
+        recommendations=tuple(Recommendation(s.setting, s.outside) for s in separating),
+        points=points,
+        combined=_combined(separating, points),
+        within=_within(separating[0], judged, sick) if separating else (),
+    )
+
+
+def _within(top: Separation, judged: list[RunResult], sick: np.ndarray) -> tuple[Separation, ...]:
+    """What separates the runs on the sick side of the top setting from each other: an
+    interaction ("architecture lstm, given a constant LR") the settings alone can blur. Tested
+    and corrected as a sweep of its own; only what separates there is kept."""
+    side = [i for i, r in enumerate(judged)
+            if top.setting in r.run.settings and comparable(r.run.settings[top.setting].value) in top.inside_values]
+    subset, labels = [judged[i] for i in side], sick[side]
+    if not 0 < labels.sum() < len(labels) or stats.best_possible(len(labels), int(labels.sum()),
+                                                                 int(labels.sum())) > ALPHA:
+        return ()
+    separations, _, _ = _judged_settings(subset, labels, skip=top.setting)
+    found = [s for s in _ranked(_corrected(separations)) if s.status == "separates"]
+    return tuple(_with(s, setting=s.setting, within=f"{top.setting} {top.inside.label}") for s in found)
+
+
+def _judged_settings(
+    judged: list[RunResult], sick: np.ndarray, skip: str | None = None
+) -> tuple[list[Separation], list[Varying], list[str]]:
+    """Every setting of these runs judged against their verdicts; seeds and identifiers apart;
+    the settings equal in every run that declares them."""
+    keys = sorted({key for r in judged for key in r.run.settings} - {skip})
     separations: list[Separation] = []
     unjudged: list[Varying] = []
     constant: list[str] = []
     for key in keys:
         known = [i for i, r in enumerate(judged) if key in r.run.settings]
-        values = [_comparable(judged[i].run.settings[key].value) for i in known]
+        values = [comparable(judged[i].run.settings[key].value) for i in known]
         distinct = set(values)
         if len(distinct) < 2:
             constant.append(key)
@@ -162,28 +212,18 @@ def sweep_insight(results: Sequence[RunResult]) -> Insight:
         sources = tuple(dict.fromkeys(source_kind(judged[i].run.name, judged[i].run.settings[key].source)
                                       for i in known))[:MAX_SOURCES]
         separations.append(_separation(key, values, sick[known], numeric, sources))
+    return separations, unjudged, constant
 
-    status = _status(len(judged), int(sick.sum()), separations)
-    separations = _ranked(_corrected(separations)) if status not in ("no sick run", "all sick") else separations
-    if status == "too few runs":
-        separations = [_with(s, status="too few runs") for s in separations]
-    if status == "not separated" and any(s.status == "separates" for s in separations):
-        status = "separated"
-    recommendations = tuple(
-        Recommendation(s.setting, s.outside) for s in separations if s.status == "separates"
-    )
-    return Insight(
-        status=status,
-        runs=len(results),
-        judged=len(judged),
-        sick=int(sick.sum()),
-        sick_words=sick_words,
-        separations=tuple(separations),
-        varying_unjudged=tuple(unjudged),
-        constant=tuple(constant),
-        recommendations=recommendations,
-        points=points,
-    )
+
+def _combined(separating: list[Separation], points: tuple[RunPoint, ...]) -> Recommendation | None:
+    """The runs with the healthy value of every separating setting: the reverse view, what the
+    runs that trained well had in common."""
+    if len(separating) < 2:
+        return None
+    chosen = [p for p in points
+              if all(s.setting in p.settings and p.settings[s.setting] not in s.inside_values for s in separating)]
+    label = " and ".join(f"{s.setting} {s.outside.label}" for s in separating)
+    return Recommendation(label, Group("", sum(p.verdict in SICK for p in chosen), len(chosen)))
 
 
 def _status(judged: int, sick: int, separations: list[Separation]) -> str:
@@ -220,8 +260,9 @@ def _separation(key: str, values: list[Any], sick: np.ndarray, numeric: bool, so
     inside_mask, inside_label, outside_label, threshold, high = candidates[best]
     inside = Group(inside_label, int((inside_mask & sick).sum()), int(inside_mask.sum()))
     outside = Group(outside_label, int((~inside_mask & sick).sum()), int((~inside_mask).sum()))
+    sick_side = inside_mask
     if _rate(outside) > _rate(inside):
-        inside, outside = outside, inside
+        inside, outside, sick_side = outside, inside, ~inside_mask
         high = None if high is None else not high
         if threshold is not None:  # the sicker side is the low one: name its own edge
             threshold = max(v for v in distinct if v < threshold)
@@ -232,8 +273,9 @@ def _separation(key: str, values: list[Any], sick: np.ndarray, numeric: bool, so
         for v in (distinct if len(distinct) <= MAX_VALUES else ())
     )
     status = "too few runs" if possible > ALPHA else "pending"
+    inside_values = tuple(sorted({v for v, on in zip(values, sick_side) if on}, key=str))
     return Separation(key, status, inside, outside, p, p, test, per_value, len(values), sources, numeric,
-                      threshold, high)
+                      threshold, high, inside_values)
 
 
 _DIRECTORY_NAME = re.compile(r"^directory name '.*' ")
@@ -282,7 +324,7 @@ def _rate(group: Group) -> float:
     return group.sick / group.runs if group.runs else 0.0
 
 
-def _comparable(value: Any) -> Any:
+def comparable(value: Any) -> Any:
     """Values as compared across runs: 3 and 3.0 are one value, lists by their text."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
@@ -305,7 +347,7 @@ def _point(result: RunResult) -> RunPoint:
         result.run.name,
         result.verdict,
         kl_share_over(result),
-        {key: _comparable(value.value) for key, value in result.run.settings.items()},
+        {key: comparable(value.value) for key, value in result.run.settings.items()},
     )
 
 

@@ -13,7 +13,10 @@ each with ``setting``, ``status`` (separates, suggestive, does not separate, too
 (Holm across settings), ``test``, ``values[]`` (``label``, ``sick``, ``runs``), ``known``,
 ``sources[]``; ``not_judged[]`` (``setting``, ``values``, ``why``: seeds and identifiers);
 ``constant[]`` (setting names); ``recommendations[]`` (``setting``, ``label``, ``sick``,
-``runs``); ``runs_judged[]`` (``name``, ``verdict``, ``kl_share_over``).
+``runs``: the healthy side of each separating setting); ``combined`` (``settings``, ``sick``,
+``runs``: the runs on the healthy side of all of them, or null under two); ``within[]`` (``among``,
+``setting``, ``sick_side``, ``other_side``, ``p_adjusted``: what separates the runs on the sick
+side of the first setting, an interaction); ``runs_judged[]`` (``name``, ``verdict``, ``kl_share_over``).
 """
 
 from __future__ import annotations
@@ -81,9 +84,11 @@ def lines(insight: Insight) -> list[str]:
     if separating:
         out.append(f"settings that separate (Holm-corrected over {tested} tested, level {insight.alpha:g}):")
         for rank, s in enumerate(separating, 1):
-            out.append(f"  {rank}. {split_text(s, words)}   {p_text(s.p_adjusted)} ({s.test})")
+            out.append(f"  {rank}. {split_text(s, words)}   {p_text(s.p_adjusted)}")
             out.append(f"     per value: {per_value(s)}")
-            out.append(f"     from: {'; '.join(display(src) for src in s.sources)}")
+            out.append(f"     from: {'; '.join(display(src) for src in s.sources)} · test: {s.test}")
+    for s in insight.within:
+        out.append(f"  among the runs with {display(s.within)}: {split_text(s, words)}   {p_text(s.p_adjusted)}")
     for s in insight.with_status("suggestive"):
         out.append(f"suggestive, not confirmed: {split_text(s, words)}   {p_text(s.p_adjusted)} corrected "
                    f"({p_text(s.p_value)} alone)")
@@ -105,6 +110,9 @@ def lines(insight: Insight) -> list[str]:
     for r in insight.recommendations:
         out.append(f"recommendation: {counts(r.group, display(r.setting), words)} "
                    "(the settings of the runs that trained well)")
+    if insight.combined is not None:
+        c = insight.combined
+        out.append(f"all of them: runs with {display(c.setting)}: {c.group.sick}/{c.group.runs} {words}")
     return out
 
 
@@ -147,6 +155,12 @@ def markdown_lines(insight: Insight | None, figure: str | None = None) -> list[s
         out.append(f"- not a cause: {markdown(v.setting)} ({v.values} values; {v.why})")
     for r in insight.recommendations:
         out.append(f"- recommendation: {markdown(counts(r.group, r.setting, words))}")
+    for s in insight.within:
+        out.append(f"- among the runs with {markdown(s.within)}: {markdown(split_text(s, words))} "
+                   f"(p = {s.p_adjusted:.2g})")
+    if insight.combined is not None:
+        c = insight.combined
+        out.append(f"- all of them: runs with {markdown(c.setting)}: {c.group.sick}/{c.group.runs} {words}")
     if figure:
         out += ["", f"![verdicts by setting]({figure})"]
     return out + [""]
@@ -183,6 +197,13 @@ def json_entry(insight: Insight | None, figure: str | None = None) -> dict[str, 
         "not_judged": [{"setting": v.setting, "values": v.values, "why": v.why} for v in insight.varying_unjudged],
         "constant": list(insight.constant),
         "recommendations": [{"setting": r.setting, **_group(r.group)} for r in insight.recommendations],
+        "within": [
+            {"among": s.within, "setting": s.setting, "sick_side": _group(s.inside), "other_side": _group(s.outside),
+             "p_adjusted": s.p_adjusted} for s in insight.within
+        ],
+        "combined": None if insight.combined is None else {
+            "settings": insight.combined.setting, "sick": insight.combined.group.sick,
+            "runs": insight.combined.group.runs},
         "runs_judged": [
             {"name": p.name, "verdict": p.verdict, "kl_share_over": p.kl_share_over} for p in insight.points
         ],

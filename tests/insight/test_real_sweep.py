@@ -69,6 +69,19 @@ def test_text_and_markdown_end_with_the_insight():
     assert "## Sweep insight" in md and "| 1 | learning_rate | &gt;= 3e-02: 6/6 | &lt;= 3e-03: 0/12 |" in md
 
 
+def test_without_configs_the_settings_come_from_the_run_names(tmp_path):
+    for run in MAIN:  # the same event files, no config.yaml: lr=3e-2_ent=0.0_seed=100 alone says the settings
+        (tmp_path / run.name / "PPO_1").mkdir(parents=True)
+        for event_file in (run / "PPO_1").glob("events.out.tfevents.*"):
+            (tmp_path / run.name / "PPO_1" / event_file.name).write_bytes(event_file.read_bytes())
+    insight = json.loads(invoke("analyze", tmp_path, "--format", "json", "--jobs", "1", "--no-cache").stdout)["insight"]
+    first = insight["settings"][0]
+    assert (first["setting"], first["sick_side"]["sick"], first["sick_side"]["runs"]) == ("learning_rate", 6, 6)
+    assert first["sources"] == ["directory name lr"]
+    assert [s["setting"] for s in insight["settings"] if s["rank"]] == ["learning_rate"]
+    assert insight["not_judged"] == [{"setting": "seed", "values": 3, "why": "a seed: never a cause"}]
+
+
 def test_a_sweep_with_no_sick_run_says_so():
     result = invoke("analyze", SWEEPS / "all_healthy", "--format", "json", "--jobs", "1")
     insight = json.loads(result.stdout)["insight"]

@@ -54,6 +54,14 @@ def test_synthetic_100_runs_rank_the_planted_setting_and_not_the_flag():
     assert insight.separating[0].inside.sick == insight.sick  # every collapse is above the split
 
 
+def test_the_interaction_and_the_healthy_runs_are_found():
+    insight = sweep_insight(sweep(100))
+    (within,) = insight.within  # planted: an LSTM collapses from 3e-3, an MLP only from 3e-2
+    assert within.setting == "architecture" and within.within.startswith("learning_rate >= ")
+    assert (within.inside.label, within.inside.sick, within.inside.runs) == ("= lstm", 28, 28)
+    assert insight.combined.group.sick == 0 and insight.combined.group.runs == 20
+
+
 def test_synthetic_3_runs_are_too_few_to_say():
     insight = sweep_insight(sweep(3))
     assert insight.status == "too few runs" and not insight.separating
