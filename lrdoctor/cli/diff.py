@@ -36,6 +36,8 @@ def diff(
 
     output = output_file(output)
     refuse_inside([output, plot], [run_a, run_b])
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InputError(f"--plot must end in .png, .svg or .pdf: {display(str(plot))}")
     runs = [_one_run(path, no_cache) for path in (run_a, run_b)]
     refuse_inside([output, plot], [run.path for run in runs])
     found = diff_runs(*runs)
@@ -43,7 +45,6 @@ def diff(
     if plot is not None:
         from lrdoctor.report import figures  # matplotlib only when a figure is asked for
 
-        figures.figure_format(plot)
         figure = str(figures.draw_diff(found, plot))
     rendered = (report.render_json if format is DiffFormat.json else report.render_text)(found, figure)
     if output is None:

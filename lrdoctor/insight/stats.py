@@ -18,6 +18,9 @@ import numpy as np
 # Two probabilities this close are the same table's: float sums of the same terms differ by ulps.
 _TIE = 1 + 1e-7
 EXACT_LIMIT = 20_000  # labellings enumerated exactly up to this many; above, sampled
+EXACT_MAX_RUNS = 200  # and only for sweeps this small (one sick run in 20,000 is 20,000 labellings too)
+CHUNK = 5_000  # labellings per block
+CHUNK_VALUES = 2_000_000  # runs x labellings per sampled block: 8 MB
 PERMUTATIONS = 4_999  # sampled labellings: a p-value resolves down to 1/5000
 PERMUTATION_SEED = 20_260_101  # the same sweep always gives the same p-value
 
@@ -74,24 +77,47 @@ def min_p_permutation(splits: np.ndarray, sick: np.ndarray) -> tuple[float, int,
     if len(splits) == 1:
         return float(seen[0]), 0, "Fisher's exact test"
     labellings = math.comb(total, n_sick)
-    if labellings <= EXACT_LIMIT:
-        labels = np.zeros((total, labellings), dtype=np.int64)
-        for column, chosen in enumerate(itertools.combinations(range(total), n_sick)):
-            labels[list(chosen), column] = 1
+    exact = labellings <= EXACT_LIMIT and total <= EXACT_MAX_RUNS
+    if exact:
         how = f"exact permutation test, {len(splits)} splits, all {labellings} labellings"
-        extra = 0
+        chunks = _all_labellings(total, n_sick)
     else:
-        rng = np.random.default_rng(PERMUTATION_SEED)
-        ranks = np.argsort(rng.random((PERMUTATIONS, total)), axis=1).argsort(axis=1)
-        labels = (ranks < n_sick).T.astype(np.int64)  # each column: n_sick runs drawn without replacement
         how = f"permutation test, {len(splits)} splits, {PERMUTATIONS} shuffles"
-        extra = 1  # the labelling seen counts among the sampled ones
-    counts = splits.astype(np.int64) @ labels  # splits x labellings: sick runs inside each split
-    null = np.full(labels.shape[1], np.inf)
-    for i, table in enumerate(tables):
-        null = np.minimum(null, table[counts[i]])
-    p = (np.count_nonzero(null <= seen[best] * _TIE) + extra) / (labels.shape[1] + extra)
+        chunks = _sampled_labellings(total, n_sick)
+    members = splits.astype(np.float32)  # counts of at most a few thousand runs are exact in float32
+    as_good = drawn = 0
+    for labels in chunks:  # runs x labellings, a chunk at a time: a sweep of thousands stays small
+        counts = np.rint(members @ labels).astype(np.int64)  # sick runs inside each split
+        null = np.full(labels.shape[1], np.inf)
+        for i, table in enumerate(tables):
+            null = np.minimum(null, table[counts[i]])
+        as_good += int(np.count_nonzero(null <= seen[best] * _TIE))
+        drawn += labels.shape[1]
+    extra = 0 if exact else 1  # a sampled test counts the labelling seen among its draws
+    p = (as_good + extra) / (drawn + extra)
     return float(min(p, 1.0)), best, how
+
+
+def _all_labellings(total: int, n_sick: int):
+    combinations = itertools.combinations(range(total), n_sick)
+    while True:
+        block = list(itertools.islice(combinations, CHUNK))
+        if not block:
+            return
+        labels = np.zeros((total, len(block)), dtype=np.float32)
+        for column, chosen in enumerate(block):
+            labels[list(chosen), column] = 1
+        yield labels
+
+
+def _sampled_labellings(total: int, n_sick: int):
+    rng = np.random.default_rng(PERMUTATION_SEED)
+    left = PERMUTATIONS
+    while left > 0:
+        size = min(left, max(1, CHUNK_VALUES // total))
+        base = np.tile(np.arange(total) < n_sick, (size, 1))
+        yield rng.permuted(base, axis=1).T.astype(np.float32)  # each column: n_sick runs, shuffled
+        left -= size
 
 
 def holm(p_values: list[float]) -> list[float]:

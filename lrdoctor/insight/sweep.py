@@ -244,7 +244,7 @@ def _separation(key: str, values: list[Any], sick: np.ndarray, numeric: bool, so
     array = np.array(values, dtype=float) if numeric else np.array([str(v) for v in values], dtype=object)
     candidates: list[tuple[np.ndarray, str, str, float | None, bool | None]] = []
     if numeric:
-        for low, high in itertools.pairwise(distinct):
+        for low, high in _gaps(distinct):
             above = array >= high
             cmp_high, cmp_low = ("=", "=") if len(distinct) == 2 else (">=", "<=")
             candidates.append(
@@ -287,6 +287,19 @@ def source_kind(run_name: str, source: str) -> str:
     if source.startswith(run_name + "/"):
         source = source[len(run_name) + 1:]
     return _DIRECTORY_NAME.sub("directory name ", source)
+
+
+MAX_SPLITS = 100  # a number with more values is split at this many quantiles of them
+
+
+def _gaps(distinct: list) -> list[tuple[Any, Any]]:
+    """The gaps a number setting is split at: between each two values, or for a setting of
+    thousands of values (a learning rate drawn per run) between quantiles of them."""
+    pairs = list(itertools.pairwise(distinct))
+    if len(pairs) <= MAX_SPLITS:
+        return pairs
+    chosen = np.unique(np.linspace(0, len(pairs) - 1, MAX_SPLITS).round().astype(int))
+    return [pairs[i] for i in chosen]
 
 
 def _corrected(separations: list[Separation]) -> list[Separation]:

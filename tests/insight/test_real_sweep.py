@@ -114,6 +114,11 @@ def test_diff_names_the_setting_that_differs_with_its_source():
     assert "learning_rate: A 3e-04 (PPO_1/config.yaml:8 learning_rate); B 3e-02 (PPO_1/config.yaml:8" in result.stdout
 
 
-def test_diff_of_a_sweep_is_an_input_error():
+def test_diff_of_a_sweep_is_an_input_error(tmp_path):
     result = invoke("diff", SWEEPS / "all_healthy", MAIN[0])
     assert result.exit_code == 2 and "holds 4 runs" in result.output
+    result = invoke("diff", MAIN[0], MAIN[1], "--plot", tmp_path / "diff.gif")
+    assert result.exit_code == 2 and "--plot must end in .png, .svg or .pdf" in result.output
+    result = invoke("diff", MAIN[0], MAIN[1], "--plot", MAIN[0] / "diff.png")
+    assert result.exit_code == 2 and "never writes into its inputs" in result.output
+    assert not (MAIN[0] / "diff.png").exists()
