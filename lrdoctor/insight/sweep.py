@@ -364,18 +364,15 @@ def _point(result: RunResult) -> RunPoint:
     )
 
 
-DEFAULT_KL_THRESHOLD = 0.02  # DESIGN.md: the KL threshold when a run declares none
-
-
 def kl_share_over(result: RunResult) -> float | None:
     """The share of a run's logged KL points over the threshold it was judged by: its health
     score, 0 for a run whose KL never went over, near 1 for one that ran away from the start."""
     points = result.run.metrics.points("kl")
-    if points is None or not len(points[1]):
+    if points is None or not len(points[1]) or result.kl_threshold is None:
         return None
     values = points[1][np.isfinite(points[1])]
     if not len(values):
         return None
-    threshold = result.kl_threshold or DEFAULT_KL_THRESHOLD
+    threshold = result.kl_threshold  # the one its KL rule judged it by (None, above, when it did not run)
     share = float(np.mean(values > threshold))
     return share if math.isfinite(share) else None

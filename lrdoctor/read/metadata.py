@@ -316,13 +316,16 @@ def run_settings(
     lr_tag: str | None,
 ) -> dict[str, Sourced]:
     """The run's settings, nearest first: what the config reader made of the LR (a zoo
-    ``lin_3e-4`` is the number 3e-4), every file's leaves, directory names, then the logs."""
+    ``lin_3e-4`` is the number 3e-4) and of the architecture (a kind: ``architecture: graph_free``
+    is a GRU), every file's leaves, directory names, then the logs."""
     read = {"learning_rate": config.lr, "lr_schedule": config.lr_schedule, "warmup": config.warmup}
+    if arch.known:
+        read["architecture"] = Sourced(arch.kind, arch.source)
     return declared_settings.merged([
         {key: value for key, value in read.items() if value is not None},
         *(source.settings for source in sources),
         declared_settings.settings_from_names(names),
-        declared_settings.settings_from_logs(arch, lr_shape or LRShape(), lr_tag),
+        declared_settings.settings_from_logged_lr(lr_shape or LRShape(), lr_tag),
     ])
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lrdoctor.model import Architecture, LRShape, Sourced
+from lrdoctor.model import LRShape, Sourced
 from lrdoctor.words import display
 
 # Spellings (the last part of a dotted key, lower-case, '-' as '_') of one setting, by library.
@@ -207,16 +207,15 @@ def _value(text: str) -> Any:
     return display(text)
 
 
-def settings_from_logs(architecture: Architecture, lr_shape: LRShape, lr_tag: str | None) -> dict[str, Sourced]:
-    """What lrdoctor itself read of the run: its architecture (with that source) and its
-    logged LR's shape and peak, so a sweep without configs is still compared by them."""
+def settings_from_logged_lr(lr_shape: LRShape, lr_tag: str | None) -> dict[str, Sourced]:
+    """The logged LR's shape and peak, so a sweep without configs is still compared by them."""
     found: dict[str, Sourced] = {}
-    if architecture.known:
-        found["architecture"] = Sourced(architecture.kind, architecture.source)
     if lr_shape.kind not in ("not-logged", "unknown") and lr_tag:
         found["lr_shape"] = Sourced(lr_shape.kind, f"logged LR ({display(lr_tag)})")
         if lr_shape.peak_lr is not None and math.isfinite(lr_shape.peak_lr) and lr_shape.peak_lr > 0:
-            found["learning_rate"] = Sourced(float(lr_shape.peak_lr), f"logged LR ({display(lr_tag)}), peak")
+            # float32 logs give 0.01 as 0.009999999776482582: to 6 digits it is the 0.01 a config declares
+            peak = float(f"{lr_shape.peak_lr:.6g}")
+            found["learning_rate"] = Sourced(peak, f"logged LR ({display(lr_tag)}), peak")
     return found
 
 
