@@ -77,7 +77,8 @@ MAX_LEAVES = 2_000  # a config's own settings are dozens; a dump of thousands is
 # or after it (``seed_2``) only a key of the table, so ``PPO_1`` or ``v2`` are not settings.
 _KEY_EQUALS = re.compile(r"(?<![A-Za-z0-9.])([A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z][A-Za-z0-9]*)*)=")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_GLUED = re.compile(rf"([A-Za-z][A-Za-z_]*?)_?({_NUMBER})")
+_UNSIGNED = r"(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_GLUED = re.compile(rf"([A-Za-z][A-Za-z_]*?)[-_]?({_UNSIGNED})")  # lr3e-4, lr-3e-4: the dash is no sign
 _CLEANRL = re.compile(r"(?P<env>[^_]+(?:_[^_]+)*?)__(?P<exp>[^_].*?)__(?P<seed>\d+)__(?P<time>\d{9,})")
 
 
@@ -101,7 +102,7 @@ def settings_from_mapping(data: Mapping[str, Any], where: Any) -> dict[str, Sour
     leaves = sorted(_leaves(data, ()), key=lambda leaf: len(leaf[0]))
     for path, value in leaves:
         dotted = ".".join(str(part) for part in path)
-        if dotted.rsplit(".", 1)[-1].lower() in _BOOKKEEPING:
+        if dotted.rsplit(".", 1)[-1].lower() in _BOOKKEEPING or str(path[0]).startswith("_wandb"):
             continue
         key = canonical_key(dotted)
         if key in found:
@@ -114,6 +115,8 @@ def settings_from_mapping(data: Mapping[str, Any], where: Any) -> dict[str, Sour
 
 def _leaves(value: Any, path: tuple, budget: list[int] | None = None) -> Iterator[tuple[tuple, Any]]:
     budget = [MAX_LEAVES] if budget is None else budget
+    if isinstance(value, Mapping) and "value" in value and set(value) <= {"value", "desc"}:
+        value = value["value"]  # W&B's config.yaml: every key is {desc: ..., value: ...}
     if isinstance(value, Mapping):
         for key, item in value.items():
             if budget[0] <= 0:

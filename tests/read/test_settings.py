@@ -19,6 +19,8 @@ SWEEPS = Path(__file__).resolve().parents[1] / "real_sweeps"
         ("CartPole-v1__ppo_atari_lstm__3__1700000000", {"exp_name": "ppo_atari_lstm", "seed": 3}),
         ("clip0.3-seed7", {"clip_range": 0.3, "seed": 7}),
         ("use_sde=True_seed=100", {"use_sde": True, "seed": 100}),
+        ("lr-3e-4_seed-2", {"learning_rate": 3e-4, "seed": 2}),
+        ("RecurrentPPO_CartPole-v1_lr1e-2_ep10_seed102_1", {"learning_rate": 1e-2, "seed": 102}),
         ("PPO_1", {}),
         ("RecurrentPPO_2", {}),
         ("run_v2", {}),
@@ -40,6 +42,13 @@ def test_bookkeeping_keys_are_not_settings_and_the_shallowest_spelling_wins():
     )
     assert found["learning_rate"].value == 1e-3 and found["critic.lr"].value == 3e-3
     assert "run_name" not in found and "log_dir" not in found
+
+
+def test_wandb_config_values_are_read_through_their_wrapper():
+    found = settings_from_mapping(
+        {"_wandb": {"value": {"cli_version": "0.19"}}, "learning_rate": {"desc": None, "value": 3e-4},
+         "clip_coef": {"value": 0.2}}, lambda path: ".".join(map(str, path)))
+    assert {k: v.value for k, v in found.items()} == {"learning_rate": 3e-4, "clip_range": 0.2}
 
 
 def test_a_real_run_declares_its_settings_from_its_config_then_its_name():
