@@ -28,6 +28,8 @@ def summary(run_diff: RunDiff) -> str:
         more = f" and {len(run_diff.differences) - 5} more" if len(run_diff.differences) > 5 else ""
         count = len(run_diff.differences)
         settings = f"{count} setting{'s differ' if count != 1 else ' differs'} ({shown}{more})"
+    elif not run_diff.a.settings and not run_diff.b.settings:
+        settings = "no settings read for either run (no config, hparams or name=value in their names)"
     else:
         settings = "no setting differs"
         if run_diff.seeds:

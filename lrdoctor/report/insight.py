@@ -29,7 +29,7 @@ from rich.text import Text
 from lrdoctor.insight.sweep import Group, Insight, Separation
 from lrdoctor.words import display, markdown
 
-MAX_CONSTANT_LISTED = 8
+MAX_CONSTANT_LISTED = 6
 
 
 def counts(group: Group, key: str, words: str = "") -> str:

@@ -86,3 +86,13 @@ def test_a_strangers_setting_name_is_escaped():
         results.append(RunResult(run))
     text = "\n".join(lines(sweep_insight(results)))
     assert "\x1b" not in text and "\n::error" not in text
+
+
+def test_diff_of_runs_without_settings_does_not_claim_they_match():
+    from lrdoctor.insight.diff import diff_runs
+    from lrdoctor.report.diff import summary
+
+    a, b = (sweep(3)[i].run for i in (0, 1))
+    bare = [Run(name=run.name, path=run.path, metrics=run.metrics) for run in (a, b)]
+    assert summary(diff_runs(*bare)).startswith("no settings read for either run")
+    assert summary(diff_runs(a, b)) == "2 settings differ (clip_range, learning_rate); they do not part beyond their noise"
