@@ -123,7 +123,8 @@ def analyze(
         sweep = link(sweep_path, base) if sweep_path else None
         say(stderr, f"figures: {plots}")
 
-    report = Report(results, problems, figures, sweep, verbose, *insight_of(results, plots, plot_format.value, output))
+    insight, insight_figure = insight_of(results, plots, plot_format.value, output)
+    report = Report(results, problems, figures, sweep, verbose, insight=insight, insight_figure=insight_figure)
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
         text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
