@@ -15,7 +15,6 @@ from typing import Any, Mapping
 from urllib.parse import quote
 
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
-from lrdoctor.report import insight
 from lrdoctor.report import (
     Report,
     cause_first,
@@ -24,6 +23,7 @@ from lrdoctor.report import (
     fix_code,
     fix_phases,
     fixes,
+    insight,
     kl_band_text,
     lr_shape_text,
     peak,

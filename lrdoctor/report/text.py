@@ -22,7 +22,6 @@ from rich.text import Text
 from rich.tree import Tree
 
 from lrdoctor.model import Finding, Points, RunResult, Severity
-from lrdoctor.report import insight
 from lrdoctor.report import (
     Report,
     cause_first,
@@ -31,6 +30,7 @@ from lrdoctor.report import (
     fix_code,
     fix_phases,
     fixes,
+    insight,
     kl_band_text,
     lr_shape_text,
     peak,
