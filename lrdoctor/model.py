@@ -235,6 +235,8 @@ class Run:
     lr_shape: LRShape = field(default_factory=LRShape)
     unknown_tags: tuple[str, ...] = ()
     notes: tuple[ReadNote, ...] = ()
+    # Every declared hyperparameter in one flat key space (read.settings): key -> value and source.
+    settings: Mapping[str, Sourced] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.metrics, Metrics):

@@ -99,8 +99,11 @@ def described_run(
     unless ``metadata`` is given."""
     if metadata is None:
         label = SOURCE_CONFIG_LABELS.get(found.source.kind) if found.source else None
-        metadata = read_metadata(found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch,
-                                 hparams_label=label)
+        lr_tag = run.normalised.sources["lr"].tag if "lr" in run.normalised.sources else None
+        metadata = read_metadata(
+            found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch,
+            hparams_label=label, lr_shape=run.lr_shape, lr_tag=lr_tag,
+        )
     normalised = run.normalised
     return Run(
         name=found.name,
@@ -115,4 +118,5 @@ def described_run(
         unknown_tags=normalised.unknown_tags,
         # discovery's notes are not cached with the metrics: the other record may come or go
         notes=found.notes + run.notes + normalised.notes + metadata.notes,
+        settings=metadata.settings,
     )

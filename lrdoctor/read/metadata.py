@@ -32,7 +32,8 @@ from lrdoctor.configs.formats import read_unit
 from lrdoctor.configs.loaders import Document, ParseError, Skipped, load, read_text
 from lrdoctor.configs.record import Setting, UnitRecord, as_float
 from lrdoctor.configs.split import split_units
-from lrdoctor.model import Architecture, ReadNote, RunConfig, Sourced
+from lrdoctor.model import Architecture, LRShape, ReadNote, RunConfig, Sourced
+from lrdoctor.read import settings as declared_settings
 from lrdoctor.words import display
 
 # Names of config files read beside and above a run, in order of preference within a directory.
@@ -61,6 +62,7 @@ class Declared:
     record: UnitRecord
     label: str
     has_lines: bool = True
+    settings: Mapping[str, Sourced] = field(default_factory=dict)  # every leaf, in the flat key space
 
     def source(self, setting: Setting) -> str:
         where = f"{self.label}:{setting.line}" if self.has_lines else self.label
@@ -72,6 +74,7 @@ class Metadata:
     architecture: Architecture
     config: RunConfig
     notes: tuple[ReadNote, ...] = field(default_factory=tuple)
+    settings: Mapping[str, Sourced] = field(default_factory=dict)  # read.settings: key -> value and source
 
 
 # ---------------------------------------------------------------- the places a run declares itself
@@ -138,7 +141,14 @@ def _declared(document: Document, label: str, *, has_lines: bool) -> Declared | 
     units = split_units(document)
     if not units:
         return None
-    return Declared(read_unit(document, units[0], label), label, has_lines)
+    unit = units[0]
+
+    def where(path: tuple) -> str:
+        dotted = ".".join(str(part) for part in path)
+        return f"{label}:{document.where(unit.path + path)[0]} {dotted}" if has_lines else f"{label} {dotted}"
+
+    found = declared_settings.settings_from_mapping(unit.data, where)
+    return Declared(read_unit(document, unit, label), label, has_lines, found)
 
 
 def _mapping_document(mapping: Mapping[str, Any]) -> Document:
@@ -275,9 +285,12 @@ def read_metadata(
     texts: Mapping[str, str] | None = None,
     arch_override: str | None = None,
     hparams_label: str | None = None,
+    lr_shape: LRShape | None = None,
+    lr_tag: str | None = None,
 ) -> Metadata:
-    """Architecture and declared configuration of one run, with the notes of unreadable configs.
-    ``hparams_label`` names where ``hparams`` came from when not the hparams plugin."""
+    """Architecture, declared configuration and settings of one run, with the notes of unreadable
+    configs. ``hparams_label`` names where ``hparams`` came from when not the hparams plugin;
+    ``lr_shape`` and ``lr_tag`` (the logged LR) fill the settings no file declares."""
     sources: list[Declared] = []
     notes: list[ReadNote] = []
     for path in config_files(run_dir, root):
@@ -294,7 +307,31 @@ def read_metadata(
             logged.append(cleanrl_source(text, run))
             break
     sources += [source for source in logged if source is not None]
-    return Metadata(architecture(sources, run_dir, root, arch_override), run_config(sources), tuple(notes))
+    arch, config = architecture(sources, run_dir, root, arch_override), run_config(sources)
+    found = run_settings(sources, config, arch, declared_settings.run_names(run_dir, root), lr_shape, lr_tag)
+    return Metadata(arch, config, tuple(notes), found)
+
+
+def run_settings(
+    sources: Sequence[Declared],
+    config: RunConfig,
+    arch: Architecture,
+    names: Sequence[str],
+    lr_shape: LRShape | None,
+    lr_tag: str | None,
+) -> dict[str, Sourced]:
+    """The run's settings, nearest first: what the config reader made of the LR (a zoo
+    ``lin_3e-4`` is the number 3e-4) and of the architecture (a kind: ``architecture: graph_free``
+    is a GRU), every file's leaves, directory names, then the logs."""
+    read = {"learning_rate": config.lr, "lr_schedule": config.lr_schedule, "warmup": config.warmup}
+    if arch.known:
+        read["architecture"] = Sourced(arch.kind, arch.source)
+    return declared_settings.merged([
+        {key: value for key, value in read.items() if value is not None},
+        *(source.settings for source in sources),
+        declared_settings.settings_from_names(names),
+        declared_settings.settings_from_logged_lr(lr_shape or LRShape(), lr_tag),
+    ])
 
 
 def _run_label(run_dir: Path, root: Path) -> str:

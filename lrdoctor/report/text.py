@@ -30,6 +30,7 @@ from lrdoctor.report import (
     fix_code,
     fix_phases,
     fixes,
+    insight,
     kl_band_text,
     lr_shape_text,
     peak,
@@ -77,6 +78,7 @@ def renderables(report: Report) -> list[RenderableType]:
     parts: list[RenderableType] = [SummaryTable(report)]
     for result in report.results:
         parts.extend(run_section(result, report))
+    parts.extend(insight.renderables(report.insight))
     parts.append(Text(""))
     parts.append(totals(report))
     return parts
