@@ -727,6 +727,11 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
     elif warmup_state is False:
         shown = str(warmup.value).lower() if isinstance(warmup.value, bool) else warmup.value
         schedule = warmup.but(value=after_warmup_off, note=f"warmup is switched off ({warmup.key} = {shown})")
+    switch = None
+    if covered is False:
+        switch = warmup_list.but(value=[*warmup_list.value, changes.get("architecture_name") or arch.value])
+    elif warmup_state is False and isinstance(warmup.value, bool):
+        switch = warmup.but(value=True)
     elif warmup_state is True and base != ADAPTIVE:
         schedule = warmup.but(value=WARMUP)
     # Whether warmup is on, by the same precedence: a list that leaves the architecture out, then
@@ -752,4 +757,5 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
         target_kl=target_kl,
         schedule_name=declared_name,
         warmup=warmup_on,
+        warmup_switch=switch,
     )

@@ -96,6 +96,9 @@ class UnitRecord:
     # key at fault; a run's report shows these.
     schedule_name: Setting | None = None
     warmup: Setting | None = None
+    # The unit's own switch for warmup, set as it should be: its list of warmed-up architectures
+    # with the active one added, or its warmup flag turned on. The fix speaks of it first.
+    warmup_switch: Setting | None = None
 
 
 class View:

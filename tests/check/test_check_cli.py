@@ -235,7 +235,7 @@ def test_example_workflow_and_pre_commit_hook_parse():
 def test_rule_options_and_severity_from_the_config_file(tmp_path, monkeypatch):
     write(tmp_path, "lrdoctor.toml", "[rules.kl-guard-config]\nmax_target_kl = 0.5\n")
     write(tmp_path, "skrl.yaml", (CORPUS / "fail" / "skrl_kl_adaptive_loose.yaml").read_text())
-    assert check("skrl.yaml", cwd=tmp_path, monkeypatch=monkeypatch).stdout == ""
+    assert check("--select", "LRD012", "skrl.yaml", cwd=tmp_path, monkeypatch=monkeypatch).stdout == ""
     write(tmp_path, "lrdoctor.toml", '[rules.LRD012]\nseverity = "error"\n')
     write(tmp_path, "zoo.yml", "A-v1:\n  policy: MlpLstmPolicy\n  learning_rate: lin_1e-3\n")
     result = check("--select", "LRD012", "zoo.yml", cwd=tmp_path, monkeypatch=monkeypatch)
