@@ -67,6 +67,7 @@ class Setting:
     declared: bool = True
     note: str = ""
     start_fraction: float | None = None  # for an LR list: first LR / peak LR
+    origin: str = ""  # where an inherited value is written ("line 4", "AntPPO.yaml:12"); "" when here
 
     def but(self, **changes: Any) -> "Setting":
         return replace(self, **changes)
@@ -120,7 +121,11 @@ class View:
         return self.setting(keys, value)
 
     def setting(self, keys: tuple, value: Any, **extra: Any) -> Setting:
-        line, column = self.document.where(self.path + tuple(keys))
+        path = self.path + tuple(keys)
+        line, column = self.document.where(path)
+        found = self.document.origins.get(path)
+        if found is not None and "origin" not in extra:
+            extra["origin"] = f"{found[0]}:{found[1]}" if found[0] else f"line {found[1]}"
         return Setting(value, dotted(self.prefix + tuple(keys)), line, column, **extra)
 
     def section(self, *keys: Any) -> "View | None":
