@@ -19,8 +19,9 @@ from typing import Iterable, Sequence
 
 from lrdoctor import rules
 from lrdoctor.check.suppress import is_allowed, is_suppressed
+from lrdoctor.configs.compose import read_document
 from lrdoctor.configs.formats import read_unit
-from lrdoctor.configs.loaders import SUFFIXES, ParseError, Skipped, load, read_text, system_location
+from lrdoctor.configs.loaders import SUFFIXES, ParseError, Skipped, read_text, system_location
 from lrdoctor.configs.record import UnitRecord
 from lrdoctor.configs.split import split_units
 from lrdoctor.errors import InputError
@@ -107,7 +108,7 @@ def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
             unread += 1
             findings += _unreadable(config_unreadable.not_read(skipped.reason), shown, options)
             continue
-        result = check_text(shown, text, options)
+        result = check_text(shown, text, options, path)
         findings += result.findings
         units += result.units
         unread += result.unread
@@ -119,11 +120,12 @@ def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
 OUT_OF_RESOURCES = (RecursionError, MemoryError)
 
 
-def check_text(file: str, text: str, options: Options) -> CheckResult:
-    """One file's text judged (``file`` is the name shown, its suffix picks the parser).
+def check_text(file: str, text: str, options: Options, path: Path | None = None) -> CheckResult:
+    """One file's text judged (``file`` is the name shown, its suffix picks the parser; ``path``,
+    where the file is, is where a Hydra defaults list is looked up, else beside ``file``).
     A file that does not parse, or a unit over a reading budget, is an LRD013 finding."""
     try:
-        document = load(Path(file), text)
+        document = read_document(path if path is not None else Path(file), text)
     except ParseError as error:
         problem = config_unreadable.not_parsed(error.message, error.line, error.column)
         return CheckResult(tuple(_unreadable(problem, file, options)), 1, 0, 1)

@@ -46,6 +46,9 @@ def check(
     config: Annotated[
         Optional[Path], typer.Option("--config", help="lrdoctor.toml or pyproject.toml to read options from.")
     ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A unit lrdoctor could not understand (LRD016) is an error, not info.")
+    ] = False,
 ) -> None:
     """Lint training configs: fail on a recurrent policy with a constant LR or without warmup.
 
@@ -63,6 +66,7 @@ def check(
         select=select,
         ignore=ignore,
         fail_on=fail_on.value if fail_on is not None else None,
+        severity_overrides={"LRD016": "error"} if strict else None,
     )
     output = output_file(output)
     refuse_inside([output], [*paths, *([Path(options.source)] if options.source else [])])

@@ -50,6 +50,40 @@ SKRL_DEFAULT_KL_THRESHOLD = 0.008  # KLAdaptiveLR
 
 
 def read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
+    record = _read_unit(document, unit, file)
+    missed = not_understood(document, unit)
+    return _with(record, not_understood=missed) if missed else record
+
+
+# Keys whose unresolved interpolation leaves the LR rules blind; others (a run's name, its
+# device) are left unresolved in silence.
+MATTERS = frozenset({
+    "learning_rate", "lr", "lr_schedule", "learning_rate_scheduler", "max_epochs", "max_frames", "horizon_length",
+    "num_actors", "n_timesteps", "total_timesteps", "train_for_env_steps", "timesteps", "policy", "rnn", "use_rnn",
+    "use_lstm", "use_attention", "rnn_type", "model", "network", "architecture", "arch", "warmup", "kl_threshold",
+    "target_kl", "schedule", "scheduler", "lr_scheduler",
+})
+
+
+def not_understood(document: Document, unit: Unit) -> tuple[Setting, ...]:
+    """What composing the unit's file could not do, inside this unit: a defaults entry not read,
+    an interpolation of a key that matters left unresolved. Each at its key, its reason the note."""
+    found = []
+    for path, reason in document.extras.get("not_composed", ()):
+        if tuple(path[: len(unit.path)]) != tuple(unit.path) and len(path) > 1:
+            continue
+        last = path[-1]
+        if path[-2:-1] != ("defaults",) and not (isinstance(last, str) and _norm(last) in MATTERS):
+            continue
+        line, column = document.where(tuple(path))
+        shown = ".".join(str(k) for k in path[len(unit.path):]) or "(top level)"
+        origin = document.origins.get(tuple(path))
+        written = (f"{origin[0]}:{origin[1]}" if origin[0] else f"line {origin[1]}") if origin else ""
+        found.append(Setting(None, shown, line, column, note=reason, origin=written))
+    return tuple(found)
+
+
+def _read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
     view = View(document, unit.data, unit.path)
     base = UnitRecord(file=file, unit=unit.name, unit_line=unit.line, format="generic")
     if unit.layout == "zoo":

@@ -100,6 +100,9 @@ class UnitRecord:
     # The unit's own switch for warmup, set as it should be: its list of warmed-up architectures
     # with the active one added, or its warmup flag turned on. The fix speaks of it first.
     warmup_switch: Setting | None = None
+    # What could not be understood (a defaults list not composed, an interpolation not
+    # resolved), each at its key, its ``note`` the reason: LRD016 reports them.
+    not_understood: tuple[Setting, ...] = ()
 
 
 class View:

@@ -135,7 +135,7 @@ def test_a_parser_out_of_stack_or_memory_ends_that_file_or_unit_alone(tmp_path, 
 
     shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path)
     (tmp_path / "other.yaml").write_text("a: 1\n")
-    real_load, real_read_unit = lint.load, lint.read_unit
+    real_load, real_read_unit = lint.read_document, lint.read_unit
 
     def load(path, text):
         if path.name == "other.yaml":
@@ -147,7 +147,7 @@ def test_a_parser_out_of_stack_or_memory_ends_that_file_or_unit_alone(tmp_path, 
             raise RecursionError("maximum recursion depth exceeded")
         return real_read_unit(document, unit, file)
 
-    monkeypatch.setattr(lint, "load", load)
+    monkeypatch.setattr(lint, "read_document", load)
     monkeypatch.setattr(lint, "read_unit", read_unit)
     monkeypatch.chdir(tmp_path)
     result = lrdoctor("check", ".")
