@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +17,7 @@ from lrdoctor.rules.options import load_options
 
 class CheckFormat(str, Enum):
     text = "text"
+    concise = "concise"
     json = "json"
     sarif = "sarif"
     github = "github"
@@ -28,7 +30,8 @@ def check(
     ],
     format: Annotated[
         CheckFormat,
-        typer.Option("--format", "-f", help="text (path:line:col: CODE severity message), json, sarif, github."),
+        typer.Option("--format", "-f", help="text (path:line:col: CODE severity [unit] message, then the source line and a caret), "
+             "concise (the first line alone), json, sarif, github."),
     ] = CheckFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report here, not stdout (- is stdout).")] = None,
     fail_on: Annotated[
@@ -71,7 +74,10 @@ def check(
     output = output_file(output)
     refuse_inside([output], [*paths, *([Path(options.source)] if options.source else [])])
     result = check_paths(paths, options)
-    rendered = FORMATTERS[format.value](result)
+    if format is CheckFormat.text:  # colour only on a terminal, never in a file or a pipe
+        rendered = FORMATTERS["text"](result, colour=output is None and sys.stdout.isatty())
+    else:
+        rendered = FORMATTERS[format.value](result)
     if output is None:
         typer.echo(rendered, nl=False)
     else:

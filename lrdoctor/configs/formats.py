@@ -51,8 +51,23 @@ SKRL_DEFAULT_KL_THRESHOLD = 0.008  # KLAdaptiveLR
 
 def read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
     record = _read_unit(document, unit, file)
-    missed = not_understood(document, unit)
-    return _with(record, not_understood=missed) if missed else record
+    return _with(record, not_understood=not_understood(document, unit), name=unit.name or own_name(unit.data))
+
+
+# Where each framework writes its run's name, for a file that is one unit.
+NAME_KEYS_BY_FRAMEWORK = (("params", "config", "name"), ("experiment",), ("agent", "experiment", "experiment_name"),
+                          ("experiment_name",), ("exp_name",), ("run_name",), ("name",))
+
+
+def own_name(data: Mapping[str, Any]) -> str:
+    """The name a one-unit file gives its run, "" when none (or only an interpolation) is written."""
+    for keys in NAME_KEYS_BY_FRAMEWORK:
+        value: Any = data
+        for key in keys:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and value.strip() and "${" not in value:
+            return value.strip()
+    return ""
 
 
 # Keys whose unresolved interpolation leaves the LR rules blind; others (a run's name, its

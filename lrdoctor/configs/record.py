@@ -103,6 +103,9 @@ class UnitRecord:
     # What could not be understood (a defaults list not composed, an interpolation not
     # resolved), each at its key, its ``note`` the reason: LRD016 reports them.
     not_understood: tuple[Setting, ...] = ()
+    # What the unit calls itself, for every output: the entry's key (a zoo env id, an RLlib
+    # experiment), else the name its framework gives the run (rl_games ``params.config.name``).
+    name: str = ""
 
 
 class View:

@@ -25,7 +25,7 @@ RECURRENT_CONSTANT = "model:\n  type: gru\nlearning_rate: 3.0e-4\ntotal_timestep
 def check(*args: str, cwd: Path | None = None, monkeypatch=None):
     if cwd is not None:
         monkeypatch.chdir(cwd)
-    return runner.invoke(app, ["check", *args])
+    return runner.invoke(app, ["check", "--format", "concise", *args])
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -241,4 +241,4 @@ def test_rule_options_and_severity_from_the_config_file(tmp_path, monkeypatch):
     result = check("--select", "LRD012", "zoo.yml", cwd=tmp_path, monkeypatch=monkeypatch)
     # An overridden severity wins over the rule's own "info" grade for an absent target_kl.
     assert result.exit_code == 1
-    assert result.stdout.startswith("zoo.yml:3:3: LRD012 error no target_kl")
+    assert result.stdout.startswith("zoo.yml:3:3: LRD012 error [A-v1] no target_kl")

@@ -117,7 +117,7 @@ def test_rllib_fix_is_the_exact_piecewise_schedule():
 
 
 def test_whole_corpus_directory_reports_every_file():
-    result = runner.invoke(app, ["check", str(CORPUS / "fail"), str(CORPUS / "pass")])
+    result = runner.invoke(app, ["check", "--format", "concise", str(CORPUS / "fail"), str(CORPUS / "pass")])
     assert result.exit_code == 1
     assert len(result.stdout.splitlines()) == sum(len(v) for v in EXPECTED.values())
     assert "lrdoctor check:" in result.stderr
