@@ -253,9 +253,12 @@ def _resolve(root: dict, state: Composed) -> dict:
             for key in keys[:-1]:
                 node = node[key]
             resolved = node[keys[-1]]
-        except (OmegaConfBaseException, KeyError, IndexError, ValueError, TypeError, RecursionError):
-            reason = (f"{_dotted(keys)} is {value}, which refers to a key not in this config (composed at "
-                      "run time?): not resolved")
+        except (OmegaConfBaseException, KeyError, IndexError, ValueError, TypeError, RecursionError) as error:
+            if type(error).__name__ == "UnsupportedInterpolationType":  # what it refers to calls a resolver
+                reason = f"{_dotted(keys)} is {value}, which refers to a value that needs a resolver: not resolved"
+            else:
+                reason = (f"{_dotted(keys)} is {value}, which refers to a key not in this config (composed at "
+                          "run time?): not resolved")
             state.problems.append(((0,) + keys, reason))
             continue
         if isinstance(resolved, (str, int, float, bool)) or resolved is None:

@@ -51,11 +51,29 @@ SKRL_DEFAULT_KL_THRESHOLD = 0.008  # KLAdaptiveLR
 
 def read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
     record = _read_unit(document, unit, file)
-    return _with(record, not_understood=not_understood(document, unit), name=unit.name or own_name(unit.data))
+    return _with(record, not_understood=not_understood(document, unit), name=unit.name or own_name(unit.data),
+                 algorithm=algorithm(View(document, unit.data, unit.path), record, file))
+
+
+# Where each framework names the algorithm a unit trains.
+ALGORITHM_KEYS = (("run",), ("algo",), ("algorithm",), ("params", "algo", "name"), ("train", "params", "algo", "name"),
+                  ("agent", "class"), ("algo", "name"), ("config", "algo"))
+
+
+def algorithm(view: View, record: UnitRecord, file: str) -> Setting | None:
+    """The unit's algorithm as written; a zoo file's is its name (``hyperparams/dqn.yml``)."""
+    for keys in ALGORITHM_KEYS:
+        found = view.get(*keys)
+        if found is not None and isinstance(found.value, str):
+            return found
+    if record.format == "rl-baselines3-zoo":
+        stem = file.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0].split("_", 1)[0]
+        return Setting(stem, "(file name)", record.unit_line, 1, declared=False)
+    return None
 
 
 # Where each framework writes its run's name, for a file that is one unit.
-NAME_KEYS_BY_FRAMEWORK = (("params", "config", "name"), ("experiment",), ("agent", "experiment", "experiment_name"),
+NAME_KEYS_BY_FRAMEWORK = (("params", "config", "name"), ("train", "params", "config", "name"), ("experiment",), ("agent", "experiment", "experiment_name"),
                           ("experiment_name",), ("exp_name",), ("run_name",), ("name",))
 
 
@@ -110,6 +128,10 @@ def _read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
     data = unit.data
     if isinstance(data.get("params"), Mapping) and ({"config", "network"} & set(data["params"])):
         return read_rl_games(view, _with(base, format="rl_games"))
+    train = data.get("train")  # IsaacGymEnvs' composed config: the rl_games config under `train`
+    if isinstance(train, Mapping) and isinstance(train.get("params"), Mapping) and (
+            {"config", "network"} & set(train["params"])):
+        return read_rl_games(view.section("train"), _with(base, format="rl_games"))
     if isinstance(data.get("policy"), str) and data["policy"].endswith("Policy"):
         return read_sb3(view, _with(base, format="stable-baselines3"))
     if _looks_like_rllib(data):

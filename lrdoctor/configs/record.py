@@ -106,6 +106,29 @@ class UnitRecord:
     # What the unit calls itself, for every output: the entry's key (a zoo env id, an RLlib
     # experiment), else the name its framework gives the run (rl_games ``params.config.name``).
     name: str = ""
+    algorithm: Setting | None = None  # value: the algorithm's name as written (RLlib ``run``, skrl ``agent.class``)
+
+
+# Algorithms the LR rules are about: policy-gradient methods whose update is a trust-region-like
+# step (PPO and its kin). Value-based and off-policy ones (DQN, R2D2, SAC, TD3) have no policy
+# KL to run over in the same way: a constant LR there is not this collapse.
+POLICY_GRADIENT = frozenset({"ppo", "appo", "recurrentppo", "a2c", "a3c", "impala", "trpo", "ippo", "mappo",
+                             "a2c_continuous", "a2c_discrete", "rpo", "amp", "pg", "vpg", "reinforce"})
+NOT_POLICY_GRADIENT = frozenset({"dqn", "r2d2", "apex", "apex_dqn", "apexdqn", "simpleq", "simple_q", "qrdqn",
+                                 "rainbow", "sac", "td3", "ddpg", "cql", "crossq", "tqc", "dreamerv3", "dreamer",
+                                 "bc", "marwil", "iql", "alphazero", "es", "ars", "her", "qmix"})
+
+
+def policy_gradient(algorithm: Setting | None) -> bool | None:
+    """True for PPO and its kin, False for a value-based or off-policy algorithm, None when unknown."""
+    if algorithm is None or not isinstance(algorithm.value, str):
+        return None
+    name = algorithm.value.strip().lower().replace("-", "_").removesuffix("config").rsplit(".", 1)[-1]
+    if name in POLICY_GRADIENT:
+        return True
+    if name in NOT_POLICY_GRADIENT:
+        return False
+    return None
 
 
 class View:

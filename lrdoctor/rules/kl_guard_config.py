@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from lrdoctor.configs.record import ADAPTIVE, Setting, UnitRecord, as_float
+from lrdoctor.configs.record import ADAPTIVE, Setting, UnitRecord, as_float, policy_gradient
 from lrdoctor.model import Severity
 from lrdoctor.rules.common import Problem, unit_architecture
 from lrdoctor.rules.prescription import FORMAT_NAMES
@@ -64,6 +64,8 @@ ADAPTIVE_SCHEDULE_NAME = {
 def check_config(record: UnitRecord, options: Mapping[str, Any]) -> Iterator[Problem]:
     """The unit's KL guard: inert, missing or loose, pointing at the key at fault."""
     if record.recurrent is False and not options["feed_forward"]:
+        return
+    if policy_gradient(record.algorithm) is False:  # a value-based algorithm has no policy KL to guard
         return
     max_kl = float(options["max_target_kl"])
     recommended = float(options["recommended_target_kl"])
@@ -123,6 +125,10 @@ def check_config(record: UnitRecord, options: Mapping[str, Any]) -> Iterator[Pro
 
 def _problem(where: Setting, message: str, evidence: Mapping[str, Any], severity: Severity | None = None) -> Problem:
     evidence = {**evidence, "key": where.key, "declared": where.declared}
+    if where.origin:
+        evidence["origin"] = where.origin
+        head, fix = message.split(". Fix: ", 1) if ". Fix: " in message else (message, "")
+        message = f"{head} ({where.key} inherited from {where.origin})" + (f". Fix: {fix}" if fix else "")
     return Problem(message, evidence=evidence, severity=severity, line=where.line, column=where.column)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
-from lrdoctor.configs.record import ADAPTIVE, NO_WARMUP, WARMUP, UnitRecord
+from lrdoctor.configs.record import ADAPTIVE, NO_WARMUP, WARMUP, UnitRecord, policy_gradient
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
 from lrdoctor.rules.common import (
@@ -97,6 +97,8 @@ def effective_schedule(record: UnitRecord, near_peak: float) -> str | None:
 
 def check_config(record: UnitRecord, options: Mapping) -> Iterator[Problem]:
     """A recurrent unit whose schedule starts at (or near) its peak, pointing at the key at fault."""
+    if policy_gradient(record.algorithm) is False:  # DQN, R2D2, SAC: not the PPO collapse
+        return
     if record.recurrent is not True or effective_schedule(record, options["near_peak"]) != NO_WARMUP:
         return
     why = f"{unit_architecture(record)} gets an LR schedule without warmup: "
