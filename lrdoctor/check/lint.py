@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from lrdoctor import rules
+from lrdoctor.check.baseline import is_baseline
 from lrdoctor.check.suppress import is_allowed, is_suppressed
 from lrdoctor.configs.compose import read_document
 from lrdoctor.configs.formats import read_unit
@@ -102,7 +103,7 @@ def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
     findings: list[Finding] = []
     sources: dict[str, Mapping[int, str]] = {}
     units = unread = 0
-    files = discover(paths)
+    files = [path for path in discover(paths) if not is_baseline(path)]
     for path in files:
         shown = display(path)
         try:
