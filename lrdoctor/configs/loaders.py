@@ -397,7 +397,14 @@ def load_json(text: str) -> Document:
     try:
         json.loads(text)  # the standard parser's verdict and error position
     except json.JSONDecodeError as exc:
-        raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+        plain = without_comments(text)
+        if plain == text:
+            raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+        try:  # JSON with comments (VS Code's settings.json, tsconfig): read as the JSON it holds
+            json.loads(plain)
+        except (json.JSONDecodeError, ValueError, RecursionError):
+            raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+        text = plain
     except ValueError:
         raise _long_integer(text) from None
     except RecursionError:
@@ -405,6 +412,26 @@ def load_json(text: str) -> Document:
     scanner = _JsonScanner(text)
     root = scanner.value(0, (0,), 0)[0]
     return Document((root,), scanner.positions, tuple(text.splitlines()), False, "json")
+
+
+_JSONC_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.DOTALL)
+
+
+def without_comments(text: str) -> str:
+    """``//`` and ``/* */`` comments, and then trailing commas, blanked out, strings kept, every
+    other character where it was: positions in the result are positions in the file. Text
+    without comments comes back as it is: plain JSON with a trailing comma stays an error."""
+    comments = [0]
+
+    def blank(match: re.Match[str]) -> str:
+        token = match.group()
+        if token.startswith('"'):
+            return token
+        comments[0] += token.startswith("/")
+        return re.sub(r"[^\n]", " ", token)
+
+    plain = _JSONC_TOKEN.sub(blank, text)
+    return plain if comments[0] else text
 
 
 class _JsonScanner:
