@@ -531,13 +531,25 @@ def read_skrl(view: View, record: UnitRecord) -> UnitRecord:
         schedule = where.but(value=ADAPTIVE, note=f"learning_rate_scheduler is {name}")
         threshold = threshold or where.but(value=SKRL_DEFAULT_KL_THRESHOLD, declared=False)
     elif any(n in name for n in _TORCH_WARMUP):
-        schedule = where.but(value=WARMUP)
+        # LinearLR starts at start_factor (torch's default 1/3) of the LR, OneCycleLR at 1/div_factor
+        # (default 25): a start at or near the peak is judged by LRD003's near_peak, as a list's is.
+        kwargs = agent.get("learning_rate_scheduler_kwargs")
+        given = kwargs.value if kwargs is not None and isinstance(kwargs.value, Mapping) else {}
+        if "OneCycle" in name:
+            divisor = as_float(given.get("div_factor", 25.0)) or 25.0
+            start = 1 / divisor if divisor > 0 else None
+        else:
+            start = as_float(given.get("start_factor", 1 / 3))
+        note = f"learning_rate_scheduler {name} starts at {start:.0%} of the learning_rate" if start else ""
+        schedule = where.but(value=WARMUP, start_fraction=start, note=note)
     elif any(n in name for n in _TORCH_DECAY):
         schedule = where.but(value=NO_WARMUP, note=f"learning_rate_scheduler {name} starts at the full learning_rate")
     else:
         schedule = where.but(value=UNKNOWN)
     models = view.section("models")
     evidence = _architecture_evidence(models) if models is not None else None
+    if evidence is None and models is not None:
+        evidence = _skrl_instantiated(models)
     changes = _architecture(evidence[0], evidence[1], evidence[2]) if evidence else {}
     named = None
     if declared is not None:  # a torch scheduler's class says what it does better than its name's words
@@ -548,6 +560,16 @@ def read_skrl(view: View, record: UnitRecord) -> UnitRecord:
         schedule_name=declared.but(value=named) if named else None,
         warmup=declared.but(value=schedule.value == WARMUP) if declared is not None else None,
     )
+
+
+def _skrl_instantiated(models: View) -> tuple[Setting, str, str] | None:
+    """A model skrl's runner builds from ``network:`` layers: its instantiators make linear,
+    convolutional and flatten layers only, so a network of those is feed-forward."""
+    for role in ("policy", "value"):
+        network = models.get(role, "network")
+        if network is not None and isinstance(network.value, list) and network.value:
+            return network, "mlp", "skrl model instantiator network"
+    return None
 
 
 # --- generic configs -----------------------------------------------------------------

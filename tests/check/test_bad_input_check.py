@@ -59,7 +59,9 @@ CHECK_CASES = [
 def test_check_bad_config(monkeypatch, name, code, line):
     monkeypatch.chdir(BAD / "configs")  # check names files relative to the working directory
     before = contents(BAD / "configs")
-    result = lrdoctor("check", name)
+    result = lrdoctor("check", "--format", "concise", name)
+    full = lrdoctor("check", name).stdout  # the full text points at where parsing stopped; unread has no line
+    assert "^" in full or " LRD013 error not read: " in full
     assert result.exit_code == code
     assert result.stdout.splitlines() == [f"{name}{line}{NOT_CHECKED}"]
     assert result.stderr.splitlines() == ["lrdoctor check: 1 file, 0 units: 1 error, 1 not read"]
