@@ -445,6 +445,10 @@ def read_sample_factory(view: View, record: UnitRecord) -> UnitRecord:
     else:
         schedule = where.but(value=UNKNOWN)
     threshold = view.get("lr_schedule_kl_threshold")
+    given = view.data.get("cli_args")
+    if threshold is not None and isinstance(given, Mapping) and "lr_schedule_kl_threshold" not in given:
+        # a saved config.json holds every default; cli_args holds what the user set
+        threshold = threshold.but(declared=False, note="Sample Factory's default, saved with the config")
     return _with(
         record,
         **changes,

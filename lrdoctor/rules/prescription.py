@@ -224,15 +224,15 @@ def framework_fix(record: UnitRecord, schedule: Schedule, listed: str, summary: 
         )
     if record.format == "sample-factory":
         return None, (
-            f"{summary}; no flag for warmup here: Sample Factory's --lr_schedule is constant, kl_adaptive_minibatch, "
-            "kl_adaptive_epoch or linear_decay, and each starts at the full --learning_rate. In code: set the "
+            f"{summary}; no flag for warmup here: Sample Factory's --lr_schedule is constant, kl_adaptive_minibatch "
+            "or kl_adaptive_epoch (2.x), and each starts at the full --learning_rate. In code: set the "
             f"learner's optimizer LR from Schedule({args}).lr(env_steps) each training iteration"
         )
     if record.format == "skrl":
         return None, (
-            f"{summary}; no YAML name for warmup here: skrl's runner resolves KLAdaptiveLR, which starts at the full "
-            "learning_rate. In code (skrl steps the scheduler once per update): agent_cfg[\"learning_rate_scheduler\"] = "
-            "torch.optim.lr_scheduler.LambdaLR; agent_cfg[\"learning_rate_scheduler_kwargs\"] = "
+            f"{summary}; no YAML name for warmup here: skrl's runner knows KLAdaptiveLR alone by name, and it starts at "
+            "the full learning_rate. In code (skrl steps the scheduler once per update): set the agent's "
+            "learning_rate_scheduler to torch.optim.lr_scheduler.LambdaLR and its learning_rate_scheduler_kwargs to "
             f"{{\"lr_lambda\": Schedule({args}).lambda_lr(steps_per_call=rollouts * num_envs)}}"
         )
     name = FORMAT_NAMES.get(record.format, record.format)
