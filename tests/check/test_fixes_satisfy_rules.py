@@ -18,12 +18,14 @@ import pytest
 from lrdoctor.check import check_paths
 from lrdoctor.check.lint import _unit_problems
 from lrdoctor.configs.formats import read_unit
-from lrdoctor.configs.loaders import Document, load, read_text
+from lrdoctor.configs.compose import read_document
+from lrdoctor.configs.loaders import Document, read_text
 from lrdoctor.configs.split import split_units
 from lrdoctor.rules.options import default_options
 
-CORPUS = Path(__file__).resolve().parents[1] / "check_corpus"
-CONFIGS = sorted(p for p in CORPUS.glob("*/*") if p.suffix in (".yaml", ".yml", ".json", ".toml"))
+TESTS = Path(__file__).resolve().parents[1]
+CONFIGS = sorted(p for folder in ("check_corpus", "library_configs") for p in (TESTS / folder).rglob("*")
+                 if p.suffix in (".yaml", ".yml", ".json", ".toml") and p.name != "VERSIONS.json")
 LR_RULES = ("LRD002", "LRD003")
 # What an honest "no key for warmup here" says, per framework.
 NO_KEY_WORDS = ("no config key for warmup", "no flag for warmup", "no YAML name for warmup",
@@ -34,7 +36,7 @@ NOT_A_WARMUP = re.compile(r"(set|use) (lr_schedule|--lr_schedule|learning_rate_s
 
 
 def units_of(path: Path):
-    document = load(path, read_text(path))
+    document = read_document(path, read_text(path))
     return document, split_units(document)
 
 
