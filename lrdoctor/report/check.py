@@ -73,13 +73,17 @@ def render_text(result: CheckResult, colour: bool = False) -> str:
             style = COLOURS[Severity(finding.severity)]
             location, _, rest = head.partition(f": {finding.code} ")
             head = f"[bold]{escape(location)}[/]: [{style}]{finding.code}[/] {escape(rest)}"
-            excerpt = [f"[blue]{escape(line[:line.index('|') + 1])}[/]{escape(line[line.index('|') + 1:])}"
-                       for line in excerpt[:2]] + ([f"[blue]{escape(excerpt[2][:excerpt[2].index('|') + 1])}[/]"
-                                                    f"[{style}]{escape(excerpt[2][excerpt[2].index('|') + 1:])}[/]"]
-                                                   if excerpt else [])
+            excerpt = [_coloured(line, style if number == 2 else "") for number, line in enumerate(excerpt)]
         blocks.append("\n".join([head, *excerpt]))
     text = "\n\n".join(blocks) + ("\n" if blocks else "")
     return _rich(text) if colour else text
+
+
+def _coloured(line: str, style: str) -> str:
+    """One excerpt line as rich markup: the gutter blue, the rest in ``style`` (the caret's line)."""
+    gutter, bar, rest = line.partition("|")
+    body = f"[{style}]{escape(rest)}[/]" if style else escape(rest)
+    return f"[blue]{escape(gutter + bar)}[/]{body}"
 
 
 def _rich(markup: str) -> str:

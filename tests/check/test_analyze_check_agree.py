@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lrdoctor.configs.formats import read_unit
 from lrdoctor.configs.compose import read_document
+from lrdoctor.configs.formats import read_unit
 from lrdoctor.configs.loaders import read_text
 from lrdoctor.configs.split import split_units
 from lrdoctor.read.metadata import read_metadata

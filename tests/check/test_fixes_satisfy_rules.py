@@ -17,8 +17,8 @@ import pytest
 
 from lrdoctor.check import check_paths
 from lrdoctor.check.lint import _unit_problems
-from lrdoctor.configs.formats import read_unit
 from lrdoctor.configs.compose import read_document
+from lrdoctor.configs.formats import read_unit
 from lrdoctor.configs.loaders import Document, read_text
 from lrdoctor.configs.split import split_units
 from lrdoctor.rules.options import default_options
