@@ -175,7 +175,7 @@ def _load_parent(group: str, option: str, path: Path, state: Composed, level: in
     if _INTERPOLATION in option or _INTERPOLATION in group:
         return f"defaults entry {shown} is chosen at run time (an interpolation): not composed"
     parts = [p for p in f"{group}/{option}".split("/") if p]
-    if any(p in ("..", ".") for p in parts) or option.startswith("/") and not group:
+    if any(p in ("..", ".") for p in parts):
         return f"defaults entry {shown} leaves the config tree: not read"
     if level >= MAX_LEVELS:
         return f"defaults entry {shown}: more than {MAX_LEVELS} levels of defaults"

@@ -76,3 +76,9 @@ def test_a_parent_that_leads_outside_the_searched_directories_is_not_read(tmp_pa
     data, document = composed(far)
     assert "lr" not in data
     assert "link.yaml is not beside this file" in document.extras["not_composed"][0][1]
+
+
+def test_an_absolute_entry_is_looked_up_from_the_directories_above(tmp_path):
+    write(tmp_path, "cfg/base/ppo.yaml", "lr: 1.0e-4\n")
+    child = write(tmp_path, "cfg/train/child.yaml", "defaults:\n  - /base/ppo\n  - _self_\nown: 1\n")
+    assert composed(child)[0] == {"lr": 1.0e-4, "own": 1}
