@@ -140,7 +140,15 @@ def _read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
         return read_sample_factory(view, _with(base, format="sample-factory"))
     if _looks_like_skrl(data):
         return read_skrl(view, _with(base, format="skrl"))
+    if _looks_like_rsl_rl(data):  # Isaac Lab's params/agent.yaml for rsl_rl: the generic keys, rsl_rl's fixes
+        return _with(read_generic(view, base), format="rsl_rl")
     return read_generic(view, base)
+
+
+def _looks_like_rsl_rl(data: Mapping[str, Any]) -> bool:
+    algorithm, policy = data.get("algorithm"), data.get("policy")
+    return (isinstance(algorithm, Mapping) and isinstance(policy, Mapping) and "class_name" in policy
+            and ("num_steps_per_env" in data or "desired_kl" in algorithm))
 
 
 def _with(record: UnitRecord, **changes: Any) -> UnitRecord:

@@ -119,6 +119,7 @@ TOTAL_STEPS_KEY = {
     "sample-factory": "train_for_env_steps",
     "rl_games": "params.config.max_frames",
     "skrl": "trainer.timesteps",
+    "rsl_rl": "max_iterations",
     "generic": "total_timesteps",
 }
 FORMAT_NAMES = {
@@ -128,6 +129,7 @@ FORMAT_NAMES = {
     "sample-factory": "Sample Factory",
     "rl_games": "rl_games",
     "skrl": "skrl",
+    "rsl_rl": "rsl_rl",
     "generic": "this config",
 }
 def config_fix(record: UnitRecord) -> dict[str, Any]:
@@ -234,6 +236,12 @@ def framework_fix(record: UnitRecord, schedule: Schedule, listed: str, summary: 
             "the full learning_rate. In code (skrl steps the scheduler once per update): set the agent's "
             "learning_rate_scheduler to torch.optim.lr_scheduler.LambdaLR and its learning_rate_scheduler_kwargs to "
             f"{{\"lr_lambda\": Schedule({args}).lambda_lr(steps_per_call=rollouts * num_envs)}}"
+        )
+    if record.format == "rsl_rl":
+        return None, (
+            f"{summary}; no config key for warmup here: rsl_rl's algorithm.schedule is adaptive or fixed, and both "
+            "start at the full learning_rate. In code: set the runner's optimizer LR from "
+            f"Schedule({args}).lr(env_steps) each iteration (env_steps = iteration * num_steps_per_env * num_envs)"
         )
     name = FORMAT_NAMES.get(record.format, record.format)
     return None, f"{summary}; {name} has no warmup schedule in its config, so apply it with {code['torch']}"
