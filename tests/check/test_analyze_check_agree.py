@@ -71,3 +71,15 @@ def test_a_hydra_config_beside_a_run_is_composed_as_check_composes_it(tmp_path):
     assert (meta.architecture.kind, record.architecture.value) == ("lstm", "lstm")
     assert meta.config.lr_schedule.value == record.schedule_name.value == "adaptive"
     assert meta.config.lr.value == record.lr.value == 1e-4
+
+
+def test_isaac_labs_saved_agent_config_is_read_alike(tmp_path):
+    """An rsl_rl run directory as Isaac Lab leaves it: params/agent.yaml beside the logs."""
+    run = tmp_path / "anymal_c_rough"
+    shutil.copytree(CORPUS / "composed" / "isaaclab" / "rsl_rl" / "anymal_c_rough", run)
+    meta = read_metadata(run, run)
+    record = checked_unit(run / "params" / "agent.yaml")
+    assert not meta.notes
+    assert meta.architecture.kind == record.architecture.value == "lstm"
+    assert meta.config.lr.value == record.lr.value == 1e-3
+    assert meta.config.lr_schedule.value == record.schedule_name.value == "adaptive"
