@@ -266,6 +266,12 @@ class Finding:
     caused_by: str | None = None
 
 
+def finding_unit(finding: Finding) -> str | None:
+    """The training unit a config finding is about, as every output names it; None for a run's."""
+    name = finding.evidence.get("unit_name") or finding.evidence.get("unit")
+    return str(name) if name else None
+
+
 @dataclass(frozen=True)
 class RunResult:
     """A run and what the rules found in it: the unit reporters and plots consume.

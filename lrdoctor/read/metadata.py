@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from lrdoctor.arch import KINDS, is_recurrent, kind_of, script_kind
+from lrdoctor.configs.compose import read_document
 from lrdoctor.configs.formats import read_unit
-from lrdoctor.configs.loaders import Document, ParseError, Skipped, load, read_text
+from lrdoctor.configs.loaders import Document, ParseError, Skipped, read_text
 from lrdoctor.configs.record import Setting, UnitRecord, as_float
 from lrdoctor.configs.split import split_units
 from lrdoctor.model import Architecture, LRShape, ReadNote, RunConfig, Sourced
@@ -93,7 +94,7 @@ def read_config(path: Path, label: str) -> tuple[Declared | None, ReadNote | Non
     the file as the user can find it (``label`` names it in sources)."""
     where = display(str(path))
     try:
-        return _declared(load(path, read_text(path)), label, has_lines=True), None
+        return _declared(read_document(path, read_text(path)), label, has_lines=True), None
     except Skipped as skipped:
         return None, ReadNote(where, f"config not read: {skipped.reason}")
     except ParseError as error:  # the file, or a value in it over a reading budget (policy_kwargs)

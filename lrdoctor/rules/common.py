@@ -405,5 +405,8 @@ def config_lr_problem(record: UnitRecord, kind: str, why: str) -> Problem:
         "architecture_name": record.architecture_name,
         "architecture_key": record.architecture.key if record.architecture else None,
     }
+    if schedule.origin:
+        evidence["origin"] = schedule.origin
+        why += f" ({schedule.key} inherited from {schedule.origin})"
     return Problem(f"{why}. Fix: {fix['config_text']}", evidence=evidence, fix=fix,
                    line=schedule.line, column=schedule.column)
