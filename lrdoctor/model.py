@@ -181,6 +181,12 @@ class Metrics(MutableMapping[str, "pd.Series"]):
             kept._data[name] = self.points(name) if name in keep else self.extent(name)
         return kept
 
+    def replaced(self, name: str, points: Points) -> Metrics:
+        """These metrics with ``name``'s points replaced (a copy: a Run's metrics are shared)."""
+        copy = Metrics()
+        copy._data = {**self._data, name: (np.asarray(points[0], dtype=np.int64), np.asarray(points[1], dtype=np.float64))}
+        return copy
+
     def __getitem__(self, name: str) -> pd.Series:
         held = self._data[name]
         if isinstance(held, Extent):
