@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from lrdoctor.cli import command
+from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.model import ReadNote, RunResult
@@ -62,7 +62,7 @@ class ArchKind(str, Enum):
 
 @command("analyze")
 def analyze(
-    paths: Annotated[list[Path], typer.Argument(help="Run directories, event files or progress.csv files; searched recursively.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Run directories, event files or progress.csv files; searched recursively.")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format, on stdout or --output.")] = ReportFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout (- is stdout).")] = None,
     fail_on: Annotated[
@@ -125,12 +125,14 @@ def analyze(
     report = Report(results, problems, figures, sweep, verbose)
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
-        text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
+        with to_stdout():
+            text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
     else:
         content = FORMATTERS[format.value](report)
         if output is None:
-            sys.stdout.write(content)
-            sys.stdout.flush()
+            with to_stdout():
+                sys.stdout.write(content)
+                sys.stdout.flush()
         else:
             write_atomic(output, content)
             say(stderr, f"wrote {display(str(output))}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lrdoctor.cli import command
+from lrdoctor.cli import command, to_stdout
 from lrdoctor.exitcode import FailOn
 from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.rules.options import load_options
@@ -24,7 +24,7 @@ class CheckFormat(str, Enum):
 @command("check")
 def check(
     paths: Annotated[
-        list[Path], typer.Argument(help="Config files, or directories searched for *.yaml, *.yml, *.json, *.toml.")
+        list[Path], typer.Argument(metavar="PATH", help="Config files, or directories searched for *.yaml, *.yml, *.json, *.toml.")
     ],
     format: Annotated[
         CheckFormat,
@@ -69,7 +69,8 @@ def check(
     result = check_paths(paths, options)
     rendered = FORMATTERS[format.value](result)
     if output is None:
-        typer.echo(rendered, nl=False)
+        with to_stdout():
+            typer.echo(rendered, nl=False)
     else:
         write_atomic(output, rendered)
     typer.echo(summary_line(result), err=True)
