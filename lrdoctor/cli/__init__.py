@@ -12,9 +12,9 @@ import functools
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import MethodType
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
