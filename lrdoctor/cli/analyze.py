@@ -30,7 +30,7 @@ from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest
-from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text
+from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text, worst_first
 from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
@@ -81,7 +81,7 @@ def analyze(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Read every event file again, ignoring the cache.")] = False,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Draw one figure per run (and a sweep overview) into this directory.")] = None,
     plot_format: Annotated[PlotFormat, typer.Option("--plot-format", help="File format of the figures.")] = PlotFormat.png,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show which tag fed each metric, and the unknown tags.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each finding's evidence, which tag fed each metric, and the unknown tags.")] = False,
 ) -> None:
     """Diagnose runs: KL over target, LR shape, entropy, collapse; and prescribe the schedule."""
     options = load_options(
@@ -112,7 +112,7 @@ def analyze(
         raise InputError(ingest.nothing_read(paths))
     # A run reached through a link lives outside the paths named; nothing goes into it either.
     refuse_inside([output, plots], [run.path for run in ingested.runs])
-    results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
+    results = worst_first(engine.analyze(ingested.runs, options, ingested.keys))
 
     figures, sweep = {}, None
     if plots is not None:

@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from lrdoctor.model import Finding, Points, ReadNote, RunResult, Severity
+from lrdoctor.model import VERDICTS, Finding, Points, ReadNote, RunResult, Severity
 from lrdoctor.schedule import Schedule
-from lrdoctor.words import format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps, number
 
 _MAX_LISTED = 6
 _MAX_WORD = 32
@@ -78,6 +78,19 @@ def peak(points: Points | None) -> Peak | None:
         return None
     position = int(np.argmax(np.where(finite, values, -np.inf)))
     return Peak(float(values[position]), int(steps[position]))
+
+
+def worst_first(results: Iterable[RunResult]) -> tuple[RunResult, ...]:
+    """Runs in the order every output lists them: by verdict, worst first (collapsed,
+    unstable, at risk, ok, unchecked, as ``VERDICTS``), then by their findings (errors,
+    then warnings), then by name; the run to look at is always on top, in the table, the
+    sections, the JSON and the sweep figure."""
+
+    def order(result: RunResult) -> tuple:
+        severities = [Severity(f.severity).rank for f in checked_findings(result)]
+        return (VERDICTS.index(result.verdict), -max(severities, default=-1), -len(severities), result.run.name)
+
+    return tuple(sorted(results, key=order))
 
 
 def cause_first(findings: Sequence[Finding]) -> list[tuple[int, Finding]]:
@@ -200,16 +213,16 @@ def evidence_items(evidence: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def evidence_text(key: str, value: Any) -> str:
-    """One evidence value as people read it: steps in K/M, numbers to 4 digits, NaN as nan."""
+    """One evidence value as people read it: steps in K/M, numbers to 3 digits (``number``), NaN as nan."""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, float, np.integer, np.floating)):
-        number = float(value)
-        if _is_step(key) and math.isfinite(number) and number == int(number):
-            return format_steps(int(number))
-        if "lr" in key.split("_") and math.isfinite(number) and number > 0:
-            return format_lr(number)
-        return f"{number:.4g}"
+        figure = float(value)
+        if _is_step(key) and math.isfinite(figure) and figure == int(figure):
+            return format_steps(int(figure))
+        if "lr" in key.split("_") and math.isfinite(figure) and figure > 0:
+            return format_lr(figure)
+        return number(value)
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={evidence_text(str(k), v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
