@@ -16,19 +16,14 @@ from typing import Annotated, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.text import Text
 
 from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
-from lrdoctor.model import ReadNote, RunResult
+from lrdoctor.model import ReadNote, Run, RunResult
 from lrdoctor.read import ingest
 from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text, worst_first
 from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
@@ -96,30 +91,31 @@ def analyze(
     refuse_inside([output, plots], reading)  # said before anything is read
     stderr = Console(stderr=True)
 
-    with progress_bar(stderr) as on_progress:
+    with progress_bar(stderr) as stage:
         ingested = ingest.load(
             paths,
             tag_overrides=tag_overrides,
             arch=arch.value if arch else None,
             jobs=jobs,
             use_cache=not no_cache and cache_outside(reading, stderr),
-            on_progress=on_progress,
+            on_progress=stage("reading runs"),
         )
-    problems = tuple(ingested.problems)
-    for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
-        say(stderr, problem_line(note))
-    if not ingested.runs:  # each read problem was said above
-        raise InputError(ingest.nothing_read(paths))
-    # A run reached through a link lives outside the paths named; nothing goes into it either.
-    refuse_inside([output, plots], [run.path for run in ingested.runs])
-    results = worst_first(engine.analyze(ingested.runs, options, ingested.keys))
+        problems = tuple(ingested.problems)
+        for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
+            say(stderr, problem_line(note))
+        if not ingested.runs:  # each read problem was said above
+            raise InputError(ingest.nothing_read(paths))
+        # A run reached through a link lives outside the paths named; nothing goes into it either.
+        refuse_inside([output, plots], [run.path for run in ingested.runs])
+        results = worst_first(judge(ingested.runs, options, ingested.keys, stage("judging runs")))
 
-    figures, sweep = {}, None
+        figures, sweep = {}, None
+        if plots is not None:
+            drawn, sweep_path = draw_figures(results, plots, plot_format.value, stage("drawing figures"))
+            base = output.parent if output is not None else Path.cwd()
+            figures = {run_path: link(path, base) for run_path, path in drawn.items()}
+            sweep = link(sweep_path, base) if sweep_path else None
     if plots is not None:
-        drawn, sweep_path = draw_figures(results, plots, plot_format.value)
-        base = output.parent if output is not None else Path.cwd()
-        figures = {run_path: link(path, base) for run_path, path in drawn.items()}
-        sweep = link(sweep_path, base) if sweep_path else None
         say(stderr, f"figures: {plots}")
 
     report = Report(results, problems, figures, sweep, verbose)
@@ -173,30 +169,61 @@ def problem_line(note: ReadNote) -> str:
     return f"lrdoctor: read problem: {where}: {note.message}"
 
 
+Progress = Callable[[int, int], None]
+
+
 @contextmanager
-def progress_bar(console: Console) -> Iterator[Callable[[int, int], None] | None]:
-    """A bar on stderr while runs are read; none when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
+def progress_bar(console: Console) -> Iterator[Callable[[str], Progress | None]]:
+    """One bar on stderr over the stages of a sweep: ``stage("reading runs")`` returns the
+    ``on_progress(done, total)`` that stage reports through (ingest's contract, whoever calls
+    it: a local pool or a distributed executor). None, and no bar, when stderr is not a
+    terminal: a pipe, a CI log and ``--format json > file`` get nothing but their lines."""
+    if not console.file.isatty():  # not rich's is_terminal, which FORCE_COLOR turns on in CI logs
+        yield lambda description: None
         return
-    columns = (TextColumn("reading runs"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("read", total=None)
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with RichProgress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
 
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def stage(description: str) -> Progress:
+            progress.reset(task, description=description, total=None)
 
-        yield advance
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return advance
+
+        yield stage
 
 
-def draw_figures(results: Sequence[RunResult], directory: Path, extension: str) -> tuple[dict[str, Path], Path | None]:
+def judge(runs: Sequence[Run], options, keys: Sequence[str | None], on_progress: Progress | None) -> list[RunResult]:
+    """The rules over every run, one at a time so the bar can follow (the engine caches each)."""
+    keys = list(keys) + [None] * (len(runs) - len(keys))
+    results = []
+    for done, (run, key) in enumerate(zip(runs, keys), start=1):
+        results.extend(engine.analyze([run], options, [key]))
+        if on_progress:
+            on_progress(done, len(runs))
+    return results
+
+
+def draw_figures(
+    results: Sequence[RunResult], directory: Path, extension: str, on_progress: Progress | None = None
+) -> tuple[dict[str, Path], Path | None]:
     """One figure per run (keyed by run path) into ``directory``, never beside the runs;
     and a sweep overview when there are several runs."""
     from lrdoctor.report import figures  # matplotlib only when figures are asked for
 
     names = figure_file_names((r.run.name for r in results), extension)
-    drawn = {str(result.run.path): figures.draw_run(result, directory / name) for result, name in zip(results, names)}
+    total = len(results) + (len(results) > 1)
+    drawn = {}
+    for done, (result, name) in enumerate(zip(results, names), start=1):
+        drawn[str(result.run.path)] = figures.draw_run(result, directory / name)
+        if on_progress:
+            on_progress(done, total)
     sweep = figures.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}") if len(results) > 1 else None
+    if on_progress:
+        on_progress(total, total)
     return drawn, sweep
 
 
