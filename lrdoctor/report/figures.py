@@ -218,10 +218,10 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
 
         gap = _lr_panel(axes[0], run, schedule, end)
         _kl_panel(axes[1], run, schedule, end, kl_threshold, onset)
-        _trend_panel(axes[2], run, "entropy", "Entropy (+H)", "entropy")
+        _trend_panel(axes[2], run, "entropy", "Entropy (+H)", "entropy", judged_change(result, "entropy"))
         if outcome:
             title = "Episode return" if outcome == "episode_return" else "Success rate"
-            _trend_panel(axes[3], run, outcome, title, "return")
+            _trend_panel(axes[3], run, outcome, title, "return", judged_change(result, outcome))
         if onset is not None:
             for ax in axes:
                 if ax.get_label() != "kl":
@@ -348,7 +348,7 @@ def _kl_panel(
     ax.set_title(f"Approx KL{_source_text(run, 'kl')}")
     threshold = math.inf if judged_by is None else judged_by
     top = 0.0 if judged_by is None else threshold * 1.6
-    margin = [] if judged_by is None else [(threshold, f"threshold {threshold:g}", BLACK)]
+    margin = [] if judged_by is None else [(threshold, f"threshold {number(threshold)}", BLACK)]
     if schedule is not None:
         # The schedule's expected band, drawn only below the threshold the run was judged by: a
         # band reaching over the line would call "expected" what the report calls over the limit.
@@ -384,7 +384,7 @@ def _kl_panel(
                 gid="kl-peak", zorder=6, clip_on=False,
             )
             over_by = f"\n({_over_threshold(values[peak] / threshold)})" if threshold > 0 else ""
-            margin.append((float(values[peak]), f"peak {values[peak]:.3g}{over_by}", VERMILLION))
+            margin.append((float(values[peak]), f"peak {number(values[peak])}{over_by}", VERMILLION))
         margin.append((float(values[-1]) if not capped else top, "KL", BLUE))
     _mark_nonfinite(ax, run, "kl")
     bottom = min(0.0, float(np.min(kl[1]))) if kl is not None else 0.0
@@ -416,13 +416,27 @@ def _crossing(ax: Axes, step: float, threshold: float) -> None:
     ax.plot([step, step], [0, threshold], color=VERMILLION, lw=1.0, ls=":", gid="kl-first-crossing", zorder=5,
             transform=ax.transData)
     ax.text(
-        step, 0.03, f" first > {threshold:g} at {_step_text(step)}", transform=ax.get_xaxis_transform(),
+        step, 0.03, f" first > {number(threshold)} at {_step_text(step)}", transform=ax.get_xaxis_transform(),
         ha="left", va="bottom", color=VERMILLION, fontsize=9, gid="kl-first-crossing-label", zorder=7,
         bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5},
     )
 
 
-def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> None:
+def judged_change(result: RunResult, metric: str) -> tuple[float, float] | None:
+    """The early and late values a rule judged the metric by (LRD004's windows), so the figure's
+    "↑ 1.44 → 1.71" is the report's, not a rolling median's first and last points."""
+    for finding in result.findings:
+        evidence = finding.evidence
+        if metric == "entropy" and "early_entropy" in evidence and "late_entropy" in evidence:
+            return float(evidence["early_entropy"]), float(evidence["late_entropy"])
+        if evidence.get("outcome_metric") == metric and "outcome_early" in evidence and "outcome_late" in evidence:
+            return float(evidence["outcome_early"]), float(evidence["outcome_late"])
+    return None
+
+
+def _trend_panel(
+    ax: Axes, run: Run, metric: str, title: str, label: str, change: tuple[float, float] | None = None
+) -> None:
     ax.set_label(label)
     ax.set_title(f"{title}{_source_text(run, metric)}")
     series = _finite_series(run, metric)
@@ -438,7 +452,8 @@ def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> Non
             _plot_series(ax, steps, values, color=SKY, lw=0.8, alpha=0.55, gid=metric, zorder=2)
             xs, ys = _envelope_mean(steps, trend)
             ax.plot(xs, ys, color=BLUE, lw=2.0, gid=f"{metric}-trend", zorder=3)
-            _margin_labels(ax, [(float(trend[-1]), _change_text(trend), BLUE)])
+            start, end = change if change is not None else (float(trend[0]), float(trend[-1]))
+            _margin_labels(ax, [(float(trend[-1]), _change_text(start, end), BLUE)])
         if metric == "success_rate":
             ax.set_ylim(-0.03, 1.03)
     _mark_nonfinite(ax, run, metric)
@@ -880,10 +895,9 @@ def _rolling_median(values: np.ndarray) -> np.ndarray | None:
     return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
-def _change_text(trend: np.ndarray) -> str:
-    start, end = float(trend[0]), float(trend[-1])
+def _change_text(start: float, end: float) -> str:
     arrow = "↑" if end > start else "↓" if end < start else "→"
-    return f"{arrow} {start:.3g} → {end:.3g}"
+    return f"{arrow} {number(start)} → {number(end)}"
 
 
 def _mark_nonfinite(ax: Axes, run: Run, metric: str) -> None:
@@ -919,7 +933,7 @@ def _mark_off_scale(ax: Axes, steps: np.ndarray, values: np.ndarray, top: float)
     )
     peak = int(np.argmax(values))
     ax.text(
-        float(steps[peak]), 0.93, f"max {values[peak]:.3g} ", transform=ax.get_xaxis_transform(),
+        float(steps[peak]), 0.93, f"max {number(values[peak])} ", transform=ax.get_xaxis_transform(),
         color=VERMILLION, fontsize=9, ha="right", va="top", gid="off-scale-label",
     )
 
@@ -1042,7 +1056,7 @@ def _source_text(run: Run, metric: str) -> str:
 
 def _step_text(step: float) -> str:
     """A step for a label: three significant digits are enough to find it on the axis."""
-    return format_steps(float(f"{step:.3g}")) if step else "0"
+    return format_steps(step) if step else "0"
 
 
 def _words(text: str, limit: int) -> str:
