@@ -118,7 +118,8 @@ def analyze(
     if plots is not None:
         say(stderr, f"figures: {plots}")
 
-    report = Report(results, problems, figures, sweep, verbose)
+    log_files = {str(run.path): tuple(map(str, files)) for run, files in zip(ingested.runs, ingested.log_files)}
+    report = Report(results, problems, figures, sweep, verbose, log_files)
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
         with to_stdout():

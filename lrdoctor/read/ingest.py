@@ -46,6 +46,8 @@ class Ingested:
     problems: list[ReadNote]
     # Per run, what its metrics were read from (see ``run_key``); None when not cached.
     keys: tuple[str | None, ...] = ()
+    # Per run, the log files it was read from (event files in write order, then progress.csv).
+    log_files: tuple[tuple[Path, ...], ...] = ()
 
 
 def load_runs(
@@ -112,13 +114,15 @@ def load(
         prune(cache_limit, in_use_since=started)
     runs: list[Run] = []
     run_keys: list[str | None] = []
-    for outcome, key in zip(outcomes, keys):
+    log_files: list[tuple[Path, ...]] = []
+    for outcome, key, run in zip(outcomes, keys, found):
         if isinstance(outcome, Run):
             runs.append(outcome)
             run_keys.append(key)
+            log_files.append((*run.event_files, *((run.progress_csv,) if run.progress_csv else ())))
         else:
             problems.append(outcome)
-    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys))
+    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys), log_files=tuple(log_files))
 
 
 def _once_each(found: list[FoundRun]) -> list[FoundRun]:

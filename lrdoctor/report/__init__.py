@@ -39,6 +39,8 @@ class Report:
     figures: Mapping[str, str] = field(default_factory=dict)
     sweep_figure: str | None = None
     verbose: bool = False
+    # a run's path -> the log files it was read from (``Ingested.log_files``), for SARIF locations
+    log_files: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def figure_of(self, result: RunResult) -> str | None:
         return self.figures.get(str(result.run.path))
@@ -276,12 +278,43 @@ def figure_file_names(run_names: Iterable[str], extension: str) -> list[str]:
 from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
 
 
+# Findings about what a run's config declared: located at the config line that declared it.
+CONFIG_FINDINGS = ("LRD002", "LRD003", "LRD011")
+_SOURCE_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?: |$)")
+
+
+def finding_file(result: RunResult, finding: Finding, log_files: Sequence[str]) -> tuple[str, int | None]:
+    """The file a run's finding points at, and its line: the config line that set the LR for the
+    config findings (when a config said it), else the run's last log file, which holds the steps
+    the finding is about; the run's directory only when neither is known."""
+    run = result.run
+    declared = run.config.lr_schedule or run.config.lr
+    match = _SOURCE_LINE.match(declared.source) if declared is not None else None
+    if finding.code in CONFIG_FINDINGS and match:
+        return str(beside(run.path, match["file"])), int(match["line"])
+    if log_files:
+        return str(log_files[-1]), None
+    return str(run.path), None
+
+
+def beside(run_path: str | Path, source_file: str) -> Path:
+    """A config file named as a source says (relative to the argument the run was found under,
+    e.g. "graph_free/config.json" for run "runs/graph_free") as a path: the directories it
+    shares with the run's path are the run's."""
+    run_parts, parts = Path(run_path).parts, Path(source_file).parts
+    shared = max((k for k in range(len(parts)) if run_parts[len(run_parts) - k :] == parts[:k]), default=0)
+    return Path(*run_parts[: len(run_parts) - shared], *parts) if run_parts or parts else Path(".")
+
+
 def _sarif(report: Report) -> str:
     # SARIF describes findings only; runs, figures and read problems have no place in it.
     cwd = Path.cwd()
-    return sarif.render_located(
-        [(finding, sarif.run_location(result.run.path, cwd)) for result in report.results for finding in result.findings]
-    )
+    located = []
+    for result in report.results:
+        for finding in result.findings:
+            path, line = finding_file(result, finding, report.log_files.get(str(result.run.path), ()))
+            located.append((finding, sarif.run_location(path, cwd), line))
+    return sarif.render_located(located)
 
 
 FORMATTERS: dict[str, Formatter] = {
