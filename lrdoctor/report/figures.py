@@ -163,11 +163,12 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
             if logged is not None:
                 _plot_series(lr_ax, *logged, color=BLUE, lw=2.0, gid="logged-lr", zorder=4)
                 values.append(logged[1])
-                margin.append((logged[1][-1], f"logged {format_lr(logged[1][-1])}", BLUE))
+                margin.append((logged[1][-1], f"logged, peak\n{format_lr(float(np.max(logged[1])))}", BLUE))
             else:
                 _not_logged(lr_ax, _absent(run, "lr", "logged LR"))
-        # Above the curves: room for the phase labels, and with a run for the start-gap label too.
-        _set_log_limits(lr_ax, np.concatenate(values), headroom=15.0 if logged is None else 40.0)
+        # Above the curves: room for the phase labels (two lines), and with a run for the
+        # start-gap label, which goes under the logged line when it finds no room over it.
+        _set_log_limits(lr_ax, np.concatenate(values), headroom=15.0 if logged is None else 20.0)
         _steps_axis(kl_ax, end, run.step_axis if run is not None else None)
         _label_phases(lr_ax, schedule, end)
         gap = _start_gap(lr_ax, schedule, *logged) if logged is not None else None
@@ -193,10 +194,26 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
                     (phase.start_step + phase.end_step) / 2, 0.96, _band_text(phase.kl_band),
                     transform=kl_ax.get_xaxis_transform(), ha="center", va="top", fontsize=9, color=INK,
                 )
+        if run is not None:
+            threshold, source = _run_threshold(run)
+            kl_ax.axhline(threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
+            top = max(top, threshold)
+            _margin_labels(kl_ax, [(threshold, f"threshold {number(threshold)}\n({source})", BLACK)])
         kl_ax.set_ylim(0, top * 1.45)
         kl_ax.set_ylabel("approx KL")
         _place_clear(fig, [gap])
         return fig
+
+
+def _run_threshold(run: Run) -> tuple[float, str]:
+    """The KL limit a run is judged by without other options: its config's target_kl, else the
+    default of kl-exceeded (``analyze`` draws the one its rules used, carried by the finding)."""
+    from lrdoctor import rules
+
+    declared = run.config.target_kl
+    if declared is not None and isinstance(declared.value, (int, float)) and declared.value > 0:
+        return float(declared.value), "the run's target_kl"
+    return float(rules.get("LRD001").OPTIONS["threshold"]), "default"
 
 
 # --- one run -------------------------------------------------------------------------

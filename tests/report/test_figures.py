@@ -439,3 +439,14 @@ def test_importing_lrdoctor_and_its_cli_does_not_import_matplotlib():
     code = "import sys, lrdoctor, lrdoctor.cli; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_schedule_with_a_run_shows_its_threshold_and_wastes_no_decade():
+    run = synthetic_collapse().run
+    fig = plots.schedule_figure(Schedule(3e-4, 20_000_000), run=run)
+    kl, lr = panel(fig, "kl"), panel(fig, "lr")
+    _, ys = one(kl, "kl-threshold").get_data()
+    assert set(np.asarray(ys, dtype=float)) == {0.02}  # no target_kl in this run: the rule's default
+    assert any(t.get_text().startswith("threshold 0.02") for t in artists(kl, "margin-label"))
+    assert lr.get_ylim()[1] <= 20 * 3e-4  # room for the labels, not a decade of nothing
+    assert artists(lr, "start-gap-label")  # and the start-gap label still finds its place
