@@ -234,7 +234,7 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
         _steps_axis(axes[-1], end, run.step_axis)  # first: placements below depend on the step range
 
         gap = _lr_panel(axes[0], run, schedule, end)
-        _kl_panel(axes[1], run, schedule, end, kl_threshold, onset)
+        crossing = _kl_panel(axes[1], run, schedule, end, kl_threshold, onset)
         _trend_panel(axes[2], run, "entropy", "Entropy (+H)", "entropy", judged_change(result, "entropy"))
         if outcome:
             title = "Episode return" if outcome == "episode_return" else "Success rate"
@@ -243,7 +243,7 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
             for ax in axes:
                 if ax.get_label() != "kl":
                     ax.axvline(onset.step, color=VERMILLION, lw=1.0, alpha=0.6, gid="collapse-onset-guide", zorder=1)
-        _place_clear(fig, [gap])
+        _place_clear(fig, [gap, crossing])
         return fig
 
 
@@ -342,10 +342,12 @@ def _place_one(ax: Axes, label: Annotation, spots, curves: list[Line2D]) -> None
     others = [t.get_window_extent(renderer) for t in ax.texts if t is not label and t.get_text()]
     points = [line.get_transform().transform(np.column_stack(line.get_data())) for line in curves]
     points = np.concatenate(points) if points else np.empty((0, 2))
-    for xy, offset, va in spots:
+    for xy, offset, va, *ha in spots:
         label.xy = xy
         label.set_position(offset)
         label.set_verticalalignment(va)
+        if ha:
+            label.set_horizontalalignment(ha[0])
         box = label.get_window_extent(renderer).padded(3)
         inside = panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1
         on_curve = (
@@ -358,13 +360,14 @@ def _place_one(ax: Axes, label: Annotation, spots, curves: list[Line2D]) -> None
 
 def _kl_panel(
     ax: Axes, run: Run, schedule: Schedule | None, end: float, judged_by: float | None, onset: Finding | None
-) -> None:
+) -> Placement | None:
     """The KL against the threshold the run was judged by; without one (the KL rule did not run)
     no line is drawn and nothing is marked as over."""
     ax.set_label("kl")
     ax.set_title(f"Approx KL{_source_text(run, 'kl')}")
     threshold = math.inf if judged_by is None else judged_by
     top = 0.0 if judged_by is None else threshold * 1.6
+    crossing = None
     margin = [] if judged_by is None else [(threshold, f"threshold {number(threshold)}", BLACK)]
     if schedule is not None:
         # The schedule's expected band, drawn only below the threshold the run was judged by: a
@@ -394,7 +397,7 @@ def _kl_panel(
         top = max(top, _robust_top(values, judged_by if judged_by is not None else 0.0) * 1.32)
         capped = values[peak] > top
         if over.any():
-            _crossing(ax, float(steps[np.argmax(over)]), threshold)
+            crossing = _crossing(ax, float(steps[np.argmax(over)]), threshold)
         if values[peak] > threshold and not capped:
             ax.plot(
                 [steps[peak]], [values[peak]], ls="none", marker="o", ms=10, mfc="none", mec=VERMILLION, mew=1.8,
@@ -426,17 +429,24 @@ def _kl_panel(
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
         )
     _margin_labels(ax, margin)
+    return crossing
 
 
-def _crossing(ax: Axes, step: float, threshold: float) -> None:
-    """Where KL first went over the threshold, read off the step axis: a drop line and its step."""
+def _crossing(ax: Axes, step: float, threshold: float) -> Placement:
+    """Where KL first went over the threshold, read off the step axis: a drop line and its step.
+    Returns the label still to be placed, at the foot of the line, right or left of it, where
+    it covers no KL point (on the real CartPole run a label box hid the KL under it)."""
     ax.plot([step, step], [0, threshold], color=VERMILLION, lw=1.0, ls=":", gid="kl-first-crossing", zorder=5,
             transform=ax.transData)
-    ax.text(
-        step, 0.03, f" first > {number(threshold)} at {_step_text(step)}", transform=ax.get_xaxis_transform(),
-        ha="left", va="bottom", color=VERMILLION, fontsize=9, gid="kl-first-crossing-label", zorder=7,
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5},
+    label = ax.annotate(
+        f"first > {number(threshold)} at {_step_text(step)}", xy=(step, 0), xytext=(3, 2),
+        textcoords="offset points", ha="left", va="bottom", color=VERMILLION, fontsize=9,
+        gid="kl-first-crossing-label", zorder=7,
     )
+    spots = []
+    for y in (0.0, threshold * 0.5, threshold):
+        spots += [((step, y), (3, 2), "bottom", "left"), ((step, y), (-3, 2), "bottom", "right")]
+    return label, spots, [line for line in ax.lines if line.get_gid() in ("kl", "kl-exceedances")]
 
 
 def judged_change(result: RunResult, metric: str) -> tuple[float, float] | None:
@@ -1057,7 +1067,7 @@ def _architecture_text(run: Run) -> str:
         if own_name(arch.kind, arch.name):
             what += f" “{own_name(arch.kind, arch.name)}”"
         what += ", recurrent" if arch.recurrent else ""
-    source = _short(arch.source, 70)
+    source = _words(arch.source, 70)
     library = f" · {run.library}" if run.library else ""
     return f"{what} (from {source}){library}"
 
