@@ -106,9 +106,8 @@ def write_run(out: Path, seed: int) -> Path:
 def draw(logs: Path, figure: Path) -> str:
     """What ``lrdoctor analyze LOGS --plots DIR`` draws as its sweep overview, without the per-run figures."""
     from lrdoctor.read import ingest
-    from lrdoctor.report import figures, worst_first
+    from lrdoctor.report import Report, figures, worst_first
     from lrdoctor.report.text import totals
-    from lrdoctor.report import Report
     from lrdoctor.rules import engine
     from lrdoctor.rules.options import load_options
 

@@ -274,9 +274,7 @@ def figure_file_names(run_names: Iterable[str], extension: str) -> list[str]:
     return names
 
 
-# Formatters register here; imported last because they use the helpers above.
-from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
-
+# --- SARIF locations ----------------------------------------------------------------
 
 # Findings about what a run's config declared: located at the config line that declared it.
 CONFIG_FINDINGS = ("LRD002", "LRD003", "LRD011")
@@ -304,6 +302,10 @@ def beside(run_path: str | Path, source_file: str) -> Path:
     run_parts, parts = Path(run_path).parts, Path(source_file).parts
     shared = max((k for k in range(len(parts)) if run_parts[len(run_parts) - k :] == parts[:k]), default=0)
     return Path(*run_parts[: len(run_parts) - shared], *parts) if run_parts or parts else Path(".")
+
+
+# Formatters register here; imported last because they use the helpers above.
+from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
 
 
 def _sarif(report: Report) -> str:

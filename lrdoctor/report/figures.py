@@ -206,14 +206,13 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
 
 
 def _run_threshold(run: Run) -> tuple[float, str]:
-    """The KL limit a run is judged by without other options: its config's target_kl, else the
-    default of kl-exceeded (``analyze`` draws the one its rules used, carried by the finding)."""
-    from lrdoctor import rules
+    """The KL limit kl-exceeded judges a run by with its default options: the config's target_kl,
+    else its threshold (``analyze`` draws the one its rules used, carried by the finding)."""
+    from lrdoctor.rules.kl_exceeded import CODE, threshold_for
+    from lrdoctor.rules.options import default_options
 
-    declared = run.config.target_kl
-    if declared is not None and isinstance(declared.value, (int, float)) and declared.value > 0:
-        return float(declared.value), "the run's target_kl"
-    return float(rules.get("LRD001").OPTIONS["threshold"]), "default"
+    value, source = threshold_for(run, default_options().rule_options[CODE])
+    return value, "the run's target_kl" if source.startswith("target_kl") else source
 
 
 # --- one run -------------------------------------------------------------------------
