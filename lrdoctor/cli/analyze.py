@@ -7,6 +7,7 @@ read problems and the one-line summary go to stderr, so
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from rich.text import Text
 from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
-from lrdoctor.model import ReadNote, Run, RunResult
+from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest
 from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text, worst_first
 from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
@@ -57,7 +58,7 @@ class ArchKind(str, Enum):
 
 @command("analyze")
 def analyze(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Run directories, event files or progress.csv files; searched recursively.")],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Run directories, event files or progress.csv files, local or URLs (s3://, gs://, az://); searched recursively.")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format, on stdout or --output.")] = ReportFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout (- is stdout).")] = None,
     fail_on: Annotated[
@@ -77,6 +78,8 @@ def analyze(
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Draw one figure per run (and a sweep overview) into this directory.")] = None,
     plot_format: Annotated[PlotFormat, typer.Option("--plot-format", help="File format of the figures.")] = PlotFormat.png,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each finding's evidence, which tag fed each metric, and the unknown tags.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help="Read the runs on this Dask scheduler's workers, e.g. tcp://head:8786.")] = None,
+    cluster: Annotated[Optional[int], typer.Option("--cluster", min=1, metavar="N", help="Read the runs on a local Dask cluster of N worker processes.")] = None,
 ) -> None:
     """Diagnose runs: KL over target, LR shape, entropy, collapse; and prescribe the schedule."""
     options = load_options(
@@ -87,18 +90,24 @@ def analyze(
     )
     tag_overrides = assignments(tags or [], "--tag", "METRIC=TAG")
     output = output_file(output)
-    reading = [*paths, *([Path(options.source)] if options.source else [])]
+    if scheduler is not None and cluster is not None:
+        raise InputError("--scheduler and --cluster: give one of them")
+    local_paths = [Path(path) for path in paths if not ingest.remote.is_remote(path)]
+    reading = [*local_paths, *([Path(options.source)] if options.source else [])]
     refuse_inside([output, plots], reading)  # said before anything is read
     stderr = Console(stderr=True)
 
-    with progress_bar(stderr) as stage:
+    with distributed(scheduler, cluster) as executor, progress_bar(stderr) as stage:
         ingested = ingest.load(
-            paths,
+            [path if ingest.remote.is_remote(path) else Path(path) for path in paths],
             tag_overrides=tag_overrides,
             arch=arch.value if arch else None,
             jobs=jobs,
             use_cache=not no_cache and cache_outside(reading, stderr),
-            on_progress=stage("reading runs"),
+            on_progress=stage("reading, judging"),
+            executor=executor,
+            # judged where each run is read; only figures need every point back here
+            judge=functools.partial(engine.judged, options=options, keep_points=plots is not None),
         )
         problems = tuple(ingested.problems)
         for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
@@ -106,8 +115,8 @@ def analyze(
         if not ingested.runs:  # each read problem was said above
             raise InputError(ingest.nothing_read(paths))
         # A run reached through a link lives outside the paths named; nothing goes into it either.
-        refuse_inside([output, plots], [run.path for run in ingested.runs])
-        results = worst_first(judge(ingested.runs, options, ingested.keys, stage("judging runs")))
+        refuse_inside([output, plots], [run.path for run in ingested.runs if isinstance(run.path, Path)])
+        results = worst_first(ingested.results)
 
         figures, sweep = {}, None
         if plots is not None:
@@ -135,6 +144,18 @@ def analyze(
             say(stderr, f"wrote {display(str(output))}")
         say(stderr, text.totals(report))
     raise typer.Exit(exit_code(report.findings, options.fail_on))
+
+
+@contextmanager
+def distributed(scheduler: str | None, workers: int | None) -> Iterator[Callable | None]:
+    """The cluster executor asked for, if any (Dask is imported only then)."""
+    if scheduler is None and workers is None:
+        yield None
+        return
+    from lrdoctor.read import cluster
+
+    with cluster.executor(scheduler, workers) as executor:
+        yield executor
 
 
 def assignments(items: Sequence[str], flag: str, shape: str) -> dict[str, str]:
@@ -195,17 +216,6 @@ def progress_bar(console: Console) -> Iterator[Callable[[str], Progress | None]]
             return advance
 
         yield stage
-
-
-def judge(runs: Sequence[Run], options, keys: Sequence[str | None], on_progress: Progress | None) -> list[RunResult]:
-    """The rules over every run, one at a time so the bar can follow (the engine caches each)."""
-    keys = list(keys) + [None] * (len(runs) - len(keys))
-    results = []
-    for done, (run, key) in enumerate(zip(runs, keys), start=1):
-        results.extend(engine.analyze([run], options, [key]))
-        if on_progress:
-            on_progress(done, len(runs))
-    return results
 
 
 def draw_figures(

@@ -25,6 +25,14 @@ from lrdoctor.read.normalise import Normalised, normalise
 from lrdoctor.read.tags import TagRule
 from lrdoctor.words import display
 
+# How a run's own record of its config is named in sources, by the reader that read it.
+SOURCE_CONFIG_LABELS = {
+    "wandb": "W&B config:",
+    "tune": "result.json config:",
+    "mlflow-sqlite": "MLflow params:",
+    "mlflow-files": "MLflow params:",
+}
+
 
 @dataclass(frozen=True)
 class Logged:
@@ -90,7 +98,9 @@ def described_run(
     """The Run, with its metadata read beside it (``arch`` overriding the architecture)
     unless ``metadata`` is given."""
     if metadata is None:
-        metadata = read_metadata(found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch)
+        label = SOURCE_CONFIG_LABELS.get(found.source.kind) if found.source else None
+        metadata = read_metadata(found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch,
+                                 hparams_label=label)
     normalised = run.normalised
     return Run(
         name=found.name,
@@ -103,5 +113,6 @@ def described_run(
         config=metadata.config,
         lr_shape=run.lr_shape,
         unknown_tags=normalised.unknown_tags,
-        notes=run.notes + normalised.notes + metadata.notes,
+        # discovery's notes are not cached with the metrics: the other record may come or go
+        notes=found.notes + run.notes + normalised.notes + metadata.notes,
     )

@@ -13,10 +13,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from lrdoctor.errors import InputError, UnreadableFile
-from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run
+from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run, RunResult
+from lrdoctor.read import remote
 from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
     cached_run,
@@ -27,12 +28,21 @@ from lrdoctor.read.cache import (
     read_events,
     store_run,
 )
-from lrdoctor.read.discover import FoundRun, discover
+from lrdoctor.read.discover import FoundRun, Source, discover
+from lrdoctor.read.mlflow import read_file_store_run, read_sqlite_run
 from lrdoctor.read.normalise import merge_files, merge_notes
+from lrdoctor.read.rllib_result import read_result_json
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
+from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
+Judge = Callable[[Run, "str | None"], RunResult]
+# How tasks are run elsewhere (``read.cluster``): given the task function and the tasks, it
+# yields (task index, result) as each finishes, in any order; the result is the exception
+# of a task that failed for good (its worker lost twice, say).
+Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | RunResult | ReadNote | BaseException"]]]
+LOOKED_FOR = "events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs"
 # More reader processes than this only contend for the cores and the memory: a --jobs of
 # thousands on a sweep of thousands must not start thousands of processes.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
@@ -46,8 +56,10 @@ class Ingested:
     problems: list[ReadNote]
     # Per run, what its metrics were read from (see ``run_key``); None when not cached.
     keys: tuple[str | None, ...] = ()
+    # Per run, what ``load(judge=...)`` made of it where it was read; empty without a judge.
+    results: tuple[RunResult, ...] = ()
     # Per run, the log files it was read from (event files in write order, then progress.csv).
-    log_files: tuple[tuple[Path, ...], ...] = ()
+    log_files: tuple[tuple[str, ...], ...] = ()
 
 
 def load_runs(
@@ -73,7 +85,7 @@ def load_runs(
 def nothing_read(paths: PathArg | Sequence[PathArg]) -> str:
     """What is said when no run at all could be read under ``paths``."""
     where = ", ".join(display(str(p)) for p in _as_list(paths))
-    return f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)"
+    return f"no readable run under {where} (looked for {LOOKED_FOR})"
 
 
 def load(
@@ -84,55 +96,85 @@ def load(
     jobs: int = 1,
     use_cache: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
+    judge: Judge | None = None,
 ) -> Ingested:
     """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
-    A missing path is still an InputError (a usage mistake, not a bad run)."""
+    A missing path is still an InputError (a usage mistake, not a bad run). Paths may be
+    URLs (``s3://...``, ``read.remote``); ``executor`` runs the reads elsewhere (a cluster).
+
+    ``judge(run, key)`` (a picklable function, e.g. a partial of ``rules.engine.judged``), when
+    given, is called on each run where it was read, in its worker process, and what it returns
+    comes back instead of the run: the rules run in parallel with the reading, and a result can
+    be smaller than the run it judged (``Ingested.results``)."""
     overrides = checked_overrides(tag_overrides)
-    found: list[FoundRun] = []
+    found: list[FoundRun | remote.RemoteRun] = []
     problems: list[ReadNote] = []
     for path in _as_list(paths):
         try:
-            discovery = discover(Path(path))
+            if remote.is_remote(path):
+                runs, noted = remote.discover(str(path))
+            else:
+                discovery = discover(Path(path))
+                runs, noted = discovery.runs, discovery.problems
         except FileNotFoundError:
             raise InputError(f"no such file or directory: {display(str(path))}") from None
-        found.extend(discovery.runs)
-        problems.extend(discovery.problems)
+        found.extend(runs)
+        problems.extend(noted)
     found = _once_each(found)
 
     cache_limit = max_bytes() if use_cache else None  # a bad LRDOCTOR_CACHE_MAX_MB is said before reading
     started = time.time_ns()  # what is used from here on is this analysis's, and never pruned
     # Unchanged runs come whole from the cache, here: workers are started only for the rest.
     keys = [run_key(run, overrides) if use_cache else None for run in found]
-    outcomes: list[Run | ReadNote | None] = [
+    outcomes: list[Run | RunResult | ReadNote | None] = [
         _from_cache(run, key, arch) if key is not None else None for run, key in zip(found, keys)
     ]
+    if judge is not None:
+        outcomes = [judge(outcome, key) if isinstance(outcome, Run) else outcome for outcome, key in zip(outcomes, keys)]
     missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
-    tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
-    for index, outcome in zip(missing, _map(tasks, jobs, on_progress)):
+    tasks = [(found[index], overrides, arch, use_cache, keys[index], judge) for index in missing]
+    for index, outcome in zip(missing, _map(tasks, jobs, on_progress, executor)):
         outcomes[index] = outcome
     if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
         prune(cache_limit, in_use_since=started)
     runs: list[Run] = []
     run_keys: list[str | None] = []
-    log_files: list[tuple[Path, ...]] = []
+    results: list[RunResult] = []
+    log_files: list[tuple[str, ...]] = []
     for outcome, key, run in zip(outcomes, keys, found):
+        if isinstance(outcome, RunResult):
+            results.append(outcome)
+            outcome = outcome.run
         if isinstance(outcome, Run):
             runs.append(outcome)
             run_keys.append(key)
-            log_files.append((*run.event_files, *((run.progress_csv,) if run.progress_csv else ())))
+            log_files.append(log_files_of(run))
         else:
             problems.append(outcome)
-    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys), log_files=tuple(log_files))
+    return Ingested(
+        runs=runs, problems=problems, keys=tuple(run_keys), results=tuple(results), log_files=tuple(log_files)
+    )
 
 
-def _once_each(found: list[FoundRun]) -> list[FoundRun]:
+def log_files_of(run: FoundRun | remote.RemoteRun) -> tuple[str, ...]:
+    """The files a run was read from, as reports name them: paths, or URLs in object storage."""
+    files = (*run.event_files, *((run.progress_csv,) if run.progress_csv else ()))
+    if isinstance(run, remote.RemoteRun):
+        return tuple(f"{run.url}/{item.key}" for item in files)
+    return tuple(str(item) for item in files)
+
+
+def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remote.RemoteRun]:
     """Each run once, however many of the arguments reach it (``analyze sweep sweep/run1``,
     or two links to one directory): a run counted twice would skew the sweep's summary."""
     seen: set[tuple] = set()
     unique = []
     for run in found:
-        files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
-        key = tuple(os.path.realpath(f) for f in files)
+        if isinstance(run, remote.RemoteRun):
+            key = remote.listed_files(run)
+        else:
+            key = (*(os.path.realpath(f) for f in run.files), run.source.run_id if run.source else "")
         if key not in seen:
             seen.add(key)
             unique.append(run)
@@ -153,11 +195,22 @@ def checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule,
     return override_rules(tag_overrides)
 
 
-def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None) -> list[Run | ReadNote]:
-    """Read every run, in parallel processes when ``jobs`` > 1; results keep discovery order."""
+def _map(
+    tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None, executor: Executor | None = None
+) -> list[Run | RunResult | ReadNote]:
+    """Read every run, by ``executor`` when given, else in parallel processes when ``jobs``
+    > 1; results keep discovery order, and progress is told as each finishes."""
     total = len(tasks)
-    results: list[Run | ReadNote | None] = [None] * total
-    if jobs > 1 and total > 1:
+    results: list[Run | RunResult | ReadNote | None] = [None] * total
+    if executor is not None and tasks:
+        for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
+            if isinstance(result, BaseException):
+                why = f"unreadable run: its task failed twice: {type(result).__name__}: {result}"
+                result = ReadNote(display(str(tasks[index][0].path)), why)
+            results[index] = result
+            if on_progress:
+                on_progress(done, total)
+    elif jobs > 1 and total > 1:
         # imported here: a sweep that comes whole from the cache starts no workers
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -176,20 +229,26 @@ def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None)
 
 
 def load_run(
-    found: FoundRun,
+    found: FoundRun | remote.RemoteRun,
     overrides: tuple[TagRule, ...] = (),
     arch: str | None = None,
     use_cache: bool = True,
     key: str | None = None,
-) -> Run | ReadNote:
+    judge: Judge | None = None,
+) -> Run | RunResult | ReadNote:
     """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
-    With ``key`` (from ``run_key``), the normalised metrics are stored under it."""
+    With ``key`` (from ``run_key``), the normalised metrics are stored under it; with ``judge``,
+    what it makes of the run is returned instead (see ``load``)."""
     try:
-        return _load_run(found, overrides, arch, use_cache, key)
+        if isinstance(found, remote.RemoteRun):  # its objects staged where this task runs
+            run = remote.load_run(found, load_run, overrides, arch, key)
+        else:
+            run = _load_run(found, overrides, arch, use_cache, key)
     except UnreadableFile as error:
         return ReadNote(display(str(found.path)), f"unreadable run: {error}")
     except Exception as error:  # one broken run must not end a sweep: it is reported instead
         return ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")
+    return judge(run, key) if judge is not None and isinstance(run, Run) else run
 
 
 def _load_run(
@@ -201,22 +260,57 @@ def _load_run(
         if not opened:
             reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in logged.notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
+    elif found.source is not None:
+        logged = read_source(found.source, want)
     else:
         from lrdoctor.read import (
             progress_csv,  # pandas, only for runs that have no event files
         )
 
-        scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
-        logged = Logged(scalars, all_tags, notes=tuple(notes), library="sb3")
+        scalars, all_tags, notes, library = progress_csv.read_progress_csv(found.progress_csv, want)
+        logged = Logged(scalars, all_tags, notes=tuple(notes), library=library)
     keep = functools.partial(store_run, key) if key is not None else None
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
 
 
-def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
+def read_source(source: Source, want) -> Logged:
+    """A run recorded by W&B, Tune or MLflow, as the same Logged an event file gives: its
+    scalars (merged as a run's files are: in step order, a repeated step keeping the value
+    written last, a later file winning from its first step, all said), every key, its config
+    (W&B's config, Tune's result config, MLflow's params, in ``hparams``, which feeds the
+    metadata as the hparams plugin's values do)."""
+    library = None
+    if source.kind == "wandb":  # one file, or one per directory of a resumed run, in write order
+        per_file, keys, config, notes = [], set(), {}, []
+        for path in source.files:
+            data = read_wandb_file(path, want)
+            scalars, file_keys, step_key, file_notes = wandb_scalars(data, want, display(str(path)))
+            if step_key is None and data.rows:
+                file_notes.append(ReadNote(display(str(path)), "history rows without any step key: not placed"))
+            per_file.append(scalars)
+            keys |= file_keys
+            config.update(data.config)
+            notes += [*data.notes, *file_notes]
+    elif source.kind == "tune":
+        scalars, keys, notes, config = read_result_json(source.path, want)
+        per_file, library = [scalars], "rllib"
+    else:
+        run = (read_sqlite_run(source.path, source.run_id, want) if source.kind == "mlflow-sqlite"
+               else read_file_store_run(source.path, want))
+        per_file, keys, notes, config = [run.scalars], run.keys, run.notes, run.params
+    names = [display(str(path)) for path in source.files] if source.kind == "wandb" else [display(str(source.path))]
+    notes = [*notes, *merge_notes(per_file, names)]
+    return Logged(merge_files(per_file), keys, hparams=config, notes=tuple(notes), library=library)
+
+
+def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) -> str | None:
     """What a run's metrics are a function of: its files as they are now (path, and each
     file's ``identity``: device, inode, size, mtime and ctime) and the tag mapping; None
     when a file cannot be looked at (the run is then read as usual)."""
-    files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
+    if isinstance(found, remote.RemoteRun):  # the store's identity of each object, not a local mtime
+        parts = remote.cache_parts(found)
+        return None if parts is None else entry_key("remote run", *parts, _override_parts(overrides))
+    files = list(found.files)
     try:
         stats = [os.stat(path) for path in files]
     except OSError:
@@ -226,14 +320,23 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
         str(found.path),
         str(found.root),
         [[os.fsdecode(path), *identity(stat)] for path, stat in zip(files, stats)],
-        [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides],
+        _override_parts(overrides),
+        [found.source.kind, found.source.run_id] if found.source else None,
     )
 
 
-def _from_cache(found: FoundRun, key: str, arch: str | None) -> Run | None:
+def _override_parts(overrides: tuple[TagRule, ...]) -> list:
+    return [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides]
+
+
+def _from_cache(found: FoundRun | remote.RemoteRun, key: str, arch: str | None) -> Run | None:
     """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
     stored = cached_run(key)
-    return described_run(found, stored, arch=arch) if stored is not None else None
+    if stored is None:
+        return None
+    if isinstance(found, remote.RemoteRun):
+        return remote.described(found, stored, described_run, arch=arch)
+    return described_run(found, stored, arch=arch)
 
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Logged, int]:

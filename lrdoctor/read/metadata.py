@@ -1,8 +1,9 @@
 """What a run declared about itself: its architecture and its LR configuration, each with a source.
 
 Sources, nearest first: config files in the run directory and the directories above
-it (up to the path the user gave), the hparams plugin, CleanRL's "hyperparameters"
-text table; for the architecture only, then names (directory names, e.g.
+it (up to the path the user gave), the hparams plugin (or, for a run read from W&B,
+MLflow or Tune's result.json, the config that record keeps: W&B's config, MLflow's
+params, the results' ``config``), CleanRL's "hyperparameters" text table; for the architecture only, then names (directory names, e.g.
 ``RecurrentPPO_1`` or CleanRL's ``env__ppo_atari_lstm__seed__time``) and ``--arch``,
 which overrides everything. A value found nowhere stays unknown: a guess from a name
 says so in its source, and gives the architecture no name.
@@ -98,9 +99,11 @@ def read_config(path: Path, label: str) -> tuple[Declared | None, ReadNote | Non
         return None, ReadNote(where, f"malformed config at line {error.line}, column {error.column}: {error.message}")
 
 
-def hparams_source(hparams: Mapping[str, object], run: str = "") -> Declared | None:
-    """The hparams plugin's values (SB3's HParam, Tune's TBX logger, add_hparams); keys may be
-    flattened with '/'. ``run`` is the run's directory as sources name it ("" for the argument)."""
+def hparams_source(hparams: Mapping[str, object], run: str = "", what: str = "hparams plugin:") -> Declared | None:
+    """The hparams plugin's values (SB3's HParam, Tune's TBX logger, add_hparams), or a run's
+    config as its own record keeps it (``what`` names which: W&B's config, MLflow's params);
+    keys may be flattened with '/'. ``run`` is the run's directory as sources name it ("" for
+    the argument)."""
     nested: dict[str, Any] = {}
     for key, value in hparams.items():
         *parents, leaf = str(key).split("/")
@@ -111,7 +114,7 @@ def hparams_source(hparams: Mapping[str, object], run: str = "") -> Declared | N
                 break
         else:
             holder.setdefault(leaf, _coerce(value))
-    return _declared(_mapping_document(nested), _in_run(run, "hparams plugin:"), has_lines=False)
+    return _declared(_mapping_document(nested), _in_run(run, what), has_lines=False)
 
 
 _TABLE_ROW = re.compile(r"^\s*\|(?P<key>[^|]*)\|(?P<value>.*)\|\s*$")
@@ -271,8 +274,10 @@ def read_metadata(
     hparams: Mapping[str, object] | None = None,
     texts: Mapping[str, str] | None = None,
     arch_override: str | None = None,
+    hparams_label: str | None = None,
 ) -> Metadata:
-    """Architecture and declared configuration of one run, with the notes of unreadable configs."""
+    """Architecture and declared configuration of one run, with the notes of unreadable configs.
+    ``hparams_label`` names where ``hparams`` came from when not the hparams plugin."""
     sources: list[Declared] = []
     notes: list[ReadNote] = []
     for path in config_files(run_dir, root):
@@ -282,7 +287,7 @@ def read_metadata(
         if note is not None:
             notes.append(note)
     run = _run_label(run_dir, root)
-    logged = [hparams_source(hparams, run)] if hparams else []
+    logged = [hparams_source(hparams, run, hparams_label or "hparams plugin:")] if hparams else []
     # tensorboardX and torch store add_text("hyperparameters") under "hyperparameters/text_summary"
     for tag, text in (texts or {}).items():
         if tag.split("/")[0] == "hyperparameters" and text:

@@ -30,6 +30,15 @@ Checked against the libraries' own sources:
   ``Loss/surrogate``, ``Train/mean_reward``; no KL is logged; step = learning iteration.
 - TorchRL sota-implementations: ``train/<loss key>`` at collected frames; ``kl_approx`` is
   ``mean(prev_log_prob - log_prob)`` (k1); ``loss_entropy`` is ``-entropy_coef * H``.
+- PufferLib 3 (``pufferl.py``, W&B or Neptune only, no TensorBoard): ``wandb.log(logs,
+  step=agent_steps)`` with ``learning_rate`` read back from ``optimizer.param_groups[0]``,
+  ``losses/approx_kl`` = mean((r - 1) - log r) (k3), ``losses/old_approx_kl`` (k1),
+  ``losses/entropy`` = mean entropy (+H), ``losses/clipfrac``, ``losses/value_loss``,
+  ``losses/policy_loss``, ``losses/explained_variance``, and the env's own stats as
+  ``environment/<stat>`` (the Ocean envs' ``Log`` struct: ``episode_return``, ``score``,
+  ``perf``; the return is preferred, the score is the env's own unnormalised measure);
+  step = ``agent_steps``. PufferLib 1-2 (``clean_pufferl.py``) logged the LR and the step as
+  ``0verview/learning_rate`` and ``0verview/agent_steps`` -- a zero, not an O, to sort first.
 - npp-rl's enhanced TensorBoard callback mirrors SB3's values under other names
   (``loss/entropy`` <- ``train/entropy_loss``, so it is -H too).
 """
@@ -123,6 +132,21 @@ LIBRARIES: tuple[Library, ...] = (
             *_rules("policy_loss", "losses/policy_loss"),
             *_rules("explained_variance", "losses/explained_variance"),
             *_rules("episode_return", "charts/episodic_return"),
+        ),
+    ),
+    Library(
+        "pufferlib",
+        "agent steps",
+        (
+            *_rules("lr", "learning_rate", "0verview/learning_rate"),
+            *_rules("kl", "losses/approx_kl", estimator="k3"),
+            *_rules("kl", "losses/old_approx_kl", estimator="k1"),
+            *_rules("entropy", "losses/entropy"),
+            *_rules("clip_fraction", "losses/clipfrac"),
+            *_rules("value_loss", "losses/value_loss"),
+            *_rules("policy_loss", "losses/policy_loss"),
+            *_rules("explained_variance", "losses/explained_variance"),
+            *_rules("episode_return", "environment/episode_return", "environment/score"),
         ),
     ),
     Library(

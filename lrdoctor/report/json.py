@@ -59,15 +59,15 @@ def run_entry(result: RunResult, report: Report) -> dict[str, Any]:
 
 
 def metric_entry(run, metric: str) -> dict[str, Any]:
-    steps, _ = run.metrics.points(metric)
+    extent = run.metrics.extent(metric)
     source = run.sources.get(metric)
     return {
         "tag": source.tag if source else None,
         "negated": source.negated if source else False,
         "estimator": source.estimator if source else None,
-        "points": len(steps),
-        "first_step": int(steps.min()) if len(steps) else None,
-        "last_step": int(steps.max()) if len(steps) else None,
+        "points": extent.count,
+        "first_step": extent.first_step,
+        "last_step": extent.last_step,
     }
 
 

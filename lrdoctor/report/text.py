@@ -257,15 +257,15 @@ def metric_table(result: RunResult) -> RenderableType:
     for header in ("metric", "tag", "sign", "KL estimator", "points", "steps"):
         table.add_column(header)
     for metric in run.metrics:
-        steps, _ = run.metrics.points(metric)
+        extent = run.metrics.extent(metric)
         source = run.sources.get(metric)
-        span = f"{format_steps(steps.min())} → {format_steps(steps.max())}" if len(steps) else ""
+        span = f"{format_steps(extent.first_step)} → {format_steps(extent.last_step)}" if extent.count else ""
         table.add_row(
             Text(metric),
             Text(display(source.tag) if source else "?"),
             Text("negated (−H logged)" if source and source.negated else "as logged"),
             Text((source.estimator if source else None) or ""),
-            Text(str(len(steps))),
+            Text(str(extent.count)),
             Text(span),
         )
     # tag names are written by whoever wrote the logs: escaped like file names
