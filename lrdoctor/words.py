@@ -12,6 +12,7 @@ architecture live here too, so every rule and output spells them alike.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from typing import TYPE_CHECKING
@@ -74,12 +75,32 @@ def figure_text(text: str) -> str:
     return display(text).replace("$", "\\$")
 
 
+SIGNIFICANT = 3  # digits of every number a person reads; JSON keeps the exact values
+
+
+def number(value: float) -> str:
+    """A measured value as every output shows it, to 3 significant digits: 0.0334, 0.0673,
+    1.44, 236, 23600; ``nan`` and ``inf`` as such. The text, Markdown, the figures and the
+    views derived from JSON all print through here, so they agree to the digit."""
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    rounded = float(f"{value:.{SIGNIFICANT}g}")
+    if 1e3 <= abs(rounded) < 1e6:  # 23600, not 2.36e+04
+        return f"{rounded:.0f}"
+    return f"{rounded:.{SIGNIFICANT}g}"
+
+
 def format_steps(steps: float) -> str:
-    """Render a step count compactly: 500K, 2.5M, 20M, 1.2B."""
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(steps) >= scale:
-            return f"{steps / scale:.4g}{suffix}"
-    return f"{steps:.4g}"
+    """A step count to 3 significant digits: 500K, 1.9M, 23.6K, 20M, 1.2B. Rounded before its
+    unit is chosen, so 999,999 reads 1M, not 1e+03K."""
+    if not math.isfinite(steps):
+        return str(steps)
+    rounded = float(f"{steps:.{SIGNIFICANT}g}")
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(rounded) >= scale:
+            return f"{rounded / scale:.{SIGNIFICANT}g}{suffix}"
+    return f"{rounded:.{SIGNIFICANT}g}"
 
 
 def format_lr(lr: float) -> str:

@@ -1,8 +1,9 @@
 """The command line: parses options and wires the stages; no logic lives here.
 
 Every command is registered below through ``command``, which turns an
-``InputError``, an ``OSError``, a closed stdout, an interrupt and any unexpected
-exception into one line on stderr and exit code 2 (``--debug`` adds the traceback).
+``InputError``, an ``OSError``, an interrupt and any unexpected exception into one
+line on stderr and exit code 2 (``--debug`` adds the traceback). A usage error is one
+line and exit 2 as well (``Group``); a closed stdout (``| head``) is silent.
 """
 
 from __future__ import annotations
@@ -11,26 +12,87 @@ import functools
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import MethodType
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.29 carries its own click
+from typer.core import TyperCommand, TyperGroup
 
 from lrdoctor.errors import InputError
 from lrdoctor.version import VERSION
 from lrdoctor.words import display
 
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a program stopped by Ctrl-C
+USAGE = 2
+
+
+def value_hint(param, ctx) -> str | None:
+    """What an option takes, in the help, as a user types it: ``PATH``, ``INTEGER``, the
+    choices ``text|json``, nothing for a flag; never typer's Python types (``<list[Path]>``, ``<bool>``)."""
+    if param.metavar is not None:  # an argument's metavar is already its name in the help
+        return None if param.param_type_name == "argument" else param.metavar
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return None
+    shown = type(param).display_type(param, ctx).strip("<>")
+    shown = shown.removeprefix("list[").removesuffix("]")
+    return {"bool": None, "int range": "INTEGER", "int": "INTEGER", "float": "NUMBER", "str": "TEXT"}.get(
+        shown, shown.upper() if shown in ("path", "file", "directory") else shown
+    )
+
+
+def plain_types(command, ctx) -> None:
+    for param in command.get_params(ctx):
+        param.display_type_rich = MethodType(value_hint, param)
+
+
+class Command(TyperCommand):
+    """A command whose help names values as a user types them (``value_hint``)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        plain_types(self, ctx)
+        super().format_help(ctx, formatter)
+
+
+class Group(TyperGroup):
+    """The root command: help as in ``Command``, and a usage error as ONE line and exit 2,
+    ``lrdoctor: error: Missing argument 'PATH...'. (lrdoctor analyze --help)``, like ruff's
+    or git's, instead of typer's five-line box."""
+
+    def format_help(self, ctx, formatter) -> None:
+        plain_types(self, ctx)
+        super().format_help(ctx, formatter)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError:
+            sys.exit(USAGE)  # the help was printed as the error was made
+        except ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" ({ctx.command_path} --help)" if ctx is not None else ""
+            typer.echo(f"lrdoctor: error: {display(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("lrdoctor: interrupted", err=True)
+            sys.exit(INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     name="lrdoctor",
+    cls=Group,
     help="Diagnose PPO runs that collapse from a too-high learning rate, and prescribe the fix.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
 
 _state = {"debug": False}
-BROKEN_PIPE = "output closed before the report was written (broken pipe)"
-INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a program stopped by Ctrl-C
 
 
 def _show_version(asked: bool) -> None:
@@ -55,11 +117,26 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def stdout_gone() -> typer.Exit:
-    """The reader of stdout went away (``| head``): nothing more can be shown there, and
-    nothing may complain about it again when stdout is flushed; the caller raises the Exit(2)."""
+def silence_stdout() -> None:
+    """The reader of stdout went away (``lrdoctor ... | head``): it asked for no more, so
+    nothing more is shown there and nothing complains, now or when stdout is flushed."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return fail(BROKEN_PIPE)
+
+
+@contextmanager
+def to_stdout() -> Iterator[None]:
+    """Around printing a verdict on stdout: a closed pipe ends the printing silently and the
+    command goes on to exit with the code its findings give. ``lrdoctor check . | head`` in
+    CI must still fail the job on an error, so a closed pipe is never exit 0 for a gate.
+    (rich's Console answers a closed stdout with SystemExit(1), after silencing it.)"""
+    try:
+        yield
+    except BrokenPipeError:
+        silence_stdout()
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            raise
+        silence_stdout()
 
 
 def command(name: str):
@@ -73,7 +150,9 @@ def command(name: str):
             except (typer.Exit, typer.Abort, typer.TyperException):
                 raise  # exit codes and usage errors typer already reports
             except BrokenPipeError:
-                raise stdout_gone() from None
+                # a command without a verdict (rules, plot-schedule) whose reader left: it was done
+                silence_stdout()
+                raise typer.Exit(0) from None
             except KeyboardInterrupt:
                 # Ctrl-C or a cancelled CI job: neither findings (1) nor bad input (2), but 130, the
                 # shell's 128 + SIGINT; reports are written atomically, so nothing is half-written.
@@ -84,13 +163,14 @@ def command(name: str):
                 # "findings"; lrdoctor itself only ends through typer.Exit.
                 if exc.code in (0, None):
                     raise
-                raise fail(BROKEN_PIPE) from None
+                silence_stdout()
+                raise typer.Exit(0) from None
             except Exception as exc:  # noqa: BLE001 -- the one place every error becomes one line
                 if _state["debug"]:
                     traceback.print_exc()
                 raise fail(error_line(exc)) from None
 
-        app.command(name)(guarded)
+        app.command(name, cls=Command)(guarded)
         return func
 
     return register
@@ -128,8 +208,8 @@ def main() -> None:
         code = 1
     try:
         sys.stdout.flush()
-    except BrokenPipeError:  # the reader left before the last of the report was flushed
-        code = stdout_gone().exit_code
+    except BrokenPipeError:  # the reader left before the last of the report was flushed: the code stands
+        silence_stdout()
     sys.stderr.flush()
     os._exit(code)
 

@@ -17,22 +17,17 @@ from typing import Annotated, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 from rich.text import Text
 
-from lrdoctor.cli import command
+from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.insight.sweep import MIN_RUNS, Insight, sweep_insight
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest
-from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, text
+from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, text, worst_first
 from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
@@ -64,7 +59,7 @@ class ArchKind(str, Enum):
 
 @command("analyze")
 def analyze(
-    paths: Annotated[list[str], typer.Argument(help="Run directories, event files or progress.csv files, local or URLs (s3://, gs://, az://); searched recursively.")],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Run directories, event files or progress.csv files, local or URLs (s3://, gs://, az://); searched recursively.")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format, on stdout or --output.")] = ReportFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout (- is stdout).")] = None,
     fail_on: Annotated[
@@ -83,7 +78,7 @@ def analyze(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Read every event file again, ignoring the cache.")] = False,
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Draw one figure per run (and a sweep overview) into this directory.")] = None,
     plot_format: Annotated[PlotFormat, typer.Option("--plot-format", help="File format of the figures.")] = PlotFormat.png,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show which tag fed each metric, and the unknown tags.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each finding's evidence, which tag fed each metric, and the unknown tags.")] = False,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help="Read the runs on this Dask scheduler's workers, e.g. tcp://head:8786.")] = None,
     cluster: Annotated[Optional[int], typer.Option("--cluster", min=1, metavar="N", help="Read the runs on a local Dask cluster of N worker processes.")] = None,
 ) -> None:
@@ -103,45 +98,51 @@ def analyze(
     refuse_inside([output, plots], reading)  # said before anything is read
     stderr = Console(stderr=True)
 
-    with distributed(scheduler, cluster) as executor, progress_bar(stderr) as on_progress:
+    with distributed(scheduler, cluster) as executor, progress_bar(stderr) as stage:
         ingested = ingest.load(
             [path if ingest.remote.is_remote(path) else Path(path) for path in paths],
             tag_overrides=tag_overrides,
             arch=arch.value if arch else None,
             jobs=jobs,
             use_cache=not no_cache and cache_outside(reading, stderr),
-            on_progress=on_progress,
+            on_progress=stage("reading, judging"),
             executor=executor,
             # judged where each run is read; only figures need every point back here
             judge=functools.partial(engine.judged, options=options, keep_points=plots is not None),
         )
-    problems = tuple(ingested.problems)
-    for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
-        say(stderr, problem_line(note))
-    if not ingested.runs:  # each read problem was said above
-        raise InputError(ingest.nothing_read(paths))
-    # A run reached through a link lives outside the paths named; nothing goes into it either.
-    refuse_inside([output, plots], [run.path for run in ingested.runs if isinstance(run.path, Path)])
-    results = ingested.results
+        problems = tuple(ingested.problems)
+        for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
+            say(stderr, problem_line(note))
+        if not ingested.runs:  # each read problem was said above
+            raise InputError(ingest.nothing_read(paths))
+        # A run reached through a link lives outside the paths named; nothing goes into it either.
+        refuse_inside([output, plots], [run.path for run in ingested.runs if isinstance(run.path, Path)])
+        results = worst_first(ingested.results)
 
-    figures, sweep = {}, None
+        figures, sweep = {}, None
+        if plots is not None:
+            drawn, sweep_path = draw_figures(results, plots, plot_format.value, stage("drawing figures"))
+            base = output.parent if output is not None else Path.cwd()
+            figures = {run_path: link(path, base) for run_path, path in drawn.items()}
+            sweep = link(sweep_path, base) if sweep_path else None
     if plots is not None:
-        drawn, sweep_path = draw_figures(results, plots, plot_format.value)
-        base = output.parent if output is not None else Path.cwd()
-        figures = {run_path: link(path, base) for run_path, path in drawn.items()}
-        sweep = link(sweep_path, base) if sweep_path else None
         say(stderr, f"figures: {plots}")
 
     insight, insight_figure = insight_of(results, plots, plot_format.value, output)
-    report = Report(results, problems, figures, sweep, verbose, insight=insight, insight_figure=insight_figure)
+    log_files = {str(run.path): tuple(map(str, files)) for run, files in zip(ingested.runs, ingested.log_files)}
+    report = Report(
+        results, problems, figures, sweep, verbose, log_files=log_files, insight=insight, insight_figure=insight_figure
+    )
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
-        text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
+        with to_stdout():
+            text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
     else:
         content = FORMATTERS[format.value](report)
         if output is None:
-            sys.stdout.write(content)
-            sys.stdout.flush()
+            with to_stdout():
+                sys.stdout.write(content)
+                sys.stdout.flush()
         else:
             write_atomic(output, content)
             say(stderr, f"wrote {display(str(output))}")
@@ -194,30 +195,50 @@ def problem_line(note: ReadNote) -> str:
     return f"lrdoctor: read problem: {where}: {note.message}"
 
 
+Progress = Callable[[int, int], None]
+
+
 @contextmanager
-def progress_bar(console: Console) -> Iterator[Callable[[int, int], None] | None]:
-    """A bar on stderr while runs are read; none when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        yield None
+def progress_bar(console: Console) -> Iterator[Callable[[str], Progress | None]]:
+    """One bar on stderr over the stages of a sweep: ``stage("reading runs")`` returns the
+    ``on_progress(done, total)`` that stage reports through (ingest's contract, whoever calls
+    it: a local pool or a distributed executor). None, and no bar, when stderr is not a
+    terminal: a pipe, a CI log and ``--format json > file`` get nothing but their lines."""
+    if not console.file.isatty():  # not rich's is_terminal, which FORCE_COLOR turns on in CI logs
+        yield lambda description: None
         return
-    columns = (TextColumn("reading runs"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("read", total=None)
+    columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with RichProgress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("", total=None)
 
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def stage(description: str) -> Progress:
+            progress.reset(task, description=description, total=None)
 
-        yield advance
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return advance
+
+        yield stage
 
 
-def draw_figures(results: Sequence[RunResult], directory: Path, extension: str) -> tuple[dict[str, Path], Path | None]:
+def draw_figures(
+    results: Sequence[RunResult], directory: Path, extension: str, on_progress: Progress | None = None
+) -> tuple[dict[str, Path], Path | None]:
     """One figure per run (keyed by run path) into ``directory``, never beside the runs;
     and a sweep overview when there are several runs."""
     from lrdoctor.report import figures  # matplotlib only when figures are asked for
 
     names = figure_file_names((r.run.name for r in results), extension)
-    drawn = {str(result.run.path): figures.draw_run(result, directory / name) for result, name in zip(results, names)}
+    total = len(results) + (len(results) > 1)
+    drawn = {}
+    for done, (result, name) in enumerate(zip(results, names), start=1):
+        drawn[str(result.run.path)] = figures.draw_run(result, directory / name)
+        if on_progress:
+            on_progress(done, total)
     sweep = figures.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}") if len(results) > 1 else None
+    if on_progress:
+        on_progress(total, total)
     return drawn, sweep
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lrdoctor.cli import command
+from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn
 from lrdoctor.report.write import output_file, refuse_inside, write_atomic
@@ -29,7 +29,7 @@ class CheckFormat(str, Enum):
 @command("check")
 def check(
     paths: Annotated[
-        list[Path], typer.Argument(help="Config files, or directories searched for *.yaml, *.yml, *.json, *.toml.")
+        list[Path], typer.Argument(metavar="PATH", help="Config files, or directories searched for *.yaml, *.yml, *.json, *.toml.")
     ],
     format: Annotated[
         CheckFormat,
@@ -102,7 +102,8 @@ def check(
     else:
         rendered = FORMATTERS[format.value](result)
     if output is None:
-        typer.echo(rendered, nl=False)
+        with to_stdout():
+            typer.echo(rendered, nl=False)
     else:
         write_atomic(output, rendered)
     typer.echo(summary_line(result) + (f" ({in_baseline} more in the baseline)" if in_baseline else ""), err=True)

@@ -7,6 +7,7 @@ options), so what this prints never drifts from what the rules do.
 from __future__ import annotations
 
 import inspect
+import re
 from types import ModuleType
 from typing import Annotated, Any, Optional
 
@@ -25,7 +26,7 @@ SEVERITY_STYLE = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 @command("rules")
 def rules(
-    rule: Annotated[Optional[str], typer.Argument(help="A rule's code or slug (LRD001, kl-exceeded) to explain it.")] = None,
+    rule: Annotated[Optional[str], typer.Argument(metavar="RULE", help="A rule's code or slug (LRD001, kl-exceeded) to explain it.")] = None,
 ) -> None:
     """List every rule with its code, severity and options; or explain one."""
     console = Console()
@@ -75,7 +76,8 @@ def rule_help(module: ModuleType) -> list[Any]:
     """The rule's own documentation, then its defaults as a table."""
     header = Text.assemble((f"{module.CODE} {module.SLUG}", "bold"), "  default severity ", severity_text(module))
     header.append(f"  scope {module.SCOPE}")
-    parts: list[Any] = [header, Text(""), Text(inspect.cleandoc(module.__doc__ or "").strip())]
+    body = inspect.cleandoc(module.__doc__ or "").partition("\n")[2]
+    parts: list[Any] = [header, Text(""), Text(summary(module)), Text(""), *doc_text(body)]
     if module.OPTIONS:
         options = Table(title="options", title_justify="left")
         options.add_column("option")
@@ -89,6 +91,66 @@ def rule_help(module: ModuleType) -> list[Any]:
             )
         parts += [Text(""), options]
     return parts
+
+
+_LITERAL = re.compile(r"``(.+?)``")
+
+
+def doc_text(doc: str) -> list[Any]:
+    """A rule's docstring (reStructuredText, as its module is written) as a terminal shows
+    prose: paragraphs and list items re-wrapped at the width, ````name```` as a bold name,
+    ``Example::`` blocks kept line for line."""
+    parts: list[Any] = []
+    paragraph: list[str] = []
+    literal = False
+
+    def flush() -> None:
+        if paragraph:
+            parts.append(prose(" ".join(paragraph)))
+            paragraph.clear()
+
+    for line in inspect.cleandoc(doc).splitlines():
+        if literal and (not line.strip() or line[:1].isspace()):
+            parts.append(Text(line, style="cyan", no_wrap=True))
+            continue
+        literal = False
+        stripped = line.strip()
+        if not stripped:
+            flush()
+            parts.append(Text(""))
+            continue
+        item = paragraph[:1] and paragraph[0].startswith("- ")
+        continues = paragraph and not stripped.startswith("- ") and (line[:1].isspace() or not item)
+        if not continues:
+            flush()
+        paragraph.append(stripped)
+        if stripped.endswith("::"):
+            paragraph[-1] = stripped[:-1]
+            flush()
+            literal = True
+    flush()
+    while parts and isinstance(parts[-1], Text) and not parts[-1].plain.strip():
+        parts.pop()
+    return [part for i, part in enumerate(parts) if not (i and _blank(part) and _blank(parts[i - 1]))]
+
+
+def _blank(part: Any) -> bool:
+    return isinstance(part, Text) and not part.plain.strip()
+
+
+def prose(paragraph: str) -> Any:
+    """One paragraph, its ````literals```` in bold; a list item with a hanging indent."""
+    item = paragraph.startswith("- ")
+    text = Text()
+    for index, piece in enumerate(_LITERAL.split(paragraph[2:] if item else paragraph)):
+        text.append(piece, style="bold" if index % 2 else "")
+    if not item:
+        return text
+    grid = Table.grid()
+    grid.add_column(width=2)
+    grid.add_column()
+    grid.add_row(Text("-"), text)
+    return grid
 
 
 def summary(module: ModuleType) -> str:

@@ -55,7 +55,7 @@ class ExitOn(str, Enum):
 
 @command("watch")
 def watch(
-    paths: Annotated[list[Path], typer.Argument(help="Directories or files whose runs to follow (recursively).")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Directories or files whose runs to follow (recursively).")],
     every: Annotated[str, typer.Option("--every", help="Time between passes: 60s, 2m, 0.5s, 500ms.")] = "60s",
     exit_on: Annotated[
         Optional[ExitOn], typer.Option("--exit-on", help="Exit 1 at the first finding at or above this severity.")

@@ -58,6 +58,8 @@ class Ingested:
     keys: tuple[str | None, ...] = ()
     # Per run, what ``load(judge=...)`` made of it where it was read; empty without a judge.
     results: tuple[RunResult, ...] = ()
+    # Per run, the log files it was read from (event files in write order, then progress.csv).
+    log_files: tuple[tuple[str, ...], ...] = ()
 
 
 def load_runs(
@@ -139,16 +141,28 @@ def load(
     runs: list[Run] = []
     run_keys: list[str | None] = []
     results: list[RunResult] = []
-    for outcome, key in zip(outcomes, keys):
+    log_files: list[tuple[str, ...]] = []
+    for outcome, key, run in zip(outcomes, keys, found):
         if isinstance(outcome, RunResult):
             results.append(outcome)
             outcome = outcome.run
         if isinstance(outcome, Run):
             runs.append(outcome)
             run_keys.append(key)
+            log_files.append(log_files_of(run))
         else:
             problems.append(outcome)
-    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys), results=tuple(results))
+    return Ingested(
+        runs=runs, problems=problems, keys=tuple(run_keys), results=tuple(results), log_files=tuple(log_files)
+    )
+
+
+def log_files_of(run: FoundRun | remote.RemoteRun) -> tuple[str, ...]:
+    """The files a run was read from, as reports name them: paths, or URLs in object storage."""
+    files = (*run.event_files, *((run.progress_csv,) if run.progress_csv else ()))
+    if isinstance(run, remote.RemoteRun):
+        return tuple(f"{run.url}/{item.key}" for item in files)
+    return tuple(str(item) for item in files)
 
 
 def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remote.RemoteRun]:

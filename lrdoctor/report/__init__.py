@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from lrdoctor.insight.sweep import Insight
-from lrdoctor.model import Finding, Points, ReadNote, RunResult, Severity
+from lrdoctor.model import VERDICTS, Finding, Points, ReadNote, RunResult, Severity
 from lrdoctor.schedule import Schedule
-from lrdoctor.words import format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps, number
 
 _MAX_LISTED = 6
 _MAX_WORD = 32
@@ -42,6 +42,8 @@ class Report:
     verbose: bool = False
     insight: Insight | None = None  # what separates the sick runs of a sweep (insight.sweep); None: no sweep
     insight_figure: str | None = None
+    # a run's path -> the log files it was read from (``Ingested.log_files``), for SARIF locations
+    log_files: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def figure_of(self, result: RunResult) -> str | None:
         return self.figures.get(str(result.run.path))
@@ -81,6 +83,19 @@ def peak(points: Points | None) -> Peak | None:
         return None
     position = int(np.argmax(np.where(finite, values, -np.inf)))
     return Peak(float(values[position]), int(steps[position]))
+
+
+def worst_first(results: Iterable[RunResult]) -> tuple[RunResult, ...]:
+    """Runs in the order every output lists them: by verdict, worst first (collapsed,
+    unstable, at risk, ok, unchecked, as ``VERDICTS``), then by their findings (errors,
+    then warnings), then by name; the run to look at is always on top, in the table, the
+    sections, the JSON and the sweep figure."""
+
+    def order(result: RunResult) -> tuple:
+        severities = [Severity(f.severity).rank for f in checked_findings(result)]
+        return (VERDICTS.index(result.verdict), -max(severities, default=-1), -len(severities), result.run.name)
+
+    return tuple(sorted(results, key=order))
 
 
 def cause_first(findings: Sequence[Finding]) -> list[tuple[int, Finding]]:
@@ -203,16 +218,16 @@ def evidence_items(evidence: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def evidence_text(key: str, value: Any) -> str:
-    """One evidence value as people read it: steps in K/M, numbers to 4 digits, NaN as nan."""
+    """One evidence value as people read it: steps in K/M, numbers to 3 digits (``number``), NaN as nan."""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, float, np.integer, np.floating)):
-        number = float(value)
-        if _is_step(key) and math.isfinite(number) and number == int(number):
-            return format_steps(int(number))
-        if "lr" in key.split("_") and math.isfinite(number) and number > 0:
-            return format_lr(number)
-        return f"{number:.4g}"
+        figure = float(value)
+        if _is_step(key) and math.isfinite(figure) and figure == int(figure):
+            return format_steps(int(figure))
+        if "lr" in key.split("_") and math.isfinite(figure) and figure > 0:
+            return format_lr(figure)
+        return number(value)
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={evidence_text(str(k), v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -263,6 +278,36 @@ def figure_file_names(run_names: Iterable[str], extension: str) -> list[str]:
     return names
 
 
+# --- SARIF locations ----------------------------------------------------------------
+
+# Findings about what a run's config declared: located at the config line that declared it.
+CONFIG_FINDINGS = ("LRD002", "LRD003", "LRD011")
+_SOURCE_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+)(?: |$)")
+
+
+def finding_file(result: RunResult, finding: Finding, log_files: Sequence[str]) -> tuple[str, int | None]:
+    """The file a run's finding points at, and its line: the config line that set the LR for the
+    config findings (when a config said it), else the run's last log file, which holds the steps
+    the finding is about; the run's directory only when neither is known."""
+    run = result.run
+    declared = run.config.lr_schedule or run.config.lr
+    match = _SOURCE_LINE.match(declared.source) if declared is not None else None
+    if finding.code in CONFIG_FINDINGS and match:
+        return str(beside(run.path, match["file"])), int(match["line"])
+    if log_files:
+        return str(log_files[-1]), None
+    return str(run.path), None
+
+
+def beside(run_path: str | Path, source_file: str) -> Path:
+    """A config file named as a source says (relative to the argument the run was found under,
+    e.g. "graph_free/config.json" for run "runs/graph_free") as a path: the directories it
+    shares with the run's path are the run's."""
+    run_parts, parts = Path(run_path).parts, Path(source_file).parts
+    shared = max((k for k in range(len(parts)) if run_parts[len(run_parts) - k :] == parts[:k]), default=0)
+    return Path(*run_parts[: len(run_parts) - shared], *parts) if run_parts or parts else Path(".")
+
+
 # Formatters register here; imported last because they use the helpers above.
 from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
 
@@ -270,9 +315,12 @@ from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
 def _sarif(report: Report) -> str:
     # SARIF describes findings only; runs, figures and read problems have no place in it.
     cwd = Path.cwd()
-    return sarif.render_located(
-        [(finding, sarif.run_location(result.run.path, cwd)) for result in report.results for finding in result.findings]
-    )
+    located = []
+    for result in report.results:
+        for finding in result.findings:
+            path, line = finding_file(result, finding, report.log_files.get(str(result.run.path), ()))
+            located.append((finding, sarif.run_location(path, cwd), line))
+    return sarif.render_located(located)
 
 
 FORMATTERS: dict[str, Formatter] = {

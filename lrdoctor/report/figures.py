@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,14 +34,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter, NullLocator
 
 from lrdoctor.errors import InputError
 from lrdoctor.model import VERDICTS, Finding, Run, RunResult
 from lrdoctor.report.write import write_atomic
 from lrdoctor.rules.prescription import recommended_schedule
 from lrdoctor.schedule import Schedule
-from lrdoctor.words import display, figure_text, format_lr, format_steps, kind_word, own_name
+from lrdoctor.words import display, figure_text, format_lr, format_steps, kind_word, number, own_name
 
 BLACK = "#000000"
 ORANGE = "#E69F00"
@@ -162,11 +163,12 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
             if logged is not None:
                 _plot_series(lr_ax, *logged, color=BLUE, lw=2.0, gid="logged-lr", zorder=4)
                 values.append(logged[1])
-                margin.append((logged[1][-1], f"logged {format_lr(logged[1][-1])}", BLUE))
+                margin.append((logged[1][-1], f"logged, peak\n{format_lr(float(np.max(logged[1])))}", BLUE))
             else:
                 _not_logged(lr_ax, _absent(run, "lr", "logged LR"))
-        # Above the curves: room for the phase labels, and with a run for the start-gap label too.
-        _set_log_limits(lr_ax, np.concatenate(values), headroom=15.0 if logged is None else 40.0)
+        # Above the curves: room for the phase labels (two lines), and with a run for the
+        # start-gap label, which goes under the logged line when it finds no room over it.
+        _set_log_limits(lr_ax, np.concatenate(values), headroom=15.0 if logged is None else 20.0)
         _steps_axis(kl_ax, end, run.step_axis if run is not None else None)
         _label_phases(lr_ax, schedule, end)
         gap = _start_gap(lr_ax, schedule, *logged) if logged is not None else None
@@ -192,10 +194,25 @@ def schedule_figure(schedule: Schedule, run: Run | None = None) -> Figure:
                     (phase.start_step + phase.end_step) / 2, 0.96, _band_text(phase.kl_band),
                     transform=kl_ax.get_xaxis_transform(), ha="center", va="top", fontsize=9, color=INK,
                 )
+        if run is not None:
+            threshold, source = _run_threshold(run)
+            kl_ax.axhline(threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
+            top = max(top, threshold)
+            _margin_labels(kl_ax, [(threshold, f"threshold {number(threshold)}\n({source})", BLACK)])
         kl_ax.set_ylim(0, top * 1.45)
         kl_ax.set_ylabel("approx KL")
         _place_clear(fig, [gap])
         return fig
+
+
+def _run_threshold(run: Run) -> tuple[float, str]:
+    """The KL limit kl-exceeded judges a run by with its default options: the config's target_kl,
+    else its threshold (``analyze`` draws the one its rules used, carried by the finding)."""
+    from lrdoctor.rules.kl_exceeded import CODE, threshold_for
+    from lrdoctor.rules.options import default_options
+
+    value, source = threshold_for(run, default_options().rule_options[CODE])
+    return value, "the run's target_kl" if source.startswith("target_kl") else source
 
 
 # --- one run -------------------------------------------------------------------------
@@ -216,16 +233,16 @@ def run_figure(result: RunResult, *, schedule: Schedule | None, kl_threshold: fl
         _steps_axis(axes[-1], end, run.step_axis)  # first: placements below depend on the step range
 
         gap = _lr_panel(axes[0], run, schedule, end)
-        _kl_panel(axes[1], run, schedule, end, kl_threshold, onset)
-        _trend_panel(axes[2], run, "entropy", "Entropy (+H)", "entropy")
+        crossing = _kl_panel(axes[1], run, schedule, end, kl_threshold, onset)
+        _trend_panel(axes[2], run, "entropy", "Entropy (+H)", "entropy", judged_change(result, "entropy"))
         if outcome:
             title = "Episode return" if outcome == "episode_return" else "Success rate"
-            _trend_panel(axes[3], run, outcome, title, "return")
+            _trend_panel(axes[3], run, outcome, title, "return", judged_change(result, outcome))
         if onset is not None:
             for ax in axes:
                 if ax.get_label() != "kl":
                     ax.axvline(onset.step, color=VERMILLION, lw=1.0, alpha=0.6, gid="collapse-onset-guide", zorder=1)
-        _place_clear(fig, [gap])
+        _place_clear(fig, [gap, crossing])
         return fig
 
 
@@ -242,10 +259,12 @@ def _lr_panel(ax: Axes, run: Run, schedule: Schedule | None, end: float) -> Plac
         values.append(line.get_ydata())
         margin.append((float(schedule.lr(end)), "recommended", BLACK))
     if logged is not None:
-        _plot_series(ax, *logged, color=BLUE, lw=2.2, gid="logged-lr", zorder=4)
+        # Wide and under the recommendation's dashes: a run that followed the schedule shows both.
+        _plot_series(ax, *logged, color=BLUE, lw=4.0, alpha=0.75, gid="logged-lr", zorder=4, solid_capstyle="butt")
         values.append(logged[1])
         shape = run.lr_shape.kind if run.lr_shape.kind not in ("unknown", "not-logged") else None
-        text = f"logged {format_lr(logged[1][-1])}" + (f"\n({shape})" if shape else "")
+        top = float(np.max(logged[1]))
+        text = f"logged, peak\n{format_lr(top)}" + (f" ({shape})" if shape and len(shape) < 10 else "")
         margin.append((float(logged[1][-1]), text, BLUE))
     else:
         _not_logged(ax, _absent(run, "lr", "LR"))
@@ -322,10 +341,12 @@ def _place_one(ax: Axes, label: Annotation, spots, curves: list[Line2D]) -> None
     others = [t.get_window_extent(renderer) for t in ax.texts if t is not label and t.get_text()]
     points = [line.get_transform().transform(np.column_stack(line.get_data())) for line in curves]
     points = np.concatenate(points) if points else np.empty((0, 2))
-    for xy, offset, va in spots:
+    for xy, offset, va, *ha in spots:
         label.xy = xy
         label.set_position(offset)
         label.set_verticalalignment(va)
+        if ha:
+            label.set_horizontalalignment(ha[0])
         box = label.get_window_extent(renderer).padded(3)
         inside = panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1
         on_curve = (
@@ -338,22 +359,26 @@ def _place_one(ax: Axes, label: Annotation, spots, curves: list[Line2D]) -> None
 
 def _kl_panel(
     ax: Axes, run: Run, schedule: Schedule | None, end: float, judged_by: float | None, onset: Finding | None
-) -> None:
+) -> Placement | None:
     """The KL against the threshold the run was judged by; without one (the KL rule did not run)
     no line is drawn and nothing is marked as over."""
     ax.set_label("kl")
     ax.set_title(f"Approx KL{_source_text(run, 'kl')}")
     threshold = math.inf if judged_by is None else judged_by
     top = 0.0 if judged_by is None else threshold * 1.6
-    margin = [] if judged_by is None else [(threshold, f"threshold {threshold:g}", BLACK)]
+    crossing = None
+    margin = [] if judged_by is None else [(threshold, f"threshold {number(threshold)}", BLACK)]
     if schedule is not None:
+        # The schedule's expected band, drawn only below the threshold the run was judged by: a
+        # band reaching over the line would call "expected" what the report calls over the limit.
         for phase in schedule.phases:
             low, high = phase.kl_band
+            high = min(high, threshold)
             x0, x1 = phase.start_step, min(phase.end_step, end)
-            if x0 < end:
+            if x0 < end and high > low:
                 ax.fill_between([x0, x1], low, high, color=GREEN, alpha=0.13, lw=0, gid="kl-band", zorder=0)
-        visible = schedule.phase_of(end).kl_band if end < schedule.total_steps else schedule.phases[-1].kl_band
-        margin.append((sum(visible) / 2, "expected on\nthe schedule", GREEN))
+        low, high = schedule.phase_of(end).kl_band if end < schedule.total_steps else schedule.phases[-1].kl_band
+        margin.append(((low + min(high, threshold)) / 2, "expected on\nthe schedule", GREEN))
     if judged_by is not None:
         ax.axhline(threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
 
@@ -371,14 +396,14 @@ def _kl_panel(
         top = max(top, _robust_top(values, judged_by if judged_by is not None else 0.0) * 1.32)
         capped = values[peak] > top
         if over.any():
-            _crossing(ax, float(steps[np.argmax(over)]), threshold)
+            crossing = _crossing(ax, float(steps[np.argmax(over)]), threshold)
         if values[peak] > threshold and not capped:
             ax.plot(
                 [steps[peak]], [values[peak]], ls="none", marker="o", ms=10, mfc="none", mec=VERMILLION, mew=1.8,
                 gid="kl-peak", zorder=6, clip_on=False,
             )
             over_by = f"\n({_over_threshold(values[peak] / threshold)})" if threshold > 0 else ""
-            margin.append((float(values[peak]), f"peak {values[peak]:.3g}{over_by}", VERMILLION))
+            margin.append((float(values[peak]), f"peak {number(values[peak])}{over_by}", VERMILLION))
         margin.append((float(values[-1]) if not capped else top, "KL", BLUE))
     _mark_nonfinite(ax, run, "kl")
     bottom = min(0.0, float(np.min(kl[1]))) if kl is not None else 0.0
@@ -403,20 +428,41 @@ def _kl_panel(
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
         )
     _margin_labels(ax, margin)
+    return crossing
 
 
-def _crossing(ax: Axes, step: float, threshold: float) -> None:
-    """Where KL first went over the threshold, read off the step axis: a drop line and its step."""
+def _crossing(ax: Axes, step: float, threshold: float) -> Placement:
+    """Where KL first went over the threshold, read off the step axis: a drop line and its step.
+    Returns the label still to be placed, at the foot of the line, right or left of it, where
+    it covers no KL point (on the real CartPole run a label box hid the KL under it)."""
     ax.plot([step, step], [0, threshold], color=VERMILLION, lw=1.0, ls=":", gid="kl-first-crossing", zorder=5,
             transform=ax.transData)
-    ax.text(
-        step, 0.03, f" first > {threshold:g} at {_step_text(step)}", transform=ax.get_xaxis_transform(),
-        ha="left", va="bottom", color=VERMILLION, fontsize=9, gid="kl-first-crossing-label", zorder=7,
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 0.5},
+    label = ax.annotate(
+        f"first > {number(threshold)} at {_step_text(step)}", xy=(step, 0), xytext=(3, 2),
+        textcoords="offset points", ha="left", va="bottom", color=VERMILLION, fontsize=9,
+        gid="kl-first-crossing-label", zorder=7,
     )
+    spots = []
+    for y in (0.0, threshold * 0.5, threshold):
+        spots += [((step, y), (3, 2), "bottom", "left"), ((step, y), (-3, 2), "bottom", "right")]
+    return label, spots, [line for line in ax.lines if line.get_gid() in ("kl", "kl-exceedances")]
 
 
-def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> None:
+def judged_change(result: RunResult, metric: str) -> tuple[float, float] | None:
+    """The early and late values a rule judged the metric by (LRD004's windows), so the figure's
+    "↑ 1.44 → 1.71" is the report's, not a rolling median's first and last points."""
+    for finding in result.findings:
+        evidence = finding.evidence
+        if metric == "entropy" and "early_entropy" in evidence and "late_entropy" in evidence:
+            return float(evidence["early_entropy"]), float(evidence["late_entropy"])
+        if evidence.get("outcome_metric") == metric and "outcome_early" in evidence and "outcome_late" in evidence:
+            return float(evidence["outcome_early"]), float(evidence["outcome_late"])
+    return None
+
+
+def _trend_panel(
+    ax: Axes, run: Run, metric: str, title: str, label: str, change: tuple[float, float] | None = None
+) -> None:
     ax.set_label(label)
     ax.set_title(f"{title}{_source_text(run, metric)}")
     series = _finite_series(run, metric)
@@ -432,7 +478,8 @@ def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> Non
             _plot_series(ax, steps, values, color=SKY, lw=0.8, alpha=0.55, gid=metric, zorder=2)
             xs, ys = _envelope_mean(steps, trend)
             ax.plot(xs, ys, color=BLUE, lw=2.0, gid=f"{metric}-trend", zorder=3)
-            _margin_labels(ax, [(float(trend[-1]), _change_text(trend), BLUE)])
+            start, end = change if change is not None else (float(trend[0]), float(trend[-1]))
+            _margin_labels(ax, [(float(trend[-1]), _change_text(start, end), BLUE)])
         if metric == "success_rate":
             ax.set_ylim(-0.03, 1.03)
     _mark_nonfinite(ax, run, metric)
@@ -441,10 +488,29 @@ def _trend_panel(ax: Axes, run: Run, metric: str, title: str, label: str) -> Non
 # --- a sweep ----------------------------------------------------------------------------
 
 
+STRIP_ROWS = 25  # runs ranked one per row; a longer sweep shows its worst 25 and counts the rest
+NAMED_LINES = 8  # KL lines numbered at their end with their rank in the strip
+SMOOTH_PARTS = 40  # each run's KL is a rolling median over 1/40 of its updates (at least 3)
+
+
 def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float | None) -> Figure:
-    """Every run's KL (and LR) on shared axes, coloured by verdict; the worst named."""
+    """Every run's KL (and LR) on shared axes, the sick runs bold and coloured by verdict, the
+    healthy ones muted; beside them the runs ranked worst first by how far their KL went over the
+    threshold, numbered, the same numbers at the ends of the worst lines. Legible at 3, 20 or 100 runs."""
+    ranked = sorted(results, key=_severity_rank)
     with _style():
-        fig, header, (lr_ax, kl_ax) = _layout(2, height_ratios=(1.6, 3.0))
+        rows = min(len(ranked), STRIP_ROWS)  # the figure grows with the strip, up to STRIP_ROWS
+        fig = Figure(figsize=(WIDTH + 3.6, 0.62 + max(4.6, 1.6 + 0.17 * rows + 1.3)), layout="constrained")
+        FigureCanvasAgg(fig)
+        fig.get_layout_engine().set(h_pad=0.06, hspace=0.04, wspace=0.03)
+        grid = fig.add_gridspec(3, 2, height_ratios=(0.62, 1.5, 3.0), width_ratios=(3.0, 1.25))
+        header = fig.add_subplot(grid[0, :])
+        header.set_axis_off()
+        lr_ax = fig.add_subplot(grid[1, 0])
+        kl_ax = fig.add_subplot(grid[2, 0], sharex=lr_ax)
+        lr_ax.tick_params(labelbottom=False)
+        strip = fig.add_subplot(grid[1:, 1])
+
         counts = {v: sum(r.verdict == v for r in results) for v in VERDICT_ORDER}
         summary = ", ".join(f"{counts[v]} {v}" for v in reversed(VERDICT_ORDER) if counts[v])
         _header(header, f"Sweep: {len(results)} runs", summary or "no runs")
@@ -456,16 +522,16 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float | None) ->
         if handles:
             header.legend(handles=handles, loc="center right", ncols=len(handles), fontsize=9.5, handlelength=1.6)
 
-        ordered = sorted(results, key=lambda r: VERDICT_ORDER.index(r.verdict))
         end = max((r.run.last_step or 0 for r in results), default=0) or 1
         lr_ax.set_label("lr")
         lr_ax.set_yscale("log")
         lr_ax.set_title("Learning rate")
         kl_ax.set_label("kl")
-        kl_ax.set_title("Approx KL (rolling median of each run)")
+        kl_ax.set_title(f"Approx KL: each run's rolling median over 1/{SMOOTH_PARTS} of its updates")
         lr_values, kl_values = [], []
-        for result in ordered:
-            style = _sweep_style(result.verdict, crowded=len(results) > 8)
+        crowded = len(results) > 8
+        for result in reversed(ranked):  # the worst drawn last, on top
+            style = _sweep_style(result.verdict, crowded)
             lr = _finite_series(result.run, "lr", positive=True)
             if lr is not None:
                 _plot_series(lr_ax, *lr, gid=f"lr:{display(result.run.name)}", **style)
@@ -474,15 +540,15 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float | None) ->
             if kl is not None:
                 _plot_series(kl_ax, *kl, gid=f"kl:{display(result.run.name)}", **style)
                 kl_values.append(kl[1])
-                onset = _onset(result)
-                if onset is not None:
-                    y = float(np.interp(onset.step, *kl))
+                over = _over_for_good(result, kl, kl_threshold)
+                if over is not None:
                     kl_ax.plot(
-                        [onset.step], [y], marker="o", ms=7, mfc="white", mec=VERMILLION, mew=2,
-                        gid=f"onset:{display(result.run.name)}", zorder=8,
+                        [over[0]], [over[1]], marker="o", ms=6, mfc="white", mec=style["color"], mew=1.8,
+                        gid=f"onset:{display(result.run.name)}", zorder=8, ls="none",
                     )
         if lr_values:
             _set_log_limits(lr_ax, np.concatenate(lr_values), headroom=3.0)
+            _log_ticks(lr_ax)
         else:
             _not_logged(lr_ax, "LR not logged in any run")
         margin = []
@@ -490,22 +556,139 @@ def sweep_figure(results: Sequence[RunResult], *, kl_threshold: float | None) ->
         if kl_threshold is not None:
             kl_ax.axhline(kl_threshold, color=BLACK, lw=1.1, ls=(0, (5, 3)), gid="kl-threshold", zorder=3)
             top = kl_threshold * 1.6
-            margin.append((kl_threshold, f"threshold {kl_threshold:g}", BLACK))
+            margin.append((kl_threshold, f"threshold {number(kl_threshold)}", BLACK))
         if kl_values:
-            top = max(top, _robust_top(np.concatenate(kl_values), kl_threshold or 0.0) * 1.2)
+            top = max(top, _robust_top(np.concatenate(kl_values), kl_threshold or 0.0) * 1.15)
         else:
             _not_logged(kl_ax, "KL not logged in any run")
         bottom = min([0.0] + [float(np.min(v)) for v in kl_values])
         kl_ax.set_ylim(bottom, top if top > bottom else bottom + 0.04)
-        for result in _worst(results):
-            kl = _smoothed(_finite_series(result.run, "kl"))
-            if kl is not None:
-                y = min(float(kl[1][-1]), top)
-                margin.append((y, figure_text(_short(result.run.name)), VERDICT_COLOURS[result.verdict]))
         _margin_labels(kl_ax, margin)
         axes_names = {r.run.step_axis for r in results}
         _steps_axis(kl_ax, end, axes_names.pop() if len(axes_names) == 1 else None, log_from=_log_steps_from(results))
+        _ranking(strip, ranked, kl_threshold)
+        _number_line_ends(fig, kl_ax, ranked[:NAMED_LINES], top)
         return fig
+
+
+def _number_line_ends(fig: Figure, ax: Axes, ranked: Sequence[RunResult], top: float) -> None:
+    """The worst runs' KL lines numbered at their ends with their rank in the strip (a number
+    is small enough to sit beside a line end; the name is in the strip). Lines that end at the
+    same spot share one label ("2, 3, 5"), measured on the final layout."""
+    fig.get_layout_engine().execute(fig)
+    renderer = fig.canvas.get_renderer()
+    ends: list[tuple[float, float, list[str], str]] = []
+    for rank, result in enumerate(ranked, start=1):
+        kl = _smoothed(_finite_series(result.run, "kl"))
+        if kl is None or result.verdict not in ("collapsed", "unstable", "at risk"):
+            continue
+        x, y = float(kl[0][-1]), min(float(kl[1][-1]), top)
+        px, py = ax.transData.transform((x, y))
+        near = next((e for e in ends if abs(e[0] - px) < 40 and abs(e[1] - py) < 30), None)
+        if near is not None:
+            near[2].append(str(rank))
+        else:
+            ends.append((px, py, [str(rank)], VERDICT_COLOURS[result.verdict]))
+    to_data = ax.transData.inverted()
+    placed = []
+    for px, py, ranks, colour in ends:
+        label = ax.annotate(
+            ", ".join(ranks), xy=to_data.transform((px, py)), xytext=(4, 0), textcoords="offset points",
+            va="center", ha="left", fontsize=8.5, fontweight="bold", color=colour, gid="rank-label",
+            annotation_clip=False,
+        )
+        for shift in (0, 11, -11, 22, -22):
+            label.set_position((4, shift))
+            if not any(label.get_window_extent(renderer).overlaps(other) for other in placed):
+                break
+        placed.append(label.get_window_extent(renderer))
+    fig.set_layout_engine("none")
+
+
+def _severity_rank(result: RunResult) -> tuple:
+    """Worst first: by verdict, then by how high the run's smoothed KL went."""
+    return (VERDICT_ORDER[::-1].index(result.verdict), -_smoothed_peak(result))
+
+
+def _smoothed_peak(result: RunResult) -> float:
+    kl = _smoothed(_finite_series(result.run, "kl"))
+    return float(np.max(kl[1])) if kl is not None else -math.inf
+
+
+def _over_for_good(result: RunResult, kl: tuple[np.ndarray, np.ndarray], threshold: float | None):
+    """Where a sick run's drawn KL went over the threshold for good (from the sustained excess
+    its rules found on): a point on the line and above the threshold, never under it."""
+    if threshold is None or result.verdict not in ("collapsed", "unstable"):
+        return None
+    steps, values = kl
+    start = next(
+        (f.evidence.get(key) for f in result.findings for key in ("kl_sustained_from", "sustained_from")
+         if isinstance(f.evidence.get(key), (int, float))),
+        None,
+    )
+    over = (values > threshold) & (steps >= (start if start is not None else -math.inf))
+    if not over.any():
+        return None
+    first = int(np.argmax(over))
+    return float(steps[first]), float(values[first])
+
+
+def _ranking(ax: Axes, ranked: Sequence[RunResult], threshold: float | None) -> None:
+    """The runs, worst first, one row each: how high the smoothed KL went against the threshold."""
+    ax.set_label("ranking")
+    ranks = _strip_rows(ranked)
+    shown = [ranked[i] for i in ranks]
+    scale = threshold if threshold else 1.0
+    peaks = [max(_smoothed_peak(r), 0.0) / scale for r in shown]
+    positions = np.arange(len(shown))
+    colours = [VERDICT_COLOURS[r.verdict] for r in shown]
+    ax.barh(positions, peaks, color=colours, height=0.7 if len(shown) > 5 else 0.45, gid="ranking-bars")
+    ax.grid(False, axis="y")
+    ax.set_yticks(positions, [f"{i + 1}  {figure_text(_short(r.run.name, 30))}" for i, r in zip(ranks, shown)])
+    for tick, result in zip(ax.get_yticklabels(), shown):
+        tick.set_color(VERDICT_COLOURS[result.verdict] if result.verdict != "ok" else INK)
+        tick.set_fontsize(8.5)
+    ax.set_ylim(len(shown) - 0.4, -0.6)
+    ax.tick_params(axis="y", length=0)
+    limit = max(max(peaks, default=1.0) * 1.25, 1.6 if threshold else 0.0)
+    ax.set_xlim(0, limit)
+    for y, value in zip(positions, peaks):  # in a column of their own, clear of the bars and the threshold
+        ax.text(0.995, y, number(value * scale), transform=ax.get_yaxis_transform(), va="center", ha="right",
+                fontsize=7.5, color=INK, gid="ranking-value")
+    label = f"peak of the KL median ÷ threshold {number(threshold)}" if threshold else "peak of the KL median"
+    if threshold:
+        ax.axvline(1.0, color=BLACK, lw=1.0, ls=(0, (5, 3)), gid="ranking-threshold")
+    rest = Counter(r.verdict for i, r in enumerate(ranked) if i not in set(ranks))
+    if rest:
+        said = ", ".join(f"{rest[v]} {v}" for v in reversed(VERDICT_ORDER) if rest[v])
+        label += "\n" + "\n".join(textwrap.wrap(f"not listed: {said}", 44))
+    ax.set_xlabel(label)
+    ax.set_title(f"Runs, worst first{f' ({len(shown)} of {len(ranked)})' if rest else ''}")
+
+
+# Rows of the strip per verdict when a sweep has more runs than STRIP_ROWS: every kind is seen.
+STRIP_QUOTA = {"collapsed": 10, "unstable": 5, "at risk": 5, "unchecked": 2, "ok": 3}
+
+
+def _strip_rows(ranked: Sequence[RunResult]) -> list[int]:
+    """The ranks (0-based, in ``ranked``) the strip lists: all runs when they fit, else the worst
+    of each verdict up to its quota, rows left by a verdict with fewer runs going to the worst others."""
+    if len(ranked) <= STRIP_ROWS:
+        return list(range(len(ranked)))
+    chosen: list[int] = []
+    for verdict, quota in STRIP_QUOTA.items():
+        chosen += [i for i, r in enumerate(ranked) if r.verdict == verdict][:quota]
+    spare = [i for i in range(len(ranked)) if i not in set(chosen)]
+    chosen += spare[: STRIP_ROWS - len(chosen)]
+    return sorted(chosen)
+
+
+def _log_ticks(ax: Axes) -> None:
+    """A log axis labelled at its decades only, and never at a minor tick (they piled up)."""
+    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=8))
+    ax.yaxis.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10) * 1.0, numticks=8))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: format_lr(y).replace("e-0", "e-")))
 
 
 def _log_steps_from(results: Sequence[RunResult]) -> float | None:
@@ -523,12 +706,15 @@ def _log_steps_from(results: Sequence[RunResult]) -> float | None:
     return min(firsts) if firsts else None
 
 
-def _smoothed(series: tuple[np.ndarray, np.ndarray] | None, parts: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
-    """Noise from many overlaid runs hides which one went up: compare their rolling medians."""
-    if series is None or len(series[1]) < 3 * parts:
+def _smoothed(
+    series: tuple[np.ndarray, np.ndarray] | None, parts: int = SMOOTH_PARTS
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Noise from many overlaid runs hides which one went up: compare their rolling medians,
+    over 1/``parts`` of each run's updates and at least 3, so every run drawn is smoothed alike."""
+    if series is None or len(series[1]) < 3:
         return series
     steps, values = series
-    window = len(values) // parts
+    window = max(len(values) // parts, 3)
     return steps, pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
@@ -540,19 +726,8 @@ def _sweep_style(verdict: str, crowded: bool) -> dict:
         return {"color": ORANGE, "lw": 1.5, "alpha": 0.9, "zorder": 5}
     if verdict == "at risk":
         return {"color": PURPLE, "lw": 1.2, "alpha": 0.85, "zorder": 4}
-    faint = {"lw": 0.9, "alpha": 0.45} if crowded else {"lw": 1.3, "alpha": 0.85}
+    faint = {"lw": 0.7, "alpha": 0.3} if crowded else {"lw": 1.2, "alpha": 0.75}
     return {"color": VERDICT_COLOURS[verdict], "zorder": 3, **faint}
-
-
-def _worst(results: Sequence[RunResult], count: int = 3) -> list[RunResult]:
-    """The runs worth naming: collapsed first, then unstable, then at risk; higher peak KL first."""
-    bad = [r for r in results if r.verdict in ("collapsed", "unstable", "at risk")]
-
-    def peak(result: RunResult) -> float:
-        kl = _finite_series(result.run, "kl")
-        return float(np.max(kl[1])) if kl is not None else -math.inf
-
-    return sorted(bad, key=lambda r: (-VERDICT_ORDER.index(r.verdict), -peak(r)))[:count]
 
 
 # --- saving ----------------------------------------------------------------------------
@@ -598,7 +773,7 @@ def _layout(panels: int, height_ratios: Sequence[float]) -> tuple[Figure, Axes, 
 def _header(ax: Axes, title: str, subtitle: str, verdict: str | None = None) -> None:
     # Room is kept on the title line for the verdict badge; long names are shortened in the middle.
     # Both lines name the run and its config's values: escaped as untrusted text.
-    title, subtitle = figure_text(_short(title, 72)), figure_text(_short(subtitle, 125))
+    title, subtitle = figure_text(_short(title, 72)), figure_text(_words(subtitle, 125))
     ax.text(0, 1, title, fontsize=13.5, fontweight="bold", color=BLACK, va="top", ha="left", gid="title")
     ax.text(0, 0.05, subtitle, fontsize=10, color=INK, va="bottom", ha="left", gid="subtitle")
     if verdict is not None:
@@ -746,10 +921,9 @@ def _rolling_median(values: np.ndarray) -> np.ndarray | None:
     return pd.Series(values).rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
-def _change_text(trend: np.ndarray) -> str:
-    start, end = float(trend[0]), float(trend[-1])
+def _change_text(start: float, end: float) -> str:
     arrow = "↑" if end > start else "↓" if end < start else "→"
-    return f"{arrow} {start:.3g} → {end:.3g}"
+    return f"{arrow} {number(start)} → {number(end)}"
 
 
 def _mark_nonfinite(ax: Axes, run: Run, metric: str) -> None:
@@ -785,7 +959,7 @@ def _mark_off_scale(ax: Axes, steps: np.ndarray, values: np.ndarray, top: float)
     )
     peak = int(np.argmax(values))
     ax.text(
-        float(steps[peak]), 0.93, f"max {values[peak]:.3g} ", transform=ax.get_xaxis_transform(),
+        float(steps[peak]), 0.93, f"max {number(values[peak])} ", transform=ax.get_xaxis_transform(),
         color=VERMILLION, fontsize=9, ha="right", va="top", gid="off-scale-label",
     )
 
@@ -892,7 +1066,7 @@ def _architecture_text(run: Run) -> str:
         if own_name(arch.kind, arch.name):
             what += f" “{own_name(arch.kind, arch.name)}”"
         what += ", recurrent" if arch.recurrent else ""
-    source = _short(arch.source, 70)
+    source = _words(arch.source, 70)
     library = f" · {run.library}" if run.library else ""
     return f"{what} (from {source}){library}"
 
@@ -908,7 +1082,15 @@ def _source_text(run: Run, metric: str) -> str:
 
 def _step_text(step: float) -> str:
     """A step for a label: three significant digits are enough to find it on the axis."""
-    return format_steps(float(f"{step:.3g}")) if step else "0"
+    return format_steps(step) if step else "0"
+
+
+def _words(text: str, limit: int) -> str:
+    """Prose cut at a word's end, never inside one ("… · npp-rl", not "… · npp-r")."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ·,(") + "…"
 
 
 def _short(text: str, limit: int = 32) -> str:

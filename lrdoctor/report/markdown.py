@@ -29,7 +29,7 @@ from lrdoctor.report import (
     peak,
     unchecked_findings,
 )
-from lrdoctor.words import architecture_label, format_lr, format_steps, markdown
+from lrdoctor.words import architecture_label, format_lr, format_steps, markdown, number
 
 COLLAPSE = "LRD006"  # the headline when present: DESIGN.md, rules table
 CODE_COMMENT = {"sb3": "# Stable-Baselines3 / sb3-contrib", "torch": "# PyTorch (LambdaLR)"}
@@ -81,8 +81,8 @@ def peak_kl(result: RunResult, threshold: float | None) -> str:
         return "no finite value"
     over = ""
     if threshold is not None and top.value > threshold:
-        over = f" ({top.value / threshold - 1:.0%} over {threshold:g})"
-    return f"{top.value:.4g} at {format_steps(top.step)}{over}"
+        over = f" ({top.value / threshold - 1:.0%} over {number(threshold)})"
+    return f"{number(top.value)} at {format_steps(top.step)}{over}"
 
 
 def run_section(result: RunResult, report: Report) -> list[str]:

@@ -1,8 +1,8 @@
 """SARIF 2.1.0: findings for GitHub code scanning and other static-analysis viewers.
 
 ``render(findings)`` takes findings of configs (file, line, column);
-``render_located`` also takes findings of runs, each with its run's path: a run
-finding has no file, so that path becomes the artifact location, at line 1, so
+``render_located`` also takes findings of runs, each with the file it points at (the
+config line that declared the LR, or the run's log file) and its line, else line 1, so
 viewers that need a region still accept it. The rule metadata (name, description, default
 level, help) comes from the rule registry, so it matches ``lrdoctor rules``.
 Levels: error -> error, warning -> warning, info -> note. A result's message is
@@ -36,8 +36,8 @@ def render(findings: Sequence[Finding]) -> str:
     return render_located([(finding, None) for finding in findings])
 
 
-def render_located(located: Sequence[tuple[Finding, str | None]]) -> str:
-    """Findings each with the path of its run (None when it has no run)."""
+def render_located(located: Sequence[tuple[Finding, str | None] | tuple[Finding, str | None, int | None]]) -> str:
+    """Findings each with the file its run's finding points at (None when it has no run), and its line."""
     modules = _rule_modules()
     index = {module.CODE: i for i, module in enumerate(modules)}
     document = {
@@ -55,7 +55,7 @@ def render_located(located: Sequence[tuple[Finding, str | None]]) -> str:
                     }
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [result_entry(f, index, run_path) for f, run_path in located],
+                "results": [result_entry(f, index, *where) for f, *where in located],
             }
         ],
     }
@@ -82,7 +82,9 @@ def rule_entry(module: ModuleType) -> dict[str, Any]:
     }
 
 
-def result_entry(finding: Finding, rule_index: dict[str, int], run_path: str | None = None) -> dict[str, Any]:
+def result_entry(
+    finding: Finding, rule_index: dict[str, int], run_path: str | None = None, line: int | None = None
+) -> dict[str, Any]:
     text = finding.message
     unit = finding_unit(finding) if finding.file is not None else None
     if unit:
@@ -93,7 +95,7 @@ def result_entry(finding: Finding, rule_index: dict[str, int], run_path: str | N
         "ruleId": finding.code,
         "level": LEVELS[Severity(finding.severity)],
         "message": {"text": display(text)},
-        "locations": [location(finding, run_path)],
+        "locations": [location(finding, run_path, line)],
         "properties": {"rule": finding.rule, "evidence": plain(finding.evidence)},
     }
     if unit:
@@ -109,10 +111,10 @@ def result_entry(finding: Finding, rule_index: dict[str, int], run_path: str | N
     return entry
 
 
-def location(finding: Finding, run_path: str | None = None) -> dict[str, Any]:
+def location(finding: Finding, run_path: str | None = None, line: int | None = None) -> dict[str, Any]:
     # a run's name is relative to the argument it was found under: only its path resolves
     path = finding.file if finding.file is not None else (run_path or finding.run or ".")
-    region: dict[str, int] = {"startLine": finding.line if finding.line else 1}
+    region: dict[str, int] = {"startLine": finding.line or line or 1}
     if finding.line and finding.column:
         region["startColumn"] = finding.column
     return {"physicalLocation": {"artifactLocation": {"uri": artifact_uri(path)}, "region": region}}

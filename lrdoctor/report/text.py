@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.padding import Padding
@@ -36,12 +35,14 @@ from lrdoctor.report import (
     peak,
     unchecked_findings,
 )
-from lrdoctor.words import architecture_label, display, format_lr, format_steps
+from lrdoctor.words import architecture_label, display, format_lr, format_steps, number
 
 WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
 SPARK_WIDTH = 16
 SPARKLINES_FROM = 100  # columns; narrower, the summary table leaves the sparklines out
 SOURCE_WIDTH = 24
+MIN_NAME = 12  # cells a run's name keeps however narrow the terminal
+NARROW_LR = 14  # "constant 3e-04", "warmup-decay," / "peak 9.99e-05": the LR column when room is short
 BLOCKS = "▁▂▃▄▅▆▇█"
 NON_FINITE_MARK = "×"
 
@@ -88,31 +89,38 @@ def renderables(report: Report) -> list[RenderableType]:
 
 
 def summary_table(
-    report: Report, peaks_on_one_line: bool = False, name_width: int | None = None, sparklines: bool = True
+    report: Report,
+    peaks_on_one_line: bool = False,
+    name_width: int | None = None,
+    sparklines: bool = True,
+    sources: bool = True,
+    lr_width: int = 20,
 ) -> Table:
     count = len(report.results)
     table = Table(title=f"lrdoctor: {count} run{'s' * (count != 1)}", title_justify="left", box=box.SIMPLE_HEAD)
-    # The run's name is never folded (a name split mid-word reads as two runs): LR and the
-    # architecture fold instead, and a name past ``name_width`` loses its start (TailFirst).
-    table.add_column("run", no_wrap=True, max_width=name_width)
+    # Nothing is cut: a run's name is whole on one line while the table fits, else it folds
+    # (its cells continue on the next line) like the LR and the architecture do.
+    table.add_column("run", width=name_width, overflow="fold")
     table.add_column("verdict", no_wrap=True)
     table.add_column("peak KL", justify="right", no_wrap=True)
     if sparklines:
         table.add_column("KL", no_wrap=True)
-    table.add_column("LR", max_width=20)
-    table.add_column("architecture", max_width=SOURCE_WIDTH)
+    table.add_column("LR", max_width=lr_width)
+    table.add_column("architecture", max_width=SOURCE_WIDTH, overflow="fold")
     for result in report.results:
         threshold = result.kl_threshold
         source = display(result.run.architecture.source)
-        if len(source) > SOURCE_WIDTH:  # the run's own section shows it whole
-            source = source[: SOURCE_WIDTH - 1] + "…"
         cells = [
-            TailFirst(display(result.run.name)),
+            name_text(display(result.run.name), name_width),
             Text(result.verdict, style=VERDICT_STYLE.get(result.verdict, "")),
             peak_kl_text(result.run.metrics.points("kl"), threshold, peaks_on_one_line),
             sparkline(result.run.metrics.points("kl"), threshold) if sparklines else None,
-            Text(lr_shape_text(result)),
-            Text.assemble(display(architecture_label(result.run.architecture)), "\n", (source, "dim")),
+            Text(lr_shape_text(result), overflow="fold"),
+            Text.assemble(
+                display(architecture_label(result.run.architecture)),
+                *(("\n", (source, "dim")) if sources else ()),
+                overflow="fold",
+            ),
         ]
         table.add_row(*(cell for cell in cells if cell is not None))
     return table
@@ -128,7 +136,20 @@ def peak_kl_text(kl: Points | None, threshold: float | None, one_line: bool = Fa
         return Text("no finite value", style="red")
     at = (" " if one_line else "\n") + "@ " + format_steps(top.step)
     over = threshold is not None and top.value > threshold
-    return Text.assemble((f"{top.value:.4g}", "red" if over else ""), (at, "dim"))
+    return Text.assemble((number(top.value), "red" if over else ""), (at, "dim"))
+
+
+def name_text(name: str, width: int | None) -> Text:
+    """A run's name, whole: on one line, or in ``width`` cells folded after its slashes
+    (``sweep/`` then ``RecurrentPPO_1``), a part longer than the line folding within itself."""
+    if width is None or len(name) <= width:
+        return Text(name, overflow="fold")
+    lines = [""]
+    for part in (piece + "/" for piece in name.split("/")):
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return Text("\n".join(lines)[:-1], overflow="fold")
 
 
 class SummaryTable:
@@ -147,33 +168,18 @@ class SummaryTable:
         layouts = [summary_table(self.report, peaks_on_one_line=True), summary_table(self.report)]
         if not sparklines:
             layouts.append(summary_table(self.report, sparklines=False))
+            # where the architecture came from is in each run's section, whole
+            layouts.append(summary_table(self.report, sparklines=False, sources=False))
         for table in layouts:
             if Measurement.get(console, unbounded, table).maximum <= options.max_width:
                 yield table
                 return
-        # Not even so: LR and architecture fold, and a name takes at most a third of the line,
-        # so a sweep of long names does not squeeze the verdict, the peak and the KL out of it.
-        yield summary_table(self.report, name_width=max(options.max_width // 3, 12), sparklines=sparklines)
-
-
-class TailFirst:
-    """A run's name on one line; given less room than it needs, it loses its start, not
-    its end: in a sweep the end (``RecurrentPPO_1``, ``seed3``) tells runs apart."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement(cell_len(self.name), cell_len(self.name))
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        name = self.name
-        if cell_len(name) > options.max_width:
-            tail = name
-            while tail and cell_len(tail) > options.max_width - 1:  # cells, not characters: some are wide
-                tail = tail[1:]
-            name = "…" + tail
-        yield Text(name, no_wrap=True, overflow="crop")
+        # Not even so: the names get the room the other columns leave (at least MIN_NAME cells),
+        # folding at their slashes, so long names do not squeeze the verdict, the peak and the LR.
+        narrow = {"sparklines": sparklines, "sources": sparklines, "lr_width": NARROW_LR}
+        narrowest = summary_table(self.report, name_width=MIN_NAME, **narrow)
+        spare = options.max_width - Measurement.get(console, unbounded, narrowest).maximum
+        yield summary_table(self.report, name_width=MIN_NAME + max(spare, 0), **narrow)
 
 
 def sparkline(kl: Points | None, threshold: float | None, width: int = SPARK_WIDTH) -> Text:
@@ -218,7 +224,7 @@ def run_section(result: RunResult, report: Report) -> list[RenderableType]:
         parts.append(Padding(metric_table(result), (0, 0, 0, 2)))
     checked = checked_findings(result)
     if checked:
-        parts.append(Padding(findings_tree(checked), (0, 0, 0, 2)))
+        parts.append(Padding(findings_tree(checked, report.verbose), (0, 0, 0, 2)))
         for fix in fixes(result):
             parts.extend(fix_block(fix))
     parts.append(status_line(result))
@@ -272,7 +278,8 @@ def metric_table(result: RunResult) -> RenderableType:
     return grid
 
 
-def finding_label(finding: Finding) -> Text:
+def finding_label(finding: Finding, evidence: bool = False) -> Text:
+    """Severity, code, rule and step; the message; with ``evidence`` (--verbose) its numbers."""
     severity = Severity(finding.severity).value
     label = Text.assemble(
         (f"{severity:<7}", SEVERITY_STYLE.get(severity, "")),
@@ -284,19 +291,19 @@ def finding_label(finding: Finding) -> Text:
     if finding.step is not None:
         label.append(f" @ {format_steps(finding.step)}", style="dim")
     label.append(f"\n{display(finding.message)}")
-    shown = evidence_items(finding.evidence)
+    shown = evidence_items(finding.evidence) if evidence else []
     if shown:
         label.append("\n" + display(" · ".join(f"{key} {value}" for key, value in shown)), style="dim")
     return label
 
 
-def findings_tree(findings: list[Finding]) -> Tree:
-    """Each cause as a branch, the findings it explains under it."""
+def findings_tree(findings: list[Finding], evidence: bool = False) -> Tree:
+    """Each cause as a branch, the findings it explains under it (their evidence with ``evidence``)."""
     tree = Tree(Text(""), hide_root=True, guide_style="dim")
     branches: list[Tree] = [tree]
     for depth, finding in cause_first(findings):
         del branches[depth + 1 :]
-        branches.append(branches[depth].add(finding_label(finding)))
+        branches.append(branches[depth].add(finding_label(finding, evidence)))
     return tree
 
 

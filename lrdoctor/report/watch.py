@@ -13,7 +13,7 @@ from rich.table import Table
 
 from lrdoctor.model import RunResult
 from lrdoctor.rules.common import numbers
-from lrdoctor.words import display, format_steps
+from lrdoctor.words import display, format_steps, number
 
 
 def finding_line(sighting) -> str:
@@ -69,8 +69,8 @@ def runs_table(state) -> Table:
             display(run.name),
             run.architecture.kind,
             format_steps(run.last_step) if run.last_step is not None else "-",
-            f"{kl.values[-1]:.4g}" if has_kl else "-",
-            f"{kl.values.max():.4g}" if has_kl else "-",
+            number(kl.values[-1]) if has_kl else "-",
+            number(kl.values.max()) if has_kl else "-",
             live.result.verdict,
             " ".join(sorted({f.code for f in live.result.findings})),
         )

@@ -137,23 +137,25 @@ def test_an_os_error_names_its_path(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "code"),
     [
-        ["analyze", str(SAMPLES), "--jobs", "1"],
-        ["analyze", str(SAMPLES), "--format", "json", "--jobs", "1"],
-        ["check", str(TESTS / "check_corpus"), "--format", "sarif"],
-        ["rules"],
+        (["analyze", str(SAMPLES), "--jobs", "1"], 1),
+        (["analyze", str(SAMPLES), "--format", "json", "--jobs", "1", "--fail-on", "never"], 0),
+        (["check", str(TESTS / "check_corpus"), "--format", "sarif"], 1),
+        (["rules"], 0),
     ],
     ids=["analyze-text", "analyze-json", "check-sarif", "rules"],
 )
-def test_stdout_closed_early_is_one_line_and_exit_2(tmp_path, args):
-    """``lrdoctor … | head``: the reader is gone before the report is written."""
+def test_stdout_closed_early_is_silent_and_keeps_the_verdict(tmp_path, args, code):
+    """``lrdoctor … | head``: the reader is gone before the report is written. It asked for no
+    more, so nothing is said about it; but a gate's exit code is the findings', or ``check | head``
+    in CI would pass a failing config."""
     env = {**os.environ, "LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
     child = subprocess.Popen(
         [sys.executable, "-m", "lrdoctor", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
     )
     child.stdout.close()  # long before the child has imported enough to write anything
     stderr = child.stderr.read().decode()
-    assert child.wait(timeout=120) == 2
-    assert stderr.splitlines()[-1] == "lrdoctor: error: output closed before the report was written (broken pipe)"
+    assert child.wait(timeout=120) == code
+    assert "broken pipe" not in stderr.lower() and "lrdoctor: error" not in stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr

@@ -1,5 +1,6 @@
 """`lrdoctor analyze` through the real CLI: sample_logs end to end, and runs written by tensorboardX."""
 
+import io
 import json
 import subprocess
 import sys
@@ -285,3 +286,48 @@ def test_matplotlib_is_not_imported_without_plots():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_follows_reading_judging_and_drawing_on_a_terminal_only():
+    from rich.console import Console
+
+    from lrdoctor.cli.analyze import progress_bar
+
+    terminal = Console(file=_Terminal(), force_terminal=True, width=80)
+    seen = []
+    with progress_bar(terminal) as stage:
+        for name in ("reading runs", "judging runs", "drawing figures"):
+            on_progress = stage(name)
+            assert on_progress is not None  # ingest's on_progress(done, total) contract
+            for done in range(1, 4):
+                on_progress(done, 3)
+            seen.append(name)
+    shown = terminal.file.getvalue()
+    assert all(name in shown for name in seen) and "3/3" in shown
+    piped = Console(file=io.StringIO(), width=80)
+    with progress_bar(piped) as stage:
+        assert stage("reading runs") is None
+    assert piped.file.getvalue() == ""
+
+
+def test_runs_are_listed_worst_first_in_every_format():
+    result = runner.invoke(app, ["analyze", str(SAMPLES), "--format", "json", "--fail-on", "never"])
+    verdicts = [run["verdict"] for run in json.loads(result.stdout)["runs"]]
+    assert verdicts == ["collapsed", "at risk", "ok"]
+    text = runner.invoke(app, ["analyze", str(SAMPLES), "--fail-on", "never"]).stdout
+    assert text.index("graph_free_gru_constant_lr") < text.index("RecurrentPPO_1") < text.index("graph_free_gru_recommended")
+
+
+@pytest.mark.parametrize("width", ["80", "120"])
+def test_the_report_at_80_columns_and_piped_cuts_no_name_or_code(width):
+    result = runner.invoke(app, ["analyze", str(SAMPLES), "--fail-on", "never"], env={"COLUMNS": width})
+    assert "…" not in result.stdout
+    for code in ("LRD001", "LRD002", "LRD004", "LRD006"):
+        assert code in result.stdout
+    joined = "".join(result.stdout.split())
+    assert "sb3_recurrentppo_cartpole/RecurrentPPO_1" in joined

@@ -251,7 +251,7 @@ def test_the_live_table_shows_each_run_and_its_state(tmp_path):
     console.print(runs_table(state))
     text = console.export_text()
     rows = {line.split()[0]: line.split() for line in text.splitlines()[1:]}
-    assert rows["graph_free_gru_constant_lr"][1:3] == ["gru", "4.669M"]
+    assert rows["graph_free_gru_constant_lr"][1:3] == ["gru", "4.67M"]
     assert rows["graph_free_gru_constant_lr"][4:7] == ["0.0334", "collapsed", "LRD001"]
     assert rows["graph_free_gru_recommended"][-1] == "ok"
     assert rows["sb3_recurrentppo_cartpole/RecurrentPPO_1"][1] == "lstm"

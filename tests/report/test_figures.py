@@ -162,7 +162,8 @@ def test_kl_bands_follow_the_schedule_phases(collapse_figure, collapse_schedule)
     assert len(bands) == len(visible)
     for band, phase in zip(bands, visible):
         (x0, y0), (x1, y1) = band.get_datalim(panel(collapse_figure, "kl").transData).get_points()
-        assert (y0, y1) == pytest.approx(phase.kl_band)
+        # the band is drawn below the threshold only: over it is over the limit, whatever the schedule expects
+        assert (y0, y1) == pytest.approx((phase.kl_band[0], min(phase.kl_band[1], THRESHOLD)))
         assert x0 == phase.start_step and x1 == min(phase.end_step, 5_000_000)
 
 
@@ -312,21 +313,47 @@ def test_huge_series_is_thinned_but_keeps_its_spikes():
 # --- the sweep ---------------------------------------------------------------------------
 
 
-def test_sweep_colours_by_verdict_and_names_only_the_worst():
+def test_sweep_colours_by_verdict_ranks_the_runs_and_numbers_the_worst_lines():
     collapsed = synthetic_collapse(name="seed7_collapsed")
     healthy = [synthetic_healthy(name=f"seed{i}") for i in range(12)]
     fig = plots.sweep_figure([*healthy, collapsed], kl_threshold=THRESHOLD)
     kl = panel(fig, "kl")
     assert one(kl, "kl:seed7_collapsed").get_color() == plots.VERDICT_COLOURS["collapsed"]
     assert one(kl, "kl:seed3").get_color() == plots.VERDICT_COLOURS["ok"]
+    assert one(kl, "kl:seed3").get_linewidth() < one(kl, "kl:seed7_collapsed").get_linewidth()  # muted
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["collapsed (1)", "ok (12)"]
-    names = [t.get_text() for t in artists(kl, "margin-label")]
-    assert [name for name in names if name.startswith("seed")] == ["seed7_collapsed"]
+    # the strip lists every run, worst first, numbered; the collapsed line carries its number
+    ranking = panel(fig, "ranking")
+    rows = [t.get_text() for t in ranking.get_yticklabels()]
+    assert rows[0] == "1  seed7_collapsed" and len(rows) == 13
+    assert [t.get_text() for t in artists(kl, "rank-label")] == ["1"]
     _, ys = one(kl, "kl-threshold").get_data()
     assert set(np.asarray(ys, dtype=float)) == {THRESHOLD}
-    assert one(kl, "onset:seed7_collapsed").get_xdata()[0] == ONSET
+    # the marker sits on the drawn line where it went over the threshold, never under it
+    marker = one(kl, "onset:seed7_collapsed")
+    assert marker.get_ydata()[0] > THRESHOLD
+    steps, values = one(kl, "kl:seed7_collapsed").get_data()
+    assert marker.get_ydata()[0] == pytest.approx(np.interp(marker.get_xdata()[0], steps, values))
     assert panel(fig, "lr").get_yscale() == "log"
+
+
+@pytest.mark.parametrize("size", [3, 20, 100])
+def test_sweep_stays_legible_at_any_size(size):
+    sick = [synthetic_collapse(name=f"sick{i}") for i in range(max(1, size // 4))]
+    fine = [synthetic_healthy(name=f"fine{i}") for i in range(size - len(sick))]
+    fig = plots.sweep_figure([*fine, *sick], kl_threshold=THRESHOLD)
+    ranking = panel(fig, "ranking")
+    rows = [t.get_text() for t in ranking.get_yticklabels()]
+    assert len(rows) == min(size, plots.STRIP_ROWS)
+    assert rows[0].split()[1].startswith("sick")  # worst first
+    if size > plots.STRIP_ROWS:
+        assert "not listed" in ranking.get_xlabel() and any(r.split()[1].startswith("fine") for r in rows)
+    lr = panel(fig, "lr")
+    fig.canvas.draw()
+    assert not [t.get_text() for t in lr.yaxis.get_minorticklabels() if t.get_text()]  # no labelled minor ticks
+    assert len(artists(panel(fig, "kl"), "rank-label")) <= plots.NAMED_LINES
+    assert clashes(fig) == []
 
 
 def test_sweep_of_runs_of_like_length_keeps_a_linear_step_axis():
@@ -412,3 +439,14 @@ def test_importing_lrdoctor_and_its_cli_does_not_import_matplotlib():
     code = "import sys, lrdoctor, lrdoctor.cli; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_schedule_with_a_run_shows_its_threshold_and_wastes_no_decade():
+    run = synthetic_collapse().run
+    fig = plots.schedule_figure(Schedule(3e-4, 20_000_000), run=run)
+    kl, lr = panel(fig, "kl"), panel(fig, "lr")
+    _, ys = one(kl, "kl-threshold").get_data()
+    assert set(np.asarray(ys, dtype=float)) == {0.02}  # no target_kl in this run: the rule's default
+    assert any(t.get_text().startswith("threshold 0.02") for t in artists(kl, "margin-label"))
+    assert lr.get_ylim()[1] <= 20 * 3e-4  # room for the labels, not a decade of nothing
+    assert artists(lr, "start-gap-label")  # and the start-gap label still finds its place

@@ -22,7 +22,7 @@ from lrdoctor.model import (
 from lrdoctor.report import Report, cause_first, peak
 from lrdoctor.report.text import BLOCKS, NON_FINITE_MARK, SummaryTable, render, sparkline
 from lrdoctor.rules import prescription
-from lrdoctor.words import format_lr, format_steps
+from lrdoctor.words import format_lr, format_steps, number
 
 STEPS = np.arange(0, 4_000_000, 40_000, dtype=np.int64)
 
@@ -122,7 +122,7 @@ def test_summary_table_names_architecture_source_lr_shape_peak_and_verdict():
     row = lines_of(text, "graph_free_gru")[0]
     top = peak(collapsed_run().run.metrics.points("kl"))
     assert top.value == 0.0334
-    assert "collapsed" in row and f"{top.value:.4g}" in row and "constant 3e-04" in row and "gru (graph_free)" in row
+    assert "collapsed" in row and number(top.value) in row and "constant 3e-04" in row and "gru (graph_free)" in row
     assert f"@ {format_steps(top.step)}" in text
     assert "config.yaml:3 rnn_type" in text
 
@@ -134,13 +134,32 @@ def table_at(width: int, report: Report) -> str:
     return captured.get()
 
 
-def test_a_run_name_is_never_split_and_loses_only_its_start_on_a_narrow_line():
+def run_column(table: str) -> str:
+    """The run column's cells, read top to bottom and joined: what a reader sees of the names."""
+    lines = table.splitlines()
+    header = next(line for line in lines if " verdict " in line)
+    start, end = header.index("run"), header.index("verdict")
+    return "".join(line[start:end].strip() for line in lines[lines.index(header) + 2 :])
+
+
+@pytest.mark.parametrize("width", [200, 120, 100, 80, 60])
+def test_no_run_name_is_ever_cut_at_any_width(width):
+    """Long names fold (after their slashes where they can), never lose a character."""
+    names = ["sb3_recurrentppo_cartpole/RecurrentPPO_1", "a_very_long_sweep_name/lr_3e-4_seed_101_gru_constant"]
+    results = [replace(r, run=replace(r.run, name=n)) for r, n in zip((collapsed_run(), healthy_run()), names)]
+    table = table_at(width, Report(tuple(results)))
+    assert "…" not in table
+    assert all(len(line) <= width for line in table.splitlines())
+    for name in names:
+        assert name in run_column(table)
+
+
+def test_a_long_name_folds_after_its_slash():
     name = "sb3_recurrentppo_cartpole/RecurrentPPO_1"
     long_named = replace(collapsed_run(), run=replace(collapsed_run().run, name=name))
     report = Report((long_named, healthy_run()))
     assert lines_of(render(report), name)  # 120 columns: the whole name on one line
-    shown = lines_of(table_at(60, report), "RecurrentPPO_1")[0].split()[0]
-    assert shown.startswith("…") and name.endswith(shown[1:]) and len(shown) < len(name)
+    assert lines_of(table_at(80, report), "RecurrentPPO_1")[0].split()[0] == "RecurrentPPO_1"
 
 
 def test_on_an_80_column_terminal_the_sparklines_go_before_the_lr_and_architecture_do():
@@ -151,15 +170,16 @@ def test_on_an_80_column_terminal_the_sparklines_go_before_the_lr_and_architectu
         assert any(block in table_at(wide, report) for block in BLOCKS)  # the KL's shape is shown
     narrow = table_at(80, report)
     assert not any(block in narrow for block in BLOCKS)
-    row = lines_of(narrow, "RecurrentPPO_1")[0]
-    assert "collapsed" in row and "0.0334" in row and "constant" in row and "gru" in row
+    row = lines_of(narrow, "collapsed")[0]
+    assert "0.0334" in row and "constant" in row and "gru" in row
+    assert "RecurrentPPO_1" in run_column(narrow)
 
 
 def test_the_peak_kl_and_its_step_share_a_line_when_the_table_fits():
     top = peak(collapsed_run().run.metrics.points("kl"))
     report = Report((collapsed_run(), healthy_run()))
-    assert f"{top.value:.4g} @ {format_steps(top.step)}" in table_at(160, report)
-    assert f"{top.value:.4g} @" not in table_at(90, report)  # too narrow: the step goes under it
+    assert f"{number(top.value)} @ {format_steps(top.step)}" in table_at(160, report)
+    assert f"{number(top.value)} @" not in table_at(90, report)  # too narrow: the step goes under it
 
 
 def test_the_cause_is_the_headline_and_its_consequences_are_indented_under_it():
@@ -170,10 +190,19 @@ def test_the_cause_is_the_headline_and_its_consequences_are_indented_under_it():
     assert indent["LRD002"] < indent["LRD006"] < indent["LRD001"] == indent["LRD004"]
 
 
-def test_evidence_numbers_are_shown_and_long_words_left_to_json():
-    text = render(Report((collapsed_run(),)))
+def test_evidence_numbers_are_shown_with_verbose_and_long_words_left_to_json():
+    text = render(Report((collapsed_run(),), verbose=True))
     assert "peak 0.0334" in text and "percent_over 67" in text and "threshold 0.02" in text
     assert "x" * 80 not in text
+
+
+def test_without_verbose_a_finding_is_its_message_step_and_fix():
+    result = collapsed_run()
+    text = render(Report((result,)))
+    assert "percent_over" not in text and "threshold 0.02" not in text
+    for found in result.findings:
+        assert found.message in " ".join(text.split()) or found.message in text
+    assert "fix: " in text and "LRD006 policy-collapse @ 1.9M" in text
 
 
 def test_the_fix_lists_the_schedule_phases_and_a_whole_line_of_code():
