@@ -106,11 +106,14 @@ class LRShape:
 
 @dataclass(frozen=True)
 class ReadNote:
-    """Something the reader skipped or could not read, with where."""
+    """Something the reader skipped or could not read, with where; or, ``info``, something a
+    reader of the report should know about how the run was read (a caveat of its tags, which
+    of two records was used), which is no problem of the files."""
 
     path: str
     message: str
     offset: int | None = None
+    info: bool = False
 
 
 @dataclass(frozen=True)

@@ -191,8 +191,9 @@ def say(console: Console, line: str | Text) -> None:
 
 
 def problem_line(note: ReadNote) -> str:
+    """A read problem, or a note on how a run was read (``ReadNote.info``), on one line."""
     where = note.path + (f" @ byte {note.offset}" if note.offset is not None else "")
-    return f"lrdoctor: read problem: {where}: {note.message}"
+    return f"lrdoctor: {'note' if note.info else 'read problem'}: {where}: {note.message}"
 
 
 Progress = Callable[[int, int], None]

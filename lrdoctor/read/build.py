@@ -141,7 +141,7 @@ def _scale_divided_out(normalised: Normalised, settings: Mapping[str, Sourced], 
         metrics = metrics.replaced(metric, (steps, values / scale))
         notes = [note for note in notes if note.message != rule.caveat]
         notes.append(ReadNote(where, f"{metric}: {display(source.tag)} divided by "
-                              f"{rule.scaled_by} {scale:g} ({display(declared.source)}), the scale it is logged at"))
+                              f"{rule.scaled_by} {scale:g} ({display(declared.source)}), the scale it is logged at", info=True))
     if metrics is normalised.metrics:
         return normalised
     return replace(normalised, metrics=metrics, notes=tuple(notes))

@@ -501,8 +501,8 @@ def store_run(key: str, run: NormalisedRun) -> None:
         "step_axis": normalised.step_axis,
         "lr_shape": dataclasses.asdict(run.lr_shape),
         "unknown_tags": list(normalised.unknown_tags),
-        "normalise_notes": [[n.path, n.message, n.offset] for n in normalised.notes],
-        "read_notes": [[n.path, n.message, n.offset] for n in run.notes],
+        "normalise_notes": [[n.path, n.message, n.offset, n.info] for n in normalised.notes],
+        "read_notes": [[n.path, n.message, n.offset, n.info] for n in run.notes],
         "texts": dict(run.texts),
         "hparams": dict(run.hparams),
     }
@@ -538,9 +538,9 @@ def cached_run(key: str) -> NormalisedRun | None:
             library=header["library"],
             step_axis=str(header["step_axis"]),
             unknown_tags=tuple(str(t) for t in header["unknown_tags"]),
-            notes=tuple(ReadNote(str(p), str(m), o) for p, m, o in header["normalise_notes"]),
+            notes=tuple(ReadNote(str(p), str(m), o, bool(i)) for p, m, o, i in header["normalise_notes"]),
         )
-        notes = tuple(ReadNote(str(p), str(m), o) for p, m, o in header["read_notes"])
+        notes = tuple(ReadNote(str(p), str(m), o, bool(i)) for p, m, o, i in header["read_notes"])
         return NormalisedRun(
             normalised, LRShape(**header["lr_shape"]), dict(header["texts"]), dict(header["hparams"]), notes
         )

@@ -216,7 +216,7 @@ def _directory_run(
         progress = None
     elif source is not None and (events or progress):
         used = "TensorBoard" if events else "progress.csv"
-        notes = (ReadNote(display(str(source.path)), f"the same run as the {used} record beside it: {used} used"),)
+        notes = (ReadNote(display(str(source.path)), f"the same run as the {used} record beside it: {used} used", info=True),)
         source = None
     return FoundRun(
         path=directory,
@@ -312,7 +312,9 @@ def _fold_wandb_mirrors(runs: list[FoundRun]) -> list[FoundRun]:
         here = os.path.realpath(run.path)
         copies = sorted(path for path in tensorboard if path.startswith(here + os.sep))
         originals = [path for path in _mirrored_dirs(run, tensorboard) if path not in copies]
-        note = ReadNote(display(str(run.source.path)), f"the W&B record of this run ({run.name}): TensorBoard used")
+        note = ReadNote(
+            display(str(run.source.path)), f"the W&B record of this run ({run.name}): TensorBoard used", info=True
+        )
         if originals:
             dropped.update([here, *copies])
             for original in originals:

@@ -162,13 +162,14 @@ def normalise(
                     where,
                     f"{metric}: several tags match ({', '.join(map(display, choice.alternatives))}); "
                     f"used {display(choice.tag)}",
+                    info=True,
                 )
             )
 
-    notes.extend(ReadNote(where, choice.rule.caveat) for choice in chosen.values() if choice.rule.caveat)
+    notes.extend(ReadNote(where, choice.rule.caveat, info=True) for choice in chosen.values() if choice.rule.caveat)
     for pattern, why in lib.unmapped if lib is not None else ():
         if any(re.fullmatch(pattern, tag) for tag in all_tags):
-            notes.append(ReadNote(where, why))
+            notes.append(ReadNote(where, why, info=True))
     unknown = tuple(sorted(t for t in all_tags if not known.fullmatch(t)))
     if not points:
         notes.append(

@@ -101,7 +101,7 @@ def finding_entry(finding: Finding) -> dict[str, Any]:
 
 
 def note_entry(note: ReadNote) -> dict[str, Any]:
-    return {"path": note.path, "offset": note.offset, "message": note.message}
+    return {"path": note.path, "offset": note.offset, "message": note.message, "kind": "note" if note.info else "problem"}
 
 
 def summary(report: Report) -> dict[str, Any]:

@@ -108,9 +108,14 @@ def run_section(result: RunResult, report: Report) -> list[str]:
         lines.append("Not checked:")
         lines += [f"- {markdown(f.message)}" for f in unchecked]
         lines.append("")
-    if run.notes:
+    problems, notes = [n for n in run.notes if not n.info], [n for n in run.notes if n.info]
+    if problems:
         lines.append("Read with problems (the rest of the run was used):")
-        lines += [f"- {markdown(where(note))}: {markdown(note.message)}" for note in run.notes]
+        lines += [f"- {markdown(where(note))}: {markdown(note.message)}" for note in problems]
+        lines.append("")
+    if notes:
+        lines.append("Notes on how it was read:")
+        lines += [f"- {markdown(where(note))}: {markdown(note.message)}" for note in notes]
         lines.append("")
     figure = report.figure_of(result)
     if figure:

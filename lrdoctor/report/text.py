@@ -232,7 +232,7 @@ def run_section(result: RunResult, report: Report) -> list[RenderableType]:
         parts.append(Text(f"  not checked: {display(finding.message)}", style="dim"))
     for note in run.notes:
         where = display(note.path) + (f" @ {note.offset}" if note.offset is not None else "")
-        parts.append(Text(f"  read: {where}: {display(note.message)}", style="dim"))
+        parts.append(Text(f"  {'note' if note.info else 'read'}: {where}: {display(note.message)}", style="dim"))
     if figure:
         parts.append(Text(f"  figure: {figure}"))
     return parts

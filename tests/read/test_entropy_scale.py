@@ -5,7 +5,11 @@ Isaac Lab-style ``params/agent.yaml`` written by the test (skrl itself saves non
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +65,17 @@ def test_a_scale_that_cannot_be_divided_by_is_not_used(tmp_path, scale):
     _, entropy = run.metrics.points("entropy")
     np.testing.assert_allclose(entropy, -_logged(), rtol=1e-6)
     assert any("only their shape is judged" in note.message for note in run.notes)
+
+
+def test_how_a_run_was_read_is_a_note_not_a_read_problem(tmp_path):
+    """A caveat of the tags is no problem of the files: stderr says ``note:``, JSON ``kind``."""
+    run_dir = _copy_with_config(tmp_path, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "lrdoctor", "analyze", str(run_dir), "--no-cache", "--format", "json"],
+        capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.returncode in (0, 1), done.stderr
+    caveat = [line for line in done.stderr.splitlines() if "only their shape is judged" in line]
+    assert caveat and all(line.startswith("lrdoctor: note: ") for line in caveat)
+    [run] = json.loads(done.stdout)["runs"]
+    assert {note["kind"] for note in run["notes"]} == {"note"}

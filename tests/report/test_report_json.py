@@ -200,7 +200,7 @@ def test_run_facts_say_where_each_metric_came_from():
     assert run["config"]["warmup"] is None
     assert run["lr_shape"]["kind"] == "constant"
     assert run["verdict"] == "collapsed"
-    assert run["notes"] == [{"path": "runs/sweep/gru_constant/events.out.tfevents.2", "offset": 4096, "message": "truncated record"}]
+    assert run["notes"] == [{"path": "runs/sweep/gru_constant/events.out.tfevents.2", "offset": 4096, "message": "truncated record", "kind": "problem"}]
 
 
 def test_summary_counts_by_severity_and_verdict():
@@ -208,7 +208,7 @@ def test_summary_counts_by_severity_and_verdict():
     assert document["summary"] == {
         "runs": 1, "findings": {"error": 4, "warning": 0, "info": 1}, "verdicts": {"collapsed": 1}, "problems": 1,
     }
-    assert document["problems"] == [{"path": "runs/broken", "offset": None, "message": "unreadable run: no scalars"}]
+    assert document["problems"] == [{"path": "runs/broken", "offset": None, "message": "unreadable run: no scalars", "kind": "problem"}]
 
 
 def test_figure_links_are_included_when_drawn():
