@@ -16,7 +16,7 @@ from lrdoctor.insight.diff import Parting, RunDiff, SettingDifference
 from lrdoctor.insight.sweep import value_text
 from lrdoctor.model import Sourced
 from lrdoctor.report.json import SCHEMA_VERSION, plain
-from lrdoctor.words import display, format_steps
+from lrdoctor.words import display, format_steps, number
 
 METRIC_WORDS = {"kl": "KL", "entropy": "entropy", "episode_return": "episode return"}
 
@@ -70,8 +70,8 @@ def parting_text(p: Parting) -> str:
     if p.step is None:
         return f"{name}: never ({p.why})"
     scale = " (log10)" if p.log_scale else ""
-    return (f"{name}: from {format_steps(p.step)} (A {p.a_value:.4g}, B {p.b_value:.4g}; "
-            f"noise {p.noise:.3g}{scale}, {p.points} points)")
+    return (f"{name}: from {format_steps(p.step)} (A {number(p.a_value)}, B {number(p.b_value)}; "
+            f"noise {number(p.noise)}{scale}, {p.points} points)")
 
 
 def render_json(run_diff: RunDiff, figure: str | None = None) -> str:
