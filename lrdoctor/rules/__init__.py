@@ -29,6 +29,7 @@ from lrdoctor.errors import InputError
 from lrdoctor.rules import (
     architecture_unknown,
     clip_fraction_high,
+    collapse_forecast,
     config_unreadable,
     constant_lr_recurrent,
     entropy_collapse,
@@ -61,6 +62,7 @@ _MODULES: tuple[ModuleType, ...] = (
     kl_guard_config,
     architecture_unknown,
     config_unreadable,
+    collapse_forecast,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}

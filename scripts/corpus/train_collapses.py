@@ -63,6 +63,12 @@ PRESETS = {
         "collapse": dict(learning_rate=1e-2, mini_epochs=8, max_epochs=40),
         "healthy": dict(learning_rate=1e-3, mini_epochs=4, max_epochs=40),
     },
+    # rl_games with a feed-forward net (no ``network.rnn``): the LSTM settings above kept learning, so
+    # this is SB3 PPO's collapse recipe in rl_games' terms (a constant 5e-2, 20 passes over each batch).
+    "rl_games_mlp": {
+        "collapse": dict(learning_rate=5e-2, mini_epochs=20, max_epochs=40, rnn=False),
+        "healthy": dict(learning_rate=3e-4, mini_epochs=20, max_epochs=40, rnn=False),
+    },
     "skrl": {
         "collapse": dict(learning_rate=1e-2, learning_epochs=8, timesteps=12_288),
         "healthy": dict(learning_rate=3e-4, learning_epochs=4, timesteps=12_288),
@@ -132,7 +138,9 @@ def run_rl_games(p: dict, seed: int, out: Path) -> None:
         "CartPole-v1-local", {"vecenv_type": "LOCAL", "env_creator": lambda **kw: make("CartPole-v1")}
     )
     train_dir = out / "rl_games"
-    name = f"cartpole_lstm_lr{lr_tag(p['learning_rate'])}_ep{p['mini_epochs']}_s{seed}"
+    recurrent = p.get("rnn", True)
+    net = "lstm" if recurrent else "mlp"
+    name = f"cartpole_{net}_lr{lr_tag(p['learning_rate'])}_ep{p['mini_epochs']}_s{seed}"
     params = {
         "params": {
             "seed": seed,
@@ -143,12 +151,13 @@ def run_rl_games(p: dict, seed: int, out: Path) -> None:
                 "separate": False,
                 "space": {"discrete": {}},
                 "mlp": {
-                    "units": [64],
+                    "units": [64] if recurrent else [64, 64],
                     "activation": "elu",
                     "initializer": {"name": "default"},
                     "regularizer": {"name": "None"},
                 },
-                "rnn": {"name": "lstm", "units": 64, "layers": 1, "before_mlp": True, "concat_input": False},
+                **({"rnn": {"name": "lstm", "units": 64, "layers": 1, "before_mlp": True, "concat_input": False}}
+                   if recurrent else {}),
             },
             "config": {
                 "name": name,
@@ -262,10 +271,10 @@ def main() -> None:
     if a.lr is not None:
         p["learning_rate"] = a.lr
     if a.epochs is not None:
-        p[{"rl_games": "mini_epochs", "skrl": "learning_epochs"}.get(a.library, "n_epochs")] = a.epochs
+        p[{"rl_games": "mini_epochs", "rl_games_mlp": "mini_epochs", "skrl": "learning_epochs"}.get(a.library, "n_epochs")] = a.epochs
     if a.steps is not None:
-        p[{"rl_games": "max_epochs", "skrl": "timesteps"}.get(a.library, "steps")] = a.steps
-    if a.library == "rl_games":
+        p[{"rl_games": "max_epochs", "rl_games_mlp": "max_epochs", "skrl": "timesteps"}.get(a.library, "steps")] = a.steps
+    if a.library.startswith("rl_games"):
         run_rl_games(p, a.seed, a.out)
     elif a.library == "skrl":
         run_skrl(p, a.seed, a.out)
