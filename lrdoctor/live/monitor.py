@@ -62,8 +62,8 @@ STOP_ON = ("error", "warning", None)
 ON_WARNING = (None, "stop", "lower_lr")
 # From the replay of every real run in tests/ (scripts/measure_forecast.py, README): the
 # earliest collapse onset came at update 10 (SB3 PPO at 5e-2, seed 100), so a stop must be
-# allowed by update 9; the forecast needs 8 updates (its window) and fired at update 8 on
-# every collapse, with no false alarm on the healthy runs. Five updates keep a fresh policy's
+# allowed by update 9; the forecast needs 6 updates (its window) and fired at update 6 to 8
+# on every collapse, with no false alarm on the healthy runs. Five updates keep a fresh policy's
 # first noisy readings (a KL spike at update 2) from stopping a run, and leave that margin.
 GRACE_UPDATES = 5
 
