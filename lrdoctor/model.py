@@ -176,7 +176,7 @@ class Run:
     """
 
     name: str
-    path: Path
+    path: Path | str  # a str only for a run in object storage: its URL (read.remote)
     metrics: Metrics = field(default_factory=Metrics)
     sources: dict[str, MetricSource] = field(default_factory=dict)
     step_axis: str = "unknown"

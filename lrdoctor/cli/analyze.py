@@ -62,7 +62,7 @@ class ArchKind(str, Enum):
 
 @command("analyze")
 def analyze(
-    paths: Annotated[list[Path], typer.Argument(help="Run directories, event files or progress.csv files; searched recursively.")],
+    paths: Annotated[list[str], typer.Argument(help="Run directories, event files or progress.csv files, local or URLs (s3://, gs://, az://); searched recursively.")],
     format: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format, on stdout or --output.")] = ReportFormat.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout (- is stdout).")] = None,
     fail_on: Annotated[
@@ -82,6 +82,8 @@ def analyze(
     plots: Annotated[Optional[Path], typer.Option("--plots", help="Draw one figure per run (and a sweep overview) into this directory.")] = None,
     plot_format: Annotated[PlotFormat, typer.Option("--plot-format", help="File format of the figures.")] = PlotFormat.png,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show which tag fed each metric, and the unknown tags.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help="Read the runs on this Dask scheduler's workers, e.g. tcp://head:8786.")] = None,
+    cluster: Annotated[Optional[int], typer.Option("--cluster", min=1, metavar="N", help="Read the runs on a local Dask cluster of N worker processes.")] = None,
 ) -> None:
     """Diagnose runs: KL over target, LR shape, entropy, collapse; and prescribe the schedule."""
     options = load_options(
@@ -92,18 +94,22 @@ def analyze(
     )
     tag_overrides = assignments(tags or [], "--tag", "METRIC=TAG")
     output = output_file(output)
-    reading = [*paths, *([Path(options.source)] if options.source else [])]
+    if scheduler is not None and cluster is not None:
+        raise InputError("--scheduler and --cluster: give one of them")
+    local_paths = [Path(path) for path in paths if not ingest.remote.is_remote(path)]
+    reading = [*local_paths, *([Path(options.source)] if options.source else [])]
     refuse_inside([output, plots], reading)  # said before anything is read
     stderr = Console(stderr=True)
 
-    with progress_bar(stderr) as on_progress:
+    with distributed(scheduler, cluster) as executor, progress_bar(stderr) as on_progress:
         ingested = ingest.load(
-            paths,
+            [path if ingest.remote.is_remote(path) else Path(path) for path in paths],
             tag_overrides=tag_overrides,
             arch=arch.value if arch else None,
             jobs=jobs,
             use_cache=not no_cache and cache_outside(reading, stderr),
             on_progress=on_progress,
+            executor=executor,
         )
     problems = tuple(ingested.problems)
     for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
@@ -111,7 +117,7 @@ def analyze(
     if not ingested.runs:  # each read problem was said above
         raise InputError(ingest.nothing_read(paths))
     # A run reached through a link lives outside the paths named; nothing goes into it either.
-    refuse_inside([output, plots], [run.path for run in ingested.runs])
+    refuse_inside([output, plots], [run.path for run in ingested.runs if isinstance(run.path, Path)])
     results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
 
     figures, sweep = {}, None
@@ -136,6 +142,18 @@ def analyze(
             say(stderr, f"wrote {display(str(output))}")
         say(stderr, text.totals(report))
     raise typer.Exit(exit_code(report.findings, options.fail_on))
+
+
+@contextmanager
+def distributed(scheduler: str | None, workers: int | None) -> Iterator[Callable | None]:
+    """The cluster executor asked for, if any (Dask is imported only then)."""
+    if scheduler is None and workers is None:
+        yield None
+        return
+    from lrdoctor.read import cluster
+
+    with cluster.executor(scheduler, workers) as executor:
+        yield executor
 
 
 def assignments(items: Sequence[str], flag: str, shape: str) -> dict[str, str]:

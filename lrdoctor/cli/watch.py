@@ -38,6 +38,7 @@ from lrdoctor.exitcode import CLEAN, FINDINGS
 from lrdoctor.live import watch as watching
 from lrdoctor.report.watch import finding_line, run_label, runs_table, summary
 from lrdoctor.rules.options import load_options
+from lrdoctor.words import display
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -107,6 +108,7 @@ def watch(
     script reads the values from the environment, quoted: --exec 'sh -c "notify \\"$LRDOCTOR_RUN\\""'. A value
     that starts with - (a run named --version) is passed only after --, else that command is not run.
     """
+    refuse_urls(paths)
     interval = parse_interval(every, "--every")
     timeout = parse_interval(exec_timeout, "--exec-timeout")
     argv = parse_command(exec_command) if exec_command is not None else None
@@ -165,6 +167,14 @@ def _interrupt(signum, frame) -> None:
     """SIGTERM (`timeout`, a cancelled CI job, a process manager) stops a watch like Ctrl-C:
     with the summary of what was seen, not a silent death."""
     raise KeyboardInterrupt
+
+
+def refuse_urls(paths: list[Path]) -> None:
+    """watch follows local files; a URL (which a path argument turns into ``s3:/bucket``) is said
+    to be one, rather than "no such file"."""
+    for path in paths:
+        if not path.exists() and re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", str(path)):
+            raise InputError(f"{display(str(path))}: watch follows local paths only; analyze reads object storage")
 
 
 def parse_interval(text: str, option: str) -> float:

@@ -13,10 +13,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from lrdoctor.errors import InputError, UnreadableFile
 from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run
+from lrdoctor.read import remote
 from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
     cached_run,
@@ -33,6 +34,10 @@ from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
+# How tasks are run elsewhere (``read.cluster``): given the task function and the tasks, it
+# yields (task index, result) as each finishes, in any order; the result is the exception
+# of a task that failed for good (its worker lost twice, say).
+Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | ReadNote | BaseException"]]]
 # More reader processes than this only contend for the cores and the memory: a --jobs of
 # thousands on a sweep of thousands must not start thousands of processes.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
@@ -82,19 +87,25 @@ def load(
     jobs: int = 1,
     use_cache: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> Ingested:
     """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
-    A missing path is still an InputError (a usage mistake, not a bad run)."""
+    A missing path is still an InputError (a usage mistake, not a bad run). Paths may be
+    URLs (``s3://...``, ``read.remote``); ``executor`` runs the reads elsewhere (a cluster)."""
     overrides = checked_overrides(tag_overrides)
-    found: list[FoundRun] = []
+    found: list[FoundRun | remote.RemoteRun] = []
     problems: list[ReadNote] = []
     for path in _as_list(paths):
         try:
-            discovery = discover(Path(path))
+            if remote.is_remote(path):
+                runs, noted = remote.discover(str(path))
+            else:
+                discovery = discover(Path(path))
+                runs, noted = discovery.runs, discovery.problems
         except FileNotFoundError:
             raise InputError(f"no such file or directory: {display(str(path))}") from None
-        found.extend(discovery.runs)
-        problems.extend(discovery.problems)
+        found.extend(runs)
+        problems.extend(noted)
     found = _once_each(found)
 
     cache_limit = max_bytes() if use_cache else None  # a bad LRDOCTOR_CACHE_MAX_MB is said before reading
@@ -106,7 +117,7 @@ def load(
     ]
     missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
     tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
-    for index, outcome in zip(missing, _map(tasks, jobs, on_progress)):
+    for index, outcome in zip(missing, _map(tasks, jobs, on_progress, executor)):
         outcomes[index] = outcome
     if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
         prune(cache_limit, in_use_since=started)
@@ -121,14 +132,17 @@ def load(
     return Ingested(runs=runs, problems=problems, keys=tuple(run_keys))
 
 
-def _once_each(found: list[FoundRun]) -> list[FoundRun]:
+def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remote.RemoteRun]:
     """Each run once, however many of the arguments reach it (``analyze sweep sweep/run1``,
     or two links to one directory): a run counted twice would skew the sweep's summary."""
     seen: set[tuple] = set()
     unique = []
     for run in found:
-        files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
-        key = tuple(os.path.realpath(f) for f in files)
+        if isinstance(run, remote.RemoteRun):
+            key = remote.listed_files(run)
+        else:
+            files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
+            key = tuple(os.path.realpath(f) for f in files)
         if key not in seen:
             seen.add(key)
             unique.append(run)
@@ -149,11 +163,22 @@ def checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule,
     return override_rules(tag_overrides)
 
 
-def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None) -> list[Run | ReadNote]:
-    """Read every run, in parallel processes when ``jobs`` > 1; results keep discovery order."""
+def _map(
+    tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None, executor: Executor | None = None
+) -> list[Run | ReadNote]:
+    """Read every run, by ``executor`` when given, else in parallel processes when ``jobs``
+    > 1; results keep discovery order, and progress is told as each finishes."""
     total = len(tasks)
     results: list[Run | ReadNote | None] = [None] * total
-    if jobs > 1 and total > 1:
+    if executor is not None and tasks:
+        for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
+            if isinstance(result, BaseException):
+                why = f"unreadable run: its task failed twice: {type(result).__name__}: {result}"
+                result = ReadNote(display(str(tasks[index][0].path)), why)
+            results[index] = result
+            if on_progress:
+                on_progress(done, total)
+    elif jobs > 1 and total > 1:
         # imported here: a sweep that comes whole from the cache starts no workers
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -172,7 +197,7 @@ def _map(tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None)
 
 
 def load_run(
-    found: FoundRun,
+    found: FoundRun | remote.RemoteRun,
     overrides: tuple[TagRule, ...] = (),
     arch: str | None = None,
     use_cache: bool = True,
@@ -181,6 +206,8 @@ def load_run(
     """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
     With ``key`` (from ``run_key``), the normalised metrics are stored under it."""
     try:
+        if isinstance(found, remote.RemoteRun):  # its objects staged where this task runs
+            return remote.load_run(found, load_run, overrides, arch, key)
         return _load_run(found, overrides, arch, use_cache, key)
     except UnreadableFile as error:
         return ReadNote(display(str(found.path)), f"unreadable run: {error}")
@@ -208,10 +235,13 @@ def _load_run(
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
 
 
-def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
+def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) -> str | None:
     """What a run's metrics are a function of: its files as they are now (path, and each
     file's ``identity``: device, inode, size, mtime and ctime) and the tag mapping; None
     when a file cannot be looked at (the run is then read as usual)."""
+    if isinstance(found, remote.RemoteRun):  # the store's identity of each object, not a local mtime
+        parts = remote.cache_parts(found)
+        return None if parts is None else entry_key("remote run", *parts, _override_parts(overrides))
     files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
     try:
         stats = [os.stat(path) for path in files]
@@ -222,14 +252,22 @@ def run_key(found: FoundRun, overrides: tuple[TagRule, ...]) -> str | None:
         str(found.path),
         str(found.root),
         [[os.fsdecode(path), *identity(stat)] for path, stat in zip(files, stats)],
-        [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides],
+        _override_parts(overrides),
     )
 
 
-def _from_cache(found: FoundRun, key: str, arch: str | None) -> Run | None:
+def _override_parts(overrides: tuple[TagRule, ...]) -> list:
+    return [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides]
+
+
+def _from_cache(found: FoundRun | remote.RemoteRun, key: str, arch: str | None) -> Run | None:
     """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
     stored = cached_run(key)
-    return described_run(found, stored, arch=arch) if stored is not None else None
+    if stored is None:
+        return None
+    if isinstance(found, remote.RemoteRun):
+        return remote.described(found, stored, described_run, arch=arch)
+    return described_run(found, stored, arch=arch)
 
 
 def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Logged, int]:

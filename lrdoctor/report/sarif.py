@@ -114,7 +114,11 @@ def location(finding: Finding, run_path: str | None = None) -> dict[str, Any]:
 
 
 def artifact_uri(path: str) -> str:
-    """A relative path stays relative (code scanning resolves it against the repository root)."""
+    """A relative path stays relative (code scanning resolves it against the repository root);
+    a URL (a run in object storage) keeps its scheme."""
+    scheme, sep, rest = path.partition("://")
+    if sep and scheme.isalnum():
+        return f"{scheme}://{quote(rest)}"
     posix = path.replace("\\", "/")
     if PurePosixPath(posix).is_absolute():
         return "file://" + quote(posix)
@@ -123,7 +127,9 @@ def artifact_uri(path: str) -> str:
 
 def run_location(path: str | os.PathLike, cwd: Path) -> str:
     """A run's path relative to ``cwd`` when it is under it (so code scanning resolves it
-    against the checkout), else absolute."""
+    against the checkout), else absolute; a URL (a run in object storage) as it is."""
+    if not isinstance(path, os.PathLike) and "://" in str(path):
+        return str(path)
     absolute = Path(os.path.abspath(os.path.join(cwd, path)))
     try:
         return absolute.relative_to(cwd).as_posix()
