@@ -37,6 +37,7 @@ LR_CAUSES = ("LRD002", "LRD003", "LRD011")
 CAUSES: dict[str, tuple[str, ...]] = {
     **{code: ("LRD006", *LR_CAUSES) for code in SYMPTOMS},
     "LRD006": LR_CAUSES,
+    "LRD015": LR_CAUSES,  # the forecast: the same LR setting is why a collapse is coming
     "LRD002": ("LRD011",),
     "LRD003": ("LRD011",),
 }

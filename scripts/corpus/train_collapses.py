@@ -14,6 +14,9 @@ in that library's venv:
                    deleted). The in-process ``LOCAL`` vecenv is the one defined in
                    scripts/corpus/train_rl_games.py (imported, not copied).
                    venv /work/venvs/rlgames = scripts/corpus/requirements-rl_games.txt
+* ``rl_games_mlp`` the same rl_games PPO with a feed-forward net (no ``network.rnn``): SB3 PPO's
+                   collapse recipe (a constant 5e-2, 20 mini-epochs); seed 100 collapsed.
+                   venv /work/venvs/forecast-libs = scripts/corpus/requirements-rl_games.txt
 * ``skrl``         skrl PPO_RNN with the GRU models of scripts/corpus/train_skrl.py (imported)
                    on CartPole-v1, skrl's SequentialTrainer and writer.
                    venv /work/venvs/skrl = scripts/corpus/requirements-skrl.txt
@@ -21,7 +24,8 @@ in that library's venv:
 Outcome (see tests/real_collapses/README.md): the SB3 and sb3-contrib presets collapse on
 the seeds kept; the rl_games (LSTM, constant 1e-2 and 5e-2 x 8 mini-epochs) and skrl
 (PPO_RNN GRU, constant 1e-2 and 3e-2 x 8 epochs) settings tried did NOT collapse within a
-short run, so there are no rl_games / skrl collapses in the corpus.
+short run; the feed-forward rl_games preset (``rl_games_mlp``) did, and that run is in
+tests/real_collapses/rl_games/.
 
 Each library has a ``collapse`` setting (a too-high *constant* learning rate, with many
 epochs per rollout) and a ``healthy`` setting (a moderate constant learning rate), run on

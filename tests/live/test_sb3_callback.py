@@ -227,11 +227,14 @@ def test_lower_lr_switches_sb3_to_the_warmup_schedule_which_sb3_logs_and_applies
     relaunched = callback.relaunched
     assert relaunched is not None and relaunched.schedule.base_lr == pytest.approx(0.1)
     assert relaunched.schedule.total_steps == N_STEPS * 16 - relaunched.from_step
-    logged = logged_by_sb3(tmp_path, "train/learning_rate")
-    after = [(step, lr) for step, lr in logged if step > relaunched.from_step]
-    assert after and all(lr < 0.1 for _, lr in after)
+    # SB3 writes a train() call's values with the next rollout's step (N_STEPS later)
+    logged = [(step - N_STEPS, lr) for step, lr in logged_by_sb3(tmp_path, "train/learning_rate")]
+    after = [(step, lr) for step, lr in logged if step >= relaunched.from_step]
+    assert after and after[0] == (relaunched.from_step, pytest.approx(0.001, rel=1e-5))  # a hundredth, at once
     assert [lr for _, lr in after] == [pytest.approx(relaunched.lr(step), rel=1e-5) for step, _ in after]
-    assert [lr for step, lr in applied if step > relaunched.from_step] == [pytest.approx(lr, rel=1e-5) for _, lr in after]
+    assert all(lr < 0.1 for _, lr in after)
+    applied_after = [(step, lr) for step, lr in applied if step >= relaunched.from_step]
+    assert applied_after[: len(after)] == [(step, pytest.approx(lr, rel=1e-5)) for step, lr in after]
     with open(tmp_path / "progress.csv", newline="") as handle:
         actions = [row["lrdoctor/action"] for row in csv.DictReader(handle) if row.get("lrdoctor/action")]
     assert len(actions) == 1 and actions[0].startswith("lower_lr on LRD0")
