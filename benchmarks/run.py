@@ -57,10 +57,18 @@ CRC_SHARE_CODE = (
     "print(json.dumps({'total': sum(tt for _, _, tt, _, _ in stats.values()), 'crc': crc}))"
 )
 
-# Runs in the launcher subprocess: start the command, sample the tree's RSS, report.
+# TensorBoard's own Rust data server (the `tensorboard_data_server` package tensorboard depends
+# on), reading alone with every CRC checked and every scalar kept; timed to the log line that
+# ends its one load cycle, then stopped (it would go on serving).
+RUST_ARGS = ["--checksum", "--samples-per-plugin", "scalars=all", "--reload", "once", "--port", "0", "--verbose"]
+RUST_DONE = "Finished load cycle"
+
+# Runs in the launcher subprocess: start the command, sample the tree's RSS, report. With a
+# third argument, the command counts as done when a line of its stderr contains it.
 LAUNCHER = r"""
-import json, os, resource, subprocess, sys, time
+import json, os, resource, subprocess, sys, threading, time
 command, env = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+until = sys.argv[3] if len(sys.argv) > 3 else None
 def tree_pss(pid):
     # PSS: pages shared by forked workers are counted once across the tree, not per process.
     total, todo = 0, [pid]
@@ -77,21 +85,36 @@ def tree_pss(pid):
     return total
 start = time.perf_counter()
 process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+finished, tail = [], []
+def watch_stderr():
+    for line in iter(process.stderr.readline, b""):
+        tail.append(line)
+        if until is not None and until.encode() in line and not finished:
+            finished.append(time.perf_counter())
+reader = threading.Thread(target=watch_stderr, daemon=True)
+reader.start()
 peak = 0
-while process.poll() is None:
+while process.poll() is None and not finished:
     peak = max(peak, tree_pss(process.pid))
     time.sleep(0.02)
-elapsed = time.perf_counter() - start
-out, err = process.communicate()
+if finished:
+    peak = max(peak, tree_pss(process.pid))
+    process.kill()
+out = process.stdout.read()
+process.wait()
+reader.join(timeout=5)
+elapsed = (finished[0] if finished else time.perf_counter()) - start
 maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-print(json.dumps({"seconds": elapsed, "maxrss": maxrss, "tree_peak": peak, "code": process.returncode,
+code = 0 if finished else process.returncode
+err = b"".join(tail)
+print(json.dumps({"seconds": elapsed, "maxrss": maxrss, "tree_peak": peak, "code": code,
                   "stdout": out.decode(errors="replace")[-300:], "stderr": err.decode(errors="replace")[-600:]}))
 """
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> dict:
+def measure(command: list[str], env: dict[str, str] | None = None, until: str | None = None) -> dict:
     result = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, json.dumps(command), json.dumps(env or {})],
+        [sys.executable, "-c", LAUNCHER, json.dumps(command), json.dumps(env or {}), *([until] if until else [])],
         capture_output=True,
         text=True,
         check=True,
@@ -136,6 +159,18 @@ def mb(n: float) -> str:
     return f"{n / 1e6:,.0f}"
 
 
+def rust_server() -> str:
+    from tensorboard_data_server import server_binary
+
+    return server_binary()
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=HERE / "data")
@@ -144,21 +179,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, help="logging steps per run at 1x")
     parser.add_argument("--scales", default="1,4,16", help="sizes, as multiples of the steps per run")
     parser.add_argument("--baseline-scales", default="1", help="sizes at which tbparse is timed too")
+    parser.add_argument("--rust-scales", default="1,4", help="sizes at which the Rust data server is timed too")
+    parser.add_argument("--repeat", type=int, default=3, help="times each fast measurement is repeated, interleaved")
     parser.add_argument("--reader", action="store_true", help="also time lrdoctor's event reader alone")
     args = parser.parse_args(argv)
     runs = args.runs or (10 if args.quick else 100)
     steps = args.steps or (1_000 if args.quick else 10_000)
     scales = [float(s) for s in args.scales.split(",")]
     baseline_scales = {float(s) for s in args.baseline_scales.split(",") if s}
+    rust_scales = {float(s) for s in args.rust_scales.split(",") if s}
+    load_before = os.getloadavg()
+
+    # Start-up: what analyze costs before there is anything to read (one run of ten steps).
+    tiny, _, _ = ensure_sweep(args.data, 1, 10)
+    startup = [measure([part.format(root=tiny) for part in LRDOCTOR_COMMAND])["seconds"] for _ in range(args.repeat)]
 
     rows = []
     for scale in scales:
         root, events, size = ensure_sweep(args.data, runs, max(1, round(steps * scale)))
-        row = {"scale": scale, "events": events, "size": size}
+        row = {"scale": scale, "events": events, "size": size, "lrdoctor": [], "rust": [], "cached": []}
         print(f"measuring {root.name} ({events:,} events, {mb(size)} MB)...", file=sys.stderr)
         if scale in baseline_scales:
             row["tbparse"] = measure([sys.executable, "-c", BASELINE_CODE, str(root)])
-        row["lrdoctor"] = measure([part.format(root=root) for part in LRDOCTOR_COMMAND])
+        for _ in range(args.repeat):  # interleaved, so a busy moment on the machine hits both
+            row["lrdoctor"].append(measure([part.format(root=root) for part in LRDOCTOR_COMMAND]))
+            if scale in rust_scales:
+                row["rust"].append(measure([rust_server(), "--logdir", str(root), *RUST_ARGS], until=RUST_DONE))
         if args.reader:
             row["reader"] = measure([sys.executable, "-c", READER_CODE, str(root)])
             profiled = subprocess.run(
@@ -168,34 +214,47 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as cache:
             env = {"LRDOCTOR_CACHE_DIR": cache}
             row["fill"] = measure([part.format(root=root) for part in CACHED_COMMAND], env)
-            row["cached"] = measure([part.format(root=root) for part in CACHED_COMMAND], env)
+            for _ in range(args.repeat):
+                row["cached"].append(measure([part.format(root=root) for part in CACHED_COMMAND], env))
         rows.append(row)
 
-    print(report(rows))
+    print(report(rows, startup, (load_before, os.getloadavg()), args.repeat))
 
 
-def report(rows: list[dict]) -> str:
+def seconds(measurements: list[dict]) -> str:
+    """The median, and the range when there were several."""
+    times = [m["seconds"] for m in measurements]
+    if len(times) == 1:
+        return f"{times[0]:.2f}"
+    return f"{median(times):.2f} ({min(times):.2f}-{max(times):.2f})"
+
+
+def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> str:
     lines = [
-        "| size | events | MB | tbparse s | lrdoctor analyze s | speed-up | events/s | "
-        "1st run with cache s | cached re-run s | cached speed-up | peak MB tbparse | "
-        "peak MB lrdoctor (largest process / whole tree, PSS) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| size | events | MB | tbparse s | Rust data server load s | lrdoctor analyze s | vs tbparse | "
+        "vs Rust server | events/s | 1st run with cache s | cached re-run s | peak MB tbparse | "
+        "peak MB Rust server | peak MB lrdoctor (largest process / whole tree, PSS) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        ours, base, cached = row["lrdoctor"], row.get("tbparse"), row["cached"]
+        ours, base, rust, cached = row["lrdoctor"], row.get("tbparse"), row["rust"], row["cached"]
+        ours_s = median([m["seconds"] for m in ours])
+        rust_s = median([m["seconds"] for m in rust]) if rust else None
         cells = [
             f"{row['scale']:g}x",
             f"{row['events']:,}",
             mb(row["size"]),
             f"{base['seconds']:.1f}" if base else "-",
-            f"{ours['seconds']:.2f}",
-            f"{base['seconds'] / ours['seconds']:.1f}x" if base else "-",
-            f"{row['events'] / ours['seconds']:,.0f}",
+            seconds(rust) if rust else "-",
+            seconds(ours),
+            f"{base['seconds'] / ours_s:.1f}x" if base else "-",
+            f"{rust_s / ours_s:.2f}x" if rust else "-",
+            f"{row['events'] / ours_s:,.0f}",
             f"{row['fill']['seconds']:.2f}",
-            f"{cached['seconds']:.2f}",
-            f"{ours['seconds'] / cached['seconds']:.1f}x",
+            seconds(cached),
             mb(base["maxrss"]) if base else "-",
-            f"{mb(ours['maxrss'])} / {mb(ours['tree_peak'])}",
+            f"{mb(max(m['tree_peak'] for m in rust))}" if rust else "-",
+            f"{mb(max(m['maxrss'] for m in ours))} / {mb(max(m['tree_peak'] for m in ours))}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     readers = [r for r in rows if "reader" in r]
@@ -212,8 +271,18 @@ def report(rows: list[dict]) -> str:
                 f"{mb(reader['maxrss'])} | {crc['crc'] / crc['total']:.0%} ({crc['crc']:.2f} of {crc['total']:.2f} s) |"
             )
     lines.append("")
-    lines.append(f"Machine: {machine()}. Data: SYNTHETIC sweep from benchmarks/make_sweep.py, files in page cache.")
+    lines.append(
+        f"Start-up (analyze of one run of 10 steps, end to end): median {median(startup):.2f} s "
+        f"({min(startup):.2f}-{max(startup):.2f}). Times: median (range) of {repeat} interleaved runs."
+    )
+    lines.append(
+        f"Machine: {machine()}. Load average (1, 5, 15 min) {' '.join(f'{x:.1f}' for x in load[0])} at the start, "
+        f"{' '.join(f'{x:.1f}' for x in load[1])} at the end."
+    )
+    lines.append("Data: SYNTHETIC sweep from benchmarks/make_sweep.py, files in page cache.")
     lines.append("lrdoctor: `" + " ".join(LRDOCTOR_COMMAND) + "` (default --jobs); times include process start.")
+    lines.append(f"Rust data server: `{Path(rust_server()).name} --logdir ROOT {' '.join(RUST_ARGS)}`, "
+                 f"timed to its \"{RUST_DONE}\" line (its peak is the PSS sampled until then).")
     return "\n".join(lines)
 
 

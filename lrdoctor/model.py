@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Iterator, Mapping, MutableMapping
 
 import numpy as np
 
@@ -113,6 +113,15 @@ class ReadNote:
     offset: int | None = None
 
 
+@dataclass(frozen=True)
+class Extent:
+    """How many points a metric had and the steps they spanned, kept when the points were let go."""
+
+    count: int
+    first_step: int | None
+    last_step: int | None
+
+
 class Metrics(MutableMapping[str, "pd.Series"]):
     """A run's canonical metrics: name -> float Series indexed by step (int64, named "step").
 
@@ -123,7 +132,21 @@ class Metrics(MutableMapping[str, "pd.Series"]):
     """
 
     def __init__(self, series: Mapping[str, pd.Series] | None = None) -> None:
-        self._data: dict[str, pd.Series | Points] = dict(series or {})
+        self._data: dict[str, pd.Series | Points | Extent] = dict(series or {})
+        self._derived: dict = {}
+
+    def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """A value computed from these metrics once and kept (the rules share one rolling median
+        of the KL); changing a metric forgets them all. Not pickled: a worker's statistics stay there."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def __getstate__(self) -> dict:
+        return {"_data": self._data}
+
+    def __setstate__(self, state: dict) -> None:
+        self._data, self._derived = state["_data"], {}
 
     @classmethod
     def from_points(cls, points: Mapping[str, Points]) -> Metrics:
@@ -135,12 +158,39 @@ class Metrics(MutableMapping[str, "pd.Series"]):
     def points(self, name: str) -> Points | None:
         """A metric's (steps, values) as arrays, without pandas; None when it was not logged."""
         held = self._data.get(name)
+        if isinstance(held, Extent):
+            raise LookupError(f"{name}: only its extent was kept (Metrics.summarised)")
         if held is None or isinstance(held, tuple):
             return held
         return held.index.to_numpy(), held.to_numpy(dtype=np.float64)
 
+    def extent(self, name: str) -> Extent:
+        """How many points a logged metric has, and its first and last step."""
+        held = self._data[name]
+        if isinstance(held, Extent):
+            return held
+        steps, _ = self.points(name)
+        return Extent(len(steps), int(steps.min()), int(steps.max())) if len(steps) else Extent(0, None, None)
+
+    def summarised(self, keep: Iterable[str]) -> Metrics:
+        """These metrics with the points of ``keep`` only and the extent of the rest: what a
+        report prints of a run it has judged (the KL's peak and sparkline), so the results of a
+        sweep do not hold every point of every run at once."""
+        kept = Metrics()
+        for name in self._data:
+            kept._data[name] = self.points(name) if name in keep else self.extent(name)
+        return kept
+
+    def replaced(self, name: str, points: Points) -> Metrics:
+        """These metrics with ``name``'s points replaced (a copy: a Run's metrics are shared)."""
+        copy = Metrics()
+        copy._data = {**self._data, name: (np.asarray(points[0], dtype=np.int64), np.asarray(points[1], dtype=np.float64))}
+        return copy
+
     def __getitem__(self, name: str) -> pd.Series:
         held = self._data[name]
+        if isinstance(held, Extent):
+            raise LookupError(f"{name}: only its extent was kept (Metrics.summarised)")
         if isinstance(held, tuple):
             import pandas as pd
 
@@ -151,9 +201,14 @@ class Metrics(MutableMapping[str, "pd.Series"]):
 
     def __setitem__(self, name: str, series: pd.Series) -> None:
         self._data[name] = series
+        self._derived.clear()
 
     def __delitem__(self, name: str) -> None:
         del self._data[name]
+        self._derived.clear()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._data  # Mapping's own would make a Series of it (and import pandas) to say so
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
@@ -162,7 +217,7 @@ class Metrics(MutableMapping[str, "pd.Series"]):
         return len(self._data)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{name}: {len(self.points(name)[0])} points" for name in self)
+        sizes = ", ".join(f"{name}: {self.extent(name).count} points" for name in self)
         return f"Metrics({sizes})"
 
 
@@ -186,6 +241,8 @@ class Run:
     lr_shape: LRShape = field(default_factory=LRShape)
     unknown_tags: tuple[str, ...] = ()
     notes: tuple[ReadNote, ...] = ()
+    # Every declared hyperparameter in one flat key space (read.settings): key -> value and source.
+    settings: Mapping[str, Sourced] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.metrics, Metrics):
@@ -193,7 +250,7 @@ class Run:
 
     @property
     def last_step(self) -> int | None:
-        ends = [int(steps.max()) for steps, _ in map(self.metrics.points, self.metrics) if len(steps)]
+        ends = [last for last in (self.metrics.extent(name).last_step for name in self.metrics) if last is not None]
         return max(ends) if ends else None
 
 
@@ -213,6 +270,12 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     fix: Mapping[str, Any] | None = None
     caused_by: str | None = None
+
+
+def finding_unit(finding: Finding) -> str | None:
+    """The training unit a config finding is about, as every output names it; None for a run's."""
+    name = finding.evidence.get("unit_name") or finding.evidence.get("unit")
+    return str(name) if name else None
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ class Schedule:
         ``algorithm`` is the SB3 class the line constructs: sb3-contrib's
         RecurrentPPO for a recurrent policy, PPO otherwise.
         """
-        args = self._constructor_args()
+        args = self.arguments()
         return {
             "sb3": f"from lrdoctor import Schedule; model = {algorithm}(..., learning_rate=Schedule({args}).sb3())",
             "torch": (
@@ -195,7 +195,8 @@ class Schedule:
             ),
         }
 
-    def _constructor_args(self) -> str:
+    def arguments(self) -> str:
+        """The constructor's arguments that rebuild this schedule: ``base_lr=0.0003, total_steps=...``."""
         args = [f"base_lr={self.base_lr:g}", f"total_steps={self.total_steps:_}"]
         defaults = Schedule.__dataclass_fields__
         for name, value in self.parameters().items():

@@ -239,3 +239,63 @@ def synthetic_collapse(n: int = 200, total: int = 4_000_000) -> tuple[np.ndarray
         "clip_fraction": 0.05 + 0.25 * progress,
         "episode_return": np.full(n, 10.0),
     }
+
+
+# ---------------------------------------------------------------- W&B transaction logs (SYNTHETIC)
+# Framed as wandb-core's leveldb writer frames them (32 KiB blocks, IEEE CRC-32 of type + data),
+# records encoded by hand with the field numbers of wandb_internal.proto. The real files in
+# tests/real_sinks pin the reader; this writer only makes shapes no real run there has.
+
+
+def _pb_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _pb_field(number: int, payload: bytes) -> bytes:
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(payload)) + payload
+
+
+def wandb_history(row: Mapping[str, float], step: int) -> bytes:
+    """A Record{history{item{key, value_json}..., step{num}}}."""
+    import json
+
+    items = b"".join(_pb_field(1, _pb_field(1, key.encode()) + _pb_field(16, json.dumps(value).encode()))
+                     for key, value in row.items())
+    return _pb_field(2, items + _pb_field(2, _pb_varint(1 << 3) + _pb_varint(step)))
+
+
+def wandb_config(config: Mapping[str, object]) -> bytes:
+    """A Record{config{update{key, value_json}...}}."""
+    import json
+
+    updates = b"".join(_pb_field(1, _pb_field(1, key.encode()) + _pb_field(16, json.dumps(value).encode()))
+                       for key, value in config.items())
+    return _pb_field(5, updates)
+
+
+def wandb_log(records: Sequence[bytes]) -> bytes:
+    """The bytes of a .wandb file holding ``records``, chunked across 32 KiB blocks."""
+    import struct
+    import zlib
+
+    out = bytearray(b":W&B" + struct.pack("<HB", 0xBEE1, 0))
+    for record in records:
+        first = True
+        while True:
+            left = 32768 - len(out) % 32768
+            if left < 7:
+                out += b"\0" * left
+                continue
+            piece, record = record[: left - 7], record[left - 7:]
+            kind = (1 if not record else 2) if first else (4 if not record else 3)
+            out += struct.pack("<IHB", zlib.crc32(bytes([kind]) + piece), len(piece), kind) + piece
+            first = False
+            if not record:
+                break
+    return bytes(out)

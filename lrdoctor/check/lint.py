@@ -13,14 +13,16 @@ path with no config file under it is a usage error (exit 2), not a pass.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from lrdoctor import rules
+from lrdoctor.check.baseline import is_baseline
 from lrdoctor.check.suppress import is_allowed, is_suppressed
+from lrdoctor.configs.compose import read_document
 from lrdoctor.configs.formats import read_unit
-from lrdoctor.configs.loaders import SUFFIXES, ParseError, Skipped, load, read_text, system_location
+from lrdoctor.configs.loaders import SUFFIXES, ParseError, Skipped, read_text, system_location
 from lrdoctor.configs.record import UnitRecord
 from lrdoctor.configs.split import split_units
 from lrdoctor.errors import InputError
@@ -46,6 +48,8 @@ class CheckResult:
     files: int
     units: int
     unread: int
+    # The source line of each finding, by file as shown and line number, for the full text output.
+    sources: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
 
     def exit_code(self, fail_on: str) -> int:
         return exit_code(self.findings, fail_on)
@@ -97,8 +101,9 @@ def _walk(directory: Path) -> list[Path]:
 
 def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
     findings: list[Finding] = []
+    sources: dict[str, Mapping[int, str]] = {}
     units = unread = 0
-    files = discover(paths)
+    files = [path for path in discover(paths) if not is_baseline(path)]
     for path in files:
         shown = display(path)
         try:
@@ -107,11 +112,12 @@ def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
             unread += 1
             findings += _unreadable(config_unreadable.not_read(skipped.reason), shown, options)
             continue
-        result = check_text(shown, text, options)
+        result = check_text(shown, text, options, path)
         findings += result.findings
+        sources.update(result.sources)
         units += result.units
         unread += result.unread
-    return CheckResult(tuple(findings), len(files), units, unread)
+    return CheckResult(tuple(findings), len(files), units, unread, sources)
 
 
 # What a hostile file can still cost a parser beyond the loaders' own limits: it ends that
@@ -119,14 +125,17 @@ def check_paths(paths: Sequence[Path], options: Options) -> CheckResult:
 OUT_OF_RESOURCES = (RecursionError, MemoryError)
 
 
-def check_text(file: str, text: str, options: Options) -> CheckResult:
-    """One file's text judged (``file`` is the name shown, its suffix picks the parser).
+def check_text(file: str, text: str, options: Options, path: Path | None = None) -> CheckResult:
+    """One file's text judged (``file`` is the name shown, its suffix picks the parser; ``path``,
+    where the file is, is where a Hydra defaults list is looked up, else beside ``file``).
     A file that does not parse, or a unit over a reading budget, is an LRD013 finding."""
     try:
-        document = load(Path(file), text)
+        document = read_document(path if path is not None else Path(file), text)
     except ParseError as error:
         problem = config_unreadable.not_parsed(error.message, error.line, error.column)
-        return CheckResult(tuple(_unreadable(problem, file, options)), 1, 0, 1)
+        lines = text.splitlines()
+        source = {file: {error.line: lines[error.line - 1]}} if 0 < error.line <= len(lines) else {}
+        return CheckResult(tuple(_unreadable(problem, file, options)), 1, 0, 1, source)
     except OUT_OF_RESOURCES as error:
         problem = config_unreadable.not_parsed(f"too deep or too large to parse ({type(error).__name__})", 1, 1)
         return CheckResult(tuple(_unreadable(problem, file, options)), 1, 0, 1)
@@ -136,8 +145,11 @@ def check_text(file: str, text: str, options: Options) -> CheckResult:
     for unit in units:
         if is_allowed(file, unit.name, options.allow):
             continue
+        name = unit.name
         try:
-            problems = _unit_problems(read_unit(document, unit, file), options)
+            record = read_unit(document, unit, file)
+            name = record.name
+            problems = _unit_problems(record, options)
         except ParseError as error:
             unread += 1
             problems = [(UNREADABLE, config_unreadable.unit_not_read(
@@ -151,8 +163,11 @@ def check_text(file: str, text: str, options: Options) -> CheckResult:
                 continue
             if document.has_comments and is_suppressed(code, document.lines, problem.line, unit.line):
                 continue
-            findings.append(engine.finding(code, problem, options, file=file))
-    return CheckResult(tuple(findings), 1, len(units), unread)
+            finding = engine.finding(code, problem, options, file=file)
+            named = {**finding.evidence, "unit": unit.name, "unit_name": name}
+            findings.append(replace(finding, evidence=named))
+    shown = {f.line: document.lines[f.line - 1] for f in findings if f.line and 0 < f.line <= len(document.lines)}
+    return CheckResult(tuple(findings), 1, len(units), unread, {file: shown} if shown else {})
 
 
 def _unit_problems(record: UnitRecord, options: Options) -> list[tuple[str, Problem]]:

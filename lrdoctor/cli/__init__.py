@@ -138,6 +138,7 @@ def main() -> None:
 from lrdoctor.cli import (
     analyze,  # noqa: E402,F401
     check,  # noqa: E402,F401
+    diff,  # noqa: E402,F401
     rules,  # noqa: E402,F401
     schedule,  # noqa: E402,F401
     watch,  # noqa: E402,F401

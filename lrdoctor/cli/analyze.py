@@ -7,6 +7,7 @@ read problems and the one-line summary go to stderr, so
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from contextlib import contextmanager
@@ -28,9 +29,10 @@ from rich.text import Text
 from lrdoctor.cli import command
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
+from lrdoctor.insight.sweep import MIN_RUNS, Insight, sweep_insight
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest
-from lrdoctor.report import FORMATTERS, SWEEP_FIGURE, Report, figure_file_names, text
+from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, text
 from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
@@ -110,6 +112,8 @@ def analyze(
             use_cache=not no_cache and cache_outside(reading, stderr),
             on_progress=on_progress,
             executor=executor,
+            # judged where each run is read; only figures need every point back here
+            judge=functools.partial(engine.judged, options=options, keep_points=plots is not None),
         )
     problems = tuple(ingested.problems)
     for note in (*problems, *(note for run in ingested.runs for note in run.notes)):
@@ -118,7 +122,7 @@ def analyze(
         raise InputError(ingest.nothing_read(paths))
     # A run reached through a link lives outside the paths named; nothing goes into it either.
     refuse_inside([output, plots], [run.path for run in ingested.runs if isinstance(run.path, Path)])
-    results = tuple(engine.analyze(ingested.runs, options, ingested.keys))
+    results = ingested.results
 
     figures, sweep = {}, None
     if plots is not None:
@@ -128,7 +132,8 @@ def analyze(
         sweep = link(sweep_path, base) if sweep_path else None
         say(stderr, f"figures: {plots}")
 
-    report = Report(results, problems, figures, sweep, verbose)
+    insight, insight_figure = insight_of(results, plots, plot_format.value, output)
+    report = Report(results, problems, figures, sweep, verbose, insight=insight, insight_figure=insight_figure)
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
         text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
@@ -214,6 +219,23 @@ def draw_figures(results: Sequence[RunResult], directory: Path, extension: str) 
     drawn = {str(result.run.path): figures.draw_run(result, directory / name) for result, name in zip(results, names)}
     sweep = figures.draw_sweep(results, directory / f"{SWEEP_FIGURE}.{extension}") if len(results) > 1 else None
     return drawn, sweep
+
+
+def insight_of(
+    results: Sequence[RunResult], plots: Path | None, extension: str, output: Path | None
+) -> tuple[Insight | None, str | None]:
+    """The sweep insight over a sweep of MIN_RUNS runs or more, and the link of its figure
+    when --plots draws figures."""
+    if len(results) < MIN_RUNS:
+        return None, None
+    found = sweep_insight(results)
+    if plots is None:
+        return found, None
+    from lrdoctor.report import figures  # matplotlib only when figures are asked for
+
+    drawn = figures.draw_insight(found, plots / f"{INSIGHT_FIGURE}.{extension}")
+    base = output.parent if output is not None else Path.cwd()
+    return found, link(drawn, base) if drawn else None
 
 
 def link(path: Path, base: Path) -> str:

@@ -50,6 +50,73 @@ SKRL_DEFAULT_KL_THRESHOLD = 0.008  # KLAdaptiveLR
 
 
 def read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
+    record = _read_unit(document, unit, file)
+    return _with(record, not_understood=not_understood(document, unit), name=unit.name or own_name(unit.data),
+                 algorithm=algorithm(View(document, unit.data, unit.path), record, file))
+
+
+# Where each framework names the algorithm a unit trains.
+ALGORITHM_KEYS = (("run",), ("algo",), ("algorithm",), ("params", "algo", "name"), ("train", "params", "algo", "name"),
+                  ("agent", "class"), ("algo", "name"), ("config", "algo"))
+
+
+def algorithm(view: View, record: UnitRecord, file: str) -> Setting | None:
+    """The unit's algorithm as written; a zoo file's is its name (``hyperparams/dqn.yml``)."""
+    for keys in ALGORITHM_KEYS:
+        found = view.get(*keys)
+        if found is not None and isinstance(found.value, str):
+            return found
+    if record.format == "rl-baselines3-zoo":
+        stem = file.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0].split("_", 1)[0]
+        return Setting(stem, "(file name)", record.unit_line, 1, declared=False)
+    return None
+
+
+# Where each framework writes its run's name, for a file that is one unit.
+NAME_KEYS_BY_FRAMEWORK = (("params", "config", "name"), ("train", "params", "config", "name"), ("experiment",), ("agent", "experiment", "experiment_name"),
+                          ("experiment_name",), ("exp_name",), ("run_name",), ("name",))
+
+
+def own_name(data: Mapping[str, Any]) -> str:
+    """The name a one-unit file gives its run, "" when none (or only an interpolation) is written."""
+    for keys in NAME_KEYS_BY_FRAMEWORK:
+        value: Any = data
+        for key in keys:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if isinstance(value, str) and value.strip() and "${" not in value:
+            return value.strip()
+    return ""
+
+
+# Keys whose unresolved interpolation leaves the LR rules blind; others (a run's name, its
+# device) are left unresolved in silence.
+MATTERS = frozenset({
+    "learning_rate", "lr", "lr_schedule", "learning_rate_scheduler", "max_epochs", "max_frames", "horizon_length",
+    "num_actors", "n_timesteps", "total_timesteps", "train_for_env_steps", "timesteps", "policy", "rnn", "use_rnn",
+    "use_lstm", "use_attention", "rnn_type", "model", "network", "architecture", "arch", "warmup", "kl_threshold",
+    "target_kl", "schedule", "scheduler", "lr_scheduler",
+})
+
+
+def not_understood(document: Document, unit: Unit) -> tuple[Setting, ...]:
+    """What composing the unit's file could not do, inside this unit: a defaults entry not read,
+    an interpolation of a key that matters left unresolved. Each at its key, its reason the note."""
+    found = []
+    for path, reason in document.extras.get("not_composed", ()):
+        if tuple(path[: len(unit.path)]) != tuple(unit.path) and len(path) > 1:
+            continue
+        last = path[-1]
+        if path[-2:-1] != ("defaults",) and not (isinstance(last, str) and _norm(last) in MATTERS):
+            continue
+        line, column = document.where(tuple(path))
+        shown = ".".join(str(k) for k in path[len(unit.path):]) or "(top level)"
+        origin = document.origins.get(tuple(path))
+        written = (f"{origin[0]}:{origin[1]}" if origin[0] else f"line {origin[1]}") if origin else ""
+        found.append(Setting(None, shown, line, column, note=reason, origin=written))
+    return tuple(found)
+
+
+def _read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
     view = View(document, unit.data, unit.path)
     base = UnitRecord(file=file, unit=unit.name, unit_line=unit.line, format="generic")
     if unit.layout == "zoo":
@@ -61,6 +128,10 @@ def read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
     data = unit.data
     if isinstance(data.get("params"), Mapping) and ({"config", "network"} & set(data["params"])):
         return read_rl_games(view, _with(base, format="rl_games"))
+    train = data.get("train")  # IsaacGymEnvs' composed config: the rl_games config under `train`
+    if isinstance(train, Mapping) and isinstance(train.get("params"), Mapping) and (
+            {"config", "network"} & set(train["params"])):
+        return read_rl_games(view.section("train"), _with(base, format="rl_games"))
     if isinstance(data.get("policy"), str) and data["policy"].endswith("Policy"):
         return read_sb3(view, _with(base, format="stable-baselines3"))
     if _looks_like_rllib(data):
@@ -69,7 +140,15 @@ def read_unit(document: Document, unit: Unit, file: str) -> UnitRecord:
         return read_sample_factory(view, _with(base, format="sample-factory"))
     if _looks_like_skrl(data):
         return read_skrl(view, _with(base, format="skrl"))
+    if _looks_like_rsl_rl(data):  # Isaac Lab's params/agent.yaml for rsl_rl: the generic keys, rsl_rl's fixes
+        return _with(read_generic(view, base), format="rsl_rl")
     return read_generic(view, base)
+
+
+def _looks_like_rsl_rl(data: Mapping[str, Any]) -> bool:
+    algorithm, policy = data.get("algorithm"), data.get("policy")
+    return (isinstance(algorithm, Mapping) and isinstance(policy, Mapping) and "class_name" in policy
+            and ("num_steps_per_env" in data or "desired_kl" in algorithm))
 
 
 def _with(record: UnitRecord, **changes: Any) -> UnitRecord:
@@ -374,6 +453,10 @@ def read_sample_factory(view: View, record: UnitRecord) -> UnitRecord:
     else:
         schedule = where.but(value=UNKNOWN)
     threshold = view.get("lr_schedule_kl_threshold")
+    given = view.data.get("cli_args")
+    if threshold is not None and isinstance(given, Mapping) and "lr_schedule_kl_threshold" not in given:
+        # a saved config.json holds every default; cli_args holds what the user set
+        threshold = threshold.but(declared=False, note="Sample Factory's default, saved with the config")
     return _with(
         record,
         **changes,
@@ -460,13 +543,25 @@ def read_skrl(view: View, record: UnitRecord) -> UnitRecord:
         schedule = where.but(value=ADAPTIVE, note=f"learning_rate_scheduler is {name}")
         threshold = threshold or where.but(value=SKRL_DEFAULT_KL_THRESHOLD, declared=False)
     elif any(n in name for n in _TORCH_WARMUP):
-        schedule = where.but(value=WARMUP)
+        # LinearLR starts at start_factor (torch's default 1/3) of the LR, OneCycleLR at 1/div_factor
+        # (default 25): a start at or near the peak is judged by LRD003's near_peak, as a list's is.
+        kwargs = agent.get("learning_rate_scheduler_kwargs")
+        given = kwargs.value if kwargs is not None and isinstance(kwargs.value, Mapping) else {}
+        if "OneCycle" in name:
+            divisor = as_float(given.get("div_factor", 25.0)) or 25.0
+            start = 1 / divisor if divisor > 0 else None
+        else:
+            start = as_float(given.get("start_factor", 1 / 3))
+        note = f"learning_rate_scheduler {name} starts at {start:.0%} of the learning_rate" if start else ""
+        schedule = where.but(value=WARMUP, start_fraction=start, note=note)
     elif any(n in name for n in _TORCH_DECAY):
         schedule = where.but(value=NO_WARMUP, note=f"learning_rate_scheduler {name} starts at the full learning_rate")
     else:
         schedule = where.but(value=UNKNOWN)
     models = view.section("models")
     evidence = _architecture_evidence(models) if models is not None else None
+    if evidence is None and models is not None:
+        evidence = _skrl_instantiated(models)
     changes = _architecture(evidence[0], evidence[1], evidence[2]) if evidence else {}
     named = None
     if declared is not None:  # a torch scheduler's class says what it does better than its name's words
@@ -477,6 +572,16 @@ def read_skrl(view: View, record: UnitRecord) -> UnitRecord:
         schedule_name=declared.but(value=named) if named else None,
         warmup=declared.but(value=schedule.value == WARMUP) if declared is not None else None,
     )
+
+
+def _skrl_instantiated(models: View) -> tuple[Setting, str, str] | None:
+    """A model skrl's runner builds from ``network:`` layers: its instantiators make linear,
+    convolutional and flatten layers only, so a network of those is feed-forward."""
+    for role in ("policy", "value"):
+        network = models.get(role, "network")
+        if network is not None and isinstance(network.value, list) and network.value:
+            return network, "mlp", "skrl model instantiator network"
+    return None
 
 
 # --- generic configs -----------------------------------------------------------------
@@ -727,6 +832,11 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
     elif warmup_state is False:
         shown = str(warmup.value).lower() if isinstance(warmup.value, bool) else warmup.value
         schedule = warmup.but(value=after_warmup_off, note=f"warmup is switched off ({warmup.key} = {shown})")
+    switch = None
+    if covered is False:
+        switch = warmup_list.but(value=[*warmup_list.value, changes.get("architecture_name") or arch.value])
+    elif warmup_state is False and isinstance(warmup.value, bool):
+        switch = warmup.but(value=True)
     elif warmup_state is True and base != ADAPTIVE:
         schedule = warmup.but(value=WARMUP)
     # Whether warmup is on, by the same precedence: a list that leaves the architecture out, then
@@ -752,4 +862,5 @@ def read_generic(view: View, record: UnitRecord) -> UnitRecord:
         target_kl=target_kl,
         schedule_name=declared_name,
         warmup=warmup_on,
+        warmup_switch=switch,
     )

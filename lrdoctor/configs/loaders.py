@@ -79,6 +79,9 @@ class Document:
     has_comments: bool = True
     kind: str = "yaml"
     extras: Mapping[str, Any] = field(default_factory=dict)
+    # Where a value that is not written at its own key came from: a YAML merge key's source
+    # entry (file None: this file) or a Hydra parent config, as (file, line).
+    origins: Mapping[tuple, tuple[str | None, int]] = field(default_factory=dict)
 
     def where(self, path: tuple) -> tuple[int, int]:
         """Line and column of the key at ``path``, else of its nearest written ancestor."""
@@ -207,7 +210,7 @@ def load_yaml(text: str) -> Document:
         raise ParseError(problem, line, column) from None
     except YAMLError as exc:
         raise ParseError(str(exc).splitlines()[0] if str(exc) else "invalid YAML") from None
-    positions: dict[tuple, tuple[int, int]] = {}
+    positions = _Positions()
     budget = [MAX_VALUES]
     roots = []
     for index, node in enumerate(nodes):
@@ -215,7 +218,18 @@ def load_yaml(text: str) -> Document:
             continue
         positions[(index,)] = (node.start_mark.line + 1, node.start_mark.column + 1)
         roots.append(_convert(node, (len(roots),), 0, positions, budget))
-    return Document(tuple(roots), positions, tuple(text.splitlines()), True, "yaml")
+    return Document(tuple(roots), dict(positions), tuple(text.splitlines()), True, "yaml",
+                    extras={"merge_sources": frozenset(positions.merge_sources)}, origins=positions.origins)
+
+
+class _Positions(dict):
+    """Positions of keys, and the origins of values a merge key brought in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origins: dict[tuple, tuple[str | None, int]] = {}
+        self.paths: dict[int, tuple] = {}  # a mapping node's path, by the node's id
+        self.merge_sources: set[tuple] = set()  # paths of mappings another one merges from
 
 
 def _check_yaml_events(yaml: YAML, text: str) -> None:
@@ -256,14 +270,21 @@ def _convert(node, path: tuple, depth: int, positions: dict, budget: list[int]) 
         return items
     if isinstance(node, MappingNode):
         mapping: dict[Any, Any] = {}
+        if isinstance(positions, _Positions):
+            positions.paths.setdefault(id(node), path)
         for key_node, value_node in node.value:
             if key_node.tag == _YAML_TAG + "merge":
-                _merge(mapping, value_node, path, depth, positions, budget)
+                at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                _merge(mapping, value_node, path, depth, positions, budget, at)
                 continue
             key = _scalar(key_node) if isinstance(key_node, ScalarNode) else f"<{key_node.id} key>"
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 key = str(key)
             positions[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            origins = getattr(positions, "origins", None)
+            if origins:  # written here after a merge key: its own value, not the merged one
+                for where in [w for w in origins if w[: len(path) + 1] == path + (key,)]:
+                    del origins[where]
             mapping[key] = _convert(value_node, path + (key,), depth + 1, positions, budget)
         return mapping
     return None
@@ -294,14 +315,32 @@ def _ordered_dict(pairs: SequenceNode, path: tuple, depth: int, positions: dict,
     return mapping
 
 
-def _merge(mapping: dict, value_node, path: tuple, depth: int, positions: dict, budget: list[int]) -> None:
-    """``<<: *defaults``: keys of the merged mappings, unless written explicitly (YAML merge spec)."""
+def _merge(mapping: dict, value_node, path: tuple, depth: int, positions: dict, budget: list[int],
+           at: tuple[int, int]) -> None:
+    """``<<: *defaults``: keys of the merged mappings, unless written explicitly (YAML merge spec).
+
+    A merged key is placed at this mapping's ``<<`` (its origin kept), not at the entry it came
+    from: five zoo units merging one anchor are five locations, and an ignore comment on one
+    of them covers that unit alone."""
     sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
     for source in sources:
-        merged = _convert(source, path, depth + 1, positions, budget)
-        if isinstance(merged, dict):
-            for key, value in merged.items():
-                mapping.setdefault(key, value)
+        if isinstance(positions, _Positions) and id(source) in positions.paths:
+            positions.merge_sources.add(positions.paths[id(source)])
+        found = _Positions()
+        found.paths = getattr(positions, "paths", {})
+        merged = _convert(source, path, depth + 1, found, budget)
+        if not isinstance(merged, dict):
+            continue
+        for key, value in merged.items():
+            if key in mapping:
+                continue
+            mapping[key] = value
+            for where, (line, _) in found.items():
+                if where[: len(path) + 1] == path + (key,) and where not in positions:
+                    positions[where] = at
+                    origins = getattr(positions, "origins", None)
+                    if origins is not None:
+                        origins[where] = found.origins.get(where, (None, line))
 
 
 def _scalar(node: ScalarNode) -> Any:
@@ -358,7 +397,14 @@ def load_json(text: str) -> Document:
     try:
         json.loads(text)  # the standard parser's verdict and error position
     except json.JSONDecodeError as exc:
-        raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+        plain = without_comments(text)
+        if plain == text:
+            raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+        try:  # JSON with comments (VS Code's settings.json, tsconfig): read as the JSON it holds
+            json.loads(plain)
+        except (json.JSONDecodeError, ValueError, RecursionError):
+            raise ParseError(exc.msg, exc.lineno, exc.colno) from None
+        text = plain
     except ValueError:
         raise _long_integer(text) from None
     except RecursionError:
@@ -366,6 +412,26 @@ def load_json(text: str) -> Document:
     scanner = _JsonScanner(text)
     root = scanner.value(0, (0,), 0)[0]
     return Document((root,), scanner.positions, tuple(text.splitlines()), False, "json")
+
+
+_JSONC_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.DOTALL)
+
+
+def without_comments(text: str) -> str:
+    """``//`` and ``/* */`` comments, and then trailing commas, blanked out, strings kept, every
+    other character where it was: positions in the result are positions in the file. Text
+    without comments comes back as it is: plain JSON with a trailing comma stays an error."""
+    comments = [0]
+
+    def blank(match: re.Match[str]) -> str:
+        token = match.group()
+        if token.startswith('"'):
+            return token
+        comments[0] += token.startswith("/")
+        return re.sub(r"[^\n]", " ", token)
+
+    plain = _JSONC_TOKEN.sub(blank, text)
+    return plain if comments[0] else text
 
 
 class _JsonScanner:

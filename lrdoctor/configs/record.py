@@ -67,6 +67,7 @@ class Setting:
     declared: bool = True
     note: str = ""
     start_fraction: float | None = None  # for an LR list: first LR / peak LR
+    origin: str = ""  # where an inherited value is written ("line 4", "AntPPO.yaml:12"); "" when here
 
     def but(self, **changes: Any) -> "Setting":
         return replace(self, **changes)
@@ -96,6 +97,38 @@ class UnitRecord:
     # key at fault; a run's report shows these.
     schedule_name: Setting | None = None
     warmup: Setting | None = None
+    # The unit's own switch for warmup, set as it should be: its list of warmed-up architectures
+    # with the active one added, or its warmup flag turned on. The fix speaks of it first.
+    warmup_switch: Setting | None = None
+    # What could not be understood (a defaults list not composed, an interpolation not
+    # resolved), each at its key, its ``note`` the reason: LRD016 reports them.
+    not_understood: tuple[Setting, ...] = ()
+    # What the unit calls itself, for every output: the entry's key (a zoo env id, an RLlib
+    # experiment), else the name its framework gives the run (rl_games ``params.config.name``).
+    name: str = ""
+    algorithm: Setting | None = None  # value: the algorithm's name as written (RLlib ``run``, skrl ``agent.class``)
+
+
+# Algorithms the LR rules are about: policy-gradient methods whose update is a trust-region-like
+# step (PPO and its kin). Value-based and off-policy ones (DQN, R2D2, SAC, TD3) have no policy
+# KL to run over in the same way: a constant LR there is not this collapse.
+POLICY_GRADIENT = frozenset({"ppo", "appo", "recurrentppo", "a2c", "a3c", "impala", "trpo", "ippo", "mappo",
+                             "a2c_continuous", "a2c_discrete", "rpo", "amp", "pg", "vpg", "reinforce"})
+NOT_POLICY_GRADIENT = frozenset({"dqn", "r2d2", "apex", "apex_dqn", "apexdqn", "simpleq", "simple_q", "qrdqn",
+                                 "rainbow", "sac", "td3", "ddpg", "cql", "crossq", "tqc", "dreamerv3", "dreamer",
+                                 "bc", "marwil", "iql", "alphazero", "es", "ars", "her", "qmix"})
+
+
+def policy_gradient(algorithm: Setting | None) -> bool | None:
+    """True for PPO and its kin, False for a value-based or off-policy algorithm, None when unknown."""
+    if algorithm is None or not isinstance(algorithm.value, str):
+        return None
+    name = algorithm.value.strip().lower().replace("-", "_").removesuffix("config").rsplit(".", 1)[-1]
+    if name in POLICY_GRADIENT:
+        return True
+    if name in NOT_POLICY_GRADIENT:
+        return False
+    return None
 
 
 class View:
@@ -117,7 +150,11 @@ class View:
         return self.setting(keys, value)
 
     def setting(self, keys: tuple, value: Any, **extra: Any) -> Setting:
-        line, column = self.document.where(self.path + tuple(keys))
+        path = self.path + tuple(keys)
+        line, column = self.document.where(path)
+        found = self.document.origins.get(path)
+        if found is not None and "origin" not in extra:
+            extra["origin"] = f"{found[0]}:{found[1]}" if found[0] else f"line {found[1]}"
         return Setting(value, dotted(self.prefix + tuple(keys)), line, column, **extra)
 
     def section(self, *keys: Any) -> "View | None":

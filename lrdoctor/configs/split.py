@@ -4,7 +4,9 @@ Most files are one unit. Two real layouts hold several, keyed by name:
 - rl-baselines3-zoo hyperparams (``hyperparams/ppo_lstm.yml``): one entry per env id,
   each a mapping of SB3 keyword arguments with ``policy`` and ``n_timesteps``;
 - RLlib tuned examples: one entry per experiment, each with ``run`` and ``config``.
-Each unit is judged on its own, and a suppression on its first line covers it.
+Each unit is judged on its own, and a suppression on its first line covers it. A zoo entry
+that other entries merge from (``default: &default`` ... ``<<: *default``) is a template, not
+a unit: its values are judged in each unit that merges them, at that unit's ``<<``.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ def split_units(document: Document) -> list[Unit]:
         if layout == "file":
             units.append(Unit("", root, (index,), document.where((index,))[0], "file"))
             continue
+        templates = document.extras.get("merge_sources", ()) if layout == "zoo" else ()
         for name, entry in root.items():
-            if isinstance(entry, Mapping):
+            if isinstance(entry, Mapping) and (index, name) not in templates:
                 path = (index, name)
                 units.append(Unit(str(name), entry, path, document.where(path)[0], layout))
     return units

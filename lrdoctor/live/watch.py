@@ -12,7 +12,9 @@ watch``: the command only sleeps between passes and prints. A pass
   to what it holds in memory; a file that shrank or was replaced is read again.
   The first read of a file goes through the disk cache (``lrdoctor.read.cache``), so
   starting to watch a big finished sweep costs what ``analyze`` costs; a
-  ``progress.csv`` (one row per rollout: small) is read again whole when it changes;
+  ``progress.csv`` (one row per rollout: small), a W&B run's ``.wandb`` file, a Tune
+  ``result.json`` or an MLflow run is read again whole when one of its files changes,
+  up to its last whole record;
 - makes each changed run a Run with ``lrdoctor.read.build.build_run``, the builder
   ``analyze`` uses, runs the rules on it and returns the findings not reported before.
 
@@ -194,7 +196,7 @@ def follow_run(
     """The run read up to date: ``live`` itself when none of its files changed, else a
     new LiveRun (with ``result`` still to be judged, holding the new Run). None when
     a run seen for the first time cannot be read at all."""
-    files = found.event_files or ((found.progress_csv,) if found.progress_csv else ())
+    files = found.files
     signatures, notes = {}, []
     for path in files:
         try:
@@ -210,6 +212,8 @@ def follow_run(
         run = ingest.load_run(found, overrides, settings.arch, use_cache=False)
         if isinstance(run, ReadNote):
             return live, [*notes, run]
+        if found.source is not None:  # a W&B, Tune or MLflow record's cut tail: read whole by the next pass
+            run = replace(run, notes=tuple(note for note in run.notes if not _live_tail(note)))
         states = {path: FileState(signature) for path, signature in signatures.items()}
         return LiveRun(found, MappingProxyType(states), RunResult(run)), notes
 
@@ -270,6 +274,14 @@ def read_so_far(files: Sequence[EventData]) -> Logged:
         hparams={key: value for data in files for key, value in data.hparams.items()},
         notes=notes,
     )
+
+
+# What the W&B, Tune and MLflow readers say of the tail a live writer has not finished.
+_LIVE_TAILS = ("last record cut", "incomplete last line")
+
+
+def _live_tail(note: ReadNote) -> bool:
+    return note.offset is not None and note.message.startswith(_LIVE_TAILS)
 
 
 def _signature(path: Path) -> Signature:

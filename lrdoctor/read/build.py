@@ -13,17 +13,27 @@ in the cache's key.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Collection, Mapping, Sequence
 
-from lrdoctor.model import LRShape, Points, ReadNote, Run
+from lrdoctor.configs.record import as_float
+from lrdoctor.model import LRShape, Points, ReadNote, Run, Sourced
 from lrdoctor.read.discover import FoundRun
 from lrdoctor.read.lrshape import lr_shape
 from lrdoctor.read.metadata import Metadata, read_metadata
 from lrdoctor.read.normalise import Normalised, normalise
-from lrdoctor.read.tags import TagRule
+from lrdoctor.read.tags import TagRule, rule_for
 from lrdoctor.words import display
+
+# How a run's own record of its config is named in sources, by the reader that read it.
+SOURCE_CONFIG_LABELS = {
+    "wandb": "W&B config:",
+    "tune": "result.json config:",
+    "mlflow-sqlite": "MLflow params:",
+    "mlflow-files": "MLflow params:",
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +100,13 @@ def described_run(
     """The Run, with its metadata read beside it (``arch`` overriding the architecture)
     unless ``metadata`` is given."""
     if metadata is None:
-        metadata = read_metadata(found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch)
-    normalised = run.normalised
+        label = SOURCE_CONFIG_LABELS.get(found.source.kind) if found.source else None
+        lr_tag = run.normalised.sources["lr"].tag if "lr" in run.normalised.sources else None
+        metadata = read_metadata(
+            found.path, found.root, hparams=run.hparams, texts=run.texts, arch_override=arch,
+            hparams_label=label, lr_shape=run.lr_shape, lr_tag=lr_tag,
+        )
+    normalised = _scale_divided_out(run.normalised, metadata.settings, display(str(found.path)))
     return Run(
         name=found.name,
         path=found.path,
@@ -103,5 +118,30 @@ def described_run(
         config=metadata.config,
         lr_shape=run.lr_shape,
         unknown_tags=normalised.unknown_tags,
-        notes=run.notes + normalised.notes + metadata.notes,
+        # discovery's notes are not cached with the metrics: the other record may come or go
+        notes=found.notes + run.notes + normalised.notes + metadata.notes,
+        settings=metadata.settings,
     )
+
+
+def _scale_divided_out(normalised: Normalised, settings: Mapping[str, Sourced], where: str) -> Normalised:
+    """A metric the library logs multiplied by a setting (skrl's and TorchRL's entropy loss,
+    -coefficient x H), divided by it when the run's config declares it: the rules then read
+    the entropy in nats, and the caveat that only its shape is judged gives way to where the
+    coefficient came from. Without a positive, finite coefficient the metric stays as logged."""
+    metrics, notes = normalised.metrics, list(normalised.notes)
+    for metric, source in normalised.sources.items():
+        rule = rule_for(source.library, metric, source.tag)
+        declared = settings.get(rule.scaled_by) if rule is not None and rule.scaled_by else None
+        scale = as_float(declared.value) if declared is not None else None
+        points = metrics.points(metric)
+        if scale is None or not (math.isfinite(scale) and scale > 0) or points is None:
+            continue
+        steps, values = points
+        metrics = metrics.replaced(metric, (steps, values / scale))
+        notes = [note for note in notes if note.message != rule.caveat]
+        notes.append(ReadNote(where, f"{metric}: {display(source.tag)} divided by "
+                              f"{rule.scaled_by} {scale:g} ({display(declared.source)}), the scale it is logged at"))
+    if metrics is normalised.metrics:
+        return normalised
+    return replace(normalised, metrics=metrics, notes=tuple(notes))

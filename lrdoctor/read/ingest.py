@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 from lrdoctor.errors import InputError, UnreadableFile
-from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run
+from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run, RunResult
 from lrdoctor.read import remote
 from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
@@ -28,16 +28,21 @@ from lrdoctor.read.cache import (
     read_events,
     store_run,
 )
-from lrdoctor.read.discover import FoundRun, discover
+from lrdoctor.read.discover import FoundRun, Source, discover
+from lrdoctor.read.mlflow import read_file_store_run, read_sqlite_run
 from lrdoctor.read.normalise import merge_files, merge_notes
+from lrdoctor.read.rllib_result import read_result_json
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
+from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.words import display
 
 PathArg = Path | str | os.PathLike
+Judge = Callable[[Run, "str | None"], RunResult]
 # How tasks are run elsewhere (``read.cluster``): given the task function and the tasks, it
 # yields (task index, result) as each finishes, in any order; the result is the exception
 # of a task that failed for good (its worker lost twice, say).
-Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | ReadNote | BaseException"]]]
+Executor = Callable[[Callable, list], Iterator[tuple[int, "Run | RunResult | ReadNote | BaseException"]]]
+LOOKED_FOR = "events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs"
 # More reader processes than this only contend for the cores and the memory: a --jobs of
 # thousands on a sweep of thousands must not start thousands of processes.
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
@@ -51,6 +56,8 @@ class Ingested:
     problems: list[ReadNote]
     # Per run, what its metrics were read from (see ``run_key``); None when not cached.
     keys: tuple[str | None, ...] = ()
+    # Per run, what ``load(judge=...)`` made of it where it was read; empty without a judge.
+    results: tuple[RunResult, ...] = ()
 
 
 def load_runs(
@@ -76,7 +83,7 @@ def load_runs(
 def nothing_read(paths: PathArg | Sequence[PathArg]) -> str:
     """What is said when no run at all could be read under ``paths``."""
     where = ", ".join(display(str(p)) for p in _as_list(paths))
-    return f"no readable run under {where} (looked for events.out.tfevents.* and progress.csv)"
+    return f"no readable run under {where} (looked for {LOOKED_FOR})"
 
 
 def load(
@@ -88,10 +95,16 @@ def load(
     use_cache: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
     executor: Executor | None = None,
+    judge: Judge | None = None,
 ) -> Ingested:
     """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
     A missing path is still an InputError (a usage mistake, not a bad run). Paths may be
-    URLs (``s3://...``, ``read.remote``); ``executor`` runs the reads elsewhere (a cluster)."""
+    URLs (``s3://...``, ``read.remote``); ``executor`` runs the reads elsewhere (a cluster).
+
+    ``judge(run, key)`` (a picklable function, e.g. a partial of ``rules.engine.judged``), when
+    given, is called on each run where it was read, in its worker process, and what it returns
+    comes back instead of the run: the rules run in parallel with the reading, and a result can
+    be smaller than the run it judged (``Ingested.results``)."""
     overrides = checked_overrides(tag_overrides)
     found: list[FoundRun | remote.RemoteRun] = []
     problems: list[ReadNote] = []
@@ -112,24 +125,30 @@ def load(
     started = time.time_ns()  # what is used from here on is this analysis's, and never pruned
     # Unchanged runs come whole from the cache, here: workers are started only for the rest.
     keys = [run_key(run, overrides) if use_cache else None for run in found]
-    outcomes: list[Run | ReadNote | None] = [
+    outcomes: list[Run | RunResult | ReadNote | None] = [
         _from_cache(run, key, arch) if key is not None else None for run, key in zip(found, keys)
     ]
+    if judge is not None:
+        outcomes = [judge(outcome, key) if isinstance(outcome, Run) else outcome for outcome, key in zip(outcomes, keys)]
     missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
-    tasks = [(found[index], overrides, arch, use_cache, keys[index]) for index in missing]
+    tasks = [(found[index], overrides, arch, use_cache, keys[index], judge) for index in missing]
     for index, outcome in zip(missing, _map(tasks, jobs, on_progress, executor)):
         outcomes[index] = outcome
     if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
         prune(cache_limit, in_use_since=started)
     runs: list[Run] = []
     run_keys: list[str | None] = []
+    results: list[RunResult] = []
     for outcome, key in zip(outcomes, keys):
+        if isinstance(outcome, RunResult):
+            results.append(outcome)
+            outcome = outcome.run
         if isinstance(outcome, Run):
             runs.append(outcome)
             run_keys.append(key)
         else:
             problems.append(outcome)
-    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys))
+    return Ingested(runs=runs, problems=problems, keys=tuple(run_keys), results=tuple(results))
 
 
 def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remote.RemoteRun]:
@@ -141,8 +160,7 @@ def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remo
         if isinstance(run, remote.RemoteRun):
             key = remote.listed_files(run)
         else:
-            files = (*run.event_files, run.progress_csv) if run.progress_csv else run.event_files
-            key = tuple(os.path.realpath(f) for f in files)
+            key = (*(os.path.realpath(f) for f in run.files), run.source.run_id if run.source else "")
         if key not in seen:
             seen.add(key)
             unique.append(run)
@@ -165,11 +183,11 @@ def checked_overrides(tag_overrides: Mapping[str, str] | None) -> tuple[TagRule,
 
 def _map(
     tasks: list, jobs: int, on_progress: Callable[[int, int], None] | None, executor: Executor | None = None
-) -> list[Run | ReadNote]:
+) -> list[Run | RunResult | ReadNote]:
     """Read every run, by ``executor`` when given, else in parallel processes when ``jobs``
     > 1; results keep discovery order, and progress is told as each finishes."""
     total = len(tasks)
-    results: list[Run | ReadNote | None] = [None] * total
+    results: list[Run | RunResult | ReadNote | None] = [None] * total
     if executor is not None and tasks:
         for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
             if isinstance(result, BaseException):
@@ -202,17 +220,21 @@ def load_run(
     arch: str | None = None,
     use_cache: bool = True,
     key: str | None = None,
-) -> Run | ReadNote:
+    judge: Judge | None = None,
+) -> Run | RunResult | ReadNote:
     """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
-    With ``key`` (from ``run_key``), the normalised metrics are stored under it."""
+    With ``key`` (from ``run_key``), the normalised metrics are stored under it; with ``judge``,
+    what it makes of the run is returned instead (see ``load``)."""
     try:
         if isinstance(found, remote.RemoteRun):  # its objects staged where this task runs
-            return remote.load_run(found, load_run, overrides, arch, key)
-        return _load_run(found, overrides, arch, use_cache, key)
+            run = remote.load_run(found, load_run, overrides, arch, key)
+        else:
+            run = _load_run(found, overrides, arch, use_cache, key)
     except UnreadableFile as error:
         return ReadNote(display(str(found.path)), f"unreadable run: {error}")
     except Exception as error:  # one broken run must not end a sweep: it is reported instead
         return ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")
+    return judge(run, key) if judge is not None and isinstance(run, Run) else run
 
 
 def _load_run(
@@ -224,15 +246,47 @@ def _load_run(
         if not opened:
             reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in logged.notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
+    elif found.source is not None:
+        logged = read_source(found.source, want)
     else:
         from lrdoctor.read import (
             progress_csv,  # pandas, only for runs that have no event files
         )
 
-        scalars, all_tags, notes = progress_csv.read_progress_csv(found.progress_csv, want)
-        logged = Logged(scalars, all_tags, notes=tuple(notes), library="sb3")
+        scalars, all_tags, notes, library = progress_csv.read_progress_csv(found.progress_csv, want)
+        logged = Logged(scalars, all_tags, notes=tuple(notes), library=library)
     keep = functools.partial(store_run, key) if key is not None else None
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
+
+
+def read_source(source: Source, want) -> Logged:
+    """A run recorded by W&B, Tune or MLflow, as the same Logged an event file gives: its
+    scalars (merged as a run's files are: in step order, a repeated step keeping the value
+    written last, a later file winning from its first step, all said), every key, its config
+    (W&B's config, Tune's result config, MLflow's params, in ``hparams``, which feeds the
+    metadata as the hparams plugin's values do)."""
+    library = None
+    if source.kind == "wandb":  # one file, or one per directory of a resumed run, in write order
+        per_file, keys, config, notes = [], set(), {}, []
+        for path in source.files:
+            data = read_wandb_file(path, want)
+            scalars, file_keys, step_key, file_notes = wandb_scalars(data, want, display(str(path)))
+            if step_key is None and data.rows:
+                file_notes.append(ReadNote(display(str(path)), "history rows without any step key: not placed"))
+            per_file.append(scalars)
+            keys |= file_keys
+            config.update(data.config)
+            notes += [*data.notes, *file_notes]
+    elif source.kind == "tune":
+        scalars, keys, notes, config = read_result_json(source.path, want)
+        per_file, library = [scalars], "rllib"
+    else:
+        run = (read_sqlite_run(source.path, source.run_id, want) if source.kind == "mlflow-sqlite"
+               else read_file_store_run(source.path, want))
+        per_file, keys, notes, config = [run.scalars], run.keys, run.notes, run.params
+    names = [display(str(path)) for path in source.files] if source.kind == "wandb" else [display(str(source.path))]
+    notes = [*notes, *merge_notes(per_file, names)]
+    return Logged(merge_files(per_file), keys, hparams=config, notes=tuple(notes), library=library)
 
 
 def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) -> str | None:
@@ -242,7 +296,7 @@ def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) 
     if isinstance(found, remote.RemoteRun):  # the store's identity of each object, not a local mtime
         parts = remote.cache_parts(found)
         return None if parts is None else entry_key("remote run", *parts, _override_parts(overrides))
-    files = [*found.event_files, *([found.progress_csv] if found.progress_csv else [])]
+    files = list(found.files)
     try:
         stats = [os.stat(path) for path in files]
     except OSError:
@@ -253,6 +307,7 @@ def run_key(found: FoundRun | remote.RemoteRun, overrides: tuple[TagRule, ...]) 
         str(found.root),
         [[os.fsdecode(path), *identity(stat)] for path, stat in zip(files, stats)],
         _override_parts(overrides),
+        [found.source.kind, found.source.run_id] if found.source else None,
     )
 
 

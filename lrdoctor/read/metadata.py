@@ -1,8 +1,9 @@
 """What a run declared about itself: its architecture and its LR configuration, each with a source.
 
 Sources, nearest first: config files in the run directory and the directories above
-it (up to the path the user gave), the hparams plugin, CleanRL's "hyperparameters"
-text table; for the architecture only, then names (directory names, e.g.
+it (up to the path the user gave), the hparams plugin (or, for a run read from W&B,
+MLflow or Tune's result.json, the config that record keeps: W&B's config, MLflow's
+params, the results' ``config``), CleanRL's "hyperparameters" text table; for the architecture only, then names (directory names, e.g.
 ``RecurrentPPO_1`` or CleanRL's ``env__ppo_atari_lstm__seed__time``) and ``--arch``,
 which overrides everything. A value found nowhere stays unknown: a guess from a name
 says so in its source, and gives the architecture no name.
@@ -27,11 +28,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from lrdoctor.arch import KINDS, is_recurrent, kind_of, script_kind
+from lrdoctor.configs.compose import read_document
 from lrdoctor.configs.formats import read_unit
-from lrdoctor.configs.loaders import Document, ParseError, Skipped, load, read_text
+from lrdoctor.configs.loaders import Document, ParseError, Skipped, read_text
 from lrdoctor.configs.record import Setting, UnitRecord, as_float
 from lrdoctor.configs.split import split_units
-from lrdoctor.model import Architecture, ReadNote, RunConfig, Sourced
+from lrdoctor.model import Architecture, LRShape, ReadNote, RunConfig, Sourced
+from lrdoctor.read import settings as declared_settings
 from lrdoctor.words import display
 
 # Names of config files read beside and above a run, in order of preference within a directory.
@@ -60,6 +63,7 @@ class Declared:
     record: UnitRecord
     label: str
     has_lines: bool = True
+    settings: Mapping[str, Sourced] = field(default_factory=dict)  # every leaf, in the flat key space
 
     def source(self, setting: Setting) -> str:
         where = f"{self.label}:{setting.line}" if self.has_lines else self.label
@@ -71,6 +75,7 @@ class Metadata:
     architecture: Architecture
     config: RunConfig
     notes: tuple[ReadNote, ...] = field(default_factory=tuple)
+    settings: Mapping[str, Sourced] = field(default_factory=dict)  # read.settings: key -> value and source
 
 
 # ---------------------------------------------------------------- the places a run declares itself
@@ -89,7 +94,7 @@ def read_config(path: Path, label: str) -> tuple[Declared | None, ReadNote | Non
     the file as the user can find it (``label`` names it in sources)."""
     where = display(str(path))
     try:
-        return _declared(load(path, read_text(path)), label, has_lines=True), None
+        return _declared(read_document(path, read_text(path)), label, has_lines=True), None
     except Skipped as skipped:
         return None, ReadNote(where, f"config not read: {skipped.reason}")
     except ParseError as error:  # the file, or a value in it over a reading budget (policy_kwargs)
@@ -98,9 +103,11 @@ def read_config(path: Path, label: str) -> tuple[Declared | None, ReadNote | Non
         return None, ReadNote(where, f"malformed config at line {error.line}, column {error.column}: {error.message}")
 
 
-def hparams_source(hparams: Mapping[str, object], run: str = "") -> Declared | None:
-    """The hparams plugin's values (SB3's HParam, Tune's TBX logger, add_hparams); keys may be
-    flattened with '/'. ``run`` is the run's directory as sources name it ("" for the argument)."""
+def hparams_source(hparams: Mapping[str, object], run: str = "", what: str = "hparams plugin:") -> Declared | None:
+    """The hparams plugin's values (SB3's HParam, Tune's TBX logger, add_hparams), or a run's
+    config as its own record keeps it (``what`` names which: W&B's config, MLflow's params);
+    keys may be flattened with '/'. ``run`` is the run's directory as sources name it ("" for
+    the argument)."""
     nested: dict[str, Any] = {}
     for key, value in hparams.items():
         *parents, leaf = str(key).split("/")
@@ -111,7 +118,7 @@ def hparams_source(hparams: Mapping[str, object], run: str = "") -> Declared | N
                 break
         else:
             holder.setdefault(leaf, _coerce(value))
-    return _declared(_mapping_document(nested), _in_run(run, "hparams plugin:"), has_lines=False)
+    return _declared(_mapping_document(nested), _in_run(run, what), has_lines=False)
 
 
 _TABLE_ROW = re.compile(r"^\s*\|(?P<key>[^|]*)\|(?P<value>.*)\|\s*$")
@@ -135,7 +142,14 @@ def _declared(document: Document, label: str, *, has_lines: bool) -> Declared | 
     units = split_units(document)
     if not units:
         return None
-    return Declared(read_unit(document, units[0], label), label, has_lines)
+    unit = units[0]
+
+    def where(path: tuple) -> str:
+        dotted = ".".join(str(part) for part in path)
+        return f"{label}:{document.where(unit.path + path)[0]} {dotted}" if has_lines else f"{label} {dotted}"
+
+    found = declared_settings.settings_from_mapping(unit.data, where)
+    return Declared(read_unit(document, unit, label), label, has_lines, found)
 
 
 def _mapping_document(mapping: Mapping[str, Any]) -> Document:
@@ -271,8 +285,13 @@ def read_metadata(
     hparams: Mapping[str, object] | None = None,
     texts: Mapping[str, str] | None = None,
     arch_override: str | None = None,
+    hparams_label: str | None = None,
+    lr_shape: LRShape | None = None,
+    lr_tag: str | None = None,
 ) -> Metadata:
-    """Architecture and declared configuration of one run, with the notes of unreadable configs."""
+    """Architecture, declared configuration and settings of one run, with the notes of unreadable
+    configs. ``hparams_label`` names where ``hparams`` came from when not the hparams plugin;
+    ``lr_shape`` and ``lr_tag`` (the logged LR) fill the settings no file declares."""
     sources: list[Declared] = []
     notes: list[ReadNote] = []
     for path in config_files(run_dir, root):
@@ -282,14 +301,38 @@ def read_metadata(
         if note is not None:
             notes.append(note)
     run = _run_label(run_dir, root)
-    logged = [hparams_source(hparams, run)] if hparams else []
+    logged = [hparams_source(hparams, run, hparams_label or "hparams plugin:")] if hparams else []
     # tensorboardX and torch store add_text("hyperparameters") under "hyperparameters/text_summary"
     for tag, text in (texts or {}).items():
         if tag.split("/")[0] == "hyperparameters" and text:
             logged.append(cleanrl_source(text, run))
             break
     sources += [source for source in logged if source is not None]
-    return Metadata(architecture(sources, run_dir, root, arch_override), run_config(sources), tuple(notes))
+    arch, config = architecture(sources, run_dir, root, arch_override), run_config(sources)
+    found = run_settings(sources, config, arch, declared_settings.run_names(run_dir, root), lr_shape, lr_tag)
+    return Metadata(arch, config, tuple(notes), found)
+
+
+def run_settings(
+    sources: Sequence[Declared],
+    config: RunConfig,
+    arch: Architecture,
+    names: Sequence[str],
+    lr_shape: LRShape | None,
+    lr_tag: str | None,
+) -> dict[str, Sourced]:
+    """The run's settings, nearest first: what the config reader made of the LR (a zoo
+    ``lin_3e-4`` is the number 3e-4) and of the architecture (a kind: ``architecture: graph_free``
+    is a GRU), every file's leaves, directory names, then the logs."""
+    read = {"learning_rate": config.lr, "lr_schedule": config.lr_schedule, "warmup": config.warmup}
+    if arch.known:
+        read["architecture"] = Sourced(arch.kind, arch.source)
+    return declared_settings.merged([
+        {key: value for key, value in read.items() if value is not None},
+        *(source.settings for source in sources),
+        declared_settings.settings_from_names(names),
+        declared_settings.settings_from_logged_lr(lr_shape or LRShape(), lr_tag),
+    ])
 
 
 def _run_label(run_dir: Path, root: Path) -> str:

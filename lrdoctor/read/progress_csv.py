@@ -1,4 +1,9 @@
-"""The reader of SB3's progress.csv (its CSV logger), the other source a run can have.
+"""The reader of a progress.csv: SB3's (its CSV logger), or a Ray Tune trial's.
+
+The header says which: SB3 writes ``time/total_timesteps``, the env steps of each row;
+Tune's CSV logger writes the flattened result (the keys its TensorBoard logger uses,
+without the ``ray/tune/`` prefix), each row at ``timesteps_total`` when it has one, else
+at ``training_iteration`` -- the step Tune's TensorBoard logger uses too.
 
 It is the only reader that needs pandas (``read_csv`` copes with ragged rows and
 quoting), so it is imported only when a run without event files is actually read.
@@ -29,21 +34,24 @@ MAX_CSV_BYTES = 256 << 20
 MAX_CSV_LINE = 1 << 20
 _SCAN = 1 << 20  # bytes searched for line breaks at a time
 STEP_COLUMN = "time/total_timesteps"  # SB3's progress.csv: the env-step counter of each row
+TUNE_STEP_COLUMNS = ("timesteps_total", "training_iteration")  # Tune's, in order of preference
 
 
-def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], list[ReadNote]]:
-    """SB3's CSV logger: one row per dump, blank where a key was not recorded that time.
-    Blank cells are "not logged"; a written nan stays NaN (data); a cell that is no
-    number at all ("abc") is skipped and noted, never turned into a NaN."""
+def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], list[ReadNote], str]:
+    """One row per dump, blank where a key was not recorded that time; and the library whose
+    table maps it ("sb3" or "rllib"). Blank cells are "not logged"; a written nan stays NaN
+    (data); a cell that is no number at all ("abc") is skipped and noted, never turned into a NaN."""
     frame, notes = _csv_frame(path)
     frame = frame.fillna("")  # a short row leaves its last cells missing: not logged
-    if STEP_COLUMN not in frame.columns:
-        raise UnreadableFile(path, f"no {STEP_COLUMN} column to use as the step")
-    steps_all = _numbers(frame[STEP_COLUMN])
+    step_column, library = _step_column(frame)
+    if step_column is None:
+        raise UnreadableFile(path, f"no {STEP_COLUMN} column (SB3) or training_iteration column (Tune) to use "
+                                   "as the step")
+    steps_all = _numbers(frame[step_column])
     with np.errstate(invalid="ignore"):
         # a step must be a whole number int64 holds: casting inf or 1e30 would invent one
         has_step = np.isfinite(steps_all) & (steps_all == np.floor(steps_all)) & (np.abs(steps_all) < 2.0**63)
-    all_tags = {c for c in frame.columns if c != STEP_COLUMN}
+    all_tags = {c for c in frame.columns if c != step_column}
     written_order: dict[str, Points] = {}
     not_numbers: dict[str, int] = {}
     for column in sorted(t for t in all_tags if want.fullmatch(t)):
@@ -59,11 +67,23 @@ def read_progress_csv(path: Path, want) -> tuple[dict[str, Points], set[str], li
     scalars = merge_files([written_order])
     notes.extend(merge_notes([written_order], [where]))
     if (~has_step).any():
-        notes.append(ReadNote(where, f"{int((~has_step).sum())} rows without a whole-number {STEP_COLUMN} skipped"))
+        notes.append(ReadNote(where, f"{int((~has_step).sum())} rows without a whole-number {step_column} skipped"))
     if not_numbers:
         counts = ", ".join(f"{column}: {count}" for column, count in not_numbers.items())
         notes.append(ReadNote(where, f"cells that are not numbers skipped ({counts})"))
-    return scalars, all_tags, notes
+    return scalars, all_tags, notes, library
+
+
+def _step_column(frame: pd.DataFrame) -> tuple[str | None, str]:
+    """The step column and whose file it is: SB3's counter, else Tune's (timesteps_total when
+    its rows have it, as Tune's TensorBoard logger would step them, else training_iteration)."""
+    if STEP_COLUMN in frame.columns:
+        return STEP_COLUMN, "sb3"
+    if TUNE_STEP_COLUMNS[1] not in frame.columns:
+        return None, "sb3"
+    if TUNE_STEP_COLUMNS[0] in frame.columns and (frame[TUNE_STEP_COLUMNS[0]].str.strip() != "").all():
+        return TUNE_STEP_COLUMNS[0], "rllib"
+    return TUNE_STEP_COLUMNS[1], "rllib"
 
 
 NAN_SPELLINGS = ("nan", "-nan", "+nan")

@@ -19,8 +19,9 @@ Checked against the libraries' own sources:
 - rl_games ``write_stats``: ``info/last_lr`` (lr x lr_mul), ``info/kl``, ``losses/entropy``
   at ``frame``; rewards as ``rewards/step`` (frames), ``rewards/iter`` (epochs) and
   ``rewards/time`` (seconds): only the frame-indexed one shares the step axis.
-- skrl: ``Loss / Entropy loss`` is ``-entropy_loss_scale * H``; ``Learning / Learning rate``
-  only with a scheduler; step = timestep.
+- skrl: ``Loss / Entropy loss`` is ``-entropy_loss_scale * H`` (divided out when a config
+  beside the run, e.g. Isaac Lab's ``params/agent.yaml``, declares the scale); ``Learning /
+  Learning rate`` only with a scheduler; step = timestep.
 - Tianshou 2.x: ``update/ent_loss/mean`` is ``dist.entropy().mean()`` (+H despite the name),
   ``update/actor_loss/mean`` the policy loss, logged against gradient steps. Its returns are
   logged against env steps, a different axis, so they are not mapped (one run has one step
@@ -30,6 +31,15 @@ Checked against the libraries' own sources:
   ``Loss/surrogate``, ``Train/mean_reward``; no KL is logged; step = learning iteration.
 - TorchRL sota-implementations: ``train/<loss key>`` at collected frames; ``kl_approx`` is
   ``mean(prev_log_prob - log_prob)`` (k1); ``loss_entropy`` is ``-entropy_coef * H``.
+- PufferLib 3 (``pufferl.py``, W&B or Neptune only, no TensorBoard): ``wandb.log(logs,
+  step=agent_steps)`` with ``learning_rate`` read back from ``optimizer.param_groups[0]``,
+  ``losses/approx_kl`` = mean((r - 1) - log r) (k3), ``losses/old_approx_kl`` (k1),
+  ``losses/entropy`` = mean entropy (+H), ``losses/clipfrac``, ``losses/value_loss``,
+  ``losses/policy_loss``, ``losses/explained_variance``, and the env's own stats as
+  ``environment/<stat>`` (the Ocean envs' ``Log`` struct: ``episode_return``, ``score``,
+  ``perf``; the return is preferred, the score is the env's own unnormalised measure);
+  step = ``agent_steps``. PufferLib 1-2 (``clean_pufferl.py``) logged the LR and the step as
+  ``0verview/learning_rate`` and ``0verview/agent_steps`` -- a zero, not an O, to sort first.
 - npp-rl's enhanced TensorBoard callback mirrors SB3's values under other names
   (``loss/entropy`` <- ``train/entropy_loss``, so it is -H too).
 """
@@ -50,6 +60,9 @@ class TagRule:
     negated: bool = False
     estimator: str | None = None
     caveat: str | None = None  # what a report must say when this tag feeds the metric
+    # The run setting (``read.settings`` key) the logged value is multiplied by, when the
+    # library logs a scaled loss (skrl's -entropy_loss_scale x H): known, it is divided out.
+    scaled_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,9 +77,14 @@ class Library:
 
 
 def _rules(
-    metric: str, *patterns: str, negated: bool = False, estimator: str | None = None, caveat: str | None = None
+    metric: str,
+    *patterns: str,
+    negated: bool = False,
+    estimator: str | None = None,
+    caveat: str | None = None,
+    scaled_by: str | None = None,
 ) -> tuple[TagRule, ...]:
-    return tuple(TagRule(metric, p, negated, estimator, caveat) for p in patterns)
+    return tuple(TagRule(metric, p, negated, estimator, caveat, scaled_by) for p in patterns)
 
 
 # RLlib results go through Tune's logger, which prefixes "ray/tune/"; other loggers don't.
@@ -126,6 +144,21 @@ LIBRARIES: tuple[Library, ...] = (
         ),
     ),
     Library(
+        "pufferlib",
+        "agent steps",
+        (
+            *_rules("lr", "learning_rate", "0verview/learning_rate"),
+            *_rules("kl", "losses/approx_kl", estimator="k3"),
+            *_rules("kl", "losses/old_approx_kl", estimator="k1"),
+            *_rules("entropy", "losses/entropy"),
+            *_rules("clip_fraction", "losses/clipfrac"),
+            *_rules("value_loss", "losses/value_loss"),
+            *_rules("policy_loss", "losses/policy_loss"),
+            *_rules("explained_variance", "losses/explained_variance"),
+            *_rules("episode_return", "environment/episode_return", "environment/score"),
+        ),
+    ),
+    Library(
         "rllib",
         "timesteps_total",
         (
@@ -174,8 +207,8 @@ LIBRARIES: tuple[Library, ...] = (
         "timesteps",
         (
             *_rules("lr", _skrl("Learning / Learning rate")),
-            *_rules("entropy", _skrl("Loss / Entropy loss"), negated=True, caveat=(
-                "skrl logs -entropy_loss_scale x H and saves no config to read the scale from: "
+            *_rules("entropy", _skrl("Loss / Entropy loss"), negated=True, scaled_by="ent_coef", caveat=(
+                "skrl logs -entropy_loss_scale x H and no config beside the run gives the scale: "
                 "entropy values are scaled, so only their shape is judged")),
             *_rules("value_loss", _skrl("Loss / Value loss")),
             *_rules("policy_loss", _skrl("Loss / Policy loss")),
@@ -214,8 +247,9 @@ LIBRARIES: tuple[Library, ...] = (
             *_rules("lr", "train/lr"),
             *_rules("kl", "train/kl_approx", estimator="k1"),
             *_rules("entropy", "train/entropy"),
-            *_rules("entropy", "train/loss_entropy", negated=True, caveat=(
-                "TorchRL's train/loss_entropy is -entropy_coef x H: entropy values are scaled, so only "
+            *_rules("entropy", "train/loss_entropy", negated=True, scaled_by="ent_coef", caveat=(
+                "TorchRL's train/loss_entropy is -entropy_coef x H and no config beside the run gives the "
+                "coefficient: entropy values are scaled, so only "
                 "their shape is judged")),
             *_rules("clip_fraction", "train/clip_fraction"),
             *_rules("value_loss", "train/loss_critic"),
@@ -227,6 +261,12 @@ LIBRARIES: tuple[Library, ...] = (
 )
 
 LIBRARY_BY_NAME: dict[str, Library] = {lib.name: lib for lib in LIBRARIES}
+
+
+def rule_for(library: str | None, metric: str, tag: str) -> TagRule | None:
+    """The table rule that mapped ``tag`` to ``metric`` in ``library`` (None for --tag's)."""
+    lib = LIBRARY_BY_NAME.get(library or "")
+    return next((r for r in lib.rules if r.metric == metric and re.fullmatch(r.pattern, tag)), None) if lib else None
 
 # Tune's step is timesteps_total when the result has one, else training_iteration;
 # this tag (when logged) tells which one a run used.

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from lrdoctor.insight.sweep import Insight
 from lrdoctor.model import Finding, Points, ReadNote, RunResult, Severity
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import format_lr, format_steps
@@ -39,6 +40,8 @@ class Report:
     figures: Mapping[str, str] = field(default_factory=dict)
     sweep_figure: str | None = None
     verbose: bool = False
+    insight: Insight | None = None  # what separates the sick runs of a sweep (insight.sweep); None: no sweep
+    insight_figure: str | None = None
 
     def figure_of(self, result: RunResult) -> str | None:
         return self.figures.get(str(result.run.path))
@@ -235,6 +238,7 @@ def kl_band_text(band: Sequence[float]) -> str:
 # --- figure files ------------------------------------------------------------------
 
 SWEEP_FIGURE = "sweep"
+INSIGHT_FIGURE = "sweep-insight"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 120
 
@@ -245,7 +249,7 @@ def figure_file_names(run_names: Iterable[str], extension: str) -> list[str]:
     Path separators become ``__`` so "sweep/seed_1" reads as "sweep__seed_1.png";
     the sweep overview's own name is never handed to a run.
     """
-    taken = {SWEEP_FIGURE.lower()}
+    taken = {SWEEP_FIGURE.lower(), INSIGHT_FIGURE.lower()}
     names: list[str] = []
     for run_name in run_names:
         stem = _UNSAFE.sub("_", run_name.replace("/", "__").replace("\\", "__")).strip("._") or "run"

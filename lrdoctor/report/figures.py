@@ -916,3 +916,142 @@ def _short(text: str, limit: int = 32) -> str:
         return text
     keep = limit - 1
     return f"{text[: keep // 2]}…{text[-(keep - keep // 2):]}"
+
+
+# --- the sweep insight and the diff of two runs ------------------------------------
+
+INSIGHT_PANELS = 6  # settings drawn, separating first; more would shrink each past reading
+CONTINUOUS_FROM = 13  # distinct values: more than this and a number setting gets a value axis
+JITTER_SEED = 100
+
+
+def draw_insight(insight, path: Path) -> Path | None:
+    """One dot per run, per setting that varies: its verdict's colour against its KL share over
+    the threshold, the setting's values along x. None when no setting varies."""
+    panels = [s for s in insight.separations][:INSIGHT_PANELS]
+    if not panels:
+        return None
+    return _save(lambda: insight_figure(insight, panels), path)
+
+
+def insight_figure(insight, panels) -> Figure:
+    rows = len(panels)
+    fig = Figure(figsize=(WIDTH, 0.7 + 2.35 * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    title = f"What separates the {insight.sick_words} runs: {insight.sick}/{insight.judged} runs"
+    fig.suptitle(figure_text(title), x=0.01, ha="left", fontsize=11.5, fontweight="bold", color=INK)
+    axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
+    rng = np.random.default_rng(JITTER_SEED)
+    for ax, separation in zip(axes, panels):
+        _insight_panel(ax, insight, separation, rng)
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=VERDICT_COLOURS[v], label=v)
+        for v in ("collapsed", "unstable", "at risk", "ok")
+    ]
+    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
+    return fig
+
+
+def _insight_panel(ax: Axes, insight, separation, rng) -> None:
+    from lrdoctor.insight.sweep import value_text
+
+    key = separation.setting
+    points = [p for p in insight.points if key in p.settings and p.kl_share_over is not None]
+    values = [p.settings[key] for p in points]
+    y = np.array([p.kl_share_over for p in points], dtype=float)
+    colours = [VERDICT_COLOURS[p.verdict] for p in points]
+    distinct = sorted(set(values)) if separation.numeric else sorted(set(values), key=str)
+    continuous = separation.numeric and len(distinct) >= CONTINUOUS_FROM
+    if continuous:
+        x = np.array(values, dtype=float)
+        if min(distinct) > 0 and max(distinct) / min(distinct) > 20:
+            ax.set_xscale("log")
+            x = x * 10 ** rng.uniform(-0.01, 0.01, len(x))
+        if separation.threshold is not None:
+            ax.axvline(separation.threshold, color=VERMILLION, linestyle="--", linewidth=1.2, gid="insight-split")
+    else:
+        position = {v: i for i, v in enumerate(distinct)}
+        x = np.array([position[v] for v in values], dtype=float) + rng.uniform(-0.28, 0.28, len(values))
+        labels = []
+        for v in distinct:
+            group = next((g for g in separation.values if g.label == value_text(key, v)), None)
+            count = f"\n{group.sick}/{group.runs} sick" if group else ""
+            labels.append(figure_text(_short(value_text(key, v), 18)) + count)
+        ax.set_xticks(range(len(distinct)), labels)
+        ax.set_xlim(-0.6, len(distinct) - 0.4)
+    order = np.argsort([VERDICT_ORDER.index(p.verdict) for p in points], kind="stable")
+    ax.scatter(x[order], y[order], c=[colours[i] for i in order], s=26, alpha=0.8, linewidths=0.4,
+               edgecolors="white", zorder=3, gid="insight-runs")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylabel("KL over\nthreshold", fontsize=9)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_label(key)
+    status = separation.status
+    inside, outside = separation.inside, separation.outside
+    detail = (f"{inside.label}: {inside.sick}/{inside.runs} {insight.sick_words}; "
+              f"{outside.label}: {outside.sick}/{outside.runs}")
+    p = f" · p = {separation.p_adjusted:.2g}" if status != "too few runs" else ""
+    ax.set_title(figure_text(f"{key} — {'too few runs to say' if status == 'too few runs' else status} · {detail}{p}"),
+                 color=VERMILLION if status == "separates" else INK)
+    ax.set_xlabel(figure_text(key), fontsize=9)
+
+
+def draw_diff(run_diff, path: Path) -> Path:
+    """Two runs' KL, entropy and return overlaid, each metric's parting step marked."""
+    return _save(lambda: diff_figure(run_diff), path)
+
+
+def diff_figure(run_diff) -> Figure:
+    from lrdoctor.insight.diff import KL_FLOOR, running_median, smoothing_window
+
+    partings = [p for p in run_diff.partings if run_diff.a.metrics.points(p.metric) is not None
+                or run_diff.b.metrics.points(p.metric) is not None]
+    rows = max(1, len(partings))
+    fig = Figure(figsize=(WIDTH, 0.9 + 2.2 * rows), layout="constrained")
+    FigureCanvasAgg(fig)
+    from lrdoctor.report.diff import summary
+
+    first = run_diff.first
+    fig.suptitle(figure_text(summary(run_diff)), x=0.01, ha="left", fontsize=11.5, fontweight="bold", color=INK)
+    axes = fig.subplots(rows, 1, squeeze=False, sharex=True)[:, 0]
+    names = tuple(f"{side}: " + _short(display(_diff_name(run, other)), 46)
+                  for side, run, other in (("A", run_diff.a, run_diff.b), ("B", run_diff.b, run_diff.a)))
+    for ax, parting in zip(axes, partings):
+        for run, colour, name in ((run_diff.a, BLUE, names[0]), (run_diff.b, ORANGE, names[1])):
+            points = run.metrics.points(parting.metric)
+            if points is None or not len(points[0]):
+                continue
+            steps, values = points
+            keep = np.isfinite(values)
+            steps, values = steps[keep], values[keep]
+            if parting.metric == "kl":
+                values = np.maximum(values, KL_FLOOR)
+                ax.set_yscale("log")
+            ax.plot(steps, values, color=colour, linewidth=0.8, alpha=0.35)
+            if len(values) >= 5:
+                smooth = running_median(values, smoothing_window(len(values)))
+                ax.plot(steps, smooth, color=colour, linewidth=2.0, label=figure_text(name), gid="diff-smoothed")
+        if parting.step is not None:
+            is_first = first is not None and parting.metric == first.metric
+            ax.axvline(parting.step, color=VERMILLION, linestyle="--", linewidth=1.6 if is_first else 1.0,
+                       gid="diff-parting")
+            ax.annotate(f"part at {_step_text(parting.step)}" + (" (first)" if is_first else ""),
+                        xy=(parting.step, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -12),
+                        textcoords="offset points", color=VERMILLION, fontsize=9)
+        why = "" if parting.step is not None else f" — {parting.why}"
+        ax.set_title(figure_text(_METRIC_TITLE[parting.metric] + why))
+        ax.set_label(parting.metric)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
+    axes[-1].set_xlabel("step")
+    axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda v, _: _step_text(v)))
+    return fig
+
+
+_METRIC_TITLE = {"kl": "KL", "entropy": "entropy", "episode_return": "episode return"}
+
+
+def _diff_name(run: Run, other: Run) -> str:
+    """A run's name, or the end of its path when both runs have the same name (two ``PPO_1``)."""
+    if run.name != other.name:
+        return run.name
+    return "/".join(Path(run.path).parts[-2:])

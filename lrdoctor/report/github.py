@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from lrdoctor.model import Finding, Severity
+from lrdoctor.model import Finding, Severity, finding_unit
 from lrdoctor.words import workflow_data, workflow_property
 
 COMMANDS = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
@@ -32,5 +32,7 @@ def annotation(finding: Finding) -> str:
     title = f"{finding.code} {finding.rule}"
     if finding.file is None and finding.run is not None:
         title += f" ({finding.run})"
+    elif finding_unit(finding):  # a zoo file's 27 look-alike annotations, each with its env id
+        title += f" [{finding_unit(finding)}]"
     properties.append(f"title={workflow_property(title)}")
     return f"::{COMMANDS[Severity(finding.severity)]} {','.join(properties)}::{workflow_data(finding.message)}"

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from lrdoctor.model import Finding, ReadNote, RunConfig, RunResult, Sourced
-from lrdoctor.report import Report
+from lrdoctor.report import Report, insight
 from lrdoctor.schedule import Schedule
 from lrdoctor.version import VERSION
 
@@ -33,6 +33,7 @@ def render(report: Report) -> str:
         "problems": [note_entry(note) for note in report.problems],
         "sweep_figure": report.sweep_figure,
         "summary": summary(report),
+        "insight": insight.json_entry(report.insight, report.insight_figure),
     }
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
 
@@ -50,6 +51,7 @@ def run_entry(result: RunResult, report: Report) -> dict[str, Any]:
         "metrics": {metric: metric_entry(run, metric) for metric in run.metrics},
         "unknown_tags": list(run.unknown_tags),
         "config": config_entry(run.config),
+        "settings": {key: {"value": plain(value.value), "source": value.source} for key, value in run.settings.items()},
         "lr_shape": plain(run.lr_shape),
         "verdict": result.verdict,
         "findings": [finding_entry(f) for f in result.findings],
@@ -59,15 +61,15 @@ def run_entry(result: RunResult, report: Report) -> dict[str, Any]:
 
 
 def metric_entry(run, metric: str) -> dict[str, Any]:
-    steps, _ = run.metrics.points(metric)
+    extent = run.metrics.extent(metric)
     source = run.sources.get(metric)
     return {
         "tag": source.tag if source else None,
         "negated": source.negated if source else False,
         "estimator": source.estimator if source else None,
-        "points": len(steps),
-        "first_step": int(steps.min()) if len(steps) else None,
-        "last_step": int(steps.max()) if len(steps) else None,
+        "points": extent.count,
+        "first_step": extent.first_step,
+        "last_step": extent.last_step,
     }
 
 

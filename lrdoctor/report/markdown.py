@@ -23,6 +23,7 @@ from lrdoctor.report import (
     fix_code,
     fix_phases,
     fixes,
+    insight,
     kl_band_text,
     lr_shape_text,
     peak,
@@ -41,6 +42,7 @@ def render(report: Report) -> str:
         lines += [f"![KL and LR of every run]({link(report.sweep_figure)})", ""]
     for result in report.results:
         lines += run_section(result, report)
+    lines += insight.markdown_lines(report.insight, link(report.insight_figure) if report.insight_figure else None)
     if report.problems:
         lines += ["## Read problems", ""]
         lines += [f"- {markdown(where(note))}: {markdown(note.message)}" for note in report.problems]

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from urllib.parse import quote
 
 from lrdoctor import rules
-from lrdoctor.model import Finding, Severity
+from lrdoctor.model import Finding, Severity, finding_unit
 from lrdoctor.report.json import plain
 from lrdoctor.version import VERSION
 from lrdoctor.words import display
@@ -84,6 +84,9 @@ def rule_entry(module: ModuleType) -> dict[str, Any]:
 
 def result_entry(finding: Finding, rule_index: dict[str, int], run_path: str | None = None) -> dict[str, Any]:
     text = finding.message
+    unit = finding_unit(finding) if finding.file is not None else None
+    if unit:
+        text = f"[{unit}] {text}"
     if finding.fix and finding.fix.get("summary") and "Fix:" not in text:
         text = f"{text} Fix: {finding.fix['summary']}"
     entry: dict[str, Any] = {
@@ -93,6 +96,8 @@ def result_entry(finding: Finding, rule_index: dict[str, int], run_path: str | N
         "locations": [location(finding, run_path)],
         "properties": {"rule": finding.rule, "evidence": plain(finding.evidence)},
     }
+    if unit:
+        entry["locations"][0]["logicalLocations"] = [{"name": display(unit), "kind": "object"}]
     if finding.code in rule_index:
         entry["ruleIndex"] = rule_index[finding.code]
     if finding.fix:

@@ -30,6 +30,7 @@ from lrdoctor.report import (
     fix_code,
     fix_phases,
     fixes,
+    insight,
     kl_band_text,
     lr_shape_text,
     peak,
@@ -77,6 +78,7 @@ def renderables(report: Report) -> list[RenderableType]:
     parts: list[RenderableType] = [SummaryTable(report)]
     for result in report.results:
         parts.extend(run_section(result, report))
+    parts.extend(insight.renderables(report.insight))
     parts.append(Text(""))
     parts.append(totals(report))
     return parts
@@ -251,15 +253,15 @@ def metric_table(result: RunResult) -> RenderableType:
     for header in ("metric", "tag", "sign", "KL estimator", "points", "steps"):
         table.add_column(header)
     for metric in run.metrics:
-        steps, _ = run.metrics.points(metric)
+        extent = run.metrics.extent(metric)
         source = run.sources.get(metric)
-        span = f"{format_steps(steps.min())} → {format_steps(steps.max())}" if len(steps) else ""
+        span = f"{format_steps(extent.first_step)} → {format_steps(extent.last_step)}" if extent.count else ""
         table.add_row(
             Text(metric),
             Text(display(source.tag) if source else "?"),
             Text("negated (−H logged)" if source and source.negated else "as logged"),
             Text((source.estimator if source else None) or ""),
-            Text(str(len(steps))),
+            Text(str(extent.count)),
             Text(span),
         )
     # tag names are written by whoever wrote the logs: escaped like file names

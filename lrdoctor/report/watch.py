@@ -12,7 +12,7 @@ from datetime import datetime
 from rich.table import Table
 
 from lrdoctor.model import RunResult
-from lrdoctor.rules.common import finite
+from lrdoctor.rules.common import numbers
 from lrdoctor.words import display, format_steps
 
 
@@ -63,14 +63,14 @@ def runs_table(state) -> Table:
         if live.result is None:
             continue
         run = live.result.run
-        kl = finite(run.metrics["kl"]) if "kl" in run.metrics else None
-        has_kl = kl is not None and len(kl) > 0
+        kl = numbers(run, "kl")
+        has_kl = len(kl) > 0
         table.add_row(
             display(run.name),
             run.architecture.kind,
             format_steps(run.last_step) if run.last_step is not None else "-",
-            f"{kl.iloc[-1]:.4g}" if has_kl else "-",
-            f"{kl.max():.4g}" if has_kl else "-",
+            f"{kl.values[-1]:.4g}" if has_kl else "-",
+            f"{kl.values.max():.4g}" if has_kl else "-",
             live.result.verdict,
             " ".join(sorted({f.code for f in live.result.findings})),
         )

@@ -30,6 +30,7 @@ from lrdoctor.rules import (
     architecture_unknown,
     clip_fraction_high,
     collapse_forecast,
+    config_not_understood,
     config_unreadable,
     constant_lr_recurrent,
     entropy_collapse,
@@ -63,6 +64,7 @@ _MODULES: tuple[ModuleType, ...] = (
     architecture_unknown,
     config_unreadable,
     collapse_forecast,
+    config_not_understood,
 )
 
 RULES: dict[str, ModuleType] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}

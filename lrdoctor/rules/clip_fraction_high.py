@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import Problem, finite, first_sustained_step
+from lrdoctor.rules.common import Problem, numbers
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD008"
@@ -37,27 +37,28 @@ LIMITS = {"threshold": {"more_than": 0, "at_most": 1}, "window": {"at_least": 1}
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:
-    clip = finite(run.metrics["clip_fraction"])
+    clip = numbers(run, "clip_fraction")
     threshold = float(options["threshold"])
     window = min(int(options["window"]), len(clip))
     if window < 3:
         return
-    start = first_sustained_step(clip, threshold, window)
+    start = clip.first_sustained_step(threshold, window)
     if start is None:
         return
-    over = clip > threshold
+    share_over = float((clip.values > threshold).mean())
+    peak, peak_step = clip.peak()
     yield Problem(
         message=(
             f"{metric_label(run, 'clip_fraction')} above {threshold:g} sustained from step {steps(start)}; "
-            f"peak {clip.max():.3g} at {steps(int(clip.idxmax()))}; above in {over.mean():.0%} of updates"
+            f"peak {peak:.3g} at {steps(peak_step)}; above in {share_over:.0%} of updates"
         ),
         step=start,
         evidence={
             "threshold": threshold,
             "window": window,
             "sustained_from": start,
-            "peak": float(clip.max()),
-            "peak_step": int(clip.idxmax()),
-            "share_over": round(float(over.mean()), 4),
+            "peak": peak,
+            "peak_step": peak_step,
+            "share_over": round(share_over, 4),
         },
     )

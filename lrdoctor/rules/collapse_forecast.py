@@ -66,7 +66,7 @@ import numpy as np
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Follow, Problem, finite, lr_cause
+from lrdoctor.rules.common import Follow, Problem, lr_cause, numbers
 from lrdoctor.rules.kl_exceeded import threshold_for
 from lrdoctor.words import metric_label, steps
 
@@ -153,13 +153,13 @@ def kl_sign(run: Run, options: Mapping) -> Sign | None:
     """The KL near its threshold, or rising towards it fast (not under an adaptive LR)."""
     if "kl" not in run.metrics or run.lr_shape.kind == "adaptive":
         return None
-    kl = finite(run.metrics["kl"])
+    kl = numbers(run, "kl")
     window, start = int(options["window"]), int(options["start_updates"])
-    if len(kl) < max(window, start + 1):
+    if len(kl.values) < max(window, start + 1):
         return None
     threshold, source = threshold_for(run, {"threshold": options["kl_threshold"],
                                             "use_target_kl": options["use_target_kl"]})
-    values, at = kl.to_numpy(), kl.index.to_numpy()
+    values, at = kl.values, kl.steps
     rows = windows(values, window)
     median = np.median(rows, axis=1)
     p = mann_kendall_p(rows)
@@ -187,11 +187,11 @@ def lr_floor_sign(run: Run, options: Mapping) -> Sign | None:
     """An adaptive LR held at its lower clamp: the controller lost against the KL."""
     if "lr" not in run.metrics or run.lr_shape.kind != "adaptive":
         return None
-    lr = finite(run.metrics["lr"])
+    lr = numbers(run, "lr")
     window = int(options["window"])
-    if len(lr) < window:
+    if len(lr.values) < window:
         return None
-    values, at = lr.to_numpy(), lr.index.to_numpy()
+    values, at = lr.values, lr.steps
     known = LR_FLOORS.get(run.library or "")
     if known is not None:
         floor = np.full(len(values), known)
@@ -217,11 +217,11 @@ def entropy_sign(run: Run, options: Mapping) -> Sign | None:
     """Entropy's trailing median far under its start: the policy is turning deterministic fast."""
     if "entropy" not in run.metrics:
         return None
-    entropy = finite(run.metrics["entropy"])
+    entropy = numbers(run, "entropy")
     window, start = int(options["window"]), int(options["start_updates"])
-    if len(entropy) < max(window, start + 1):
+    if len(entropy.values) < max(window, start + 1):
         return None
-    values, at = entropy.to_numpy(), entropy.index.to_numpy()
+    values, at = entropy.values, entropy.steps
     first = float(np.median(values[:start]))
     if first <= 0:
         return None  # a continuous policy's differential entropy: a fraction of it means nothing
@@ -241,9 +241,9 @@ def critic_sign(run: Run, options: Mapping) -> Sign | None:
     window, start = int(options["window"]), int(options["start_updates"])
     found: list[Sign] = []
     if "value_loss" in run.metrics:
-        loss = finite(run.metrics["value_loss"])
-        if len(loss) >= max(window, start + 1):
-            values, at = loss.to_numpy(), loss.index.to_numpy()
+        loss = numbers(run, "value_loss")
+        if len(loss.values) >= max(window, start + 1):
+            values, at = loss.values, loss.steps
             first = float(np.median(values[:start]))
             rows = windows(values, window)
             median = np.median(rows, axis=1)
@@ -256,9 +256,9 @@ def critic_sign(run: Run, options: Mapping) -> Sign | None:
                     f"{metric_label(run, 'value_loss')}'s median is {median[k] / first:.3g}x its start, rising"
                 ), {"value_loss_median": float(median[k]), "value_loss_start": first}))
     if "explained_variance" in run.metrics:
-        ev = finite(run.metrics["explained_variance"])
-        if len(ev) >= max(window, start + 1):
-            values, at = ev.to_numpy(), ev.index.to_numpy()
+        ev = numbers(run, "explained_variance")
+        if len(ev.values) >= max(window, start + 1):
+            values, at = ev.values, ev.steps
             median = trailing_medians(values, window)
             reached = np.maximum.accumulate(median) >= EV_REACHED
             ends = np.arange(window - 1, len(values))
@@ -298,7 +298,7 @@ def forecast(run: Run, options: Mapping) -> Forecast | None:
 def _steps_per_update(run: Run) -> float:
     for metric in ("kl", "lr", "entropy", "value_loss", "explained_variance"):
         if metric in run.metrics:
-            index = finite(run.metrics[metric]).index.to_numpy()
+            index = numbers(run, metric).steps
             if len(index) > 1:
                 return float(np.median(np.diff(index)))
     return 0.0

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
-from lrdoctor.configs.record import CONSTANT, UnitRecord
+from lrdoctor.configs.record import CONSTANT, UnitRecord, policy_gradient
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
 from lrdoctor.rules.common import (
@@ -82,6 +82,8 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
 def check_config(record: UnitRecord, options: Mapping) -> Iterator[Problem]:
     """A recurrent unit whose LR never changes, pointing at the key at fault."""
     schedule = record.schedule
+    if policy_gradient(record.algorithm) is False:  # DQN, R2D2, SAC: not the PPO collapse
+        return
     if record.recurrent is not True or schedule is None or schedule.value != CONSTANT:
         return
     lr = record.lr.value if record.lr is not None else None

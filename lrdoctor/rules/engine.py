@@ -54,6 +54,22 @@ def analyze(runs: Sequence[Run], options: Options, keys: Sequence[str | None] = 
     return [_cached_result(run, key, options) for run, key in zip(runs, keys)]
 
 
+# What a report prints of a judged run's points: the KL's peak and sparkline. Figures need them all.
+REPORTED_POINTS = ("kl",)
+
+
+def judged(run: Run, key: str | None, options: Options, *, keep_points: bool = True) -> RunResult:
+    """One run's result, as ``analyze`` gives it (from the findings cache under ``key``, or judged);
+    without ``keep_points`` its metrics keep only the points a report prints (``REPORTED_POINTS``)
+    and the extent of the rest. ``ingest.load(judge=...)`` calls it where each run was read, so a
+    sweep's results stream back small and the main process never holds every run's points."""
+    result = _cached_result(run, key, options)
+    result = replace(result, judged_by=dict(result.judged_by))  # a mappingproxy cannot go back from a worker
+    if keep_points:
+        return result
+    return replace(result, run=replace(result.run, metrics=result.run.metrics.summarised(REPORTED_POINTS)))
+
+
 def _cached_result(run: Run, key: str | None, options: Options) -> RunResult:
     if key is None:
         return judge(run, options)

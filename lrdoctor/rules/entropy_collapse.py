@@ -29,8 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
+import numpy as np
+
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, finite, head_count, smooth
+from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, head_count, numbers
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD005"
@@ -56,20 +58,20 @@ class Collapse:
 
 def collapse(run: Run, floor: float, within: float, early_fraction: float) -> Collapse | None:
     """Where the entropy's rolling median first fell to ``floor`` of its start, if early enough."""
-    entropy = finite(run.metrics["entropy"])
+    entropy = numbers(run, "entropy")
     if len(entropy) < MIN_TREND_POINTS:
         return None
-    initial = float(entropy.iloc[: head_count(len(entropy), early_fraction)].median())
+    initial = float(np.median(entropy.values[: head_count(len(entropy), early_fraction)]))
     if initial <= 0:
         return None
-    trend = smooth(entropy, max(3, len(entropy) // 20))
-    first, last = int(entropy.index[0]), int(entropy.index[-1])
-    early = trend[trend.index <= first + within * (last - first)]
-    low = early <= floor * initial
+    trend = entropy.smooth(entropy.trend_window)
+    first, last = int(entropy.steps[0]), int(entropy.steps[-1])
+    low = (trend <= floor * initial) & (entropy.steps <= first + within * (last - first))
     if not low.any():
         return None
-    step = int(low[low].index[0])
-    return Collapse(initial, float(trend.loc[step]), step, (step - first) / max(last - first, 1))
+    at = int(np.argmax(low))
+    step = int(entropy.steps[at])
+    return Collapse(initial, float(trend[at]), step, (step - first) / max(last - first, 1))
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

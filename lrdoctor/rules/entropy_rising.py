@@ -37,8 +37,7 @@ from lrdoctor.rules.common import (
     LevelChange,
     Outcome,
     Problem,
-    first_crossing,
-    level_change,
+    numbers,
     outcome,
     outcome_metric,
 )
@@ -66,13 +65,14 @@ class Rise:
 
 def rise(run: Run, min_rise: float, early_fraction: float, late_fraction: float) -> Rise | None:
     """The entropy's rise from its early to its late level, when it is a real trend."""
-    change = level_change(run.metrics["entropy"], early_fraction, late_fraction)
+    entropy = numbers(run, "entropy")
+    change = entropy.level_change(early_fraction, late_fraction)
     if change is None or change.change <= 0:
         return None
     if change.relative() < min_rise or not change.significant() or change.slope <= 0:
         return None
     halfway = change.early + change.change / 2
-    return Rise(change, first_crossing(run.metrics["entropy"], halfway, after=change.early_end_step, above=True))
+    return Rise(change, entropy.first_crossing(halfway, after=change.early_end_step, above=True))
 
 
 def check(run: Run, options: Mapping) -> Iterator[Problem]:

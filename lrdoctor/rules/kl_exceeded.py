@@ -43,15 +43,11 @@ import math
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
+import numpy as np
+
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import (
-    Problem,
-    finite,
-    first_sustained_step,
-    lr_cause,
-    smooth,
-)
+from lrdoctor.rules.common import Problem, lr_cause, numbers
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD001"
@@ -126,25 +122,26 @@ def judged_by(run: Run, options: Mapping) -> dict[str, object]:
 
 def exceedance(run: Run, options: Mapping) -> Exceedance | None:
     """The run's KL excess over its threshold, or None when it never went over."""
-    kl = finite(run.metrics["kl"])
+    kl = numbers(run, "kl")
     threshold, source = threshold_for(run, options)
-    over = kl > threshold
+    over = kl.values > threshold
     if not over.any():
         return None
     window = min(int(options["window"]), len(kl))
     # Fewer than 3 updates cannot show a sustained excess, only single readings.
-    sustained_from = first_sustained_step(kl, threshold, window) if window >= 3 else None
-    typical = smooth(kl, window)  # window <= len(kl), so every point has its median
+    sustained_from = kl.first_sustained_step(threshold, window) if window >= 3 else None
+    peak, peak_step = kl.peak()
+    robust_peak, robust_peak_step = kl.peak(kl.smooth(window))  # window <= len(kl): the middle has its median
     return Exceedance(
         threshold=threshold,
         threshold_source=source,
-        first_step_over=int(over[over].index[0]),
-        peak=float(kl.max()),
-        peak_step=int(kl.idxmax()),
+        first_step_over=int(kl.steps[np.argmax(over)]),
+        peak=peak,
+        peak_step=peak_step,
         share_over=float(over.mean()),
         sustained_from=sustained_from,
-        robust_peak=float(typical.max()),
-        robust_peak_step=int(typical.idxmax()),
+        robust_peak=robust_peak,
+        robust_peak_step=robust_peak_step,
     )
 
 

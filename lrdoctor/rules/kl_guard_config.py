@@ -17,9 +17,15 @@ was. A KL guard stops that early, but only when it is switched on and tight:
   ``target_kl`` (SB3's default is None: no early stop).
 
 Config files only (``lrdoctor check``); on logged runs LRD001 kl-exceeded judges
-the KL itself.
+the KL itself. Feed-forward units are not judged unless ``feed_forward`` is set: an
+inert ``kl_threshold`` is template boilerplate in most rl_games files, and a loose
+guard matters most where the collapse happens, on recurrent policies. An inert
+threshold on a recurrent unit is fixed by removing it, never by switching on an
+adaptive schedule: that starts at the full LR, which LRD003 flags.
 
 Options:
+- ``feed_forward`` (false): also judge units whose architecture is known to be
+  feed-forward.
 - ``max_target_kl`` (0.05): a threshold or target_kl above this is loose.
 - ``recommended_target_kl`` (0.02): the value the fix proposes, the threshold of
   the originating analysis.
@@ -35,7 +41,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from lrdoctor.configs.record import ADAPTIVE, Setting, UnitRecord, as_float
+from lrdoctor.configs.record import ADAPTIVE, Setting, UnitRecord, as_float, policy_gradient
 from lrdoctor.model import Severity
 from lrdoctor.rules.common import Problem, unit_architecture
 from lrdoctor.rules.prescription import FORMAT_NAMES
@@ -45,7 +51,7 @@ SLUG = "kl-guard-config"
 SEVERITY = Severity.warning
 SCOPE = "config"
 REQUIRES: tuple = ()
-OPTIONS = {"max_target_kl": 0.05, "recommended_target_kl": 0.02}
+OPTIONS = {"max_target_kl": 0.05, "recommended_target_kl": 0.02, "feed_forward": False}
 LIMITS = {"max_target_kl": {"more_than": 0}, "recommended_target_kl": {"more_than": 0}}
 
 ADAPTIVE_SCHEDULE_NAME = {
@@ -57,6 +63,10 @@ ADAPTIVE_SCHEDULE_NAME = {
 
 def check_config(record: UnitRecord, options: Mapping[str, Any]) -> Iterator[Problem]:
     """The unit's KL guard: inert, missing or loose, pointing at the key at fault."""
+    if record.recurrent is False and not options["feed_forward"]:
+        return
+    if policy_gradient(record.algorithm) is False:  # a value-based algorithm has no policy KL to guard
+        return
     max_kl = float(options["max_target_kl"])
     recommended = float(options["recommended_target_kl"])
     schedule = record.schedule
@@ -66,11 +76,15 @@ def check_config(record: UnitRecord, options: Mapping[str, Any]) -> Iterator[Pro
 
     if threshold is not None and threshold.declared and not adaptive and schedule is not None:
         turn_on = ADAPTIVE_SCHEDULE_NAME.get(record.format, "an adaptive LR schedule")
+        if record.recurrent is True:  # adaptive starts at the full LR: no fix for a recurrent policy
+            fix = f"remove {threshold.key}, and give the LR a warmup (an adaptive schedule has none)"
+        else:
+            fix = f"set {turn_on}, or remove {threshold.key}"
         yield _problem(
             threshold,
             f"{threshold.key} {_show(threshold.value)} is inert: {FORMAT_NAMES.get(record.format, record.format)} "
             "reads it only with an adaptive "
-            f"LR schedule, and {schedule.note or schedule.key}. Fix: set {turn_on}, or remove {threshold.key}",
+            f"LR schedule, and {schedule.note or schedule.key}. Fix: {fix}",
             {**base, "kl_threshold": as_float(threshold.value), "lr_schedule": schedule.value},
         )
     elif adaptive and threshold is None and record.format == "rl_games":
@@ -111,6 +125,10 @@ def check_config(record: UnitRecord, options: Mapping[str, Any]) -> Iterator[Pro
 
 def _problem(where: Setting, message: str, evidence: Mapping[str, Any], severity: Severity | None = None) -> Problem:
     evidence = {**evidence, "key": where.key, "declared": where.declared}
+    if where.origin:
+        evidence["origin"] = where.origin
+        head, fix = message.split(". Fix: ", 1) if ". Fix: " in message else (message, "")
+        message = f"{head} ({where.key} inherited from {where.origin})" + (f". Fix: {fix}" if fix else "")
     return Problem(message, evidence=evidence, severity=severity, line=where.line, column=where.column)
 
 

@@ -12,10 +12,15 @@ schedules count as schedules: they only react after the KL has gone over. When
 the architecture is unknown, LRD014 architecture-unknown says so instead:
 lrdoctor does not guess.
 
-In config files (``lrdoctor check``): a recurrent architecture with a schedule
-that has no warmup (e.g. rl-baselines3-zoo's ``lin_3e-4``), warmup switched off,
-or an explicit list of warmed-up architectures that leaves out the active
-recurrent one (the originating trainer warmed up only "attention" and "mamba").
+In config files (``lrdoctor check``), by the same judgement: a recurrent
+architecture with a schedule that starts at its peak (rl-baselines3-zoo's
+``lin_3e-4``, cosine, step, linear decay, and a KL-adaptive LR such as rl_games'
+``lr_schedule: adaptive``, Sample Factory's ``kl_adaptive_epoch`` or skrl's
+``KLAdaptiveLR``, which starts at the full LR), warmup switched off, an LR list
+whose first knot is at least ``near_peak`` of its peak, or an explicit list of
+warmed-up architectures that leaves out the active recurrent one (the originating
+trainer warmed up only "attention" and "mamba"). The fix is given in the
+framework's own keys where it has one, and says plainly where it has none.
 
 Options:
 - ``near_peak`` (0.5): a first LR at or above this fraction of the peak counts
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
-from lrdoctor.configs.record import NO_WARMUP, WARMUP, UnitRecord
+from lrdoctor.configs.record import ADAPTIVE, NO_WARMUP, WARMUP, UnitRecord, policy_gradient
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
 from lrdoctor.rules.common import (
@@ -78,18 +83,26 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
 
 
 def effective_schedule(record: UnitRecord, near_peak: float) -> str | None:
-    """The unit's schedule kind, with an LR list that starts near its peak counted as no warmup."""
+    """The unit's schedule kind, with an LR list that starts near its peak counted as no warmup, and
+    a KL-adaptive LR too: it starts at the full LR and lowers it only after the KL has gone over."""
     schedule = record.schedule
     if schedule is None:
         return None
     if schedule.value == WARMUP and schedule.start_fraction is not None and schedule.start_fraction >= near_peak:
+        return NO_WARMUP
+    if schedule.value == ADAPTIVE:
         return NO_WARMUP
     return schedule.value
 
 
 def check_config(record: UnitRecord, options: Mapping) -> Iterator[Problem]:
     """A recurrent unit whose schedule starts at (or near) its peak, pointing at the key at fault."""
+    if policy_gradient(record.algorithm) is False:  # DQN, R2D2, SAC: not the PPO collapse
+        return
     if record.recurrent is not True or effective_schedule(record, options["near_peak"]) != NO_WARMUP:
         return
     why = f"{unit_architecture(record)} gets an LR schedule without warmup: "
-    yield config_lr_problem(record, NO_WARMUP, why + (record.schedule.note or record.schedule.key))
+    reason = record.schedule.note or record.schedule.key
+    if record.schedule.value == ADAPTIVE:
+        reason += ", which starts at the full LR and lowers it only after the KL has gone over"
+    yield config_lr_problem(record, NO_WARMUP, why + reason)

@@ -48,8 +48,7 @@ LIMITS = {"min_count": {"at_least": 1}}
 def check(run: Run, options: Mapping) -> Iterator[Problem]:
     ordered = [m for m in CANONICAL_METRICS if m in run.metrics] + sorted(set(run.metrics) - set(CANONICAL_METRICS))
     for metric in ordered:
-        series = run.metrics[metric].astype(float).sort_index()
-        values = series.to_numpy()
+        steps_logged, values = in_step_order(*run.metrics.points(metric))
         bad = ~np.isfinite(values)
         count = int(bad.sum())
         if count == 0 or count < options["min_count"]:
@@ -59,7 +58,7 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
             for name, hit in (("NaN", np.isnan(values)), ("+Inf", np.isposinf(values)), ("-Inf", np.isneginf(values)))
             if hit.any()
         ]
-        first = int(series.index[np.argmax(bad)])
+        first = int(steps_logged[np.argmax(bad)])
         yield Problem(
             message=(
                 f"{metric_label(run, metric)} is non-finite from step {steps(first)}: "
@@ -71,6 +70,14 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
     lr = run.metrics.points("lr")
     if lr is not None:
         yield from _negative_lr(run, *lr, options)
+
+
+def in_step_order(steps_logged: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A metric's points by step, as pandas' ``sort_index`` put them (the same unstable kind)."""
+    if len(steps_logged) > 1 and (np.diff(steps_logged) < 0).any():
+        order = np.argsort(steps_logged, kind="quicksort")
+        return steps_logged[order], values[order]
+    return steps_logged, values
 
 
 def _negative_lr(run: Run, steps_logged: np.ndarray, values: np.ndarray, options: Mapping) -> Iterator[Problem]:

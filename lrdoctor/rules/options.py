@@ -72,6 +72,22 @@ class Options:
     # Rules whose severity the user set: it then wins over a rule's own grading.
     severity_overridden: frozenset[str] = frozenset()
 
+    def __reduce__(self):
+        """Pickled as plain dicts (a mappingproxy cannot be), read-only again when unpickled: the
+        options go with each run to the worker that reads and judges it."""
+        rule_options = {code: dict(values) for code, values in self.rule_options.items()}
+        return _unpickled_options, (self.select, dict(self.severities), rule_options, self.fail_on, self.allow,
+                                    self.source, self.severity_overridden)
+
+
+def _unpickled_options(select, severities, rule_options, fail_on, allow, source, severity_overridden) -> Options:
+    return Options(select, MappingProxyType(severities), _read_only(rule_options), fail_on, allow, source,
+                   severity_overridden)
+
+
+def _read_only(rule_options: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
+    return MappingProxyType({code: MappingProxyType(dict(values)) for code, values in rule_options.items()})
+
 
 def default_options() -> Options:
     """The built-in defaults, without reading any file."""

@@ -50,7 +50,7 @@ from typing import Any, Iterator, Mapping
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import entropy_collapse, entropy_rising, kl_exceeded, prescription
-from lrdoctor.rules.common import Follow, Problem, leaves_band, lr_cause, outcome
+from lrdoctor.rules.common import Follow, Problem, lr_cause, numbers, outcome
 from lrdoctor.words import METRIC_NAMES, steps
 
 CODE = "LRD006"
@@ -97,7 +97,7 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
         if rise is not None:
             symptoms.append(f"entropy rose {rise.change.relative():.0%}")
             evidence.update(entropy_rise=round(rise.change.relative(), 4), entropy_half_rise_step=rise.half_rise_step)
-            left = leaves_band(run.metrics["entropy"], rise.change, above=True)
+            left = numbers(run, "entropy").leaves_band(rise.change, above=True)
             if left is not None:
                 turns.append((left, "entropy left its early band"))
         fall = entropy_collapse.collapse(run, options["entropy_floor"], 1.0, options["entropy_early_fraction"])

@@ -119,6 +119,7 @@ TOTAL_STEPS_KEY = {
     "sample-factory": "train_for_env_steps",
     "rl_games": "params.config.max_frames",
     "skrl": "trainer.timesteps",
+    "rsl_rl": "max_iterations",
     "generic": "total_timesteps",
 }
 FORMAT_NAMES = {
@@ -128,6 +129,7 @@ FORMAT_NAMES = {
     "sample-factory": "Sample Factory",
     "rl_games": "rl_games",
     "skrl": "skrl",
+    "rsl_rl": "rsl_rl",
     "generic": "this config",
 }
 def config_fix(record: UnitRecord) -> dict[str, Any]:
@@ -159,21 +161,7 @@ def config_fix(record: UnitRecord) -> dict[str, Any]:
         f"{format_steps(phases[1].end_step)}, then decay linearly to {format_lr(phases[-1].end_lr)} at "
         f"{format_steps(phases[-1].end_step)}"
     )
-    config: dict[str, str] | None = None
-    if record.format == "rllib":
-        key = "lr" if record.dialect == "new-stack" else "lr_schedule"
-        config = {"key": key, "value": listed}
-        text = f"set {key}: {listed}"
-    elif record.format == "rl-baselines3-zoo":
-        text = f"{summary}; the zoo's learning_rate strings only decay linearly, so train with {code['sb3']}"
-    elif record.format == "stable-baselines3":
-        text = f"{summary}: {code['sb3']}"
-    elif record.format == "generic":
-        config = {"key": "lr_schedule", "value": listed}
-        text = f"{summary}; as [step, lr] knots: {listed}"
-    else:
-        name = FORMAT_NAMES.get(record.format, record.format)
-        text = f"{summary}; {name} has no warmup schedule in its config, so apply it with {code['torch']}"
+    config, text = framework_fix(record, schedule, listed, summary)
     if record.total_steps is None:
         text += f" ({format_steps(total)} steps assumed: set {length_key})"
     return {
@@ -190,7 +178,73 @@ def config_fix(record: UnitRecord) -> dict[str, Any]:
         "knots": knots,
         "config": config,
         "config_text": text,
+        # False where the framework has no config key that gives warmup: the fix is in code
+        "in_config": config is not None,
     }
+
+
+def framework_fix(record: UnitRecord, schedule: Schedule, listed: str, summary: str) -> tuple[dict | None, str]:
+    """The fix in the unit's own framework's words: the key and value to write where its
+    config can express a warmup, else a plain statement that it cannot, and the code that can.
+
+    Never another schedule the framework has: rl_games' ``adaptive``, Sample Factory's
+    ``kl_adaptive_*`` and ``linear_decay``, and the zoo's ``lin_`` strings all start at the
+    full LR, so each would trade one finding for another."""
+    args = schedule.arguments()
+    code = schedule.code("RecurrentPPO" if record.recurrent else "PPO")
+    beside = record.schedule.key.rpartition(".")[0] if record.schedule is not None else ""
+    if record.format == "rllib":
+        key = "lr" if record.dialect == "new-stack" else "lr_schedule"
+        if beside.endswith("config") or beside == "":
+            key = f"{beside}.{key}" if beside else key
+        return {"key": key, "value": listed}, f"set {key}: {listed} (RLlib interpolates linearly between the knots)"
+    if record.format == "generic" and record.warmup_switch is not None:
+        switch = record.warmup_switch
+        shown = ("[" + ", ".join(map(str, switch.value)) + "]" if isinstance(switch.value, list)
+                 else str(switch.value).lower())
+        return {"key": switch.key, "value": switch.value}, (
+            f"set {switch.key}: {shown}, with the warmup the recommended schedule gives: {summary}; as [step, lr] "
+            f"knots: {listed}"
+        )
+    if record.format == "generic":
+        key = f"{beside}.lr_schedule" if beside else "lr_schedule"
+        return {"key": key, "value": listed}, f"{summary}; as [step, lr] knots ({key}): {listed}"
+    if record.format == "rl-baselines3-zoo":
+        return None, (
+            f"{summary}; no zoo learning_rate string gives warmup (lin_<lr> decays linearly from <lr>), so set "
+            f"learning_rate to Schedule({args}).sb3() in a Python hyperparams file (--conf-file), or in code: "
+            f"{code['sb3']}"
+        )
+    if record.format == "stable-baselines3":
+        return None, f"{summary}: {code['sb3']}"
+    if record.format == "rl_games":
+        return None, (
+            f"{summary}; no config key for warmup here: rl_games' lr_schedule is adaptive, linear or constant, and "
+            "adaptive and linear both start at the full learning_rate. In code: an RLScheduler "
+            "(rl_games.common.schedulers) whose update() returns "
+            f"Schedule({args}).lr(frames), set as the agent's scheduler"
+        )
+    if record.format == "sample-factory":
+        return None, (
+            f"{summary}; no flag for warmup here: Sample Factory's --lr_schedule is constant, kl_adaptive_minibatch "
+            "or kl_adaptive_epoch (2.x), and each starts at the full --learning_rate. In code: set the "
+            f"learner's optimizer LR from Schedule({args}).lr(env_steps) each training iteration"
+        )
+    if record.format == "skrl":
+        return None, (
+            f"{summary}; no YAML name for warmup here: skrl's runner knows KLAdaptiveLR alone by name, and it starts at "
+            "the full learning_rate. In code (skrl steps the scheduler once per update): set the agent's "
+            "learning_rate_scheduler to torch.optim.lr_scheduler.LambdaLR and its learning_rate_scheduler_kwargs to "
+            f"{{\"lr_lambda\": Schedule({args}).lambda_lr(steps_per_call=rollouts * num_envs)}}"
+        )
+    if record.format == "rsl_rl":
+        return None, (
+            f"{summary}; no config key for warmup here: rsl_rl's algorithm.schedule is adaptive or fixed, and both "
+            "start at the full learning_rate. In code: set the runner's optimizer LR from "
+            f"Schedule({args}).lr(env_steps) each iteration (env_steps = iteration * num_steps_per_env * num_envs)"
+        )
+    name = FORMAT_NAMES.get(record.format, record.format)
+    return None, f"{summary}; {name} has no warmup schedule in its config, so apply it with {code['torch']}"
 
 
 def config_number(value: float, yaml: bool) -> str:

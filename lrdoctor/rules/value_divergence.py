@@ -28,14 +28,10 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping
 
+import numpy as np
+
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import (
-    MIN_TREND_POINTS,
-    Problem,
-    finite,
-    first_crossing,
-    level_change,
-)
+from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, numbers
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD009"
@@ -73,19 +69,19 @@ def check(run: Run, options: Mapping) -> Iterator[Problem]:
 def _explained_variance_healthy(run: Run, options: Mapping) -> bool:
     if "explained_variance" not in run.metrics:
         return False
-    change = level_change(run.metrics["explained_variance"], options["early_fraction"], options["late_fraction"])
+    change = numbers(run, "explained_variance").level_change(options["early_fraction"], options["late_fraction"])
     return change is not None and change.late >= options["ev_healthy"]
 
 
 def _value_loss_growth(run: Run, options: Mapping) -> Iterator[Problem]:
-    change = level_change(run.metrics["value_loss"], options["early_fraction"], options["late_fraction"])
+    value_loss = numbers(run, "value_loss")
+    change = value_loss.level_change(options["early_fraction"], options["late_fraction"])
     if change is None or change.early <= 0 or not change.significant():
         return
     factor = change.late / change.early
     if factor < options["growth"]:
         return
-    step = first_crossing(run.metrics["value_loss"], change.early * options["growth"], after=change.early_end_step,
-                          above=True)
+    step = value_loss.first_crossing(change.early * options["growth"], after=change.early_end_step, above=True)
     crossed = f"; past {options['growth']:g}x from step {steps(step)}" if step is not None else ""
     yield Problem(
         message=(
@@ -104,33 +100,32 @@ def _value_loss_growth(run: Run, options: Mapping) -> Iterator[Problem]:
 
 
 def _explained_variance_fall(run: Run, options: Mapping) -> Iterator[Problem]:
-    ev = finite(run.metrics["explained_variance"])
+    ev = numbers(run, "explained_variance")
     if len(ev) < MIN_TREND_POINTS:
         return
     window = min(int(options["window"]), len(ev))
-    trailing = ev.rolling(window, min_periods=window).median()
-    reached = trailing >= options["ev_reached"]
+    trailing = ev.trailing_median(window)
+    reached = trailing >= options["ev_reached"]  # NaN, before the first full window, never is
     if not reached.any():
         return
-    reached_step = int(reached[reached].index[0])
-    later = trailing[trailing.index > reached_step]
-    below = later < options["ev_floor"]
+    reached_step = int(ev.steps[np.argmax(reached)])
+    below = (trailing < options["ev_floor"]) & (ev.steps > reached_step)
     if not below.any():
         return
-    step = int(below[below].index[0])
-    best = float(trailing.max())
+    step = int(ev.steps[np.argmax(below)])
+    best, best_step = ev.peak(trailing)
     yield Problem(
         message=(
             f"{metric_label(run, 'explained_variance')} fell below {options['ev_floor']:g} from step {steps(step)} "
-            f"after reaching {best:.2f} at {steps(int(trailing.idxmax()))}"
+            f"after reaching {best:.2f} at {steps(best_step)}"
         ),
         step=step,
         evidence={
             "signal": "explained_variance_fall",
             "best_explained_variance": best,
-            "best_step": int(trailing.idxmax()),
+            "best_step": best_step,
             "below_from_step": step,
-            "last_explained_variance": float(trailing.iloc[-1]),
+            "last_explained_variance": float(trailing[-1]),
             "ev_floor": options["ev_floor"],
             "window": window,
         },

@@ -12,18 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from lrdoctor.configs.compose import read_document
 from lrdoctor.configs.formats import read_unit
-from lrdoctor.configs.loaders import load, read_text
+from lrdoctor.configs.loaders import read_text
 from lrdoctor.configs.split import split_units
 from lrdoctor.read.metadata import read_metadata
 
 CORPUS = Path(__file__).resolve().parents[1] / "check_corpus"
-CONFIGS = sorted(p for p in CORPUS.glob("*/*") if p.suffix in (".yaml", ".yml", ".json", ".toml"))
+CONFIGS = sorted(p for p in [*CORPUS.glob("*/*"), *CORPUS.glob("composed/*/*")]
+                 if p.suffix in (".yaml", ".yml", ".json", ".toml"))
 BESIDE_A_RUN = {".yaml": "config.yaml", ".yml": "config.yml", ".json": "config.json", ".toml": "config.toml"}
 
 
 def checked_unit(path: Path):
-    document = load(path, read_text(path))
+    document = read_document(path, read_text(path))
     units = split_units(document)
     return read_unit(document, units[0], path.name) if units else None
 
@@ -56,3 +58,28 @@ def test_the_corpus_is_read_at_all():
     records = [checked_unit(path) for path in CONFIGS]
     assert sum(r is not None and r.recurrent is True for r in records) >= 10
     assert sum(r is not None and r.lr is not None for r in records) >= 15
+
+
+def test_a_hydra_config_beside_a_run_is_composed_as_check_composes_it(tmp_path):
+    """A run's config.yaml that inherits through ``defaults:``: analyze reads the parent's
+    adaptive schedule and the child's LSTM, as check does."""
+    run = tmp_path / "run"
+    shutil.copytree(CORPUS / "composed" / "isaacgym" / "cfg" / "train", run)
+    (run / "HopperLSTMPPO.yaml").rename(run / "config.yaml")
+    meta = read_metadata(run, run)
+    record = checked_unit(run / "config.yaml")
+    assert (meta.architecture.kind, record.architecture.value) == ("lstm", "lstm")
+    assert meta.config.lr_schedule.value == record.schedule_name.value == "adaptive"
+    assert meta.config.lr.value == record.lr.value == 1e-4
+
+
+def test_isaac_labs_saved_agent_config_is_read_alike(tmp_path):
+    """An rsl_rl run directory as Isaac Lab leaves it: params/agent.yaml beside the logs."""
+    run = tmp_path / "anymal_c_rough"
+    shutil.copytree(CORPUS / "composed" / "isaaclab" / "rsl_rl" / "anymal_c_rough", run)
+    meta = read_metadata(run, run)
+    record = checked_unit(run / "params" / "agent.yaml")
+    assert not meta.notes
+    assert meta.architecture.kind == record.architecture.value == "lstm"
+    assert meta.config.lr.value == record.lr.value == 1e-3
+    assert meta.config.lr_schedule.value == record.schedule_name.value == "adaptive"

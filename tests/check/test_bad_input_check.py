@@ -59,7 +59,9 @@ CHECK_CASES = [
 def test_check_bad_config(monkeypatch, name, code, line):
     monkeypatch.chdir(BAD / "configs")  # check names files relative to the working directory
     before = contents(BAD / "configs")
-    result = lrdoctor("check", name)
+    result = lrdoctor("check", "--format", "concise", name)
+    full = lrdoctor("check", name).stdout  # the full text points at where parsing stopped; unread has no line
+    assert "^" in full or " LRD013 error not read: " in full
     assert result.exit_code == code
     assert result.stdout.splitlines() == [f"{name}{line}{NOT_CHECKED}"]
     assert result.stderr.splitlines() == ["lrdoctor check: 1 file, 0 units: 1 error, 1 not read"]
@@ -115,13 +117,13 @@ def test_a_unit_over_a_reading_budget_ends_that_unit_alone(monkeypatch):
     """``"-" * 10_000`` in a zoo policy_kwargs once ended check with an internal MemoryError."""
     monkeypatch.chdir(BAD / "configs")
     before = contents(BAD / "configs")
-    result = lrdoctor("check", "zoo_policy_kwargs_deep.yml")
+    result = lrdoctor("check", "--format", "concise", "zoo_policy_kwargs_deep.yml")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines[:2] == [
-        "zoo_policy_kwargs_deep.yml:5:3: LRD013 error unit MinusSigns-v1 not read: "
+        "zoo_policy_kwargs_deep.yml:5:3: LRD013 error [MinusSigns-v1] unit MinusSigns-v1 not read: "
         "policy_kwargs is longer than 2,000 characters (nothing in this unit was checked)",
-        "zoo_policy_kwargs_deep.yml:8:3: LRD013 error unit NestedBrackets-v1 not read: "
+        "zoo_policy_kwargs_deep.yml:8:3: LRD013 error [NestedBrackets-v1] unit NestedBrackets-v1 not read: "
         "policy_kwargs nests deeper than 32 levels (nothing in this unit was checked)",
     ]
     assert lines[2].startswith("zoo_policy_kwargs_deep.yml:12:3: LRD002 error ")  # the third unit is judged
@@ -135,7 +137,7 @@ def test_a_parser_out_of_stack_or_memory_ends_that_file_or_unit_alone(tmp_path, 
 
     shutil.copy(TESTS / "check_corpus" / "fail" / "zoo_ppo_lstm.yml", tmp_path)
     (tmp_path / "other.yaml").write_text("a: 1\n")
-    real_load, real_read_unit = lint.load, lint.read_unit
+    real_load, real_read_unit = lint.read_document, lint.read_unit
 
     def load(path, text):
         if path.name == "other.yaml":
@@ -147,17 +149,17 @@ def test_a_parser_out_of_stack_or_memory_ends_that_file_or_unit_alone(tmp_path, 
             raise RecursionError("maximum recursion depth exceeded")
         return real_read_unit(document, unit, file)
 
-    monkeypatch.setattr(lint, "load", load)
+    monkeypatch.setattr(lint, "read_document", load)
     monkeypatch.setattr(lint, "read_unit", read_unit)
     monkeypatch.chdir(tmp_path)
-    result = lrdoctor("check", ".")
+    result = lrdoctor("check", "--format", "concise", ".")
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     unparsed = "other.yaml:1:1: LRD013 error parse error: too deep or too large to parse (MemoryError)"
     assert unparsed + NOT_CHECKED in lines
     unit_lines = [line for line in lines if "unit CartPoleNoVel-v1 not read" in line]
     assert unit_lines and unit_lines[0].endswith(
-        "LRD013 error unit CartPoleNoVel-v1 not read: too deep or too large to read (RecursionError) "
+        "LRD013 error [CartPoleNoVel-v1] unit CartPoleNoVel-v1 not read: too deep or too large to read (RecursionError) "
         "(nothing in this unit was checked)")
     assert any(" LRD002 " in line for line in lines)  # the file's other units are still judged
 
@@ -301,7 +303,7 @@ def test_hostile_text_in_check_text(tmp_path):
     assert result.exit_code == 1
     assert_shown_safely(result.stdout)
     assert_shown_safely(result.stderr)
-    lines = result.stdout.splitlines()
+    lines = lrdoctor("check", "--format", "concise", hostile_configs(tmp_path)).stdout.splitlines()
     assert len(lines) == 3 and all(line.startswith(str(tmp_path)) for line in lines)  # a finding a line
     assert any(f'recurrent GRU policy "{SHOWN}"' in line for line in lines)
 

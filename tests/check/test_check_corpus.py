@@ -29,8 +29,11 @@ EXPECTED = {
     "sample_factory_cfg.json": [("LRD002", 11), ("LRD012", 12)],
     "sample_factory_defaults.yaml": [("LRD002", 6)],
     "rl_games_lstm.yaml": [("LRD003", 21), ("LRD012", 22)],
-    "rl_games_adaptive_loose.yaml": [("LRD012", 12)],
-    "skrl_kl_adaptive_loose.yaml": [("LRD012", 14)],
+    "rl_games_adaptive_loose.yaml": [("LRD003", 11), ("LRD012", 12)],
+    "skrl_kl_adaptive_loose.yaml": [("LRD003", 12), ("LRD012", 14)],
+    # a KL-adaptive LR starts at the full LR: on a recurrent policy it is no warmup (issue 16)
+    "rl_games_adaptive_lstm.yaml": [("LRD003", 11)],
+    "sample_factory_adaptive_gru.json": [("LRD003", 7)],
     "train_warmup_off.toml": [("LRD002", 8)],
     "transformer_cosine.json": [("LRD003", 4)],
 }
@@ -94,11 +97,12 @@ def test_originating_bug_fails_then_passes_with_the_recommended_schedule(tmp_pat
     (finding,) = findings_of(bug)
     assert finding.fix["knots"] == [[0, 3e-6], [500_000, 3e-5], [5_000_000, 3e-4], [20_000_000, 3e-5]]
     assert finding.fix["schedule"]["total_steps_source"] == "total_timesteps"
-    # Apply the fix as the finding spells it: replace the lr_schedule block with its value.
+    # Apply the fix as the finding spells it, in the trainer's own words: give graph_free its warmup.
+    assert finding.fix["config"] == {"key": "lr_schedule.warmup_architectures",
+                                     "value": ["attention", "mamba", "graph_free"]}
     text = bug.read_text()
-    block = re.search(r"^lr_schedule:\n(?:  .*\n)+", text, re.MULTILINE).group(0)
     fixed = tmp_path / "fixed.yaml"
-    fixed.write_text(text.replace(block, f"{finding.fix['config']['key']}: {finding.fix['config']['value']}\n"))
+    fixed.write_text(text.replace("[attention, mamba]", "[attention, mamba, graph_free]"))
     result = runner.invoke(app, ["check", "--fail-on", "warning", str(fixed)])
     assert result.exit_code == 0, result.stdout
     assert result.stdout == ""
@@ -106,14 +110,14 @@ def test_originating_bug_fails_then_passes_with_the_recommended_schedule(tmp_pat
 
 def test_rllib_fix_is_the_exact_piecewise_schedule():
     (_, finding) = sorted(findings_of(CORPUS / "fail" / "rllib_tuned_lstm.yaml"), key=lambda f: f.line)
-    assert finding.fix["config"]["key"] == "lr_schedule"
+    assert finding.fix["config"]["key"] == "config.lr_schedule"
     assert finding.fix["knots"] == [[0, 3e-6], [50_000, 3e-5], [500_000, 3e-4], [2_000_000, 3e-5]]
     # YAML files get floats PyYAML (YAML 1.1) reads as floats: a dot in the mantissa.
     assert finding.fix["config"]["value"] == "[[0, 3.0e-6], [50000, 3.0e-5], [500000, 0.0003], [2000000, 3.0e-5]]"
 
 
 def test_whole_corpus_directory_reports_every_file():
-    result = runner.invoke(app, ["check", str(CORPUS / "fail"), str(CORPUS / "pass")])
+    result = runner.invoke(app, ["check", "--format", "concise", str(CORPUS / "fail"), str(CORPUS / "pass")])
     assert result.exit_code == 1
     assert len(result.stdout.splitlines()) == sum(len(v) for v in EXPECTED.values())
     assert "lrdoctor check:" in result.stderr

@@ -90,7 +90,7 @@ def test_an_unexpected_error_is_one_line_and_exit_2(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug\nsecond line")
 
-    monkeypatch.setattr(engine, "analyze", broken)
+    monkeypatch.setattr(engine, "judged", broken)
     result = analyze(SAMPLES / "graph_free_gru_constant_lr")
     assert result.exit_code == 2
     assert error_line(result) == (
@@ -105,7 +105,7 @@ def test_debug_shows_the_traceback(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(engine, "analyze", broken)
+    monkeypatch.setattr(engine, "judged", broken)
     result = runner.invoke(app, ["--debug", "analyze", str(SAMPLES / "graph_free_gru_constant_lr"), "--jobs", "1"])
     assert result.exit_code == 2
     assert "Traceback" in result.stderr and "RuntimeError: simulated bug" in result.stderr
@@ -118,7 +118,7 @@ def test_an_interrupt_is_exit_130_not_findings(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "analyze", interrupted)
+    monkeypatch.setattr(engine, "judged", interrupted)
     result = analyze(SAMPLES / "graph_free_gru_constant_lr")
     assert result.exit_code == 130
     assert result.stderr.splitlines() == ["lrdoctor: interrupted"]
@@ -130,7 +130,7 @@ def test_an_os_error_names_its_path(monkeypatch, tmp_path):
     def unreadable(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
 
-    monkeypatch.setattr(engine, "analyze", unreadable)
+    monkeypatch.setattr(engine, "judged", unreadable)
     result = analyze(SAMPLES / "graph_free_gru_constant_lr")
     assert result.exit_code == 2
     assert error_line(result) == f"lrdoctor: error: {tmp_path / 'x'}: Permission denied"

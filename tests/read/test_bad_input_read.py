@@ -88,7 +88,7 @@ def test_directory_without_runs(tmp_path):
     result = analyze(tmp_path)
     assert result.exit_code == 2
     assert error_line(result) == (
-        f"lrdoctor: error: no readable run under {tmp_path} (looked for events.out.tfevents.* and progress.csv)"
+        f"lrdoctor: error: no readable run under {tmp_path} (looked for events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs)"
     )
 
 
@@ -97,7 +97,8 @@ def test_a_file_that_is_not_a_run(tmp_path):
     notes.write_text("hello\n")
     result = analyze(notes)
     assert result.exit_code == 2
-    expected = f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*) or progress.csv"
+    expected = (f"lrdoctor: read problem: {notes}: not an event file (events.out.tfevents.*), progress.csv, "
+                "result.json, .wandb or mlflow.db")
     assert expected in result.stderr
     assert "no readable run under" in error_line(result)
 
@@ -210,7 +211,7 @@ def test_analyze_never_searches_proc(tmp_path, given):
     target = "/proc" if given != "a link to /proc/kmsg" else "/proc/kmsg"
     assert result.stderr.splitlines() == [
         f"lrdoctor: read problem: {path}: {target} is in /proc, a system directory: skipped",
-        f"lrdoctor: error: no readable run under {path} (looked for events.out.tfevents.* and progress.csv)",
+        f"lrdoctor: error: no readable run under {path} (looked for events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs)",
     ]
 
 
@@ -392,7 +393,7 @@ def test_a_shared_cache_directory_keeps_its_users_files(tmp_path, monkeypatch):
 CSV_CASES = [
     ("csv_not_utf8", "not UTF-8 text"),
     ("csv_empty", "empty file: no header row"),
-    ("csv_no_step", "no time/total_timesteps column to use as the step"),
+    ("csv_no_step", "no time/total_timesteps column (SB3) or training_iteration column (Tune) to use as the step"),
 ]
 
 
@@ -591,7 +592,7 @@ def test_a_huge_progress_csv_header_is_a_clear_note(tmp_path):
         f"lrdoctor: read problem: {tmp_path / 'run'}: unreadable run: {progress}: header row longer than "
         "1,048,576 bytes: not an SB3 progress.csv",
         f"lrdoctor: error: no readable run under {tmp_path / 'run'} "
-        "(looked for events.out.tfevents.* and progress.csv)",
+        "(looked for events.out.tfevents.*, progress.csv, result.json, W&B and MLflow runs)",
     ]
     assert peak < baseline_mb(tmp_path) + HEADROOM_MB
     assert contents(tmp_path / "run") == before

@@ -5,6 +5,7 @@ import pytest
 from writers import ENTROPY_SCALE, TAGS, synthetic_collapse, truncate, write_progress_csv, write_run, write_tags
 
 from lrdoctor.errors import InputError
+from lrdoctor.model import Extent
 from lrdoctor.read.ingest import load, load_runs
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
@@ -147,3 +148,32 @@ def test_synthetic_originating_sample():
     assert run.metrics["kl"].max() == pytest.approx(0.0334, rel=1e-6)
     assert run.metrics["kl"].idxmax() == 3_555_328
     assert run.metrics["entropy"].iloc[-1] > run.metrics["entropy"].iloc[0] > 0
+
+
+def test_runs_judged_where_they_are_read_come_back_small_and_judged_alike(tmp_path):
+    """``load(judge=...)``: the rules run in the reader processes, and a result keeps only the
+    KL's points (what a report prints) and the extent of every other metric."""
+    import functools
+    import shutil
+
+    from lrdoctor.rules import engine
+    from lrdoctor.rules.options import load_options
+
+    samples = Path(__file__).resolve().parents[2] / "sample_logs"
+    root = shutil.copytree(samples, tmp_path / "sweep", ignore=shutil.ignore_patterns("*.md"))
+    options = load_options(cwd=tmp_path, rule_settings={"kl-exceeded.threshold": "0.03"})
+    whole = load([root], use_cache=False, jobs=1)
+    expected = engine.analyze(whole.runs, options)
+    judge = functools.partial(engine.judged, options=options, keep_points=False)
+    streamed = load([root], use_cache=False, jobs=2, judge=judge)
+    assert [r.findings for r in streamed.results] == [r.findings for r in expected]
+    assert [dict(r.judged_by) for r in streamed.results] == [dict(r.judged_by) for r in expected]
+    for result, run in zip(streamed.results, whole.runs):
+        metrics = result.run.metrics
+        assert list(metrics) == list(run.metrics) and result.run.last_step == run.last_step
+        for name in run.metrics:
+            steps, _ = run.metrics.points(name)
+            assert metrics.extent(name) == Extent(len(steps), int(steps.min()), int(steps.max()))
+        np.testing.assert_array_equal(metrics.points("kl")[1], run.metrics.points("kl")[1])
+        with pytest.raises(LookupError):
+            metrics.points("entropy")

@@ -29,11 +29,12 @@ STEPS = np.arange(0, 4_000_000, 40_000, dtype=np.int64)
 SOURCED = {"type": ["object", "null"], "required": ["value", "source"]}
 SCHEMA = {
     "type": "object",
-    "required": ["version", "tool", "runs", "problems", "sweep_figure", "summary"],
+    "required": ["version", "tool", "runs", "problems", "sweep_figure", "summary", "insight"],
     "additionalProperties": False,
     "properties": {
         "version": {"const": 1},
         "sweep_figure": {"type": ["string", "null"]},
+        "insight": {"type": ["object", "null"]},
         "tool": {"type": "object", "required": ["name", "version"]},
         "problems": {"type": "array", "items": {"type": "object", "required": ["path", "offset", "message"]}},
         "summary": {
@@ -48,7 +49,7 @@ SCHEMA = {
                 "additionalProperties": False,
                 "required": [
                     "path", "name", "architecture", "library", "step_axis", "last_step", "metrics", "unknown_tags",
-                    "config", "lr_shape", "verdict", "findings", "notes", "figure",
+                    "config", "settings", "lr_shape", "verdict", "findings", "notes", "figure",
                 ],
                 "properties": {
                     "path": {"type": "string"},
@@ -72,6 +73,7 @@ SCHEMA = {
                         "required": ["lr", "lr_schedule", "warmup", "total_steps", "target_kl", "files"],
                         "properties": {"lr": SOURCED, "total_steps": SOURCED},
                     },
+                    "settings": {"type": "object", "additionalProperties": SOURCED},
                     "lr_shape": {"type": "object", "required": ["kind", "peak_lr", "initial_lr", "final_lr"]},
                     "verdict": {"enum": ["collapsed", "error", "warning", "ok", "unchecked"]},
                     "findings": {

@@ -175,3 +175,15 @@ def test_options_cannot_be_mutated(tmp_path):
     options = load_options(config=write(tmp_path / "lrdoctor.toml", ""))
     with pytest.raises(TypeError):
         options.rule_options["LRD001"]["threshold"] = 1.0
+
+
+def test_options_go_to_a_worker_process_and_come_back_equal_and_read_only():
+    import pickle
+
+    from lrdoctor.rules.options import load_options
+
+    options = load_options(rule_settings={"kl-exceeded.threshold": "0.03", "policy-collapse.return_drop": "0.2"})
+    back = pickle.loads(pickle.dumps(options))
+    assert back == options and back.rule_options["LRD006"]["kl_threshold"] == 0.03
+    with pytest.raises(TypeError):
+        back.rule_options["LRD001"]["threshold"] = 1.0

@@ -1,0 +1,51 @@
+"""The rules' numeric core (rules/common.py ``MetricNumbers``): computed once per run and metric,
+and its rolling medians are pandas' to the bit, which the rules were written against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrdoctor.model import Run
+from lrdoctor.rules.common import MetricNumbers, numbers
+
+
+def pandas_centred(values, window):
+    return pd.Series(values).rolling(window, center=True, min_periods=max(1, window // 2 + 1)).median().to_numpy()
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 61, 400])
+@pytest.mark.parametrize("window", [1, 2, 3, 4, 10, 21, 500])
+def test_rolling_medians_are_pandas_bit_for_bit(n, window):
+    rng = np.random.default_rng(100 + n)
+    values = rng.normal(size=n).astype(np.float32).astype(np.float64)
+    core = MetricNumbers(np.arange(n) * 2048, values)
+    np.testing.assert_array_equal(core.smooth(window), pandas_centred(values, window))
+    trailing = pd.Series(values).rolling(window, min_periods=window).median().to_numpy()
+    np.testing.assert_array_equal(core.trailing_median(window), trailing)
+
+
+def test_points_are_put_in_step_order_and_only_finite_ones_kept():
+    core = MetricNumbers(np.array([30, 10, 20, 40]), np.array([3.0, np.nan, 2.0, np.inf]))
+    assert core.steps.tolist() == [20, 30] and core.values.tolist() == [2.0, 3.0]
+
+
+def test_a_sustained_excess_needs_a_window_whose_median_is_over():
+    values = np.array([0.01] * 10 + [0.05] + [0.01] * 5 + [0.03] * 6 + [0.01] * 5)
+    core = MetricNumbers(np.arange(len(values)) * 10, values)
+    assert core.first_sustained_step(0.02, 5) == 160  # the lone spike at 100 is not a stretch
+    assert core.first_sustained_step(0.06, 5) is None
+
+
+def test_computed_once_per_run_and_metric_and_forgotten_when_a_metric_changes():
+    steps = pd.Index(np.arange(50) * 100, name="step")
+    run = Run("r", Path("r"), metrics={"kl": pd.Series(np.linspace(0, 1, 50), index=steps)})
+    core = numbers(run, "kl")
+    assert numbers(run, "kl") is core
+    assert core.smooth(5) is core.smooth(5)
+    run.metrics["kl"] = pd.Series(np.linspace(1, 2, 50), index=steps)
+    assert numbers(run, "kl") is not core and numbers(run, "kl").values[0] == 1.0
+    assert len(numbers(run, "entropy")) == 0  # not logged: empty, never an error
