@@ -223,8 +223,10 @@ def _callback_class():
                     self.warned_by = finding
                     self._act(finding)
             if self.stopped_by is not None and self.verbose >= 1 and self.stopped_by in fresh:
+                asked = (f"on_warning={self.policy.on_warning!r}" if self.stopped_by is self.warned_by
+                         else f"stop_on={self.stop_on!r}")
                 print(f"lrdoctor: stopping training at step {self.model.num_timesteps:,} "
-                      f"({self.stopped_by.code} {self.stopped_by.severity.value}, stop_on={self.stop_on!r})")
+                      f"({self.stopped_by.code} {self.stopped_by.severity.value}, {asked})")
             return fresh
 
         def _act(self, finding: Finding) -> None:
