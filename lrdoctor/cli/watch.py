@@ -7,7 +7,10 @@ live table of the runs sits below them (the lines and the table: ``lrdoctor.repo
 Read problems, ``--verbose`` pass lines and the closing summary go to stderr.
 
 Exit codes: 1 as soon as a finding at or above ``--exit-on`` is seen (after its
-pass has been printed and its ``--exec`` commands run); 0 when the watch ends
+pass has been printed and its ``--exec`` commands run), by the policy of the SB3 callback:
+a finding about a run's settings (LRD002, ...) only with ``--exit-on-static``, one about its
+dynamics once the run has logged more than the grace period's updates (``--exit-on warning``
+exits at the collapse forecast, LRD015, before the collapse); 0 when the watch ends
 otherwise (Ctrl-C, or ``--passes``/``--once`` done): findings below the exit-on
 level, or without ``--exit-on``, were reported and are not a failure of the
 watch; 2 for usage and input errors. The configuration file's ``fail-on`` is not
@@ -58,8 +61,12 @@ def watch(
     paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Directories or files whose runs to follow (recursively).")],
     every: Annotated[str, typer.Option("--every", help="Time between passes: 60s, 2m, 0.5s, 500ms.")] = "60s",
     exit_on: Annotated[
-        Optional[ExitOn], typer.Option("--exit-on", help="Exit 1 at the first finding at or above this severity.")
+        Optional[ExitOn], typer.Option("--exit-on", help="Exit 1 at the first finding about the dynamics at or above this severity"
+                                 " (warning: the collapse forecast), after the grace period.")
     ] = None,
+    exit_on_static: Annotated[
+        bool, typer.Option("--exit-on-static", help="Let --exit-on stop at findings about a run's settings (LRD002, ...).")
+    ] = False,
     exec_command: Annotated[Optional[str], typer.Option("--exec", metavar="'CMD {run} {code}'", help=EXEC_HELP)] = None,
     exec_timeout: Annotated[
         str, typer.Option("--exec-timeout", help="Kill an --exec command after this long.")
@@ -92,7 +99,9 @@ def watch(
 ) -> None:
     """Follow live runs; print each new finding once, as it appears (Ctrl-C to stop).
 
-    Exit 1 at the first finding at or above --exit-on; 0 on Ctrl-C, SIGTERM or after --passes; 2 on bad input.
+    Exit 1 at the first finding about the dynamics at or above --exit-on (a warning: the collapse forecast,
+    LRD015), once the run is past the grace period; on a settings finding (LRD002) only with --exit-on-static.
+    0 on Ctrl-C, SIGTERM or after --passes; 2 on bad input.
 
     --exec runs a program, never a shell, once per new finding. A placeholder is a whole argument, never part
     of a longer one, so a run's name cannot become code: --exec 'notify-send lrdoctor {message}'. A shell
@@ -139,7 +148,8 @@ def watch(
                         say(stderr, f"lrdoctor: {problem}")
             if live is not None:
                 live.update(runs_table(state), refresh=True)
-            stopped_by = next((s for s in sightings if watching.at_or_above(s.finding, level)), None)
+            stopped_by = next((s for s in sightings if watching.exits(
+                s, level, state.runs[s.run_path].result, static_too=exit_on_static)), None)
             if stopped_by is not None or (limit is not None and state.passes >= limit):
                 break
             time.sleep(max(0.0, interval - (time.monotonic() - started)))

@@ -31,6 +31,13 @@ ignored) and SB3 then runs ``train()`` on the rollout just collected; the
 callback returns False from the next ``_on_step``, the first step of the next
 rollout, as ``StopTrainingOnNoModelImprovement`` does, and ``learn`` returns.
 
+Acting on the early warning (``on_warning``): "stop" stops as above; "lower_lr" replaces
+``model.lr_schedule``, which SB3's ``train()`` evaluates at every update (``_update_learning_rate``:
+it logs ``train/learning_rate`` and sets every param group of the optimizer), with the
+recommended warmup schedule started again from the current step (``monitor.Relaunch``), its
+base the LR the optimizer holds. The action is logged through SB3's logger as
+``lrdoctor/action``.
+
 stable_baselines3 is imported when ``LrDoctorCallback`` is first used, not when
 this module is imported (``pip install 'lrdoctor[sb3]'``).
 """
@@ -44,7 +51,7 @@ import numpy as np
 
 from lrdoctor.arch import is_recurrent, kind_of
 from lrdoctor.live import monitor
-from lrdoctor.live.monitor import GRACE_UPDATES, StopPolicy, live_options, named_architecture, number
+from lrdoctor.live.monitor import GRACE_UPDATES, StopPolicy, live_options, named_architecture, number, relaunch
 from lrdoctor.live.watch import new_findings
 from lrdoctor.model import (
     Architecture,
@@ -142,7 +149,9 @@ def _callback_class():
         never), after the first ``grace_updates`` updates. Findings about the run's settings
         (LRD002, LRD003, LRD011, LRD014) are reported once and stop nothing unless
         ``stop_on_static`` (``lrdoctor.live.monitor.StopPolicy``). ``select``/``ignore`` pick
-        rules by code, slug or prefix.
+        rules by code, slug or prefix. ``on_warning`` ("stop" or "lower_lr") acts at the first
+        finding about the dynamics of warning severity or above after the grace period: the
+        collapse forecast (LRD015), which comes before the collapse.
 
         After training, ``result`` is the last RunResult and ``findings`` every finding
         reported, in order (a finding again only when its severity rose)."""
@@ -158,11 +167,14 @@ def _callback_class():
             stop_on_static: bool = False,
             select: Iterable[str] | None = None,
             ignore: Iterable[str] | None = None,
+            on_warning: str | None = None,
         ) -> None:
             super().__init__(verbose)
             if not isinstance(check_every_rollouts, int) or check_every_rollouts < 1:
                 raise ValueError(f"check_every_rollouts must be a positive integer, not {check_every_rollouts!r}")
-            self.policy = StopPolicy(stop_on, grace_updates, stop_on_static)
+            self.policy = StopPolicy(stop_on, grace_updates, stop_on_static, on_warning)
+            self.warned_by: Finding | None = None
+            self.relaunched = None
             self.check_every_rollouts = check_every_rollouts
             self.stop_on = stop_on
             self.options = live_options(select, ignore, options)
@@ -207,10 +219,30 @@ def _callback_class():
                     print(f"lrdoctor: {finding.code} {finding_text(finding)}")
                 if self.stopped_by is None and self.policy.stops(finding, updates):
                     self.stopped_by = finding
+                if self.warned_by is None and self.policy.warns(finding, updates):
+                    self.warned_by = finding
+                    self._act(finding)
             if self.stopped_by is not None and self.verbose >= 1 and self.stopped_by in fresh:
+                asked = (f"on_warning={self.policy.on_warning!r}" if self.stopped_by is self.warned_by
+                         else f"stop_on={self.stop_on!r}")
                 print(f"lrdoctor: stopping training at step {self.model.num_timesteps:,} "
-                      f"({self.stopped_by.code} {self.stopped_by.severity.value}, stop_on={self.stop_on!r})")
+                      f"({self.stopped_by.code} {self.stopped_by.severity.value}, {asked})")
             return fresh
+
+        def _act(self, finding: Finding) -> None:
+            """The ``on_warning`` action, logged through SB3's logger (and printed when verbose)."""
+            model = self.model
+            if self.policy.on_warning == "stop":
+                self.stopped_by = self.stopped_by or finding
+                text = f"stop at step {model.num_timesteps:,} on {finding.code}"
+            else:
+                current = float(model.policy.optimizer.param_groups[0]["lr"])
+                self.relaunched = relaunch(current, model.num_timesteps, model._total_timesteps)
+                model.lr_schedule = self.relaunched.sb3(model._total_timesteps)
+                text = f"lower_lr on {finding.code}: {self.relaunched.words()}"
+            self.logger.record("lrdoctor/action", text)
+            if self.verbose >= 1:
+                print(f"lrdoctor: {text}")
 
         def _on_step(self) -> bool:
             return self.stopped_by is None

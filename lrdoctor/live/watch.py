@@ -378,6 +378,23 @@ def run_command(command: Command, timeout: float) -> str | None:
     return None
 
 
-def at_or_above(finding: Finding, level: str | None) -> bool:
-    """Whether ``finding`` reaches ``--exit-on`` (error or warning; None: never)."""
-    return level is not None and finding.severity.rank >= Severity(level).rank
+def exits(sighting: Sighting, level: str | None, run: RunResult | None, *, static_too: bool = False) -> bool:
+    """Whether a sighting ends the watch under ``--exit-on level``: by the same policy as the
+    SB3 callback and the Monitor (``monitor.StopPolicy``): a finding about the run's settings
+    (LRD002, ...) only with ``--exit-on-static``; one about the dynamics (the collapse forecast
+    LRD015 is a warning) only once the run has logged more than the grace period's updates."""
+    from lrdoctor.live.monitor import StopPolicy  # the monitor builds on this module
+
+    if level is None:
+        return False
+    return StopPolicy(stop_on=level, stop_on_static=static_too).stops(sighting.finding, updates_of(run))
+
+
+def updates_of(result: RunResult | None) -> int:
+    """How many updates a run has logged: the points of its most-logged training metric."""
+    if result is None:
+        return 0
+    metrics = result.run.metrics
+    counts = [len(metrics.points(name)[0]) for name in ("kl", "lr", "entropy", "value_loss", "policy_loss")
+              if name in metrics]
+    return max(counts, default=0)

@@ -29,6 +29,7 @@ from lrdoctor.errors import InputError
 from lrdoctor.rules import (
     architecture_unknown,
     clip_fraction_high,
+    collapse_forecast,
     config_not_understood,
     config_unreadable,
     constant_lr_recurrent,
@@ -62,6 +63,7 @@ _MODULES: tuple[ModuleType, ...] = (
     kl_guard_config,
     architecture_unknown,
     config_unreadable,
+    collapse_forecast,
     config_not_understood,
 )
 

@@ -27,6 +27,7 @@ from lrdoctor.rules.common import Problem
 from lrdoctor.rules.options import Options
 
 METRIC_MISSING = "LRD010"
+COLLAPSE, FORECAST = "LRD006", "LRD015"
 
 # Who can explain whom, nearest cause first. A declared schedule that never
 # reached the optimizer (LRD011) is why the LR was constant (LRD002); the LR
@@ -37,6 +38,7 @@ LR_CAUSES = ("LRD002", "LRD003", "LRD011")
 CAUSES: dict[str, tuple[str, ...]] = {
     **{code: ("LRD006", *LR_CAUSES) for code in SYMPTOMS},
     "LRD006": LR_CAUSES,
+    "LRD015": LR_CAUSES,  # the forecast: the same LR setting is why a collapse is coming
     "LRD002": ("LRD011",),
     "LRD003": ("LRD011",),
 }
@@ -128,9 +130,20 @@ def judge(run: Run, options: Options) -> RunResult:
         slugs = {code: module.SLUG for code, module in rules.RULES.items()}
         findings += [finding(METRIC_MISSING, metric_missing.missing(metric, codes, slugs), options, run=run.name)
                      for metric, codes in missing.items()]
+    findings = _forecasts_before_the_collapse(findings)
     if not dynamics_failed(findings):
         findings = [_as_risk(f, options) for f in findings]
     return RunResult(run=run, findings=tuple(_link_and_sort(findings)), judged_by=MappingProxyType(judged_by))
+
+
+def _forecasts_before_the_collapse(findings: list[Finding]) -> list[Finding]:
+    """A forecast at or after the onset of the collapse the run had is no forecast: the
+    collapse (LRD006) is named, and "collapse expected" after it would only contradict it.
+    A forecast before the onset stays: it is the warning a live run got, with its lead."""
+    onsets = [f.step for f in findings if f.code == COLLAPSE and f.step is not None]
+    if not onsets:
+        return findings
+    return [f for f in findings if not (f.code == FORECAST and f.step is not None and f.step >= min(onsets))]
 
 
 def _as_risk(found: Finding, options: Options) -> Finding:

@@ -38,9 +38,9 @@ as a share of its scale.
 
 Example::
 
-    LRD006 error policy collapse from ~1.573M steps (episode return left its best):
-    KL over 0.02 for a sustained stretch from 1.901M, peaking at 0.0334 at 3.555M
-    (67% over); entropy rose 19%, episode return fell from 0.48 (at 1.573M) to
+    LRD006 error policy collapse from ~1.57M steps (episode return left its best):
+    KL over 0.02 for a sustained stretch from 1.9M, peaking at 0.0334 at 3.56M
+    (67% over); entropy rose 19%, episode return fell from 0.48 (at 1.57M) to
     0.086; cause: constant LR 3e-04 on a recurrent GRU (graph_free, from config.json)
 """
 

@@ -14,6 +14,9 @@ in that library's venv:
                    deleted). The in-process ``LOCAL`` vecenv is the one defined in
                    scripts/corpus/train_rl_games.py (imported, not copied).
                    venv /work/venvs/rlgames = scripts/corpus/requirements-rl_games.txt
+* ``rl_games_mlp`` the same rl_games PPO with a feed-forward net (no ``network.rnn``): SB3 PPO's
+                   collapse recipe (a constant 5e-2, 20 mini-epochs); seed 100 collapsed.
+                   venv /work/venvs/forecast-libs = scripts/corpus/requirements-rl_games.txt
 * ``skrl``         skrl PPO_RNN with the GRU models of scripts/corpus/train_skrl.py (imported)
                    on CartPole-v1, skrl's SequentialTrainer and writer.
                    venv /work/venvs/skrl = scripts/corpus/requirements-skrl.txt
@@ -21,7 +24,8 @@ in that library's venv:
 Outcome (see tests/real_collapses/README.md): the SB3 and sb3-contrib presets collapse on
 the seeds kept; the rl_games (LSTM, constant 1e-2 and 5e-2 x 8 mini-epochs) and skrl
 (PPO_RNN GRU, constant 1e-2 and 3e-2 x 8 epochs) settings tried did NOT collapse within a
-short run, so there are no rl_games / skrl collapses in the corpus.
+short run; the feed-forward rl_games preset (``rl_games_mlp``) did, and that run is in
+tests/real_collapses/rl_games/.
 
 Each library has a ``collapse`` setting (a too-high *constant* learning rate, with many
 epochs per rollout) and a ``healthy`` setting (a moderate constant learning rate), run on
@@ -62,6 +66,12 @@ PRESETS = {
     "rl_games": {
         "collapse": dict(learning_rate=1e-2, mini_epochs=8, max_epochs=40),
         "healthy": dict(learning_rate=1e-3, mini_epochs=4, max_epochs=40),
+    },
+    # rl_games with a feed-forward net (no ``network.rnn``): the LSTM settings above kept learning, so
+    # this is SB3 PPO's collapse recipe in rl_games' terms (a constant 5e-2, 20 passes over each batch).
+    "rl_games_mlp": {
+        "collapse": dict(learning_rate=5e-2, mini_epochs=20, max_epochs=40, rnn=False),
+        "healthy": dict(learning_rate=3e-4, mini_epochs=20, max_epochs=40, rnn=False),
     },
     "skrl": {
         "collapse": dict(learning_rate=1e-2, learning_epochs=8, timesteps=12_288),
@@ -132,7 +142,9 @@ def run_rl_games(p: dict, seed: int, out: Path) -> None:
         "CartPole-v1-local", {"vecenv_type": "LOCAL", "env_creator": lambda **kw: make("CartPole-v1")}
     )
     train_dir = out / "rl_games"
-    name = f"cartpole_lstm_lr{lr_tag(p['learning_rate'])}_ep{p['mini_epochs']}_s{seed}"
+    recurrent = p.get("rnn", True)
+    net = "lstm" if recurrent else "mlp"
+    name = f"cartpole_{net}_lr{lr_tag(p['learning_rate'])}_ep{p['mini_epochs']}_s{seed}"
     params = {
         "params": {
             "seed": seed,
@@ -143,12 +155,13 @@ def run_rl_games(p: dict, seed: int, out: Path) -> None:
                 "separate": False,
                 "space": {"discrete": {}},
                 "mlp": {
-                    "units": [64],
+                    "units": [64] if recurrent else [64, 64],
                     "activation": "elu",
                     "initializer": {"name": "default"},
                     "regularizer": {"name": "None"},
                 },
-                "rnn": {"name": "lstm", "units": 64, "layers": 1, "before_mlp": True, "concat_input": False},
+                **({"rnn": {"name": "lstm", "units": 64, "layers": 1, "before_mlp": True, "concat_input": False}}
+                   if recurrent else {}),
             },
             "config": {
                 "name": name,
@@ -262,10 +275,10 @@ def main() -> None:
     if a.lr is not None:
         p["learning_rate"] = a.lr
     if a.epochs is not None:
-        p[{"rl_games": "mini_epochs", "skrl": "learning_epochs"}.get(a.library, "n_epochs")] = a.epochs
+        p[{"rl_games": "mini_epochs", "rl_games_mlp": "mini_epochs", "skrl": "learning_epochs"}.get(a.library, "n_epochs")] = a.epochs
     if a.steps is not None:
-        p[{"rl_games": "max_epochs", "skrl": "timesteps"}.get(a.library, "steps")] = a.steps
-    if a.library == "rl_games":
+        p[{"rl_games": "max_epochs", "rl_games_mlp": "max_epochs", "skrl": "timesteps"}.get(a.library, "steps")] = a.steps
+    if a.library.startswith("rl_games"):
         run_rl_games(p, a.seed, a.out)
     elif a.library == "skrl":
         run_skrl(p, a.seed, a.out)

@@ -134,10 +134,27 @@ def test_exit_on_error_stops_at_the_first_pass_that_sees_one(tmp_path):
     logs = copy_samples(tmp_path)
     result = runner.invoke(app, ["watch", str(logs), "--every", "0.2s", "--exit-on", "error", *BOUND])
     assert result.exit_code == 1, result.stderr
-    assert "stopped at pass 1 by LRD002 error" in result.stderr
+    # LRD002 (a settings finding) comes first in the pass but stops nothing: the collapse does
+    assert "stopped at pass 1 by LRD006 error in graph_free_gru_constant_lr" in result.stderr
+    static = runner.invoke(app, ["watch", str(logs), "--once", "--exit-on", "error", "--exit-on-static"])
+    assert static.exit_code == 1 and "stopped at pass 1 by LRD002 error" in static.stderr
     # the whole pass is printed before stopping: one line per finding analyze gives
     expected = [f for r in engine.analyze(ingest.load_runs(logs), load_options()) for f in r.findings]
     assert len(finding_lines(result.stdout)) == len(expected)
+
+
+def test_exit_on_warning_exits_at_the_collapse_forecast_and_not_on_a_settings_warning(tmp_path):
+    run = tmp_path / "graph_free_gru_constant_lr"
+    shutil.copytree(SAMPLES / run.name, run)
+    result = runner.invoke(app, ["watch", str(run), "--once", "--exit-on", "warning", "--select", "LRD015", "--select", "LRD002"])
+    assert result.exit_code == 1, result.stderr
+    assert "stopped at pass 1 by LRD015 warning in graph_free_gru_constant_lr (--exit-on warning)" in result.stderr
+    assert any(": LRD015 warning at step " in line and "collapse expected within ~6 updates" in line
+               for line in finding_lines(result.stdout))
+    real = tmp_path / "sb3_recurrentppo_cartpole"
+    shutil.copytree(SAMPLES / real.name, real)  # LRD002 as a warning on a run that held: no exit
+    quiet = runner.invoke(app, ["watch", str(real), "--once", "--exit-on", "warning", "--select", "LRD002"])
+    assert quiet.exit_code == 0 and ": LRD002 warning" in quiet.stdout
 
 
 def test_exit_on_warning_is_not_triggered_by_a_healthy_run(tmp_path):
@@ -187,7 +204,8 @@ def test_exec_runs_a_command_per_new_finding(tmp_path):
     result = runner.invoke(app, ["watch", str(logs), "--every", "0.2s", "--passes", "2", "--exec", command])
     assert result.exit_code == 0, result.stderr
     notified = out.read_text().splitlines()
-    assert len(notified) == len(finding_lines(result.stdout)) == 6
+    assert len(notified) == len(finding_lines(result.stdout)) == 7
+    assert any(line.startswith("graph_free_gru_constant_lr | LRD015 | warning | ") for line in notified)  # the forecast
     assert "graph_free_gru_constant_lr | LRD001 | error | 1900544" in notified
     assert "graph_free_gru_constant_lr | LRD002 | error | " in notified  # a finding without a step
 
@@ -241,7 +259,7 @@ def test_ctrl_c_or_a_termination_ends_cleanly_with_a_summary(tmp_path, stop):
     assert watcher.returncode == 0, stderr
     assert ": LRD" in first
     assert "Traceback" not in stderr
-    assert re.search(r"^watched 3 runs for \d+ pass(es)?; findings now: 3 error, 2 warning, 1 info$", stderr, re.M)
+    assert re.search(r"^watched 3 runs for \d+ pass(es)?; findings now: 3 error, 3 warning, 1 info$", stderr, re.M)
 
 
 def test_the_live_table_shows_each_run_and_its_state(tmp_path):

@@ -200,3 +200,64 @@ def test_ignore_and_select_by_code(tmp_path):
     assert not any(f.code in ("LRD001", "LRD006") for f in callback.findings)
     with pytest.raises(Exception, match="unknown rule"):
         lrd_sb3.LrDoctorCallback(select=["LRD999"])
+
+
+def test_lower_lr_switches_sb3_to_the_warmup_schedule_which_sb3_logs_and_applies(tmp_path, capsys):
+    """on_warning="lower_lr" in a real training: after the warning, SB3's own train() logs
+    train/learning_rate from the new schedule and sets it in every param group of the optimizer."""
+    needs_sb3()
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.logger import configure
+
+    model = PPO("MlpPolicy", "CartPole-v1", n_steps=N_STEPS, batch_size=N_STEPS, n_epochs=4, learning_rate=0.1,
+                seed=100, device="cpu", policy_kwargs={"net_arch": [8]})
+    model.set_logger(configure(str(tmp_path), ["csv"]))
+    applied: list[tuple[int, float]] = []
+    train = model.train
+
+    def train_and_note():  # what the optimizer holds after SB3's train() set it
+        train()
+        applied.append((model.num_timesteps, model.policy.optimizer.param_groups[0]["lr"]))
+
+    model.train = train_and_note
+    callback = lrd_sb3.LrDoctorCallback(stop_on=None, on_warning="lower_lr", grace_updates=2, options=options())
+    model.learn(N_STEPS * 16, callback=callback)
+
+    assert model.num_timesteps == N_STEPS * 16 and callback.stopped_by is None  # lowered, not stopped
+    relaunched = callback.relaunched
+    assert relaunched is not None and relaunched.schedule.base_lr == pytest.approx(0.1)
+    assert relaunched.schedule.total_steps == N_STEPS * 16 - relaunched.from_step
+    # SB3 writes a train() call's values with the next rollout's step (N_STEPS later)
+    logged = [(step - N_STEPS, lr) for step, lr in logged_by_sb3(tmp_path, "train/learning_rate")]
+    after = [(step, lr) for step, lr in logged if step >= relaunched.from_step]
+    assert after and after[0] == (relaunched.from_step, pytest.approx(0.001, rel=1e-5))  # a hundredth, at once
+    assert [lr for _, lr in after] == [pytest.approx(relaunched.lr(step), rel=1e-5) for step, _ in after]
+    assert all(lr <= 0.1 * (1 + 1e-6) for _, lr in after)  # it warms back up to the LR it lowered
+    applied_after = [(step, lr) for step, lr in applied if step >= relaunched.from_step]
+    assert applied_after[: len(after)] == [(step, pytest.approx(lr, rel=1e-5)) for step, lr in after]
+    with open(tmp_path / "progress.csv", newline="") as handle:
+        actions = [row["lrdoctor/action"] for row in csv.DictReader(handle) if row.get("lrdoctor/action")]
+    assert len(actions) == 1 and actions[0].startswith("lower_lr on LRD0")
+    assert "LR lowered to the recommended warmup schedule from step" in capsys.readouterr().out
+
+
+README_SNIPPET = "# a too-high constant LR on an LSTM"
+
+
+def test_the_readme_snippet_as_written_stops_a_real_recurrent_ppo_on_dynamic_evidence():
+    """The README's callback snippet, run as written (RecurrentPPO, CartPole, a constant 2e-2,
+    seed 102: the real collapse in tests/real_collapses again): past its grace period, it stops
+    on a finding about the dynamics, not LRD002, before that run's collapse onset (6,144)."""
+    needs_sb3()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = next(block for block in readme.split("```python\n")[1:] if README_SNIPPET in block).split("```")[0]
+    out = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=900, check=True,
+                         cwd=ROOT).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("lrdoctor: LRD002 warning: constant LR 2e-02 on a recurrent LSTM policy")
+    stop = next(line for line in lines if line.startswith("lrdoctor: stop at step "))
+    code = stop.split(" on ")[-1]
+    assert not rules.static(code) and code in {"LRD001", "LRD006", "LRD015"}
+    assert any(line.startswith(f"lrdoctor: {code} ") for line in lines)
+    step = int(stop.split("stop at step ")[1].split(" ")[0].replace(",", ""))
+    assert 512 * 5 < step <= 6_144  # past the grace period (5 updates of 512 steps), by the onset

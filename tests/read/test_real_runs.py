@@ -37,7 +37,7 @@ EXPECTED = {
          "policy_loss": "Loss/surrogate", "episode_return": "Train/mean_reward"},
     ),
     "sb3_contrib/RecurrentPPO_collapse_lr0.01_seed100_1": (
-        "sb3", "env steps", "lstm", "constant", "collapsed", {"LRD001", "LRD002", "LRD006"},
+        "sb3", "env steps", "lstm", "constant", "collapsed", {"LRD001", "LRD002", "LRD006", "LRD015"},
         {"lr": "train/learning_rate", "kl": "train/approx_kl", "entropy": "train/entropy_loss"},
     ),
     "sb3_contrib/RecurrentPPO_healthy_lr0.0003_seed100_1": (
