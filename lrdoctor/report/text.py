@@ -7,6 +7,8 @@ so no control, bidi or zero-width character it holds reaches the terminal.
 
 from __future__ import annotations
 
+import re
+
 import io
 import math
 
@@ -40,7 +42,7 @@ from lrdoctor.words import architecture_label, display, format_lr, format_steps,
 WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
 SPARK_WIDTH = 16
 SPARKLINES_FROM = 100  # columns; narrower, the summary table leaves the sparklines out
-SOURCE_WIDTH = 24
+SOURCE_WIDTH = 28
 MIN_NAME = 12  # cells a run's name keeps however narrow the terminal
 NARROW_LR = 14  # "constant 3e-04", "warmup-decay," / "peak 9.99e-05": the LR column when room is short
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -118,7 +120,7 @@ def summary_table(
             Text(lr_shape_text(result), overflow="fold"),
             Text.assemble(
                 display(architecture_label(result.run.architecture)),
-                *(("\n", (source, "dim")) if sources else ()),
+                *(("\n", (folded(source, SOURCE_WIDTH), "dim")) if sources else ()),
                 overflow="fold",
             ),
         ]
@@ -144,12 +146,19 @@ def name_text(name: str, width: int | None) -> Text:
     (``sweep/`` then ``RecurrentPPO_1``), a part longer than the line folding within itself."""
     if width is None or len(name) <= width:
         return Text(name, overflow="fold")
+    return Text(folded(name, width), overflow="fold")
+
+
+def folded(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` cells, broken at its spaces and after its slashes,
+    so a path folds between its parts (``run_name/`` then ``config.json:8``), not inside a name."""
     lines = [""]
-    for part in (piece + "/" for piece in name.split("/")):
-        if lines[-1] and len(lines[-1]) + len(part) > width:
+    for part in re.split(r"(?<=[/ ])", text):
+        if lines[-1] and len(lines[-1].rstrip()) + len(part.rstrip()) > width:
+            lines[-1] = lines[-1].rstrip()
             lines.append("")
         lines[-1] += part
-    return Text("\n".join(lines)[:-1], overflow="fold")
+    return "\n".join(line.rstrip() for line in lines)
 
 
 class SummaryTable:

@@ -201,10 +201,12 @@ def test_exec_runs_a_command_per_new_finding(tmp_path):
     out = tmp_path / "notified.txt"
     script = "import sys; open(sys.argv[1], 'a').write(' | '.join(sys.argv[2:]) + chr(10))"
     command = shlex.join([sys.executable, "-c", script, str(out), "{run}", "{code}", "{severity}", "{step}"])
-    result = runner.invoke(app, ["watch", str(logs), "--every", "0.2s", "--passes", "2", "--exec", command])
+    # LRD006 ignored: with the collapse named, its later forecast is dropped (see the engine)
+    result = runner.invoke(app, ["watch", str(logs), "--every", "0.2s", "--passes", "2", "--exec", command,
+                                 "--ignore", "LRD006"])
     assert result.exit_code == 0, result.stderr
     notified = out.read_text().splitlines()
-    assert len(notified) == len(finding_lines(result.stdout)) == 7
+    assert len(notified) == len(finding_lines(result.stdout)) == 6
     assert any(line.startswith("graph_free_gru_constant_lr | LRD015 | warning | ") for line in notified)  # the forecast
     assert "graph_free_gru_constant_lr | LRD001 | error | 1900544" in notified
     assert "graph_free_gru_constant_lr | LRD002 | error | " in notified  # a finding without a step
@@ -259,7 +261,7 @@ def test_ctrl_c_or_a_termination_ends_cleanly_with_a_summary(tmp_path, stop):
     assert watcher.returncode == 0, stderr
     assert ": LRD" in first
     assert "Traceback" not in stderr
-    assert re.search(r"^watched 3 runs for \d+ pass(es)?; findings now: 3 error, 3 warning, 1 info$", stderr, re.M)
+    assert re.search(r"^watched 3 runs for \d+ pass(es)?; findings now: 3 error, 2 warning, 1 info$", stderr, re.M)
 
 
 def test_the_live_table_shows_each_run_and_its_state(tmp_path):
