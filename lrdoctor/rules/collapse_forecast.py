@@ -70,7 +70,7 @@ from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
 from lrdoctor.rules.common import Follow, Problem, lr_cause, numbers
 from lrdoctor.rules.kl_exceeded import threshold_for
-from lrdoctor.words import metric_label, steps
+from lrdoctor.words import metric_label, number, steps
 
 CODE = "LRD015"
 SLUG = "collapse-forecast"
@@ -174,8 +174,9 @@ def kl_sign(run: Run, options: Mapping) -> Sign | None:
     if not fired.any():
         return None
     k = int(np.argmax(fired))
-    words = (f"{metric_label(run, 'kl')}'s median over the last {window} updates is {median[k]:.3g}, "
-             f"{median[k] / threshold:.0%} of its threshold {threshold:g}")
+    share = float(median[k]) / threshold  # Python floats: an absurd value gives inf, not a warning
+    words = (f"{metric_label(run, 'kl')}'s median over the last {window} updates is {number(median[k])}, "
+             f"{share:.0%} of its threshold {threshold:g}")
     if slope[k] > 0 and p[k] < options["trend_p"]:
         words += f" (rising: Mann-Kendall p={p[k]:.2g}, Theil-Sen {slope[k]:+.2g} per update)"
     return Sign("kl", int(at[ends[k]]), words, {
