@@ -26,7 +26,7 @@ from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.insight.sweep import MIN_RUNS, Insight, sweep_insight
 from lrdoctor.model import ReadNote, RunResult
-from lrdoctor.read import ingest
+from lrdoctor.read import ingest, tbparse_reader
 from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, text, worst_first
 from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
 from lrdoctor.rules import engine
@@ -39,6 +39,11 @@ class ReportFormat(str, Enum):
     json = "json"
     markdown = "markdown"
     sarif = "sarif"
+
+
+class Reader(str, Enum):
+    lrdoctor = "lrdoctor"
+    tbparse = "tbparse"
 
 
 class PlotFormat(str, Enum):
@@ -81,6 +86,7 @@ def analyze(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each finding's evidence, which tag fed each metric, and the unknown tags.")] = False,
     scheduler: Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDRESS", help="Read the runs on this Dask scheduler's workers, e.g. tcp://head:8786.")] = None,
     cluster: Annotated[Optional[int], typer.Option("--cluster", min=1, metavar="N", help="Read the runs on a local Dask cluster of N worker processes.")] = None,
+    reader: Annotated[Reader, typer.Option("--reader", help="Event-file reader: lrdoctor's own, or tbparse, the reference it is tested against (slower, never cached; pip install 'lrdoctor[tbparse]').")] = Reader.lrdoctor,
 ) -> None:
     """Diagnose runs: KL over target, LR shape, entropy, collapse; and prescribe the schedule."""
     options = load_options(
@@ -93,6 +99,12 @@ def analyze(
     output = output_file(output)
     if scheduler is not None and cluster is not None:
         raise InputError("--scheduler and --cluster: give one of them")
+    if reader is Reader.tbparse:
+        if not tbparse_reader.available():
+            raise InputError(f"--reader tbparse: tbparse is not installed ({tbparse_reader.INSTALL})")
+        if any(ingest.remote.is_remote(path) for path in paths):
+            raise InputError("--reader tbparse reads local paths only")
+        no_cache = True  # the reference reader's numbers, never a cached reading of the other
     local_paths = [Path(path) for path in paths if not ingest.remote.is_remote(path)]
     reading = [*local_paths, *([Path(options.source)] if options.source else [])]
     refuse_inside([output, plots], reading)  # said before anything is read
@@ -109,6 +121,7 @@ def analyze(
             executor=executor,
             # judged where each run is read; only figures need every point back here
             judge=functools.partial(engine.judged, options=options, keep_points=plots is not None),
+            reader=reader.value,
         )
         problems = tuple(ingested.problems)
         for note in (*problems, *(note for run in ingested.runs for note in run.notes)):

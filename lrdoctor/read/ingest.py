@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from lrdoctor.errors import InputError, UnreadableFile
 from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run, RunResult
-from lrdoctor.read import remote
+from lrdoctor.read import remote, tbparse_reader
 from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
     cached_run,
@@ -98,6 +98,7 @@ def load(
     on_progress: Callable[[int, int], None] | None = None,
     executor: Executor | None = None,
     judge: Judge | None = None,
+    reader: str = "lrdoctor",
 ) -> Ingested:
     """Like ``load_runs`` but never raises for unreadable runs: they are returned as problems.
     A missing path is still an InputError (a usage mistake, not a bad run). Paths may be
@@ -133,7 +134,7 @@ def load(
     if judge is not None:
         outcomes = [judge(outcome, key) if isinstance(outcome, Run) else outcome for outcome, key in zip(outcomes, keys)]
     missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
-    tasks = [(found[index], overrides, arch, use_cache, keys[index], judge) for index in missing]
+    tasks = [(found[index], overrides, arch, use_cache, keys[index], judge, reader) for index in missing]
     for index, outcome in zip(missing, _map(tasks, jobs, on_progress, executor)):
         outcomes[index] = outcome
     if cache_limit is not None and tasks:  # entries were written: keep the cache within its bound
@@ -235,6 +236,7 @@ def load_run(
     use_cache: bool = True,
     key: str | None = None,
     judge: Judge | None = None,
+    reader: str = "lrdoctor",
 ) -> Run | RunResult | ReadNote:
     """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
     With ``key`` (from ``run_key``), the normalised metrics are stored under it; with ``judge``,
@@ -243,7 +245,7 @@ def load_run(
         if isinstance(found, remote.RemoteRun):  # its objects staged where this task runs
             run = remote.load_run(found, load_run, overrides, arch, key)
         else:
-            run = _load_run(found, overrides, arch, use_cache, key)
+            run = _load_run(found, overrides, arch, use_cache, key, reader)
     except UnreadableFile as error:
         return ReadNote(display(str(found.path)), f"unreadable run: {error}")
     except Exception as error:  # one broken run must not end a sweep: it is reported instead
@@ -252,11 +254,16 @@ def load_run(
 
 
 def _load_run(
-    found: FoundRun, overrides: tuple[TagRule, ...], arch: str | None, use_cache: bool, key: str | None
+    found: FoundRun,
+    overrides: tuple[TagRule, ...],
+    arch: str | None,
+    use_cache: bool,
+    key: str | None,
+    reader: str = "lrdoctor",
 ) -> Run | ReadNote:
     want = wanted_pattern(overrides)
     if found.event_files:
-        logged, opened = _read_event_files(found.event_files, want, use_cache)
+        logged, opened = _read_event_files(found.event_files, want, use_cache, reader)
         if not opened:
             reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in logged.notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
@@ -339,9 +346,10 @@ def _from_cache(found: FoundRun | remote.RemoteRun, key: str, arch: str | None) 
     return described_run(found, stored, arch=arch)
 
 
-def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Logged, int]:
+def _read_event_files(files: Sequence[Path], want, use_cache: bool, reader: str = "lrdoctor") -> tuple[Logged, int]:
     """Every file of a run, merged in write order, and how many could be opened;
-    a file that cannot be opened is a note, and so is what merging did (``merge_notes``)."""
+    a file that cannot be opened is a note, and so is what merging did (``merge_notes``).
+    ``reader`` "tbparse" reads each file with the reference reader (``read.tbparse_reader``)."""
     per_file: list[dict[str, Points]] = []
     read: list[str] = []  # the files per_file came from, as shown
     all_tags: set[str] = set()
@@ -351,7 +359,7 @@ def _read_event_files(files: Sequence[Path], want, use_cache: bool) -> tuple[Log
     opened = 0
     for path in files:
         try:
-            data = read_events(path, want, use_cache)
+            data = tbparse_reader.read_event_file(path, want) if reader == "tbparse" else read_events(path, want, use_cache)
         except OSError as error:
             notes.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
             continue
