@@ -17,6 +17,7 @@ import lrdoctor.read.ingest as ingest
 from lrdoctor.read import progress_csv
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import Options, load_options
+from tests.loaded_modules import modules_loaded_by
 from tests.writers import synthetic_collapse, write_run
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
@@ -148,30 +149,11 @@ def test_findings_keep_tuples_and_dict_keys():
 # the clock.
 NOT_LOADED_WHEN_CACHED = ("pandas", "matplotlib", "lrdoctor.read.events", "crc32c", "bottleneck", "lrdoctor.check")
 
-ANALYZE_AND_LIST_MODULES = """
-import sys
-from lrdoctor.cli import app
-try:
-    app(sys.argv[1:])
-except SystemExit:
-    pass
-print(" ".join(sorted(sys.modules)), file=sys.stderr)
-"""
-
-
 @pytest.mark.parametrize("format", ["text", "json", "markdown", "sarif"])
 def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, tmp_path, format):
-    import subprocess
-    import sys
-
     def modules_of_analyze() -> set[str]:
-        done = subprocess.run(  # one process: what a worker would load is loaded where it is listed
-            [sys.executable, "-c", ANALYZE_AND_LIST_MODULES, "analyze", str(sweep), "--format", format,
-             "-o", str(tmp_path / "report"), "--jobs", "1"],
-            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-        )
-        assert "lrdoctor: error" not in done.stderr, done.stderr
-        return set(done.stderr.strip().splitlines()[-1].split())
+        return modules_loaded_by("analyze", str(sweep), "--format", format, "-o", str(tmp_path / "report"),
+                                 "--jobs", "1")
 
     first = modules_of_analyze()
     # the first analysis reads and judges the runs (proof the check can fail)
