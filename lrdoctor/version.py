@@ -1,12 +1,9 @@
-"""lrdoctor's version, as the installed package's metadata says (pyproject.toml is its one source).
+"""lrdoctor's version: its one source (pyproject.toml reads it from here, ``[tool.setuptools.dynamic]``).
 
-Cache entries are keyed on it, and reports name it; it is read here, not from the package's
-``__init__``, so no module depends on the order in which the package loads.
+Cache entries are keyed on it, and reports name it. A plain string, not the installed
+package's metadata: ``importlib.metadata`` costs every command a fiftieth of a second at
+start-up. It lives here, not in the package's ``__init__``, so no module depends on the
+order in which the package loads.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    VERSION = version("lrdoctor")
-except PackageNotFoundError:  # run from a checkout that was never installed: no cache entry can be trusted
-    VERSION = "0+unknown"
+VERSION = "0.1.0"

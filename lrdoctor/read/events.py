@@ -65,6 +65,7 @@ _MAX_FIELDS = 1 << 16  # fields of one message walked; an Event has a handful, a
 # Wire bytes of the fast layout (field number << 3 | wire type).
 _WALL_TIME = 0x09  # Event.wall_time, fixed64
 _STEP = 0x10  # Event.step, varint
+_FILE_VERSION = 0x1A  # Event.file_version, length-delimited
 _SUMMARY = 0x2A  # Event.summary, length-delimited
 _VALUE = 0x0A  # Summary.value, length-delimited
 _TAG = 0x0A  # Summary.Value.tag, length-delimited
@@ -270,8 +271,8 @@ class _Reader:
         for index in np.flatnonzero(slow):
             begin, end = int(payload_starts[index]), int(payload_ends[index])
             offset, ordinal = base + int(starts[index]), int(ordinals[index])
-            if end == begin:
-                continue  # an empty Event: nothing in it (and protobuf would take a while to say so)
+            if end == begin or _only_file_version(buf, begin, end):
+                continue  # nothing in it to keep (and protobuf takes its import to say so)
             if end - begin > _MAX_DECODED_RECORD:
                 self._walk(lambda at, size: buf[at : at + size], begin, end, offset, ordinal, collected)
             else:
@@ -739,6 +740,22 @@ def _slot_crc_ok(first: bytes, columns: np.ndarray, varying: np.ndarray, stored:
         crc = crc ^ np.bitwise_xor.reduce(tables[np.arange(len(positions))[:, None], differences], axis=0)
     masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
     return masked == stored
+
+
+def _only_file_version(buf: bytes, begin: int, end: int) -> bool:
+    """Whether the payload is exactly ``Event{wall_time, file_version}``, the record that opens
+    every event file: nothing of it is kept, so it need not wait for protobuf to be imported.
+    A file_version that is not UTF-8 is left to protobuf, which rejects it."""
+    if end - begin < 11 or buf[begin] != _WALL_TIME or buf[begin + 9] != _FILE_VERSION:
+        return False
+    length = buf[begin + 10]
+    if length >= 0x80 or end - begin != 11 + length:
+        return False
+    try:
+        buf[begin + 11 : end].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _scalar_layout(payload: bytes) -> tuple[int, int, int] | None:
