@@ -53,7 +53,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from lrdoctor.errors import InputError
-from lrdoctor.model import Finding, LRShape, Metrics, MetricSource, ReadNote, Severity
+from lrdoctor.model import Finding, LRShape, Metrics, MetricSource, Points, ReadNote, Severity
 from lrdoctor.read.build import NormalisedRun
 from lrdoctor.read.normalise import Normalised
 from lrdoctor.version import VERSION
@@ -62,8 +62,9 @@ if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
 # Bump when the entry layout changes (2: zlib CRC-32 checksums; 3: own subfolders, keys and
-# entries carry inode and ctime, a CRC-32C of the whole prefix read).
-FORMAT = 3
+# entries carry inode and ctime, a CRC-32C of the whole prefix read; 4: run entries refer to
+# their event files' entries for the points they share).
+FORMAT = 4
 # Every format's folder from 3 on: all ours, so pruning also clears what older versions
 # left. Format 2 and before kept entries in <cache>/<kind>-<FORMAT>/: never touched.
 _FOLDER = re.compile(r"lrdoctor-cache-v[0-9]+")
@@ -489,11 +490,17 @@ def _entry_path(kind: str, key: str) -> Path:
     return cache_dir().parent / kind / f"{key}.bin"
 
 
-def store_run(key: str, run: NormalisedRun) -> None:
+def store_run(key: str, run: NormalisedRun, event_files: Sequence[tuple[Path, re.Pattern[str] | None]] = ()) -> None:
     """Keep a run's normalised metrics, LR shape, texts, hparams and read notes under ``key``
-    (from ``ingest.run_key``); its metadata is not kept: it is read afresh every time."""
+    (from ``ingest.run_key``); its metadata is not kept: it is read afresh every time.
+
+    Each run's points are kept once: a metric whose points are, bit for bit, one tag's points
+    (or their negation) in the entry of one of ``event_files`` (the run's files, and the tag
+    selection they were read with) is kept as a reference to that entry, not copied. Only
+    points normalising changed (merged from several files) are written here."""
     normalised = run.normalised
     names = list(normalised.metrics)
+    stored = [_event_entry(path, want) for path, want in event_files]
     header = {
         "metrics": names,
         "sources": [[s.tag, s.negated, s.estimator, s.library] for s in (normalised.sources[m] for m in names)],
@@ -505,13 +512,64 @@ def store_run(key: str, run: NormalisedRun) -> None:
         "read_notes": [[n.path, n.message, n.offset, n.info] for n in run.notes],
         "texts": dict(run.texts),
         "hparams": dict(run.hparams),
+        "shared": {},
     }
     arrays = {}
     for index, name in enumerate(names):
         steps, values = normalised.metrics.points(name)
-        arrays[f"steps{index}"] = steps.astype(np.int64, copy=False)
-        arrays[f"values{index}"] = values.astype(np.float64, copy=False)
+        steps, values = steps.astype(np.int64, copy=False), values.astype(np.float64, copy=False)
+        source = normalised.sources[name]
+        reference = _reference(stored, source.tag, source.negated, steps, values)
+        if reference is not None:
+            header["shared"][str(index)] = reference
+        else:
+            arrays[f"steps{index}"], arrays[f"values{index}"] = steps, values
     store_entry(_RUNS_KIND, key, header, arrays)
+
+
+def _event_entry(path: Path, want: re.Pattern[str] | None) -> tuple[str, dict, dict[str, np.ndarray]] | None:
+    """The event-file entry of ``path`` as the file is now (key, header, arrays), or None."""
+    try:
+        resolved = Path(path).resolve()
+        stat = resolved.stat()
+    except OSError:
+        return None
+    source = _source(resolved, want)
+    key = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
+    entry = load_entry(_EVENTS_KIND, key)
+    if entry is None or entry[0].get("source") != source or entry[0].get("identity") != identity(stat):
+        return None
+    return key, entry[0], entry[1]
+
+
+def _reference(stored, tag: str, negated: bool, steps: np.ndarray, values: np.ndarray) -> list | None:
+    """[event entry key, its identity, the tag's index, negated] of the entry holding exactly
+    these points (their values negated, for a metric logged as a loss: SB3's entropy_loss)."""
+    for entry in stored:
+        if entry is None or tag not in entry[1]["tags"]:
+            continue
+        key, header, arrays = entry
+        index = header["tags"].index(tag)
+        theirs = arrays[f"steps{index}"], arrays[f"values{index}"]
+        if _same_bits(theirs[0], steps) and _same_bits(-theirs[1] if negated else theirs[1], values):
+            return [key, header["identity"], index, negated]
+    return None
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal bit for bit (a NaN's payload and the sign of a zero included)."""
+    return a.dtype == b.dtype and a.shape == b.shape and bool((a.view(np.int64) == b.view(np.int64)).all())
+
+
+def _shared_points(reference) -> Points | None:
+    """The points a run entry refers to, from the event-file entry it names; None when that
+    entry is gone or is no longer the one referred to (the file was read again since)."""
+    event_key, then, index, negated = reference
+    entry = load_entry(_EVENTS_KIND, str(event_key))
+    if entry is None or entry[0].get("identity") != then:
+        return None
+    steps, values = entry[1].get(f"steps{int(index)}"), entry[1].get(f"values{int(index)}")
+    return steps, (-values if negated and values is not None else values)
 
 
 def cached_run(key: str) -> NormalisedRun | None:
@@ -522,9 +580,15 @@ def cached_run(key: str) -> NormalisedRun | None:
     header, arrays = entry
     try:
         names = [str(name) for name in header["metrics"]]
+        shared = header["shared"]
         points = {}
         for index, name in enumerate(names):
-            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+            if str(index) in shared:
+                steps, values = _shared_points(shared[str(index)]) or (None, None)
+                if steps is None or values is None:
+                    return None
+            else:
+                steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
             if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
                 return None
             points[name] = (steps, values)  # no copies: a private mapping of this run's entry

@@ -276,7 +276,9 @@ def _load_run(
 
         scalars, all_tags, notes, library = progress_csv.read_progress_csv(found.progress_csv, want)
         logged = Logged(scalars, all_tags, notes=tuple(notes), library=library)
-    keep = functools.partial(store_run, key) if key is not None else None
+    # The run entry refers to its event files' entries for the points it shares with them.
+    shared = [(path, want) for path in found.event_files] if use_cache and reader == "lrdoctor" else []
+    keep = functools.partial(store_run, key, event_files=shared) if key is not None else None
     return build_run(found, logged, want, overrides, arch=arch, keep=keep)
 
 

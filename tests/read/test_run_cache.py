@@ -195,3 +195,37 @@ def test_the_code_digest_changes_with_a_rule(monkeypatch):
     real = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"# changed" if self == rule else b""))
     assert digest() != before
+
+
+def _entries(kind: str) -> list[Path]:
+    return sorted((cache.cache_dir().parent / kind).glob("*.bin"))
+
+
+def test_each_runs_points_are_stored_once(sweep):
+    """A run entry refers to its event files' entries for the points it shares with them:
+    the cache holds each point once, and a re-run from those references equals a fresh read."""
+    _, fresh = analysed(sweep, use_cache=False)
+    analysed(sweep)
+    runs = [cache.load_entry("runs", path.stem) for path in _entries("runs")]
+    assert runs and all(header["shared"] for header, _ in runs)
+    event_bytes = sum(path.stat().st_size for path in _entries("events"))
+    run_bytes = sum(path.stat().st_size for path in _entries("runs"))
+    assert run_bytes < event_bytes / 10  # before, each run entry held its event files' points again
+    for header, arrays in runs:  # what a run entry still holds are points no event entry holds
+        assert len(arrays) == 2 * (len(header["metrics"]) - len(header["shared"]))
+    _, again = analysed(sweep)
+    assert_same_runs(fresh, again)
+
+
+def test_a_run_whose_shared_event_entry_is_gone_or_replaced_is_read_again(sweep, monkeypatch):
+    _, fresh = analysed(sweep, use_cache=False)
+    analysed(sweep)
+    events = _entries("events")
+    events[0].unlink()  # pruned, say
+    events[1].write_bytes(events[1].read_bytes()[:-8])  # damaged
+    reads = []
+    original = ingest._read_event_files
+    monkeypatch.setattr(ingest, "_read_event_files", lambda *a, **k: reads.append(a) or original(*a, **k))
+    _, again = analysed(sweep)
+    assert len(reads) >= 2  # the runs of those entries were read again, not served half
+    assert_same_runs(fresh, again)
