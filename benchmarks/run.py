@@ -57,6 +57,24 @@ CRC_SHARE_CODE = (
     "print(json.dumps({'total': sum(tt for _, _, tt, _, _ in stats.values()), 'crc': crc}))"
 )
 
+# One watch pass over the sweep when nothing changed, in one process: the first pass reads
+# (through the disk cache), then the median of five passes that find nothing new.
+WATCH_CODE = (
+    "import json, statistics, sys, time\n"
+    "from pathlib import Path\n"
+    "from lrdoctor.live.watch import Settings, WatchState, poll\n"
+    "from lrdoctor.rules.options import Options\n"
+    "settings, state = Settings(Options()), WatchState()\n"
+    "state, _ = poll(state, [Path(sys.argv[1])], settings)\n"
+    "passes = []\n"
+    "for _ in range(5):\n"
+    "    start = time.perf_counter()\n"
+    "    state, new = poll(state, [Path(sys.argv[1])], settings)\n"
+    "    passes.append(time.perf_counter() - start)\n"
+    "    assert not new and not state.changed\n"
+    "print(json.dumps({'pass': statistics.median(passes)}))"
+)
+
 # TensorBoard's own Rust data server (the `tensorboard_data_server` package tensorboard depends
 # on), reading alone with every CRC checked and every scalar kept; timed to the log line that
 # ends its one load cycle, then stopped (it would go on serving).
@@ -125,6 +143,26 @@ def measure(command: list[str], env: dict[str, str] | None = None, until: str | 
     return outcome
 
 
+def compile_bytecode() -> None:
+    """Compile lrdoctor's modules first: an installed package has its .pyc files, and a checkout
+    run under PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module in every process
+    (a third of a second of start-up that no user pays)."""
+    import lrdoctor
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(lrdoctor.__file__).parent)], check=True)
+
+
+def fixed_cost(rows: list[dict]) -> tuple[float, float] | None:
+    """Least-squares seconds = fixed + per_event * events over the sizes measured, or None."""
+    if len(rows) < 2:
+        return None
+    xs = [row["events"] for row in rows]
+    ys = [median([m["seconds"] for m in row["lrdoctor"]]) for row in rows]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    return mean_y - slope * mean_x, slope
+
+
 def ensure_sweep(data: Path, runs: int, steps: int) -> tuple[Path, int, int]:
     root = data / f"sweep-{runs}x{steps}"
     marker = root / "COMPLETE"
@@ -188,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     scales = [float(s) for s in args.scales.split(",")]
     baseline_scales = {float(s) for s in args.baseline_scales.split(",") if s}
     rust_scales = {float(s) for s in args.rust_scales.split(",") if s}
+    compile_bytecode()
     load_before = os.getloadavg()
 
     # Start-up: what analyze costs before there is anything to read (one run of ten steps).
@@ -216,6 +255,9 @@ def main(argv: list[str] | None = None) -> None:
             row["fill"] = measure([part.format(root=root) for part in CACHED_COMMAND], env)
             for _ in range(args.repeat):
                 row["cached"].append(measure([part.format(root=root) for part in CACHED_COMMAND], env))
+            watched = subprocess.run([sys.executable, "-c", WATCH_CODE, str(root)], capture_output=True, text=True,
+                                     check=True, env={**os.environ, **env})
+            row["watch"] = json.loads(watched.stdout)["pass"]
         rows.append(row)
 
     print(report(rows, startup, (load_before, os.getloadavg()), args.repeat))
@@ -233,8 +275,8 @@ def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> 
     lines = [
         "| size | events | MB | tbparse s | Rust data server load s | lrdoctor analyze s | vs tbparse | "
         "vs Rust server | events/s | 1st run with cache s | cached re-run s | peak MB tbparse | "
-        "peak MB Rust server | peak MB lrdoctor (largest process / whole tree, PSS) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "peak MB Rust server | peak MB lrdoctor (largest process / whole tree, PSS) | watch pass, nothing new s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ours, base, rust, cached = row["lrdoctor"], row.get("tbparse"), row["rust"], row["cached"]
@@ -255,6 +297,7 @@ def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> 
             mb(base["maxrss"]) if base else "-",
             f"{mb(max(m['tree_peak'] for m in rust))}" if rust else "-",
             f"{mb(max(m['maxrss'] for m in ours))} / {mb(max(m['tree_peak'] for m in ours))}",
+            f"{row['watch']:.3f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     readers = [r for r in rows if "reader" in r]
@@ -270,6 +313,13 @@ def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> 
                 f"| {row['scale']:g}x | {reader['seconds']:.2f} | {row['events'] / reader['seconds']:,.0f} | "
                 f"{mb(reader['maxrss'])} | {crc['crc'] / crc['total']:.0%} ({crc['crc']:.2f} of {crc['total']:.2f} s) |"
             )
+    fit = fixed_cost(rows)
+    if fit is not None:
+        lines.append("")
+        lines.append(f"Fit over the sizes: lrdoctor analyze s = {fit[0]:.2f} (fixed cost) + {fit[1] * 1e6:.3f} per million"
+                     f" events; per size, time less the fixed cost, per million events: "
+                     + ", ".join(f"{row['scale']:g}x {(median([m['seconds'] for m in row['lrdoctor']]) - fit[0]) / row['events'] * 1e6:.3f}"
+                                 for row in rows))
     lines.append("")
     lines.append(
         f"Start-up (analyze of one run of 10 steps, end to end): median {median(startup):.2f} s "
