@@ -22,6 +22,7 @@ policy``; nothing more when the run is that path itself (``config.yaml:12 ...``)
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +86,12 @@ def config_files(run_dir: Path, root: Path) -> list[Path]:
     """Config files in the run directory and each directory above it up to ``root``, nearest first."""
     found = []
     for directory in _dirs_up_to(run_dir, root):
-        found.extend(p for p in (directory / name for name in CONFIG_NAMES) if p.is_file())
+        try:  # one listing per directory, not a stat per name: a sweep's runs share their parents
+            present = set(os.listdir(directory))
+        except OSError:
+            continue
+        found.extend(path for path in (directory / name for name in CONFIG_NAMES if name.split("/")[0] in present)
+                     if path.is_file())
     return found
 
 
