@@ -561,11 +561,14 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and bool((a.view(np.int64) == b.view(np.int64)).all())
 
 
-def _shared_points(reference) -> Points | None:
-    """The points a run entry refers to, from the event-file entry it names; None when that
-    entry is gone or is no longer the one referred to (the file was read again since)."""
+def _shared_points(reference, loaded: dict[str, tuple[dict, dict[str, np.ndarray]] | None]) -> Points | None:
+    """The points a run entry refers to, from the event-file entry it names (each entry loaded
+    once per run, into ``loaded``); None when that entry is gone or is no longer the one
+    referred to (the file was read again since)."""
     event_key, then, index, negated = reference
-    entry = load_entry(_EVENTS_KIND, str(event_key))
+    if event_key not in loaded:
+        loaded[event_key] = load_entry(_EVENTS_KIND, str(event_key))
+    entry = loaded[event_key]
     if entry is None or entry[0].get("identity") != then:
         return None
     steps, values = entry[1].get(f"steps{int(index)}"), entry[1].get(f"values{int(index)}")
@@ -580,11 +583,11 @@ def cached_run(key: str) -> NormalisedRun | None:
     header, arrays = entry
     try:
         names = [str(name) for name in header["metrics"]]
-        shared = header["shared"]
+        shared, loaded = header["shared"], {}
         points = {}
         for index, name in enumerate(names):
             if str(index) in shared:
-                steps, values = _shared_points(shared[str(index)]) or (None, None)
+                steps, values = _shared_points(shared[str(index)], loaded) or (None, None)
                 if steps is None or values is None:
                     return None
             else:
