@@ -193,8 +193,11 @@ def kl_sign(run: Run, options: Mapping) -> Sign | None:
         return p, slope, ahead
 
     def rising(k: np.ndarray) -> np.ndarray:
-        p, _, ahead = trend(k)
-        return (p < options["trend_p"]) & (ahead <= options["horizon"])
+        rises = mann_kendall_p(rows[k]) < options["trend_p"]
+        if rises.any():  # the Theil-Sen line only where the trend test passed: few windows
+            trending = np.flatnonzero(rises)
+            rises[trending] = trend(k[trending])[2] <= options["horizon"]
+        return rises
 
     may_rise = (median >= options["near"] * threshold / 2) & started & (np.arange(len(rows)) < first_near)
     k = first_where(may_rise, rising)
