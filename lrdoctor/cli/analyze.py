@@ -17,8 +17,6 @@ from typing import Annotated, Callable, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-from rich.progress import Progress as RichProgress
 from rich.text import Text
 
 from lrdoctor.cli import command, to_stdout
@@ -221,6 +219,10 @@ def progress_bar(console: Console) -> Iterator[Callable[[str], Progress | None]]
     if not console.file.isatty():  # not rich's is_terminal, which FORCE_COLOR turns on in CI logs
         yield lambda description: None
         return
+    # here: rich.progress is imported only where a bar is drawn (a hundredth of a second of start-up)
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as RichProgress
+
     columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with RichProgress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("", total=None)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import operator
 import reprlib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -227,6 +226,8 @@ def followed(code: str, name: str) -> tuple[Any, Mapping[str, float] | None]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # here: only a project with a config file pays for it
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

@@ -13,9 +13,9 @@ from lrdoctor.configs.loaders import (
     Skipped,
     load_json,
     load_toml,
-    load_yaml,
     read_text,
 )
+from lrdoctor.configs.yaml_reader import load_yaml
 
 
 def test_yaml_values_and_key_positions():
