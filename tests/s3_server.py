@@ -34,11 +34,14 @@ def moto_s3(bucket: str) -> Iterator:
         "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
     })
+    # fsspec keeps one client per set of options: one made for an earlier server would call it.
+    s3fs.S3FileSystem.clear_instance_cache()
     try:
         fs = s3fs.S3FileSystem(skip_instance_cache=True)
         fs.mkdir(bucket)
         yield fs
     finally:
+        s3fs.S3FileSystem.clear_instance_cache()
         os.environ.clear()
         os.environ.update(saved)
         server.stop()

@@ -144,10 +144,21 @@ def discover(url: str) -> tuple[list[RemoteRun], list[ReadNote]]:
     return _runs(url, objects, fs, root), problems
 
 
+# A request that gets no connection in CONNECT_TIMEOUT seconds, or no bytes for READ_TIMEOUT, fails (and
+# is tried once more, ``_retried``): a store that stops answering must not hang an analysis or a
+# watch. Each backend's own options, by scheme; gcsfs has one limit for a whole request (a range of
+# ``_RANGE`` bytes is under a second on any link a sweep is read over).
+CONNECT_TIMEOUT, READ_TIMEOUT = 10, 60
+_S3 = {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT}}
+_GCS = {"requests_timeout": 2 * READ_TIMEOUT}
+_AZURE = {"connection_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT}
+_TIMEOUTS = {"s3": _S3, "s3a": _S3, "gs": _GCS, "gcs": _GCS, "az": _AZURE, "abfs": _AZURE, "abfss": _AZURE}
+
+
 def _filesystem(url: str):
     import fsspec  # here: only a remote path loads fsspec and its backend
 
-    return fsspec.core.url_to_fs(url)
+    return fsspec.core.url_to_fs(url, **_TIMEOUTS.get(url.split("://", 1)[0].lower(), {}))
 
 
 def _safe_key(key: str) -> bool:

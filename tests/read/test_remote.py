@@ -167,9 +167,26 @@ def test_a_missing_prefix_is_one_line_and_exit_2(s3):
     assert SECRET not in result.output
 
 
-def test_watch_says_it_follows_local_paths_only():
-    result = runner.invoke(app, ["watch", f"s3://{BUCKET}/real_sweeps", "--every", "1s"])
-    assert result.exit_code == 2 and "watch follows local paths only" in result.stderr
+def test_no_request_to_a_store_can_wait_forever():
+    """Every backend is given its own connect and read timeouts (a watch polls for hours)."""
+    fs, _ = remote._filesystem(f"s3://{BUCKET}/x")
+    assert fs.config_kwargs["connect_timeout"] == remote.CONNECT_TIMEOUT
+    assert fs.config_kwargs["read_timeout"] == remote.READ_TIMEOUT
+
+
+@pytest.mark.parametrize(("url", "backend", "env"), [
+    ("gs://bucket/x", "gcsfs", {}),
+    ("az://container/x", "adlfs", {"AZURE_STORAGE_ACCOUNT_NAME": "devstoreaccount1", "AZURE_STORAGE_ANON": "true"}),
+])
+def test_gcs_and_azure_clients_get_their_timeouts_too(url, backend, env, monkeypatch):
+    pytest.importorskip(backend)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fs, _ = remote._filesystem(url)
+    if backend == "gcsfs":
+        assert fs.requests_timeout == 2 * remote.READ_TIMEOUT
+    else:
+        assert fs._timeout_kwargs == {"connection_timeout": remote.CONNECT_TIMEOUT, "read_timeout": remote.READ_TIMEOUT}
 
 
 def test_add_hparams_subdirectories_fold_into_their_run_as_on_disk(s3, tmp_path):
