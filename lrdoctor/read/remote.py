@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lrdoctor.configs.loaders import MAX_BYTES as MAX_CONFIG_BYTES
+from lrdoctor.errors import InputError
 from lrdoctor.model import ReadNote, Run
 from lrdoctor.read.build import NormalisedRun
 from lrdoctor.read.cache import FORMAT, REMOTE_EVENTS_KIND, load_entry, prefix_crc, store_entry
@@ -155,10 +156,23 @@ _AZURE = {"connection_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT}
 _TIMEOUTS = {"s3": _S3, "s3a": _S3, "gs": _GCS, "gcs": _GCS, "az": _AZURE, "abfs": _AZURE, "abfss": _AZURE}
 
 
-def _filesystem(url: str):
-    import fsspec  # here: only a remote path loads fsspec and its backend
+# The extra that installs each scheme's backend (pyproject.toml); ``remote`` installs them all.
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
 
-    return fsspec.core.url_to_fs(url, **_TIMEOUTS.get(url.split("://", 1)[0].lower(), {}))
+
+def _filesystem(url: str):
+    """The backend's file system for ``url`` and the path in it; an InputError that names the
+    extra to install when fsspec or the scheme's backend is missing."""
+    scheme = url.split("://", 1)[0].lower()
+    try:
+        import fsspec  # here: only a remote path loads fsspec and its backend
+
+        return fsspec.core.url_to_fs(url, **_TIMEOUTS.get(scheme, {}))
+    except ImportError as error:
+        extra = _EXTRAS.get(scheme, "remote")
+        missing = error.name or error
+        raise InputError(f"{display(url)}: reading {display(scheme)}:// needs its fsspec backend ({missing}):"
+                         f" pip install 'lrdoctor[{extra}]'") from None
 
 
 def _safe_key(key: str) -> bool:
