@@ -4,7 +4,9 @@ Every ``--every`` a pass (``lrdoctor.live.watch.poll``) reads what the runs appe
 judges the runs that changed. Each new finding is one line on stdout, with the
 time it was seen, its step and how far the run had got; on a terminal a small
 live table of the runs sits below them (the lines and the table: ``lrdoctor.report.watch``).
-Read problems, ``--verbose`` pass lines and the closing summary go to stderr.
+Read problems, ``--verbose`` pass lines and the closing summary go to stderr. A path may be
+a URL (``s3://``, ``gs://``, ``az://``): a pass then costs one listing, and the new bytes of
+what grew (``lrdoctor.live.watch``).
 
 Exit codes: 1 as soon as a finding at or above ``--exit-on`` is seen (after its
 pass has been printed and its ``--exec`` commands run), by the policy of the SB3 callback:

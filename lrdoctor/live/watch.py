@@ -18,6 +18,13 @@ watch``: the command only sleeps between passes and prints. A pass
 - makes each changed run a Run with ``lrdoctor.read.build.build_run``, the builder
   ``analyze`` uses, runs the rules on it and returns the findings not reported before.
 
+A URL (``s3://bucket/sweep``) is followed the same way through ``lrdoctor.read.remote``: one
+listing per pass stands for the walk and the stats (a run whose objects kept their size and
+the store's version is not read), and an event object replaced by a longer version is
+fetched only from where the previous pass stopped, once the bytes before that point are
+shown to be the same (``remote.read_object``). An object deleted, or a listing that fails,
+is a note, never the end of the watch.
+
 A finding's identity is its run, its code and the metric or signal it is about
 (LRD007 and LRD010 name a metric, LRD009 a signal). It is reported once; again
 only if its severity rises (LRD001 seen as a spike, then sustained: the error
