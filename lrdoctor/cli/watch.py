@@ -4,7 +4,9 @@ Every ``--every`` a pass (``lrdoctor.live.watch.poll``) reads what the runs appe
 judges the runs that changed. Each new finding is one line on stdout, with the
 time it was seen, its step and how far the run had got; on a terminal a small
 live table of the runs sits below them (the lines and the table: ``lrdoctor.report.watch``).
-Read problems, ``--verbose`` pass lines and the closing summary go to stderr.
+Read problems, ``--verbose`` pass lines and the closing summary go to stderr. A path may be
+a URL (``s3://``, ``gs://``, ``az://``): a pass then costs one listing, and the new bytes of
+what grew (``lrdoctor.live.watch``).
 
 Exit codes: 1 as soon as a finding at or above ``--exit-on`` is seen (after its
 pass has been printed and its ``--exec`` commands run), by the policy of the SB3 callback:
@@ -36,9 +38,9 @@ from lrdoctor.cli.analyze import ArchKind, assignments, cache_outside, problem_l
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import CLEAN, FINDINGS
 from lrdoctor.live import watch as watching
+from lrdoctor.read import remote
 from lrdoctor.report.watch import finding_line, run_label, runs_table, summary
 from lrdoctor.rules.options import load_options
-from lrdoctor.words import display
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -58,7 +60,8 @@ class ExitOn(str, Enum):
 
 @command("watch")
 def watch(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Directories or files whose runs to follow (recursively).")],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH", help="Directories or files whose runs to follow (recursively), local or URLs (s3://, gs://, az://).")],
     every: Annotated[str, typer.Option("--every", help="Time between passes: 60s, 2m, 0.5s, 500ms.")] = "60s",
     exit_on: Annotated[
         Optional[ExitOn], typer.Option("--exit-on", help="Exit 1 at the first finding about the dynamics at or above this severity"
@@ -108,7 +111,7 @@ def watch(
     script reads the values from the environment, quoted: --exec 'sh -c "notify \\"$LRDOCTOR_RUN\\""'. A value
     that starts with - (a run named --version) is passed only after --, else that command is not run.
     """
-    refuse_urls(paths)
+    followed = [path if remote.is_remote(path) else Path(path) for path in paths]
     interval = parse_interval(every, "--every")
     timeout = parse_interval(exec_timeout, "--exec-timeout")
     argv = parse_command(exec_command) if exec_command is not None else None
@@ -120,7 +123,8 @@ def watch(
         options=options,
         tag_overrides=assignments(tags or [], "--tag", "METRIC=TAG"),
         arch=arch.value if arch else None,
-        use_cache=not no_cache and cache_outside(paths, stderr),  # never written inside what is watched
+        # never written inside what is watched
+        use_cache=not no_cache and cache_outside([path for path in followed if isinstance(path, Path)], stderr),
     )
     limit = 1 if once else passes
     level = exit_on.value if exit_on else None
@@ -134,7 +138,7 @@ def watch(
             live.start()
         while True:
             started = time.monotonic()
-            state, sightings = watching.poll(state, paths, config)
+            state, sightings = watching.poll(state, followed, config)
             for note in state.fresh_notes:
                 say(stderr, problem_line(note))
             if verbose:
@@ -167,14 +171,6 @@ def _interrupt(signum, frame) -> None:
     """SIGTERM (`timeout`, a cancelled CI job, a process manager) stops a watch like Ctrl-C:
     with the summary of what was seen, not a silent death."""
     raise KeyboardInterrupt
-
-
-def refuse_urls(paths: list[Path]) -> None:
-    """watch follows local files; a URL (which a path argument turns into ``s3:/bucket``) is said
-    to be one, rather than "no such file"."""
-    for path in paths:
-        if not path.exists() and re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", str(path)):
-            raise InputError(f"{display(str(path))}: watch follows local paths only; analyze reads object storage")
 
 
 def parse_interval(text: str, option: str) -> float:

@@ -18,6 +18,13 @@ watch``: the command only sleeps between passes and prints. A pass
 - makes each changed run a Run with ``lrdoctor.read.build.build_run``, the builder
   ``analyze`` uses, runs the rules on it and returns the findings not reported before.
 
+A URL (``s3://bucket/sweep``) is followed the same way through ``lrdoctor.read.remote``: one
+listing per pass stands for the walk and the stats (a run whose objects kept their size and
+the store's version is not read), and an event object replaced by a longer version is
+fetched only from where the previous pass stopped, once the bytes before that point are
+shown to be the same (``remote.read_object``). An object deleted, or a listing that fails,
+is a note, never the end of the watch.
+
 A finding's identity is its run, its code and the metric or signal it is about
 (LRD007 and LRD010 name a metric, LRD009 a signal). It is reported once; again
 only if its severity rises (LRD001 seen as a spike, then sustained: the error
@@ -40,7 +47,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from lrdoctor.errors import InputError
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
-from lrdoctor.read import ingest
+from lrdoctor.read import ingest, remote
 from lrdoctor.read.build import Logged, build_run
 from lrdoctor.read.cache import prefix_crc, read_events
 from lrdoctor.read.discover import FoundRun, discover
@@ -82,8 +89,8 @@ class FileState:
 class LiveRun:
     """A run being followed: its files as last read, and the rules' verdict on them."""
 
-    found: FoundRun
-    files: Mapping[Path, FileState]
+    found: FoundRun | remote.RemoteRun
+    files: Mapping[Path, FileState] | Mapping[str, remote.ObjectState]  # by object key for a remote run
     result: RunResult | None = None
     changed_at: int = 0  # the pass that last read something new
 
@@ -117,7 +124,7 @@ class WatchState:
 
 
 def poll(
-    state: WatchState, paths: Sequence[Path], settings: Settings, *, now: Callable[[], float] = time.time
+    state: WatchState, paths: Sequence[Path | str], settings: Settings, *, now: Callable[[], float] = time.time
 ) -> tuple[WatchState, list[Sighting]]:
     """One pass over every run under ``paths``; the new state and the findings new in it.
 
@@ -133,22 +140,33 @@ def poll(
     changed: list[str] = []
     for path in paths:
         try:
-            discovery = discover(Path(path))
+            found_runs, problems = _discovered(path)
         except FileNotFoundError:
             if state.passes == 0:
                 raise InputError(f"no such file or directory: {display(str(path))}") from None
             notes.append(ReadNote(display(str(path)), "no longer exists: its runs keep their last state"))
             continue
-        notes.extend(discovery.problems)
-        for found in discovery.runs:
+        except OSError as error:  # a store that did not answer in time, or refused: a local error is no such thing
+            if not remote.is_remote(str(path)):
+                raise
+            if state.passes == 0:
+                raise InputError(f"{display(str(path))}: cannot list: {display(str(error))}") from None
+            notes.append(ReadNote(display(str(path)), f"cannot list now ({display(str(error))}): its runs keep their"
+                                                      " last state"))
+            continue
+        notes.extend(problems)
+        for found in found_runs:
             key = str(found.path)
-            live, run_notes = follow_run(runs.get(key), found, overrides, want, settings)
+            follow = follow_remote_run if isinstance(found, remote.RemoteRun) else follow_run
+            live, run_notes = follow(runs.get(key), found, overrides, want, settings)
             notes.extend(run_notes)
             if live is not None and live is not runs.get(key):
                 result = engine.analyze([live.result.run], settings.options)[0] if live.result else None
                 runs[key] = replace(live, result=result, changed_at=number)
                 changed.append(key)
                 notes.extend(live.result.run.notes if live.result else ())
+        if remote.is_remote(str(path)):
+            notes.extend(_unlisted(runs, str(path), {str(found.path) for found in found_runs}))
 
     seen_at = now()
     reported = dict(state.reported)
@@ -231,6 +249,62 @@ def follow_run(
     except Exception as error:  # noqa: BLE001 -- one broken run must not end the watch: it is reported
         return live, [*notes, ReadNote(display(str(found.path)), f"unreadable run: {type(error).__name__}: {error}")]
     return LiveRun(found, MappingProxyType(states), RunResult(run)), notes
+
+
+def _discovered(path: Path | str) -> tuple[list, list[ReadNote]]:
+    """The runs under one argument now, and discovery's problems: one listing of a URL."""
+    if remote.is_remote(str(path)):
+        return remote.discover(str(path))
+    discovery = discover(Path(path))
+    return discovery.runs, discovery.problems
+
+
+def follow_remote_run(
+    live: LiveRun | None, found: remote.RemoteRun, overrides: tuple[TagRule, ...], want: re.Pattern[str],
+    settings: Settings,
+) -> tuple[LiveRun | None, list[ReadNote]]:
+    """``follow_run`` for a run in object storage: ``live`` itself when the listing shows
+    each of its objects at the size and version last read (nothing fetched), else the run
+    read again with each event object brought up to date from the state held for it
+    (``remote.read_object``: a grown object costs its new bytes). An object gone from the
+    listing is a note; the run is read without it."""
+    if live is not None and live.found == found:
+        return live, []
+    before = live.found if live is not None and isinstance(live.found, remote.RemoteRun) else None
+    listed = {item.key for item in found.logs()}
+    notes = [ReadNote(display(f"{found.url}/{item.key}"), "deleted since the last pass: the run is read without it")
+             for item in (before.logs() if before else ()) if item.key not in listed]
+
+    def build(staged: FoundRun, read_file: Callable[[Path], EventData], changed: list[ReadNote]):
+        if not staged.event_files:  # a progress.csv: small, read whole
+            return ingest.load_run(staged, overrides, settings.arch, use_cache=False)
+        files, problems = [], []
+        for path in staged.event_files:
+            try:
+                files.append(read_file(path))
+            except OSError as error:  # deleted between the listing and the read
+                problems.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
+        if not files:
+            return ReadNote(display(str(staged.path)), "unreadable run: " + "; ".join(n.message for n in problems))
+        logged = read_so_far(files)
+        return build_run(staged, replace(logged, notes=(*problems, *logged.notes)), want, overrides, arch=settings.arch)
+
+    try:
+        run, states = remote.read_staged(found, build, want, settings.use_cache, live.files if before else None)
+    except Exception as error:  # noqa: BLE001 -- a store failing mid-pass must not end the watch: it is noted
+        return live, [*notes, ReadNote(display(found.path), f"not read this pass: {type(error).__name__}: {error}")]
+    if isinstance(run, ReadNote):
+        return live, [*notes, run]
+    return LiveRun(found, MappingProxyType(states), RunResult(run)), notes
+
+
+def _unlisted(runs: Mapping[str, LiveRun], url: str, listed: set[str]) -> list[ReadNote]:
+    """A note for each run followed under ``url`` that its listing no longer shows (every
+    log object deleted): it keeps its last state, as a local run whose folder went away."""
+    url = url.rstrip("/")
+    return [ReadNote(display(key), "no longer in the listing (its objects were deleted): it keeps its last state")
+            for key, live in runs.items()
+            if isinstance(live.found, remote.RemoteRun) and live.found.url == url and key not in listed]
 
 
 def read_grown(

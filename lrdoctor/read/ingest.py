@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 from lrdoctor.errors import InputError, UnreadableFile
 from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run, RunResult
@@ -35,6 +35,9 @@ from lrdoctor.read.rllib_result import read_result_json
 from lrdoctor.read.tags import TagRule, override_rules, wanted_pattern
 from lrdoctor.read.wandb import read_wandb_file, wandb_scalars
 from lrdoctor.words import display
+
+if TYPE_CHECKING:
+    from lrdoctor.read.events import EventData
 
 PathArg = Path | str | os.PathLike
 Judge = Callable[[Run, "str | None"], RunResult]
@@ -237,15 +240,17 @@ def load_run(
     key: str | None = None,
     judge: Judge | None = None,
     reader: str = "lrdoctor",
+    read_file: Callable[[Path], EventData] | None = None,
 ) -> Run | RunResult | ReadNote:
     """Read, normalise and describe one run; a run that cannot be read at all is a ReadNote.
     With ``key`` (from ``run_key``), the normalised metrics are stored under it; with ``judge``,
-    what it makes of the run is returned instead (see ``load``)."""
+    what it makes of the run is returned instead (see ``load``). ``read_file``, when given,
+    is what each event file holds (``read.remote`` decodes objects itself)."""
     try:
         if isinstance(found, remote.RemoteRun):  # its objects staged where this task runs
-            run = remote.load_run(found, load_run, overrides, arch, key)
+            run = remote.load_run(found, load_run, overrides, arch, key, use_cache)
         else:
-            run = _load_run(found, overrides, arch, use_cache, key, reader)
+            run = _load_run(found, overrides, arch, use_cache, key, reader, read_file)
     except UnreadableFile as error:
         return ReadNote(display(str(found.path)), f"unreadable run: {error}")
     except Exception as error:  # one broken run must not end a sweep: it is reported instead
@@ -260,10 +265,11 @@ def _load_run(
     use_cache: bool,
     key: str | None,
     reader: str = "lrdoctor",
+    read_file: Callable[[Path], EventData] | None = None,
 ) -> Run | ReadNote:
     want = wanted_pattern(overrides)
     if found.event_files:
-        logged, opened = _read_event_files(found.event_files, want, use_cache, reader)
+        logged, opened = _read_event_files(found.event_files, want, use_cache, reader, read_file)
         if not opened:
             reasons = "; ".join(f"{Path(n.path).name}: {n.message}" for n in logged.notes)
             return ReadNote(display(str(found.path)), f"unreadable run: {reasons}")
@@ -348,10 +354,14 @@ def _from_cache(found: FoundRun | remote.RemoteRun, key: str, arch: str | None) 
     return described_run(found, stored, arch=arch)
 
 
-def _read_event_files(files: Sequence[Path], want, use_cache: bool, reader: str = "lrdoctor") -> tuple[Logged, int]:
+def _read_event_files(
+    files: Sequence[Path], want, use_cache: bool, reader: str = "lrdoctor",
+    read_file: Callable[[Path], EventData] | None = None,
+) -> tuple[Logged, int]:
     """Every file of a run, merged in write order, and how many could be opened;
     a file that cannot be opened is a note, and so is what merging did (``merge_notes``).
-    ``reader`` "tbparse" reads each file with the reference reader (``read.tbparse_reader``)."""
+    ``reader`` "tbparse" reads each file with the reference reader (``read.tbparse_reader``);
+    ``read_file`` gives a file's data already read (an object in a bucket, ``read.remote``)."""
     per_file: list[dict[str, Points]] = []
     read: list[str] = []  # the files per_file came from, as shown
     all_tags: set[str] = set()
@@ -361,7 +371,12 @@ def _read_event_files(files: Sequence[Path], want, use_cache: bool, reader: str 
     opened = 0
     for path in files:
         try:
-            data = tbparse_reader.read_event_file(path, want) if reader == "tbparse" else read_events(path, want, use_cache)
+            if read_file is not None:
+                data = read_file(path)
+            elif reader == "tbparse":
+                data = tbparse_reader.read_event_file(path, want)
+            else:
+                data = read_events(path, want, use_cache)
         except OSError as error:
             notes.append(ReadNote(display(str(path)), f"cannot read: {error.strerror or error}"))
             continue

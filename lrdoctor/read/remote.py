@@ -10,7 +10,15 @@ notes, the same report. Objects are fetched by ranged requests of at most ``_RAN
 bytes (memory stays bounded on any size), a progress.csv or config only up to the size
 its reader would read. Staging is deleted when the run has been read; what is kept is
 the run cache's entry, keyed on each object's identity as the store gives it (ETag,
-GCS generation, Azure etag, with the size), never on a local mtime.
+GCS generation, Azure etag, with the size), never on a local mtime, and per event
+object what its records decoded to (``ObjectState``), keyed on its URL.
+
+A live run synced to a bucket is a new object each time it grows (a store replaces, never
+appends). An event object longer than its kept state is fetched only from ``OVERLAP``
+bytes before the old end: when those bytes still have the CRC kept, only the records after
+the old end are decoded and appended, as for a grown local file; else, and for an object
+that shrank or was rewritten at its size, it is read whole. ``watch`` holds the same
+states in memory from pass to pass (``lrdoctor.live.watch``).
 
 Where the bytes come from is the backend's business: credentials come from its usual
 chain (AWS environment, profile or instance role; ``gcloud`` application defaults; Azure's
@@ -29,15 +37,23 @@ fsspec and its backends are imported only here, and only when a remote path is g
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from lrdoctor.configs.loaders import MAX_BYTES as MAX_CONFIG_BYTES
+from lrdoctor.errors import InputError
 from lrdoctor.model import ReadNote, Run
 from lrdoctor.read.build import NormalisedRun
+from lrdoctor.read.cache import FORMAT, REMOTE_EVENTS_KIND, load_entry, prefix_crc, store_entry
 from lrdoctor.read.discover import (
     _TIME_NAME,
     EVENTS_PREFIX,
@@ -48,7 +64,12 @@ from lrdoctor.read.discover import (
     write_order,
 )
 from lrdoctor.read.metadata import CONFIG_NAMES
+from lrdoctor.read.tags import wanted_pattern
+from lrdoctor.version import VERSION
 from lrdoctor.words import display
+
+if TYPE_CHECKING:
+    from lrdoctor.read.events import EventData
 
 # A scheme, as fsspec reads one (``s3://``, ``gs://``, ``az://``, ``abfs://``, ``memory://``).
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -124,10 +145,34 @@ def discover(url: str) -> tuple[list[RemoteRun], list[ReadNote]]:
     return _runs(url, objects, fs, root), problems
 
 
-def _filesystem(url: str):
-    import fsspec  # here: only a remote path loads fsspec and its backend
+# A request that gets no connection in CONNECT_TIMEOUT seconds, or no bytes for READ_TIMEOUT, fails (and
+# is tried once more, ``_retried``): a store that stops answering must not hang an analysis or a
+# watch. Each backend's own options, by scheme; gcsfs has one limit for a whole request (a range of
+# ``_RANGE`` bytes is under a second on any link a sweep is read over).
+CONNECT_TIMEOUT, READ_TIMEOUT = 10, 60
+_S3 = {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT}}
+_GCS = {"requests_timeout": 2 * READ_TIMEOUT}
+_AZURE = {"connection_timeout": CONNECT_TIMEOUT, "read_timeout": READ_TIMEOUT}
+_TIMEOUTS = {"s3": _S3, "s3a": _S3, "gs": _GCS, "gcs": _GCS, "az": _AZURE, "abfs": _AZURE, "abfss": _AZURE}
 
-    return fsspec.core.url_to_fs(url)
+
+# The extra that installs each scheme's backend (pyproject.toml); ``remote`` installs them all.
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
+
+
+def _filesystem(url: str):
+    """The backend's file system for ``url`` and the path in it; an InputError that names the
+    extra to install when fsspec or the scheme's backend is missing."""
+    scheme = url.split("://", 1)[0].lower()
+    try:
+        import fsspec  # here: only a remote path loads fsspec and its backend
+
+        return fsspec.core.url_to_fs(url, **_TIMEOUTS.get(scheme, {}))
+    except ImportError as error:
+        extra = _EXTRAS.get(scheme, "remote")
+        missing = error.name or error
+        raise InputError(f"{display(url)}: reading {display(scheme)}:// needs its fsspec backend ({missing}):"
+                         f" pip install 'lrdoctor[{extra}]'") from None
 
 
 def _safe_key(key: str) -> bool:
@@ -210,15 +255,58 @@ def _configs_of(directory: str, objects: dict[str, RemoteObject]) -> tuple[Remot
 # --------------------------------------------------------------- reading one run, where the task runs
 
 
-def load_run(run: RemoteRun, read: Callable[..., Run | ReadNote], overrides, arch, key) -> Run | ReadNote:
+def load_run(run: RemoteRun, read: Callable[..., Run | ReadNote], overrides, arch, key,
+             use_cache: bool = True) -> Run | ReadNote:
     """``read`` (ingest's run reader) on the run's objects, staged; paths shown as URLs.
-    The staging folder is this call's own and is deleted after, whatever happened. The
-    event-file cache is not used (it knows local files); the run cache is, under ``key``,
-    unless an object changed since the listing that ``key`` was made from."""
+    The staging folder is this call's own and is deleted after, whatever happened. Event
+    objects are decoded here (``read_object``: a grown one only from where its cache entry
+    ends); the run cache is used under ``key``, unless an object changed since the listing
+    that ``key`` was made from."""
+    def build(found: FoundRun, read_file: Callable, notes: list[ReadNote]) -> Run | ReadNote:
+        return read(found, overrides, arch, False, None if notes else key, read_file=read_file)
+
+    return read_staged(run, build, wanted_pattern(overrides), use_cache)[0]
+
+
+def read_staged(
+    run: RemoteRun,
+    build: Callable[[FoundRun, Callable[[Path], EventData], list[ReadNote]], Run | ReadNote],
+    want: re.Pattern[str],
+    use_cache: bool,
+    known: Mapping[str, ObjectState] | None = None,
+) -> tuple[Run | ReadNote, dict[str, ObjectState]]:
+    """``build(found, read_file, notes)`` on the run staged: its progress.csv and configs
+    copied, its event objects decoded by ``read_object`` from ``known`` (what a watch holds
+    in memory), else from the cache when ``use_cache``; ``read_file`` gives a staged event
+    file's data (OSError for an object that is gone). Returns the run, paths shown as URLs,
+    and the state of each event object read (by key), for the next pass of a watch."""
     with tempfile.TemporaryDirectory(prefix="lrdoctor-staging-") as staging:
         found, notes = stage(run, Path(staging), logs=True)
-        result = read(found, overrides, arch, False, None if notes else key)
-        return _as_remote(result, run, found.root, notes)
+        fs, root = _filesystem(run.url)
+        root = root.rstrip("/")
+        states: dict[str, ObjectState] = {}
+        for item in run.event_files:
+            url = f"{run.url}/{item.key}"
+            old = (known or {}).get(item.key)
+            if old is None and use_cache:
+                old = _cached_state(url, want)
+            try:
+                state = read_object(fs, f"{root}/{item.key}", found.root / item.key, want, old)
+            except FileNotFoundError:
+                continue  # gone since the listing: its reader says it cannot be read
+            states[item.key] = state
+            if (state.size, state.version) != (item.size, item.version):
+                notes.append(_changed(run, item, state.size))
+            if use_cache and state.version is not None and (old is None or _grew(old, state)):
+                _store_state(url, want, state)
+        by_path = {found.root / key: state.data for key, state in states.items()}
+
+        def read_file(path: Path) -> EventData:
+            if path not in by_path:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+            return by_path[path]
+
+        return _as_remote(build(found, read_file, notes), run, found.root, notes), states
 
 
 def described(run: RemoteRun, stored: NormalisedRun, describe: Callable[..., Run], **options) -> Run:
@@ -229,24 +317,24 @@ def described(run: RemoteRun, stored: NormalisedRun, describe: Callable[..., Run
 
 
 def stage(run: RemoteRun, staging: Path, logs: bool) -> tuple[FoundRun, list[ReadNote]]:
-    """The run's objects (its logs when ``logs``, its configs always) copied under
-    ``staging`` as the run's folder tree, and the FoundRun that reads them there. An
-    object that is gone is left out (its reader then says it cannot be read); one that
-    changed since the listing is read as it is now, with a note (``CHANGED``)."""
+    """The run's progress.csv (when ``logs``) and configs copied under ``staging`` as the
+    run's folder tree, and the FoundRun that reads them there; event objects are not
+    copied here (``read_staged`` reads them). An object that is gone is left out (its
+    reader then says it cannot be read); one that changed since the listing is read as
+    it is now, with a note (``CHANGED``)."""
     fs, root = _filesystem(run.url)
     root = root.rstrip("/")
     top = staging / run.base
     top.mkdir(parents=True)
     notes = []
-    for item in (*(run.logs() if logs else ()), *run.configs):
+    for item in (*((run.progress_csv,) if logs and run.progress_csv else ()), *run.configs):
         limit = _read_limit(item, run)
         try:
             now = _fetch(fs, f"{root}/{item.key}", top / item.key, limit)
         except FileNotFoundError:
             continue
-        if now != (item.size, item.version) and item in run.logs():
-            notes.append(ReadNote(display(f"{run.url}/{item.key}"),
-                                  f"{CHANGED} ({item.size:,} bytes then, {now[0]:,} now): read as it is now"))
+        if now != (item.size, item.version) and item is run.progress_csv:
+            notes.append(_changed(run, item, now[0]))
     directory = top / run.directory if run.directory else top
     found = FoundRun(
         path=directory, root=top, name=run.name,
@@ -257,6 +345,11 @@ def stage(run: RemoteRun, staging: Path, logs: bool) -> tuple[FoundRun, list[Rea
 
 
 CHANGED = "changed since it was listed"
+
+
+def _changed(run: RemoteRun, item: RemoteObject, size_now: int) -> ReadNote:
+    return ReadNote(display(f"{run.url}/{item.key}"),
+                    f"{CHANGED} ({item.size:,} bytes then, {size_now:,} now): read as it is now")
 
 
 def _read_limit(item: RemoteObject, run: RemoteRun) -> int | None:
@@ -274,16 +367,34 @@ def _read_limit(item: RemoteObject, run: RemoteRun) -> int | None:
 def _fetch(fs, path: str, target: Path, limit: int | None = None) -> tuple[int, str | None]:
     """Copy object ``path`` to ``target`` by ranged requests (up to ``limit`` bytes) and
     return its (size, version); a version that differs before and after the copy is
-    returned as None, so it matches no listing. A range that comes back short (the object
-    shrank under the read) ends the copy: the reader then sees a truncated file."""
+    returned as None, so it matches no listing."""
+    size, version = _identity(fs, path)
+    _copy(fs, path, target, 0, size if limit is None else min(size, limit))
+    return _checked(fs, path, size, version)
+
+
+def _identity(fs, path: str) -> tuple[int, str | None]:
+    """The object's size and version as the store says now, not as a listing saw them."""
+    fs.invalidate_cache(path)
+    info = _retried(fs.info, path)
+    return int(info.get("size") or 0), _version(info)
+
+
+def _checked(fs, path: str, size: int, version: str | None) -> tuple[int, str | None]:
+    """(size, version) after a copy made of (size, version): version None if it changed meanwhile."""
+    after = _identity(fs, path)
+    return after[0], version if after == (size, version) else None
+
+
+def _copy(fs, path: str, target: Path, start: int, end: int) -> int:
+    """Bytes [start, end) of object ``path`` into ``target`` (whose byte 0 is the object's
+    byte ``start``), by ranged requests of at most ``_RANGE`` bytes: memory stays bounded.
+    A range that comes back short (the object shrank under the read) ends the copy: the
+    reader then sees a truncated file. Returns the bytes copied."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fs.invalidate_cache(path)  # the object as it is, not as the listing saw it
-    before = _retried(fs.info, path)
-    size = int(before.get("size") or 0)
-    end = size if limit is None else min(size, limit)
     try:
         with open(target, "wb") as handle:
-            offset = 0
+            offset = start
             while offset < end:
                 block = _retried(fs.cat_file, path, start=offset, end=min(end, offset + _RANGE))
                 if not block:
@@ -293,10 +404,136 @@ def _fetch(fs, path: str, target: Path, limit: int | None = None) -> tuple[int, 
     except BaseException:
         target.unlink(missing_ok=True)  # never a half-copied object read as if it were whole
         raise
-    fs.invalidate_cache(path)
-    after = _retried(fs.info, path)
-    same = _version(after) == _version(before) and int(after.get("size") or 0) == size
-    return int(after.get("size") or 0), _version(after) if same else None
+    return offset - start
+
+
+# --------------------------------------------------------------- a grown object: only its new bytes
+
+# Bytes before the old end fetched again with the new ones, whose CRC must be the one kept:
+# an object in a store is replaced, never appended to, so a longer version is only read from
+# the old end once it is shown to hold the same bytes there. 4 KiB is dozens of scalar
+# records, each with its step, its wall time to the microsecond and its own CRC: another
+# file that matches them at the same offset is not a case to design for.
+OVERLAP = 4 << 10
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """One event object as far as it was read: the store's identity of it then (``version``
+    None: unknown, or it changed during the read), what its records decoded to, and the
+    CRC-32C of its bytes [tail_start, data.end_offset), the last ``OVERLAP`` of what was read."""
+
+    version: str | None
+    size: int
+    data: EventData
+    tail_start: int
+    tail_crc: int
+
+
+def read_object(fs, path: str, target: Path, want: re.Pattern[str] | None, old: ObjectState | None) -> ObjectState:
+    """Event object ``path`` decoded, by the one event reader and its CRC checks, through
+    ``target`` (a staging file): the same version as ``old`` -> ``old``, nothing fetched; a
+    longer version whose bytes before ``old``'s end still have their CRC -> only the bytes
+    from ``old.tail_start`` on are fetched, the records after the old end decoded and
+    appended, exactly as a grown local file is (``cache.read_events``); anything else
+    (shorter, rewritten, unproven) -> fetched and read whole. Raises FileNotFoundError when
+    the object is gone."""
+    from lrdoctor.read.events import appended, read_event_file  # loaded once an event object is read
+
+    size, version = _identity(fs, path)
+    if old is not None and old.version is not None and (version, size) == (old.version, old.size):
+        return replace(old, data=_named(old.data, target))
+    data = None
+    if old is not None and old.version is not None and size > old.size and size >= old.data.end_offset:
+        start, end = old.tail_start, old.data.end_offset
+        _copy(fs, path, target, start, size)
+        if prefix_crc(target, 0, end - start) == old.tail_crc:
+            data = appended(_named(old.data, target), _shifted(read_event_file(target, want, end - start), start))
+    if data is None:
+        start = 0
+        _copy(fs, path, target, 0, size)
+        data = read_event_file(target, want)
+    tail_start = max(0, data.end_offset - OVERLAP)
+    crc = prefix_crc(target, tail_start - start, data.end_offset - start)
+    size, version = _checked(fs, path, size, version)
+    return ObjectState(version if crc is not None else None, size, data, tail_start, crc or 0)
+
+
+def _grew(old: ObjectState, new: ObjectState) -> bool:
+    return (new.version, new.size, new.data.end_offset) != (old.version, old.size, old.data.end_offset)
+
+
+def _shifted(data: EventData, start: int) -> EventData:
+    """``data`` read from a file whose byte 0 is the object's byte ``start``, with its
+    offsets (notes, ``end_offset``) as the object's."""
+    data.notes = [ReadNote(n.path, n.message, None if n.offset is None else n.offset + start) for n in data.notes]
+    data.end_offset += start
+    return data
+
+
+def _named(data: EventData, target: Path) -> EventData:
+    """Notes of earlier reads name this read's staging file, as the new ones do."""
+    return replace(data, notes=[ReadNote(str(target), n.message, n.offset) for n in data.notes])
+
+
+def _source(url: str, want: re.Pattern[str] | None) -> str:
+    """What a cached object state was made from: stored in its entry and compared."""
+    selection = "*" if want is None else f"{want.flags}:{want.pattern}"
+    return f"remote object\0{url}\0{selection}\0lrdoctor {VERSION}\0format {FORMAT}"
+
+
+def _cached_state(url: str, want: re.Pattern[str] | None) -> ObjectState | None:
+    """The state kept for object ``url``, whatever version it was of (``read_object`` decides
+    what of it still holds); None when there is no entry exactly as written."""
+    from lrdoctor.read.events import EventData
+
+    source = _source(url, want)
+    entry = load_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest())
+    if entry is None:
+        return None
+    meta, arrays = entry
+    try:
+        if meta.get("source") != source:
+            return None
+        scalars = {}
+        for index, tag in enumerate(meta["tags"]):
+            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                return None
+            scalars[str(tag)] = (steps, values)
+        data = EventData(
+            scalars=scalars,
+            scalar_tags={str(t) for t in meta["scalar_tags"]},
+            texts={str(k): str(v) for k, v in meta["texts"].items()},
+            hparams=dict(meta["hparams"]),
+            notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
+            end_offset=int(meta["end_offset"]),
+        )
+        version, size = meta["identity"]
+        return ObjectState(str(version), int(size), data, int(meta["tail"][0]), int(meta["tail"][1]))
+    except (KeyError, TypeError, ValueError, AttributeError):  # an entry not as written: read the object again
+        return None
+
+
+def _store_state(url: str, want: re.Pattern[str] | None, state: ObjectState) -> None:
+    data, source = state.data, _source(url, want)
+    tags = sorted(data.scalars)
+    header = {
+        "source": source,
+        "identity": [state.version, state.size],
+        "tail": [state.tail_start, state.tail_crc],
+        "end_offset": data.end_offset,
+        "tags": tags,
+        "scalar_tags": sorted(data.scalar_tags),
+        "texts": data.texts,
+        "hparams": data.hparams,
+        "notes": [[n.path, n.message, n.offset] for n in data.notes],
+    }
+    arrays = {}
+    for index, tag in enumerate(tags):
+        arrays[f"steps{index}"], arrays[f"values{index}"] = data.scalars[tag]
+    store_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest(),
+                header, arrays)
 
 
 def _retried(call, *args, **kwargs):

@@ -7,20 +7,18 @@ reported for their run alone."""
 from __future__ import annotations
 
 import json
-import logging
-import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
 from lrdoctor.cli import app
 from lrdoctor.read import ingest, remote
+from tests.s3_server import SECRET, FetchCounter, moto_s3
 
 TESTS = Path(__file__).resolve().parents[1]
 SAMPLES = TESTS.parent / "sample_logs"
@@ -29,35 +27,13 @@ BUCKET = "lab-sweeps"
 runner = CliRunner()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3(tmp_path_factory):
-    """moto's S3 server on a free local port, the AWS variables pointing at it (the backend's
-    own chain: nothing lrdoctor-specific), and an s3fs client; stopped after the module."""
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    server.start()
-    host, port = server.get_host_and_port()
-    saved = dict(os.environ)
-    os.environ.update({
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing-secret-never-shown", "AWS_DEFAULT_REGION": "us-east-1",
-    })
-    import s3fs
-
-    fs = s3fs.S3FileSystem(skip_instance_cache=True)
-    fs.mkdir(BUCKET)
-    fs.put(str(SWEEP) + "/", f"{BUCKET}/real_sweeps/", recursive=True)
-    fs.put(str(SAMPLES) + "/", f"{BUCKET}/sample_logs/", recursive=True)
-    yield fs
-    os.environ.clear()
-    os.environ.update(saved)
-    server.stop()
+def s3():
+    """moto's S3 server with the committed sweeps uploaded unchanged; stopped after the module."""
+    with moto_s3(BUCKET) as fs:
+        fs.put(str(SWEEP) + "/", f"{BUCKET}/real_sweeps/", recursive=True)
+        fs.put(str(SAMPLES) + "/", f"{BUCKET}/sample_logs/", recursive=True)
+        yield fs
 
 
 @pytest.fixture(autouse=True)
@@ -188,12 +164,29 @@ def test_a_missing_prefix_is_one_line_and_exit_2(s3):
     result = runner.invoke(app, ["analyze", f"s3://{BUCKET}/no-such-sweep"])
     assert result.exit_code == 2
     assert "no such file or directory: s3://lab-sweeps/no-such-sweep" in result.stderr
-    assert "testing-secret-never-shown" not in result.output
+    assert SECRET not in result.output
 
 
-def test_watch_says_it_follows_local_paths_only():
-    result = runner.invoke(app, ["watch", f"s3://{BUCKET}/real_sweeps", "--every", "1s"])
-    assert result.exit_code == 2 and "watch follows local paths only" in result.stderr
+def test_no_request_to_a_store_can_wait_forever():
+    """Every backend is given its own connect and read timeouts (a watch polls for hours)."""
+    fs, _ = remote._filesystem(f"s3://{BUCKET}/x")
+    assert fs.config_kwargs["connect_timeout"] == remote.CONNECT_TIMEOUT
+    assert fs.config_kwargs["read_timeout"] == remote.READ_TIMEOUT
+
+
+@pytest.mark.parametrize(("url", "backend", "env"), [
+    ("gs://bucket/x", "gcsfs", {}),
+    ("az://container/x", "adlfs", {"AZURE_STORAGE_ACCOUNT_NAME": "devstoreaccount1", "AZURE_STORAGE_ANON": "true"}),
+])
+def test_gcs_and_azure_clients_get_their_timeouts_too(url, backend, env, monkeypatch):
+    pytest.importorskip(backend)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    fs, _ = remote._filesystem(url)
+    if backend == "gcsfs":
+        assert fs.requests_timeout == 2 * remote.READ_TIMEOUT
+    else:
+        assert fs._timeout_kwargs == {"connection_timeout": remote.CONNECT_TIMEOUT, "read_timeout": remote.READ_TIMEOUT}
 
 
 def test_add_hparams_subdirectories_fold_into_their_run_as_on_disk(s3, tmp_path):
@@ -209,3 +202,113 @@ def test_add_hparams_subdirectories_fold_into_their_run_as_on_disk(s3, tmp_path)
     local = ingest.discover(sweep).runs
     assert [run.name for run in runs] == [run.name for run in local] == ["run_a", "run_a/1700000001.5"]
     assert len(runs[0].event_files) == len(local[0].event_files) == 2
+
+
+# --- a grown object: only its new bytes ---------------------------------------------------
+# A sync tool re-uploads a live run's event file whole as it grows: a new object (a new ETag)
+# whose first bytes are the old one's. The sample run's file is cut at its own record
+# boundaries to make the versions, so every version is a prefix a writer really left.
+
+GROWN = SAMPLES / "graph_free_gru_constant_lr"
+GROWN_EVENTS = next(GROWN.glob("events.out.tfevents.*"))
+
+
+def record_ends(blob: bytes) -> list[int]:
+    """Where each record of an event file ends (uint64 length, its CRC, payload, its CRC)."""
+    ends, at = [], 0
+    while at + 12 <= len(blob):
+        at += 16 + int.from_bytes(blob[at:at + 8], "little")
+        ends.append(at)
+    return ends
+
+
+def upload(s3, prefix: str, events: bytes, name: str = GROWN_EVENTS.name) -> str:
+    s3.pipe(f"{BUCKET}/{prefix}/config.json", (GROWN / "config.json").read_bytes())
+    s3.pipe(f"{BUCKET}/{prefix}/{name}", events)
+    return f"s3://{BUCKET}/{prefix}"
+
+
+def from_scratch(url: str):
+    """The report of a read that uses no cache at all: what every other read must equal."""
+    return analyzed(url, "--no-cache")
+
+
+@pytest.mark.parametrize("cut_inside_a_record", [False, True])
+def test_a_grown_object_is_fetched_only_from_where_it_was_read_and_reports_as_read_whole(
+        s3, monkeypatch, cut_inside_a_record):
+    blob = GROWN_EVENTS.read_bytes()
+    ends = record_ends(blob)
+    assert ends[-1] == len(blob)
+    read_to = ends[len(ends) // 3]
+    cut = read_to + (25 if cut_inside_a_record else 0)  # inside: a record a writer had not finished
+    url = upload(s3, f"grown-{cut_inside_a_record}/run", blob[:cut])
+    first = analyzed(url)
+    if cut_inside_a_record:
+        assert "incomplete last record" in first.stderr
+    upload(s3, f"grown-{cut_inside_a_record}/run", blob)  # replaced by the longer version
+    counter = FetchCounter(monkeypatch)
+    grown = analyzed(url)
+    # From the old end on, and the overlap before it whose CRC proves the prefix the same.
+    assert counter.bytes_of(GROWN_EVENTS.name) == len(blob) - (read_to - remote.OVERLAP)
+    scratch = from_scratch(url)
+    assert grown.stdout == scratch.stdout
+    assert grown.stderr == scratch.stderr
+    assert "incomplete last record" not in grown.stderr
+    assert "LRD006" in {f["code"] for f in json.loads(grown.stdout)["runs"][0]["findings"]}
+    assert "LRD006" not in {f["code"] for f in json.loads(first.stdout)["runs"][0]["findings"]}
+
+
+def test_an_object_that_did_not_change_is_not_fetched_when_another_of_its_run_grew(s3, monkeypatch):
+    blob = GROWN_EVENTS.read_bytes()
+    ends = record_ends(blob)
+    restart = "events.out.tfevents.1718000999.synthetic.0.1"  # a later file of the same run
+    url = upload(s3, "two-files/run", blob[:ends[len(ends) // 2]])
+    s3.pipe(f"{BUCKET}/two-files/run/{restart}", blob[:ends[10]])
+    analyzed(url)
+    s3.pipe(f"{BUCKET}/two-files/run/{restart}", blob[:ends[40]])
+    counter = FetchCounter(monkeypatch)
+    grown = analyzed(url)
+    assert counter.bytes_of(GROWN_EVENTS.name) == 0
+    assert ends[10] < remote.OVERLAP  # so its overlap is all it held: fetched whole again
+    assert counter.bytes_of(restart) == ends[40]
+    assert grown.stdout == from_scratch(url).stdout
+
+
+@pytest.mark.parametrize("how", ["shrunk", "rewritten at the same size", "replaced by a longer other file"])
+def test_an_object_that_did_not_only_grow_is_read_in_full(s3, monkeypatch, how):
+    blob = GROWN_EVENTS.read_bytes()
+    ends = record_ends(blob)
+    read_to = ends[len(ends) // 2]
+    prefix = f"not-grown-{how.replace(' ', '-')}/run"
+    url = upload(s3, prefix, blob[:read_to])
+    analyzed(url)
+    if how == "shrunk":
+        new = blob[:ends[len(ends) // 4]]
+    elif how == "rewritten at the same size":  # one value changed inside the overlap, its record's CRC fixed
+        new = rewritten_record(blob[:read_to], ends, len(ends) // 2 - 1)
+    else:
+        other = next((SAMPLES / "graph_free_gru_recommended").glob("events.out.tfevents.*")).read_bytes()
+        assert len(other) > read_to
+        new = other
+    upload(s3, prefix, new)
+    counter = FetchCounter(monkeypatch)
+    again = analyzed(url)
+    fetched = counter.bytes_of(GROWN_EVENTS.name)
+    if how == "replaced by a longer other file":  # the tail, refused by its overlap's CRC, then all
+        assert fetched == len(new) - (read_to - remote.OVERLAP) + len(new)
+    else:
+        assert fetched == len(new)
+    scratch = from_scratch(url)
+    assert again.stdout == scratch.stdout and again.stderr == scratch.stderr
+
+
+def rewritten_record(blob: bytes, ends: list[int], index: int) -> bytes:
+    """``blob`` with record ``index``'s last payload byte changed and its CRC made right again:
+    a valid file of the same size, different where the overlap is checked."""
+    from lrdoctor.read.events import masked_crc
+
+    start, end = ends[index - 1], ends[index]
+    payload = bytearray(blob[start + 12:end - 4])
+    payload[-1] ^= 0x01
+    record = blob[start:start + 12] + bytes(payload) + masked_crc(bytes(payload)).to_bytes(4, "little")
+    return blob[:start] + record + blob[end:]
