@@ -27,6 +27,8 @@ from bad_input import (
     tree,
 )
 
+from lrdoctor.read import cache
+
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_logs"
 
 
@@ -383,6 +385,6 @@ def test_a_cache_inside_what_is_read_is_not_used(logs, tmp_path, monkeypatch, wh
         result = analyze(read, "--format", "json", "--output", tmp_path / "report.json")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
-        f"lrdoctor: note: cache not used: {root / 'lrdoctor-cache-v3'} is inside {read}, which is being read"
+        f"lrdoctor: note: cache not used: {root / f'lrdoctor-cache-v{cache.FORMAT}'} is inside {read}, which is being read"
     )
     assert not (run / ".cache").exists() and (tmp_path / "report.json").exists()
