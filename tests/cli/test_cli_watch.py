@@ -249,6 +249,8 @@ def test_ctrl_c_or_a_termination_ends_cleanly_with_a_summary(tmp_path, stop):
     watcher = subprocess.Popen(
         [sys.executable, "-m", "lrdoctor", "watch", str(logs), "--every", "0.2s", *BOUND],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT / "tests",
+        # as from a terminal: a shell's background job (`pytest &`) inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         first = watcher.stdout.readline()  # the first pass has reported: the watch is under way
