@@ -203,14 +203,20 @@ class _Reader:
         reading must stop."""
         block = _Block(buf)
         starts, consumed, runs = _frame(block)
-        corrupt_at = None
-        for first in range(0, len(starts), _WINDOW):  # a window at a time: temporaries stay small
-            tail = int(starts[first + _WINDOW]) if first + _WINDOW < len(starts) else consumed
-            corrupt_at = _first_bad_length(block, starts[first : first + _WINDOW], tail)
-            if corrupt_at is not None:
+        # Periodic runs' lengths were confirmed when framed: only their length CRCs are left,
+        # one strided read per slot. The other records are checked by gathers.
+        walked = np.ones(len(starts), dtype=bool)
+        corrupt = []
+        for run in runs:
+            walked[run.index : run.index + run.periods * len(run.sizes)] = False
+            corrupt.append(_first_bad_run_length(block, run))
+        rest = starts[walked]
+        for first in range(0, max(len(rest), 1), _WINDOW):  # a window at a time: temporaries stay small
+            tail = int(rest[first + _WINDOW]) if first + _WINDOW < len(rest) else consumed
+            corrupt.append(_first_bad_length(block, rest[first : first + _WINDOW], tail))
+            if corrupt[-1] is not None:
                 break
-        if not len(starts):
-            corrupt_at = _first_bad_length(block, starts, consumed)
+        corrupt_at = min((at for at in corrupt if at is not None), default=None)
         if corrupt_at is not None:
             self.data.notes.append(
                 ReadNote(self.path, "corrupt record length (CRC mismatch); rest of file skipped", base + corrupt_at)
@@ -632,6 +638,24 @@ def _first_bad_length(block: _Block, starts: np.ndarray, tail: int) -> int | Non
         expected = np.array([masked_crc(_LENGTH.pack(int(n))) for n in distinct], dtype=np.uint32)[inverse]
     wrong = np.flatnonzero(expected != stored)
     return int(starts[wrong[0]]) if len(wrong) else None
+
+
+def _first_bad_run_length(block: _Block, run: _Run) -> int | None:
+    """Offset of the first record of a periodic run whose length CRC fails; None when all
+    hold. Every length in the run equals its slot's size (``_predict`` confirmed them), so
+    each slot has one expected CRC, compared with a strided view of the stored ones."""
+    stride = sum(run.sizes)
+    first_bad = None
+    offset = run.start
+    for size in run.sizes:
+        expected = masked_crc(_LENGTH.pack(size - _RECORD_OVERHEAD))
+        stored = np.ndarray((run.periods,), "<u4", block.buf, offset + _LENGTH.size, (stride,))
+        wrong = np.flatnonzero(stored != expected)
+        if len(wrong):
+            at = offset + int(wrong[0]) * stride
+            first_bad = at if first_bad is None else min(first_bad, at)
+        offset += size
+    return first_bad
 
 
 def _payload_crc_ok(block: _Block, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -353,6 +353,28 @@ def periodic_run(directory: Path, steps: int, tags=SB3_TAGS) -> Path:
     return next(directory.glob("events.*"))
 
 
+@pytest.mark.parametrize("first, second", [(502, 507), (507, 502), (500, 880)])
+def test_the_first_bad_length_of_a_periodic_run_stops_reading_whatever_its_slot(tmp_path, first, second):
+    """Length CRCs of a periodic run are checked slot by slot: the earliest damaged record in
+    the file is where reading stops, whichever slot comes first in the pattern."""
+    path = periodic_run(tmp_path, 300)
+    data = bytearray(path.read_bytes())
+    offsets = record_offsets(bytes(data))
+    for victim in (first, second):
+        data[offsets[victim] + 9] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = read_event_file(path)
+    earliest = offsets[min(first, second)]
+    assert [(note.message, note.offset) for note in result.notes] == [
+        ("corrupt record length (CRC mismatch); rest of file skipped", earliest)
+    ]
+    expected = reference_read(bytes(data[:earliest]))
+    assert set(result.scalars) == set(expected)
+    for tag, points in expected.items():
+        steps, values = result.scalars[tag]
+        assert list(zip(steps.tolist(), values.tolist())) == points
+
+
 @pytest.mark.parametrize("where", ["wall_time", "step", "value", "tag", "length_crc_of_a_later_record"])
 def test_corruption_inside_a_periodic_run_is_caught(tmp_path, where):
     path = periodic_run(tmp_path, 300)
