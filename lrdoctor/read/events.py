@@ -34,7 +34,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import crc32c
@@ -580,12 +580,19 @@ def _predict(block: _Block, pos: int, pattern: list[int], periods: int):
         return np.empty(0, dtype=np.int64), pos, False
     within = np.concatenate(([0], np.cumsum(sizes[:-1])))
     starts = (pos + np.arange(periods, dtype=np.int64)[:, None] * period_size + within).ravel()
-    expected = np.tile(sizes - _RECORD_OVERHEAD, periods).astype(np.uint64)
-    confirmed = block.u64(starts) == expected
+    # one strided read per slot: its stored lengths, a period apart
+    confirmed = np.empty((periods, len(pattern)), dtype=bool)
+    for slot, (size, offset) in enumerate(zip(pattern, within.tolist())):
+        stored = np.ndarray((periods,), "<u8", block.buf, pos + offset, (period_size,))
+        confirmed[:, slot] = stored == size - _RECORD_OVERHEAD
+    confirmed = confirmed.ravel()
     if confirmed.all():
         return starts, pos + periods * period_size, True
     first_wrong = int(np.argmin(confirmed))
     return starts[:first_wrong], int(starts[first_wrong]), False
+
+
+_EIGHT = np.arange(8)
 
 
 class _Block:
@@ -595,11 +602,14 @@ class _Block:
         self.buf = buf
         self.size = len(buf)
         self.view = np.frombuffer(buf, dtype=np.uint8)
-        # Aligned 64-bit words (zero-padded), so an unaligned read is two gathers
-        # and a shift instead of eight byte gathers.
+
+    @cached_property
+    def words(self) -> np.ndarray:
+        """Aligned 64-bit words (zero-padded), so an unaligned read is two gathers and a
+        shift instead of eight byte gathers; built only for a block with many such reads."""
         words = np.zeros(self.size // 8 + 2, dtype="<u8")
         words.view(np.uint8)[: self.size] = self.view
-        self.words = words
+        return words
 
     def u8(self, offsets: np.ndarray) -> np.ndarray:
         """Bytes at ``offsets``; offsets past the end read the last byte (callers
@@ -607,7 +617,11 @@ class _Block:
         return self.view[np.minimum(offsets, self.size - 1)]
 
     def u64(self, offsets: np.ndarray) -> np.ndarray:
-        """The 8 bytes at each offset; ``offset + 8`` must be within the block."""
+        """The 8 bytes at each offset; ``offset + 8`` must be within the block (``u32`` reads
+        the last 4 bytes of a block too: what lies past the end is not used)."""
+        if len(offsets) < self.size >> 9:  # few reads: eight byte gathers each, no copy of the block
+            at = np.minimum(offsets[:, None] + _EIGHT, self.size - 1)
+            return np.ascontiguousarray(self.view[at]).view("<u8").reshape(len(offsets))
         index = offsets >> 3
         shift = ((offsets & 7) << 3).astype(np.uint64)
         low, high = self.words[index], self.words[index + 1]
