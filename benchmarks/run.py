@@ -15,7 +15,10 @@ Every measurement runs in its own subprocess, started from a fresh launcher so t
   cProfile for the share of that time spent verifying CRCs (length and payload checks).
 Peak memory is reported twice: the largest single process (maxrss) and the sampled sum
 of proportional set sizes over the process tree (analyze reads runs in worker processes;
-PSS counts the pages they share with their parent once). Sweeps are generated
+PSS counts the pages they share with their parent once). Sampling reads /proc every 20 ms,
+which takes CPU from what is measured, so memory comes from one more, sampled run of
+lrdoctor and of the Rust server; timed runs are not sampled (tbparse, one process, needs
+only its maxrss). Sweeps are generated
 with benchmarks/make_sweep.py into --data (default benchmarks/data/, git-ignored) and
 reused when already there. Prints a Markdown table and the machine.
 """
@@ -81,12 +84,14 @@ WATCH_CODE = (
 RUST_ARGS = ["--checksum", "--samples-per-plugin", "scalars=all", "--reload", "once", "--port", "0", "--verbose"]
 RUST_DONE = "Finished load cycle"
 
-# Runs in the launcher subprocess: start the command, sample the tree's RSS, report. With a
-# third argument, the command counts as done when a line of its stderr contains it.
+# Runs in the launcher subprocess: start the command, time it, report. With sampling on, the
+# process tree's PSS is read every 20 ms (reading /proc/*/smaps_rollup costs CPU the command
+# would have had: 15-20% of a 2-core machine, so timed runs are not sampled). With a fourth
+# argument, the command counts as done when a line of its stderr contains it.
 LAUNCHER = r"""
 import json, os, resource, subprocess, sys, threading, time
-command, env = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-until = sys.argv[3] if len(sys.argv) > 3 else None
+command, env, sample = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] == "sample"
+until = sys.argv[4] if len(sys.argv) > 4 else None
 def tree_pss(pid):
     # PSS: pages shared by forked workers are counted once across the tree, not per process.
     total, todo = 0, [pid]
@@ -103,20 +108,23 @@ def tree_pss(pid):
     return total
 start = time.perf_counter()
 process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-finished, tail = [], []
+finished, tail, done = [], [], threading.Event()
 def watch_stderr():
     for line in iter(process.stderr.readline, b""):
         tail.append(line)
         if until is not None and until.encode() in line and not finished:
             finished.append(time.perf_counter())
+            done.set()
+    done.set()
 reader = threading.Thread(target=watch_stderr, daemon=True)
 reader.start()
 peak = 0
-while process.poll() is None and not finished:
+while sample and process.poll() is None and not finished:
     peak = max(peak, tree_pss(process.pid))
     time.sleep(0.02)
+done.wait()
 if finished:
-    peak = max(peak, tree_pss(process.pid))
+    peak = max(peak, tree_pss(process.pid)) if sample else 0
     process.kill()
 out = process.stdout.read()
 process.wait()
@@ -130,9 +138,13 @@ print(json.dumps({"seconds": elapsed, "maxrss": maxrss, "tree_peak": peak, "code
 """
 
 
-def measure(command: list[str], env: dict[str, str] | None = None, until: str | None = None) -> dict:
+def measure(command: list[str], env: dict[str, str] | None = None, until: str | None = None,
+            sample: bool = False) -> dict:
+    """Time ``command``; with ``sample``, also the peak PSS of its process tree (a separate run:
+    sampling slows what it samples)."""
     result = subprocess.run(
-        [sys.executable, "-c", LAUNCHER, json.dumps(command), json.dumps(env or {}), *([until] if until else [])],
+        [sys.executable, "-c", LAUNCHER, json.dumps(command), json.dumps(env or {}),
+         "sample" if sample else "time", *([until] if until else [])],
         capture_output=True,
         text=True,
         check=True,
@@ -240,10 +252,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"measuring {root.name} ({events:,} events, {mb(size)} MB)...", file=sys.stderr)
         if scale in baseline_scales:
             row["tbparse"] = measure([sys.executable, "-c", BASELINE_CODE, str(root)])
+        ours = [part.format(root=root) for part in LRDOCTOR_COMMAND]
+        theirs = [rust_server(), "--logdir", str(root), *RUST_ARGS]
         for _ in range(args.repeat):  # interleaved, so a busy moment on the machine hits both
-            row["lrdoctor"].append(measure([part.format(root=root) for part in LRDOCTOR_COMMAND]))
+            row["lrdoctor"].append(measure(ours))
             if scale in rust_scales:
-                row["rust"].append(measure([rust_server(), "--logdir", str(root), *RUST_ARGS], until=RUST_DONE))
+                row["rust"].append(measure(theirs, until=RUST_DONE))
+        row["lrdoctor memory"] = measure(ours, sample=True)
+        if scale in rust_scales:
+            row["rust memory"] = measure(theirs, until=RUST_DONE, sample=True)
         if args.reader:
             row["reader"] = measure([sys.executable, "-c", READER_CODE, str(root)])
             profiled = subprocess.run(
@@ -295,8 +312,8 @@ def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> 
             f"{row['fill']['seconds']:.2f}",
             seconds(cached),
             mb(base["maxrss"]) if base else "-",
-            f"{mb(max(m['tree_peak'] for m in rust))}" if rust else "-",
-            f"{mb(max(m['maxrss'] for m in ours))} / {mb(max(m['tree_peak'] for m in ours))}",
+            mb(row["rust memory"]["tree_peak"]) if rust else "-",
+            f"{mb(row['lrdoctor memory']['maxrss'])} / {mb(row['lrdoctor memory']['tree_peak'])}",
             f"{row['watch']:.3f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -332,7 +349,7 @@ def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> 
     lines.append("Data: SYNTHETIC sweep from benchmarks/make_sweep.py, files in page cache.")
     lines.append("lrdoctor: `" + " ".join(LRDOCTOR_COMMAND) + "` (default --jobs); times include process start.")
     lines.append(f"Rust data server: `{Path(rust_server()).name} --logdir ROOT {' '.join(RUST_ARGS)}`, "
-                 f"timed to its \"{RUST_DONE}\" line (its peak is the PSS sampled until then).")
+                 f"timed to its \"{RUST_DONE}\" line. Memory: one more, sampled run of each (PSS).")
     return "\n".join(lines)
 
 
