@@ -321,22 +321,26 @@ def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> 
     if readers:
         lines.append("")
         lines.append(
-            "| size | event reader alone, one process s | events/s | peak MB | CRC checks, share of its time (cProfile) |"
+            "| size | event reader alone, one process s | events/s | peak MB "
+            "| CRC checks, share of its time (cProfile) |"
         )
         lines.append("|---|---|---|---|---|")
         for row in readers:
             reader, crc = row["reader"], row["crc"]
             lines.append(
                 f"| {row['scale']:g}x | {reader['seconds']:.2f} | {row['events'] / reader['seconds']:,.0f} | "
-                f"{mb(reader['maxrss'])} | {crc['crc'] / crc['total']:.0%} ({crc['crc']:.2f} of {crc['total']:.2f} s) |"
+                f"{mb(reader['maxrss'])} | {crc['crc'] / crc['total']:.0%} "
+                f"({crc['crc']:.2f} of {crc['total']:.2f} s) |"
             )
     fit = fixed_cost(rows)
     if fit is not None:
         lines.append("")
-        lines.append(f"Fit over the sizes: lrdoctor analyze s = {fit[0]:.2f} (fixed cost) + {fit[1] * 1e6:.3f} per million"
-                     f" events; per size, time less the fixed cost, per million events: "
-                     + ", ".join(f"{row['scale']:g}x {(median([m['seconds'] for m in row['lrdoctor']]) - fit[0]) / row['events'] * 1e6:.3f}"
-                                 for row in rows))
+        rest = [(row["scale"], median([m["seconds"] for m in row["lrdoctor"]]) - fit[0], row["events"]) for row in rows]
+        lines.append(
+            f"Fit over the sizes: lrdoctor analyze s = {fit[0]:.2f} (fixed cost) + {fit[1] * 1e6:.3f} per million"
+            " events; per size, time less the fixed cost, per million events: "
+            + ", ".join(f"{scale:g}x {seconds / events * 1e6:.3f}" for scale, seconds, events in rest)
+        )
     lines.append("")
     lines.append(
         f"Start-up (analyze of one run of 10 steps, end to end): median {median(startup):.2f} s "
