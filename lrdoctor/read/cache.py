@@ -256,11 +256,32 @@ def prefix_crc(path: Path, start: int, end: int, value: int = 0) -> int | None:
 
 
 def _store(key: str, source: str, stat: os.stat_result, crc: int, data: EventData) -> None:
+    header, arrays = packed_event_data(data)
+    store_entry(_EVENTS_KIND, key, {"source": source, "identity": identity(stat), "crc": crc, **header}, arrays)
+
+
+def _load(key: str, source: str) -> tuple[dict, EventData] | None:
+    """The entry for ``source``, or None if it is missing or not exactly as written."""
+    entry = load_entry(_EVENTS_KIND, key)
+    if entry is None:
+        return None
+    meta, arrays = entry
+    try:
+        if meta.get("source") != source:
+            return None
+        data = unpacked_event_data(meta, arrays)
+        meta["identity"], meta["crc"] = [int(v) for v in meta["identity"]], int(meta["crc"])
+        return meta, data
+    except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
+        _log.debug("event cache entry ignored (%s): %s", key, error)
+        return None
+
+
+def packed_event_data(data: EventData) -> tuple[dict, dict[str, np.ndarray]]:
+    """What an event file decoded to, as an entry's header fields and arrays (a local file's
+    entry here, an object's in ``read.remote``)."""
     tags = sorted(data.scalars)
     header = {
-        "source": source,
-        "identity": identity(stat),
-        "crc": crc,
         "end_offset": data.end_offset,
         "tags": tags,
         "scalar_tags": sorted(data.scalar_tags),
@@ -271,39 +292,27 @@ def _store(key: str, source: str, stat: os.stat_result, crc: int, data: EventDat
     arrays = {}
     for index, tag in enumerate(tags):
         arrays[f"steps{index}"], arrays[f"values{index}"] = data.scalars[tag]
-    store_entry(_EVENTS_KIND, key, header, arrays)
+    return header, arrays
 
 
-def _load(key: str, source: str) -> tuple[dict, EventData] | None:
-    """The entry for ``source``, or None if it is missing or not exactly as written."""
+def unpacked_event_data(meta: dict, arrays: Mapping[str, np.ndarray]) -> EventData:
+    """``packed_event_data`` undone; raises (KeyError, ValueError, ...) on an entry not as written."""
     from lrdoctor.read.events import EventData
 
-    entry = load_entry(_EVENTS_KIND, key)
-    if entry is None:
-        return None
-    meta, arrays = entry
-    try:
-        if meta.get("source") != source:
-            return None
-        scalars = {}
-        for index, tag in enumerate(meta["tags"]):
-            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
-            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
-                raise ValueError(f"bad arrays for {tag!r}")
-            scalars[str(tag)] = (steps, values)
-        data = EventData(
-            scalars=scalars,
-            scalar_tags={str(t) for t in meta["scalar_tags"]},
-            texts={str(k): str(v) for k, v in meta["texts"].items()},
-            hparams=dict(meta["hparams"]),
-            notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
-            end_offset=int(meta["end_offset"]),
-        )
-        meta["identity"], meta["crc"] = [int(v) for v in meta["identity"]], int(meta["crc"])
-        return meta, data
-    except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
-        _log.debug("event cache entry ignored (%s): %s", key, error)
-        return None
+    scalars = {}
+    for index, tag in enumerate(meta["tags"]):
+        steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
+        if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+            raise ValueError(f"bad arrays for {tag!r}")
+        scalars[str(tag)] = (steps, values)
+    return EventData(
+        scalars=scalars,
+        scalar_tags={str(t) for t in meta["scalar_tags"]},
+        texts={str(k): str(v) for k, v in meta["texts"].items()},
+        hparams=dict(meta["hparams"]),
+        notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
+        end_offset=int(meta["end_offset"]),
+    )
 
 
 # --- whole runs and their findings ----------------------------------------------

@@ -47,13 +47,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from lrdoctor.configs.loaders import MAX_BYTES as MAX_CONFIG_BYTES
 from lrdoctor.errors import InputError
 from lrdoctor.model import ReadNote, Run
 from lrdoctor.read.build import NormalisedRun
-from lrdoctor.read.cache import FORMAT, REMOTE_EVENTS_KIND, load_entry, prefix_crc, store_entry
+from lrdoctor.read.cache import (
+    FORMAT,
+    REMOTE_EVENTS_KIND,
+    load_entry,
+    packed_event_data,
+    prefix_crc,
+    store_entry,
+    unpacked_event_data,
+)
 from lrdoctor.read.discover import (
     _TIME_NAME,
     EVENTS_PREFIX,
@@ -485,8 +491,6 @@ def _source(url: str, want: re.Pattern[str] | None) -> str:
 def _cached_state(url: str, want: re.Pattern[str] | None) -> ObjectState | None:
     """The state kept for object ``url``, whatever version it was of (``read_object`` decides
     what of it still holds); None when there is no entry exactly as written."""
-    from lrdoctor.read.events import EventData
-
     source = _source(url, want)
     entry = load_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest())
     if entry is None:
@@ -495,20 +499,7 @@ def _cached_state(url: str, want: re.Pattern[str] | None) -> ObjectState | None:
     try:
         if meta.get("source") != source:
             return None
-        scalars = {}
-        for index, tag in enumerate(meta["tags"]):
-            steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
-            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
-                return None
-            scalars[str(tag)] = (steps, values)
-        data = EventData(
-            scalars=scalars,
-            scalar_tags={str(t) for t in meta["scalar_tags"]},
-            texts={str(k): str(v) for k, v in meta["texts"].items()},
-            hparams=dict(meta["hparams"]),
-            notes=[ReadNote(str(p), str(m), None if o is None else int(o)) for p, m, o in meta["notes"]],
-            end_offset=int(meta["end_offset"]),
-        )
+        data = unpacked_event_data(meta, arrays)
         version, size = meta["identity"]
         return ObjectState(str(version), int(size), data, int(meta["tail"][0]), int(meta["tail"][1]))
     except (KeyError, TypeError, ValueError, AttributeError):  # an entry not as written: read the object again
@@ -516,22 +507,10 @@ def _cached_state(url: str, want: re.Pattern[str] | None) -> ObjectState | None:
 
 
 def _store_state(url: str, want: re.Pattern[str] | None, state: ObjectState) -> None:
-    data, source = state.data, _source(url, want)
-    tags = sorted(data.scalars)
-    header = {
-        "source": source,
-        "identity": [state.version, state.size],
-        "tail": [state.tail_start, state.tail_crc],
-        "end_offset": data.end_offset,
-        "tags": tags,
-        "scalar_tags": sorted(data.scalar_tags),
-        "texts": data.texts,
-        "hparams": data.hparams,
-        "notes": [[n.path, n.message, n.offset] for n in data.notes],
-    }
-    arrays = {}
-    for index, tag in enumerate(tags):
-        arrays[f"steps{index}"], arrays[f"values{index}"] = data.scalars[tag]
+    source = _source(url, want)
+    header, arrays = packed_event_data(state.data)
+    header = {"source": source, "identity": [state.version, state.size],
+              "tail": [state.tail_start, state.tail_crc], **header}
     store_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest(),
                 header, arrays)
 
