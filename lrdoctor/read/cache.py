@@ -262,16 +262,25 @@ def _store(key: str, source: str, stat: os.stat_result, crc: int, data: EventDat
 
 def _load(key: str, source: str) -> tuple[dict, EventData] | None:
     """The entry for ``source``, or None if it is missing or not exactly as written."""
-    entry = load_entry(_EVENTS_KIND, key)
+    entry = load_event_entry(_EVENTS_KIND, key, source)
     if entry is None:
         return None
-    meta, arrays = entry
+    meta, data = entry
     try:
-        if meta.get("source") != source:
-            return None
-        data = unpacked_event_data(meta, arrays)
         meta["identity"], meta["crc"] = [int(v) for v in meta["identity"]], int(meta["crc"])
-        return meta, data
+    except (KeyError, TypeError, ValueError):  # an entry not as written: rebuild it
+        return None
+    return meta, data
+
+
+def load_event_entry(kind: str, key: str, source: str) -> tuple[dict, EventData] | None:
+    """The header and decoded event data stored under ``key`` for ``source``; None when it is
+    missing, made from something else, or not exactly as written."""
+    entry = load_entry(kind, key)
+    if entry is None or entry[0].get("source") != source:
+        return None
+    try:
+        return entry[0], unpacked_event_data(*entry)
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
         _log.debug("event cache entry ignored (%s): %s", key, error)
         return None

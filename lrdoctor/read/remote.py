@@ -54,11 +54,10 @@ from lrdoctor.read.build import NormalisedRun
 from lrdoctor.read.cache import (
     FORMAT,
     REMOTE_EVENTS_KIND,
-    load_entry,
+    load_event_entry,
     packed_event_data,
     prefix_crc,
     store_entry,
-    unpacked_event_data,
 )
 from lrdoctor.read.discover import (
     _TIME_NAME,
@@ -492,14 +491,12 @@ def _cached_state(url: str, want: re.Pattern[str] | None) -> ObjectState | None:
     """The state kept for object ``url``, whatever version it was of (``read_object`` decides
     what of it still holds); None when there is no entry exactly as written."""
     source = _source(url, want)
-    entry = load_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest())
+    entry = load_event_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest(),
+                             source)
     if entry is None:
         return None
-    meta, arrays = entry
+    meta, data = entry
     try:
-        if meta.get("source") != source:
-            return None
-        data = unpacked_event_data(meta, arrays)
         version, size = meta["identity"]
         return ObjectState(str(version), int(size), data, int(meta["tail"][0]), int(meta["tail"][1]))
     except (KeyError, TypeError, ValueError, AttributeError):  # an entry not as written: read the object again
