@@ -6,14 +6,13 @@ writes, and the facts the README and DESIGN.md state must hold in them.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from script_loader import load_script
 
 from lrdoctor.read.events import read_event_file
 from lrdoctor.schedule import Schedule
@@ -27,11 +26,7 @@ F32 = np.float32
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location("make_sample_logs", ROOT / "scripts" / "make_sample_logs.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "make_sample_logs.py")
 
 
 def _event_file(run_dir: Path) -> Path:

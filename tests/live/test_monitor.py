@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lrdoctor import rules
@@ -151,12 +152,7 @@ def test_the_cleanrl_style_example_acts_inside_its_loop():
     """docs/examples/cleanrl_style_ppo.py: a real PPO loop (torch, gymnasium CartPole) at a too-high LR."""
     pytest.importorskip("torch", reason="torch not installed")
     pytest.importorskip("gymnasium", reason="gymnasium not installed")
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "cleanrl_style_ppo.py"
-    spec = importlib.util.spec_from_file_location("cleanrl_style_ppo", path)
-    example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
+    example = load_script(Path(__file__).resolve().parents[2] / "docs" / "examples" / "cleanrl_style_ppo.py")
     monitor = example.main(["--total-timesteps", "8192", "--seed", "100", "--on-warning", "stop"])
     assert monitor.stopped_by is not None and not rules.static(monitor.stopped_by.code)
     assert monitor.updates > 5 and monitor.updates < 16

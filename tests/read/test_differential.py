@@ -11,7 +11,6 @@ they are compared on the part before it.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import struct
 from collections import Counter
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 from tbparse import SummaryReader
 from tensorboardX import SummaryWriter
 
@@ -152,10 +152,7 @@ def test_tf2_tensor_scalars_and_mixed_layouts(tmp_path):
 
 
 def _make_sweep():
-    spec = importlib.util.spec_from_file_location("make_sweep", ROOT / "benchmarks" / "make_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "make_sweep.py")
 
 
 def test_benchmark_sweep_matches_tensorboardx_and_tbparse(tmp_path):

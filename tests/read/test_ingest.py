@@ -1,4 +1,3 @@
-import importlib.util
 import platform
 import subprocess
 import sys
@@ -6,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 from writers import ENTROPY_SCALE, TAGS, synthetic_collapse, truncate, write_progress_csv, write_run, write_tags
 
 from lrdoctor.errors import InputError
@@ -205,9 +205,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 def test_reading_run_after_run_reuses_the_memory_the_last_run_freed(tmp_path):
     """Each event file read allocates its bytes and arrays afresh; without the allocator
     keeping what the last run freed, every page of them is a new page fault (counted, not timed)."""
-    spec = importlib.util.spec_from_file_location("make_sweep", ROOT / "benchmarks" / "make_sweep.py")
-    make_sweep = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_sweep)
+    make_sweep = load_script(ROOT / "benchmarks" / "make_sweep.py")
     make_sweep.write_sweep(tmp_path / "sweep", runs=6, steps=3000)  # SYNTHETIC, 1.8 MB per file
     faults = {
         mode: int(subprocess.run([sys.executable, "-c", READ_AND_COUNT_FAULTS, str(tmp_path / "sweep"), mode],

@@ -13,11 +13,12 @@ under the default options and under a second set that moves every window and thr
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
 from pathlib import Path
+
+from tests.script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "findings_numeric.json"
@@ -33,10 +34,7 @@ SECOND_OPTIONS = [
 
 
 def _make_sweep():
-    spec = importlib.util.spec_from_file_location("make_sweep", ROOT / "benchmarks" / "make_sweep.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "make_sweep.py")
 
 
 def write_sweeps(directory: Path) -> list[Path]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from script_loader import load_script
 from synthetic_runs import STEP, collapsing_metrics, healthy_metrics, make_run, series
 
 from lrdoctor.model import LRShape
@@ -18,10 +18,7 @@ ADAPTIVE = LRShape(kind="adaptive", peak_lr=1e-2, initial_lr=1e-2, final_lr=1e-5
 
 
 def measure_script():
-    spec = importlib.util.spec_from_file_location("measure_forecast", ROOT / "scripts" / "measure_forecast.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "measure_forecast.py")
 
 
 def test_fires_before_the_kl_runs_over_for_good(findings):
