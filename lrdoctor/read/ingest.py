@@ -207,7 +207,7 @@ def _map(
     total = len(tasks)
     results: list[Run | RunResult | ReadNote | None] = [None] * total
     if executor is None and tasks:
-        keep_freed_memory()  # before the workers are forked: they inherit it
+        keep_freed_memory()
     if executor is not None and tasks:
         for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
             if isinstance(result, BaseException):
@@ -220,7 +220,8 @@ def _map(
         # imported here: a sweep that comes whole from the cache starts no workers
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=min(jobs, total, MAX_WORKERS)) as pool:
+        # forked workers inherit the allocator's setting; spawned ones (another start method) set it
+        with ProcessPoolExecutor(max_workers=min(jobs, total, MAX_WORKERS), initializer=keep_freed_memory) as pool:
             futures = {pool.submit(load_run, *task): index for index, task in enumerate(tasks)}
             for done, future in enumerate(as_completed(futures), start=1):
                 results[futures[future]] = future.result()
