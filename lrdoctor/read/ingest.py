@@ -206,8 +206,6 @@ def _map(
     > 1; results keep discovery order, and progress is told as each finishes."""
     total = len(tasks)
     results: list[Run | RunResult | ReadNote | None] = [None] * total
-    if executor is None and tasks:
-        keep_freed_memory()
     if executor is not None and tasks:
         for done, (index, result) in enumerate(executor(load_run, tasks), start=1):
             if isinstance(result, BaseException):
@@ -220,14 +218,17 @@ def _map(
         # imported here: a sweep that comes whole from the cache starts no workers
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        # forked workers inherit the allocator's setting; spawned ones (another start method) set it
-        with ProcessPoolExecutor(max_workers=min(jobs, total, MAX_WORKERS), initializer=keep_freed_memory) as pool:
+        with ProcessPoolExecutor(  # each worker reads run after run: it keeps what one run freed
+            max_workers=min(jobs, total, MAX_WORKERS), initializer=keep_freed_memory
+        ) as pool:
             futures = {pool.submit(load_run, *task): index for index, task in enumerate(tasks)}
             for done, future in enumerate(as_completed(futures), start=1):
                 results[futures[future]] = future.result()
                 if on_progress:
                     on_progress(done, total)
     else:
+        if tasks:  # a sweep that comes whole from the cache reads nothing
+            keep_freed_memory()
         for index, task in enumerate(tasks):
             results[index] = load_run(*task)
             if on_progress:
