@@ -491,8 +491,7 @@ def _cached_state(url: str, want: re.Pattern[str] | None) -> ObjectState | None:
     """The state kept for object ``url``, whatever version it was of (``read_object`` decides
     what of it still holds); None when there is no entry exactly as written."""
     source = _source(url, want)
-    entry = load_event_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest(),
-                             source)
+    entry = load_event_entry(REMOTE_EVENTS_KIND, _entry_key(source), source)
     if entry is None:
         return None
     meta, data = entry
@@ -508,8 +507,11 @@ def _store_state(url: str, want: re.Pattern[str] | None, state: ObjectState) -> 
     header, arrays = packed_event_data(state.data)
     header = {"source": source, "identity": [state.version, state.size],
               "tail": [state.tail_start, state.tail_crc], **header}
-    store_entry(REMOTE_EVENTS_KIND, hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest(),
-                header, arrays)
+    store_entry(REMOTE_EVENTS_KIND, _entry_key(source), header, arrays)
+
+
+def _entry_key(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _retried(call, *args, **kwargs):
