@@ -2,7 +2,8 @@
 files with no config beside it loads neither protobuf (the opening file_version record is
 recognised without it), nor ruamel (no YAML file was read), nor the
 progress bar's module (stderr is not a terminal), nor importlib.metadata for lrdoctor's own
-version. Checked by module, never by the clock."""
+version, nor pydantic (options are coerced without it: ``cli.values``). Checked by module,
+never by the clock."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from tests.loaded_modules import modules_loaded_by
 from tests.writers import write_tags
 
 # (tomllib is not listed: the tests run in a checkout, whose pyproject.toml analyze reads for [tool.lrdoctor].)
-NOT_NEEDED = ("google.protobuf", "tensorboard.compat.proto", "ruamel.yaml", "rich.progress")
+NOT_NEEDED = ("google.protobuf", "tensorboard.compat.proto", "ruamel.yaml", "rich.progress", "pydantic")
 
 
 def test_an_analysis_of_plain_event_files_loads_only_what_it_reads(tmp_path):

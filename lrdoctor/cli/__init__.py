@@ -21,6 +21,7 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.29 carries its own click
 from typer.core import TyperCommand, TyperGroup
 
+from lrdoctor.cli import values
 from lrdoctor.errors import InputError
 from lrdoctor.version import VERSION
 from lrdoctor.words import display
@@ -49,11 +50,16 @@ def plain_types(command, ctx) -> None:
 
 
 class Command(TyperCommand):
-    """A command whose help names values as a user types them (``value_hint``)."""
+    """A command whose help names values as a user types them (``value_hint``), and whose
+    values are coerced without pydantic (``values``)."""
 
     def format_help(self, ctx, formatter) -> None:
         plain_types(self, ctx)
         super().format_help(ctx, formatter)
+
+    def parse_args(self, ctx, args):
+        values.install(self.get_params(ctx))
+        return super().parse_args(ctx, args)
 
 
 class Group(TyperGroup):
@@ -64,6 +70,10 @@ class Group(TyperGroup):
     def format_help(self, ctx, formatter) -> None:
         plain_types(self, ctx)
         super().format_help(ctx, formatter)
+
+    def parse_args(self, ctx, args):
+        values.install(self.get_params(ctx))
+        return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
