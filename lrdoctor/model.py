@@ -124,6 +124,20 @@ class Extent:
     first_step: int | None
     last_step: int | None
 
+    @classmethod
+    def of(cls, steps: np.ndarray) -> Extent:
+        return cls(len(steps), int(steps.min()), int(steps.max())) if len(steps) else cls(0, None, None)
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """A metric's points not loaded yet, and their extent, known without them: a cached run's
+    arrays are checked and loaded only when first used, and a report of cached findings uses
+    the KL's points and the extent of the rest. ``load`` raises when the points are damaged."""
+
+    extent: Extent
+    load: Callable[[], Points]
+
 
 class Metrics(MutableMapping[str, "pd.Series"]):
     """A run's canonical metrics: name -> float Series indexed by step (int64, named "step").
@@ -135,7 +149,7 @@ class Metrics(MutableMapping[str, "pd.Series"]):
     """
 
     def __init__(self, series: Mapping[str, pd.Series] | None = None) -> None:
-        self._data: dict[str, pd.Series | Points | Extent] = dict(series or {})
+        self._data: dict[str, pd.Series | Points | Extent | Deferred] = dict(series or {})
         self._derived: dict = {}
 
     def derived(self, key: Hashable, compute: Callable[[], Any]) -> Any:
@@ -146,16 +160,17 @@ class Metrics(MutableMapping[str, "pd.Series"]):
         return self._derived[key]
 
     def __getstate__(self) -> dict:
+        self.load_deferred()  # a loader holds an open entry: what is pickled is its points
         return {"_data": self._data}
 
     def __setstate__(self, state: dict) -> None:
         self._data, self._derived = state["_data"], {}
 
     @classmethod
-    def from_points(cls, points: Mapping[str, Points]) -> Metrics:
+    def from_points(cls, points: Mapping[str, Points | Deferred]) -> Metrics:
         metrics = cls()
-        for name, (steps, values) in points.items():
-            metrics._data[name] = (np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64))
+        for name, held in points.items():
+            metrics._data[name] = held if isinstance(held, Deferred) else _as_points(held)
         return metrics
 
     def points(self, name: str) -> Points | None:
@@ -163,17 +178,24 @@ class Metrics(MutableMapping[str, "pd.Series"]):
         held = self._data.get(name)
         if isinstance(held, Extent):
             raise LookupError(f"{name}: only its extent was kept (Metrics.summarised)")
+        if isinstance(held, Deferred):
+            held = self._data[name] = _as_points(held.load())
         if held is None or isinstance(held, tuple):
             return held
         return held.index.to_numpy(), held.to_numpy(dtype=np.float64)
 
+    def load_deferred(self) -> None:
+        """Load every metric still deferred now (``Deferred``), so that a damaged one raises here."""
+        for name, held in self._data.items():
+            if isinstance(held, Deferred):
+                self._data[name] = _as_points(held.load())
+
     def extent(self, name: str) -> Extent:
         """How many points a logged metric has, and its first and last step."""
         held = self._data[name]
-        if isinstance(held, Extent):
-            return held
-        steps, _ = self.points(name)
-        return Extent(len(steps), int(steps.min()), int(steps.max())) if len(steps) else Extent(0, None, None)
+        if isinstance(held, (Extent, Deferred)):
+            return held if isinstance(held, Extent) else held.extent
+        return Extent.of(self.points(name)[0])
 
     def summarised(self, keep: Iterable[str]) -> Metrics:
         """These metrics with the points of ``keep`` only and the extent of the rest: what a
@@ -187,13 +209,15 @@ class Metrics(MutableMapping[str, "pd.Series"]):
     def replaced(self, name: str, points: Points) -> Metrics:
         """These metrics with ``name``'s points replaced (a copy: a Run's metrics are shared)."""
         copy = Metrics()
-        copy._data = {**self._data, name: (np.asarray(points[0], dtype=np.int64), np.asarray(points[1], dtype=np.float64))}
+        copy._data = {**self._data, name: _as_points(points)}
         return copy
 
     def __getitem__(self, name: str) -> pd.Series:
         held = self._data[name]
         if isinstance(held, Extent):
             raise LookupError(f"{name}: only its extent was kept (Metrics.summarised)")
+        if isinstance(held, Deferred):
+            held = self.points(name)
         if isinstance(held, tuple):
             import pandas as pd
 
@@ -222,6 +246,10 @@ class Metrics(MutableMapping[str, "pd.Series"]):
     def __repr__(self) -> str:
         sizes = ", ".join(f"{name}: {self.extent(name).count} points" for name in self)
         return f"Metrics({sizes})"
+
+
+def _as_points(points: Points) -> Points:
+    return np.asarray(points[0], dtype=np.int64), np.asarray(points[1], dtype=np.float64)
 
 
 @dataclass

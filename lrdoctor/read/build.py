@@ -134,8 +134,10 @@ def _scale_divided_out(normalised: Normalised, settings: Mapping[str, Sourced], 
         rule = rule_for(source.library, metric, source.tag)
         declared = settings.get(rule.scaled_by) if rule is not None and rule.scaled_by else None
         scale = as_float(declared.value) if declared is not None else None
-        points = metrics.points(metric)
-        if scale is None or not (math.isfinite(scale) and scale > 0) or points is None:
+        if scale is None or not (math.isfinite(scale) and scale > 0):
+            continue
+        points = metrics.points(metric)  # only now: a cached run's points are loaded when used
+        if points is None:
             continue
         steps, values = points
         metrics = metrics.replaced(metric, (steps, values / scale))

@@ -16,7 +16,8 @@ bytes:
 
 Event-file entries use the same checksummed entry format as the run cache below
 (no pickle), read with the same suspicion as any input: a corrupt, truncated or
-other-version entry is ignored and rebuilt, never trusted. Writes go to a temporary file renamed into place. When
+other-version entry is ignored and rebuilt, never trusted. The header and each array have a
+CRC of their own; an array's is checked when the array is first used (``StoredArrays``). Writes go to a temporary file renamed into place. When
 the cache directory is unusable, reading goes on without it (logged at debug).
 
 The cache owns only what it wrote. ``LRDOCTOR_CACHE_DIR`` may well be a shared folder
@@ -53,7 +54,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from lrdoctor.errors import InputError
-from lrdoctor.model import Finding, LRShape, Metrics, MetricSource, Points, ReadNote, Severity
+from lrdoctor.model import Deferred, Extent, Finding, LRShape, Metrics, MetricSource, Points, ReadNote, Severity
 from lrdoctor.read.build import NormalisedRun
 from lrdoctor.read.normalise import Normalised
 from lrdoctor.version import VERSION
@@ -63,8 +64,9 @@ if TYPE_CHECKING:
 
 # Bump when the entry layout changes (2: zlib CRC-32 checksums; 3: own subfolders, keys and
 # entries carry inode and ctime, a CRC-32C of the whole prefix read; 4: run entries refer to
-# their event files' entries for the points they share).
-FORMAT = 4
+# their event files' entries for the points they share; 5: a CRC per array, checked when the
+# array is first used, and the header's own).
+FORMAT = 5
 # Every format's folder from 3 on: all ours, so pruning also clears what older versions
 # left. Format 2 and before kept entries in <cache>/<kind>-<FORMAT>/: never touched.
 _FOLDER = re.compile(r"lrdoctor-cache-v[0-9]+")
@@ -333,7 +335,40 @@ def unpacked_event_data(meta: dict, arrays: Mapping[str, np.ndarray]) -> EventDa
 # reader never meets results computed by the old code.
 
 _ENTRY_MAGIC = b"LRDENTRY"
-_ENTRY_HEADER = 8 + 8 + 4  # magic, header length, CRC of everything after it
+_ENTRY_HEADER = 8 + 8 + 4  # magic, header length, CRC of the header
+
+
+class DamagedEntry(Exception):
+    """An entry's array does not match its CRC: the entry is not used, and what it held is read again.
+    Not a ValueError: no handler of bad values on the way may take it for one."""
+
+
+class StoredArrays(Mapping[str, np.ndarray]):
+    """An entry's arrays, each checked against its CRC when first asked for: a cached re-run
+    uses the KL's points and the extent of the rest, and checking every byte of every entry
+    took a tenth of it. ``__getitem__`` raises ``DamagedEntry`` for an array that is not as written."""
+
+    def __init__(self, arrays: dict[str, tuple[np.ndarray, int]]) -> None:
+        self._unchecked = arrays
+        self._checked: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._checked:
+            array, crc = self._unchecked[name]
+            if zlib.crc32(array) != crc:
+                raise DamagedEntry(f"array {name!r} does not match its CRC")
+            self._checked[name] = array
+        return self._checked[name]
+
+    def unchecked(self, name: str) -> np.ndarray:
+        """The array not yet checked: for its dtype and length only, which the checked header gives."""
+        return self._unchecked[name][0]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._unchecked)
+
+    def __len__(self) -> int:
+        return len(self._unchecked)
 
 
 @functools.lru_cache(maxsize=1)
@@ -355,8 +390,9 @@ def entry_key(*parts: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None:
-    """The header and 1-d arrays stored under ``key``; None when missing, damaged or not ours."""
+def load_entry(kind: str, key: str) -> tuple[dict, StoredArrays] | None:
+    """The header and 1-d arrays stored under ``key``; None when missing, not ours, or its
+    header is damaged. Each array is checked against its CRC when it is used (``StoredArrays``)."""
     path = _entry_path(kind, key)
     try:
         # O_NONBLOCK: a FIFO put where an entry belongs (a shared cache dir) cannot make this wait.
@@ -374,23 +410,26 @@ def load_entry(kind: str, key: str) -> tuple[dict, dict[str, np.ndarray]] | None
         if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
             raise ValueError("not an entry")
         header_size = int.from_bytes(blob[8:16], "little")
-        if int.from_bytes(blob[16:20], "little") != zlib.crc32(view[20:]) or header_size > len(blob) - _ENTRY_HEADER:
-            raise ValueError("checksum or length mismatch")
-        header = json.loads(bytes(view[_ENTRY_HEADER:_ENTRY_HEADER + header_size]))
+        if header_size > len(blob) - _ENTRY_HEADER:
+            raise ValueError("header past the end")
+        body = view[_ENTRY_HEADER:_ENTRY_HEADER + header_size]
+        if int.from_bytes(blob[16:20], "little") != zlib.crc32(body):
+            raise ValueError("header checksum mismatch")
+        header = json.loads(bytes(body))
         if header.get("key") != key:
             return None
         arrays, offset = {}, _ENTRY_HEADER + header_size
-        for name, dtype, count in header["arrays"]:
+        for name, dtype, count, crc in header["arrays"]:
             dtype = np.dtype({"i8": np.int64, "f8": np.float64}[dtype])
             end = offset + int(count) * dtype.itemsize
             if end > len(blob):
                 raise ValueError(f"array {name!r} past the end")
-            arrays[str(name)] = np.frombuffer(blob, dtype=dtype, count=int(count), offset=offset)
+            arrays[str(name)] = np.frombuffer(blob, dtype=dtype, count=int(count), offset=offset), int(crc)
             offset = end
         if offset != len(blob):
             raise ValueError("trailing bytes")
         _touch(path)
-        return header, arrays
+        return header, StoredArrays(arrays)
     except FileNotFoundError:
         return None
     except Exception as error:  # noqa: BLE001 -- any defect in an entry means: rebuild it
@@ -468,17 +507,16 @@ def _touch(path: Path) -> None:
 
 def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
     """Write an entry atomically; a cache that cannot be written is skipped (logged at debug)."""
-    arrays = arrays or {}
+    arrays = {name: np.ascontiguousarray(array) for name, array in (arrays or {}).items()}
     columns = []
     for name, array in arrays.items():
-        code = {np.dtype(np.int64): "i8", np.dtype(np.float64): "f8"}[np.asarray(array).dtype]
-        columns.append([name, code, int(np.asarray(array).size)])
+        code = {np.dtype(np.int64): "i8", np.dtype(np.float64): "f8"}[array.dtype]
+        columns.append([name, code, int(array.size), zlib.crc32(array)])
 
     def write(handle: IO[bytes]) -> None:
         body = json.dumps({**header, "key": key, "arrays": columns}, allow_nan=True).encode()
-        payload = b"".join([body, *(np.ascontiguousarray(a).tobytes() for a in arrays.values())])
-        prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + zlib.crc32(payload).to_bytes(4, "little")
-        handle.write(prefix + payload)
+        prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + zlib.crc32(body).to_bytes(4, "little")
+        handle.write(b"".join([prefix, body, *(array.tobytes() for array in arrays.values())]))
 
     _replace_file(_entry_path(kind, key), write, "cache entry")
 
@@ -532,11 +570,13 @@ def store_run(key: str, run: NormalisedRun, event_files: Sequence[tuple[Path, re
         "texts": dict(run.texts),
         "hparams": dict(run.hparams),
         "shared": {},
+        "extents": [],
     }
     arrays = {}
     for index, name in enumerate(names):
         steps, values = normalised.metrics.points(name)
         steps, values = steps.astype(np.int64, copy=False), values.astype(np.float64, copy=False)
+        header["extents"].append(dataclasses.astuple(Extent.of(steps)))
         source = normalised.sources[name]
         reference = _reference(stored, source.tag, source.negated, steps, values)
         if reference is not None:
@@ -569,7 +609,10 @@ def _reference(stored, tag: str, negated: bool, steps: np.ndarray, values: np.nd
             continue
         key, header, arrays = entry
         index = header["tags"].index(tag)
-        theirs = arrays[f"steps{index}"], arrays[f"values{index}"]
+        try:
+            theirs = arrays[f"steps{index}"], arrays[f"values{index}"]
+        except DamagedEntry:  # then the points are kept in the run's own entry
+            continue
         if _same_bits(theirs[0], steps) and _same_bits(-theirs[1] if negated else theirs[1], values):
             return [key, header["identity"], index, negated]
     return None
@@ -580,22 +623,27 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and bool((a.view(np.int64) == b.view(np.int64)).all())
 
 
-def _shared_points(reference, loaded: dict[str, tuple[dict, dict[str, np.ndarray]] | None]) -> Points | None:
-    """The points a run entry refers to, from the event-file entry it names (each entry loaded
-    once per run, into ``loaded``); None when that entry is gone or is no longer the one
-    referred to (the file was read again since)."""
+def _shared_arrays(reference, loaded: dict[str, tuple[dict, StoredArrays] | None]) -> tuple | None:
+    """Where the points a run entry refers to are: (arrays, steps' name, values' name, negated)
+    in the event-file entry it names (each entry loaded once per run, into ``loaded``); None
+    when that entry is gone or is no longer the one referred to (the file was read again since)."""
     event_key, then, index, negated = reference
     if event_key not in loaded:
         loaded[event_key] = load_entry(_EVENTS_KIND, str(event_key))
     entry = loaded[event_key]
     if entry is None or entry[0].get("identity") != then:
         return None
-    steps, values = entry[1].get(f"steps{int(index)}"), entry[1].get(f"values{int(index)}")
-    return steps, (-values if negated and values is not None else values)
+    return entry[1], f"steps{int(index)}", f"values{int(index)}", bool(negated)
+
+
+def _checked_points(arrays: StoredArrays, steps: str, values: str, negated: bool) -> Points:
+    """A metric's points from an entry, each array checked against its CRC (``DamagedEntry``)."""
+    return arrays[steps], (-arrays[values] if negated else arrays[values])
 
 
 def cached_run(key: str) -> NormalisedRun | None:
-    """The run stored under ``key``; None when there is no valid entry."""
+    """The run stored under ``key``; None when there is no valid entry. Its metrics' points
+    are checked and loaded when first used (``Deferred``): a damaged one raises ``DamagedEntry`` then."""
     entry = load_entry(_RUNS_KIND, key)
     if entry is None:
         return None
@@ -606,14 +654,18 @@ def cached_run(key: str) -> NormalisedRun | None:
         points = {}
         for index, name in enumerate(names):
             if str(index) in shared:
-                steps, values = _shared_points(shared[str(index)], loaded) or (None, None)
-                if steps is None or values is None:
+                located = _shared_arrays(shared[str(index)], loaded)
+                if located is None:
                     return None
             else:
-                steps, values = arrays[f"steps{index}"], arrays[f"values{index}"]
-            if steps.dtype != np.int64 or values.dtype != np.float64 or steps.shape != values.shape:
+                located = arrays, f"steps{index}", f"values{index}", False
+            steps, values = located[0].unchecked(located[1]), located[0].unchecked(located[2])
+            count, first, last = header["extents"][index]
+            extent = Extent(int(count), None if first is None else int(first), None if last is None else int(last))
+            if steps.dtype != np.int64 or values.dtype != np.float64 or not len(steps) == len(values) == extent.count:
                 return None
-            points[name] = (steps, values)  # no copies: a private mapping of this run's entry
+            # no copies: private mappings of the entries, checked when first used
+            points[name] = Deferred(extent, functools.partial(_checked_points, *located))
         sources = {
             name: MetricSource(tag=str(tag), negated=bool(negated), estimator=estimator, library=library)
             for name, (tag, negated, estimator, library) in zip(names, header["sources"], strict=True)

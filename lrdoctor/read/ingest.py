@@ -20,6 +20,7 @@ from lrdoctor.model import CANONICAL_METRICS, Points, ReadNote, Run, RunResult
 from lrdoctor.read import remote, tbparse_reader
 from lrdoctor.read.build import Logged, build_run, described_run
 from lrdoctor.read.cache import (
+    DamagedEntry,
     cached_run,
     entry_key,
     identity,
@@ -132,10 +133,8 @@ def load(
     # Unchanged runs come whole from the cache, here: workers are started only for the rest.
     keys = [run_key(run, overrides) if use_cache else None for run in found]
     outcomes: list[Run | RunResult | ReadNote | None] = [
-        _from_cache(run, key, arch) if key is not None else None for run, key in zip(found, keys)
+        _from_cache(run, key, arch, judge) if key is not None else None for run, key in zip(found, keys)
     ]
-    if judge is not None:
-        outcomes = [judge(outcome, key) if isinstance(outcome, Run) else outcome for outcome, key in zip(outcomes, keys)]
     missing = [index for index, outcome in enumerate(outcomes) if outcome is None]
     tasks = [(found[index], overrides, arch, use_cache, keys[index], judge, reader) for index in missing]
     for index, outcome in zip(missing, _map(tasks, jobs, on_progress, executor)):
@@ -370,14 +369,27 @@ def _override_parts(overrides: tuple[TagRule, ...]) -> list:
     return [[rule.metric, rule.pattern, rule.negated, rule.estimator] for rule in overrides]
 
 
-def _from_cache(found: FoundRun | remote.RemoteRun, key: str, arch: str | None) -> Run | None:
-    """The run from its cache entry, with fresh metadata; None when there is no valid entry."""
+def _from_cache(
+    found: FoundRun | remote.RemoteRun, key: str, arch: str | None, judge: Judge | None
+) -> Run | RunResult | None:
+    """The run from its cache entry, with fresh metadata, judged when ``judge`` is given; None
+    when there is no valid entry. The entry's points are checked as they are used (a report of
+    cached findings uses only the KL's), and whatever the run or result keeps of them is checked
+    here: a damaged array is found now, and the run is read again, never later, where it is used."""
     stored = cached_run(key)
     if stored is None:
         return None
-    if isinstance(found, remote.RemoteRun):
-        return remote.described(found, stored, described_run, arch=arch)
-    return described_run(found, stored, arch=arch)
+    try:
+        if isinstance(found, remote.RemoteRun):
+            run = remote.described(found, stored, described_run, arch=arch)
+        else:
+            run = described_run(found, stored, arch=arch)
+        outcome = run if judge is None else judge(run, key)
+        kept = outcome.run if isinstance(outcome, RunResult) else outcome
+        kept.metrics.load_deferred()
+    except DamagedEntry:
+        return None
+    return outcome
 
 
 def _read_event_files(

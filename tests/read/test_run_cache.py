@@ -4,6 +4,7 @@ is recomputed."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -229,3 +230,79 @@ def test_a_run_whose_shared_event_entry_is_gone_or_replaced_is_read_again(sweep,
     _, again = analysed(sweep)
     assert len(reads) >= 2  # the runs of those entries were read again, not served half
     assert_same_runs(fresh, again)
+
+
+def _flip_in_array(entry: Path, name: str) -> None:
+    """Flip one byte inside array ``name`` of an entry (magic, header length, header CRC,
+    header, then the arrays in the header's order): the header stays intact."""
+    data = bytearray(entry.read_bytes())
+    header_size = int.from_bytes(data[8:16], "little")
+    offset = 20 + header_size
+    for array, _, count, _ in json.loads(bytes(data[20:20 + header_size]))["arrays"]:
+        if array == name:
+            data[offset + 8 * (count // 2) + 3] ^= 0x40
+            entry.write_bytes(bytes(data))
+            return
+        offset += 8 * count
+    raise AssertionError(f"no array {name} in {entry}")
+
+
+def _flip_tag(tag: str) -> int:
+    """Damage ``tag``'s values in every event entry that holds it; how many were damaged."""
+    damaged = 0
+    for entry in _entries("events"):
+        header, _ = cache.load_entry("events", entry.stem)
+        if tag in header["tags"]:
+            _flip_in_array(entry, f"values{header['tags'].index(tag)}")
+            damaged += 1
+    return damaged
+
+
+def judged_sweep(root, keep_points=False):
+    """As ``analyze`` loads a sweep: each run judged where it is read, from the caches when it can be."""
+    judge = functools.partial(engine.judged, options=Options(), keep_points=keep_points)
+    return ingest.load([root], jobs=1, judge=judge)
+
+
+def _counting_reads(monkeypatch) -> list:
+    reads, original = [], ingest._read_event_files
+    monkeypatch.setattr(ingest, "_read_event_files", lambda *a, **k: reads.append(a) or original(*a, **k))
+    return reads
+
+
+def test_an_arrays_crc_is_checked_when_it_is_used(sweep):
+    analysed(sweep)
+    entry = next(path for path in _entries("events") if len(cache.load_entry("events", path.stem)[1]) >= 4)
+    _flip_in_array(entry, "values1")
+    _, arrays = cache.load_entry("events", entry.stem)  # the header is intact: the entry loads
+    assert len(arrays["steps0"]) and len(arrays["values0"])
+    with pytest.raises(cache.DamagedEntry):
+        arrays["values1"]
+
+
+def test_a_damaged_kl_in_a_cached_run_is_found_and_the_run_read_again(sweep, monkeypatch):
+    fresh = judged_sweep(sweep)  # fills the caches
+    assert _flip_tag("train/approx_kl")
+    reads = _counting_reads(monkeypatch)
+    again = judged_sweep(sweep)
+    assert reads  # the KL is what a report of cached findings prints: checked, found, read again
+    assert [(r.run.name, r.findings) for r in again.results] == [(r.run.name, r.findings) for r in fresh.results]
+    for ours, theirs in zip(again.results, fresh.results):
+        kl = [ours.run.metrics.points("kl"), theirs.run.metrics.points("kl")]
+        assert [a.tobytes() for a in kl[0]] == [a.tobytes() for a in kl[1]]
+
+
+def test_a_damaged_metric_is_not_read_when_only_its_extent_is_used_and_is_found_when_its_points_are(sweep, monkeypatch):
+    fresh = judged_sweep(sweep, keep_points=True)
+    assert _flip_tag("rollout/ep_rew_mean")
+    reads = _counting_reads(monkeypatch)
+    summarised = judged_sweep(sweep)  # cached findings: the return's extent from the checked header
+    assert not reads
+    assert [(r.run.name, r.findings) for r in summarised.results] == [(r.run.name, r.findings) for r in fresh.results]
+    for ours, theirs in zip(summarised.results, fresh.results):
+        extents = [[result.run.metrics.extent(m) for m in result.run.metrics] for result in (ours, theirs)]
+        assert extents[0] == extents[1]
+    whole = judged_sweep(sweep, keep_points=True)  # figures need every point: checked, found, read again
+    assert reads
+    for ours, theirs in zip(whole.results, fresh.results):
+        assert_same_runs([ours], [theirs])
