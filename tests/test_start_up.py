@@ -7,7 +7,14 @@ never by the clock."""
 
 from __future__ import annotations
 
-from tests.loaded_modules import modules_loaded_by
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.loaded_modules import ROOT, modules_loaded_by
 from tests.writers import write_tags
 
 # (tomllib is not listed: the tests run in a checkout, whose pyproject.toml analyze reads for [tool.lrdoctor].)
@@ -30,3 +37,30 @@ def test_a_yaml_config_beside_a_run_is_still_read(tmp_path):
                                 "-o", str(tmp_path / "report.json"), env={"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
     assert "ruamel.yaml" in modules
     assert '"recurrent": true' in (tmp_path / "report.json").read_text()
+
+
+_THREADS_AFTER = """
+import os, sys
+from lrdoctor.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+print(len(os.listdir("/proc/self/task")), os.environ.get("OPENBLAS_NUM_THREADS", "unset"), file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are listed in /proc on Linux only")
+@pytest.mark.parametrize("users", [None, "2"])
+def test_a_command_starts_no_blas_threads_and_leaves_the_environment_as_the_user_set_it(tmp_path, users):
+    write_tags(tmp_path / "run1", range(0, 2000, 100), {"train/approx_kl": [0.01] * 20})
+    env = {key: value for key, value in os.environ.items() if key != "OPENBLAS_NUM_THREADS"}
+    env.update({"PYTHONPATH": str(ROOT), "LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
+    if users is not None:
+        env["OPENBLAS_NUM_THREADS"] = users
+    command = ["analyze", str(tmp_path / "run1"), "--jobs", "1", "-o", str(tmp_path / "report")]
+    done = subprocess.run([sys.executable, "-c", _THREADS_AFTER, *command], capture_output=True, text=True, env=env)
+    threads, setting = done.stderr.strip().splitlines()[-1].split()
+    assert setting == (users or "unset")  # what a command that watch --exec starts inherits
+    if users is None:
+        assert threads == "1"  # numpy's OpenBLAS started no pool of spinning threads

@@ -224,12 +224,33 @@ def main() -> None:
     os._exit(code)
 
 
-# Commands register themselves on import.
-from lrdoctor.cli import (
-    analyze,  # noqa: E402,F401
-    check,  # noqa: E402,F401
-    diff,  # noqa: E402,F401
-    rules,  # noqa: E402,F401
-    schedule,  # noqa: E402,F401
-    watch,  # noqa: E402,F401
-)
+BLAS_THREADS = "OPENBLAS_NUM_THREADS"
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Around the first import of numpy: its OpenBLAS starts one thread per core, and each
+    spins for about 0.1 s of CPU before it sleeps, on the core a worker or this process
+    needs (a tenth of a cached re-analysis on 2 cores). lrdoctor multiplies no large
+    matrices, so one thread does; the setting is taken back after, so a command that
+    ``watch --exec`` starts gets the environment as the user set it."""
+    ours = BLAS_THREADS not in os.environ
+    if ours:
+        os.environ[BLAS_THREADS] = "1"
+    try:
+        yield
+    finally:
+        if ours:
+            os.environ.pop(BLAS_THREADS, None)
+
+
+# Commands register themselves on import (and import numpy).
+with one_blas_thread():
+    from lrdoctor.cli import (
+        analyze,  # noqa: E402,F401
+        check,  # noqa: E402,F401
+        diff,  # noqa: E402,F401
+        rules,  # noqa: E402,F401
+        schedule,  # noqa: E402,F401
+        watch,  # noqa: E402,F401
+    )
