@@ -193,8 +193,10 @@ class Metrics(MutableMapping[str, "pd.Series"]):
     def extent(self, name: str) -> Extent:
         """How many points a logged metric has, and its first and last step."""
         held = self._data[name]
-        if isinstance(held, (Extent, Deferred)):
-            return held if isinstance(held, Extent) else held.extent
+        if isinstance(held, Extent):
+            return held
+        if isinstance(held, Deferred):
+            return held.extent  # known without loading the points
         return Extent.of(self.points(name)[0])
 
     def summarised(self, keep: Iterable[str]) -> Metrics:
