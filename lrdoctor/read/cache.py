@@ -17,8 +17,9 @@ bytes:
 Event-file entries use the same checksummed entry format as the run cache below
 (no pickle), read with the same suspicion as any input: a corrupt, truncated or
 other-version entry is ignored and rebuilt, never trusted. The header and each array have a
-CRC of their own; an array's is checked when the array is first used (``StoredArrays``). Writes go to a temporary file renamed into place. When
-the cache directory is unusable, reading goes on without it (logged at debug).
+CRC of their own; an array's is checked when the array is first used (``StoredArrays``).
+Writes go to a temporary file renamed into place. When the cache directory is unusable,
+reading goes on without it (logged at debug).
 
 The cache owns only what it wrote. ``LRDOCTOR_CACHE_DIR`` may well be a shared folder
 (``~/.cache``, ``/tmp``, a CI cache), so entries live in subfolders of its own,
