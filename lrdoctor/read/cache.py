@@ -192,7 +192,7 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
     resolved = Path(path).resolve()
     stat = resolved.stat()
     source = _source(resolved, want)
-    key = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
+    key = source_key(source)
     entry = _load(key, source)
     if entry is not None and entry[0]["identity"] == identity(stat):
         return _as_read_from(path, entry[1])
@@ -229,6 +229,11 @@ def _as_read_from(path: Path, data: EventData) -> EventData:
     """Notes name the file as the caller named it, however it was cached."""
     data.notes = [ReadNote(str(path), note.message, note.offset) for note in data.notes]
     return data
+
+
+def source_key(source: str) -> str:
+    """The key of the event-data entry made from ``source`` (a file's or an object's): its name."""
+    return hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _source(resolved: Path, want: re.Pattern[str] | None) -> str:
@@ -595,7 +600,7 @@ def _event_entry(path: Path, want: re.Pattern[str] | None) -> tuple[str, dict, d
     except OSError:
         return None
     source = _source(resolved, want)
-    key = hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
+    key = source_key(source)
     entry = load_entry(_EVENTS_KIND, key)
     if entry is None or entry[0].get("source") != source or entry[0].get("identity") != identity(stat):
         return None

@@ -38,7 +38,6 @@ fsspec and its backends are imported only here, and only when a remote path is g
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import re
 import tempfile
@@ -57,6 +56,7 @@ from lrdoctor.read.cache import (
     load_event_entry,
     packed_event_data,
     prefix_crc,
+    source_key,
     store_entry,
 )
 from lrdoctor.read.discover import (
@@ -491,7 +491,7 @@ def _cached_state(url: str, want: re.Pattern[str] | None) -> ObjectState | None:
     """The state kept for object ``url``, whatever version it was of (``read_object`` decides
     what of it still holds); None when there is no entry exactly as written."""
     source = _source(url, want)
-    entry = load_event_entry(REMOTE_EVENTS_KIND, _entry_key(source), source)
+    entry = load_event_entry(REMOTE_EVENTS_KIND, source_key(source), source)
     if entry is None:
         return None
     meta, data = entry
@@ -507,11 +507,7 @@ def _store_state(url: str, want: re.Pattern[str] | None, state: ObjectState) -> 
     header, arrays = packed_event_data(state.data)
     header = {"source": source, "identity": [state.version, state.size],
               "tail": [state.tail_start, state.tail_crc], **header}
-    store_entry(REMOTE_EVENTS_KIND, _entry_key(source), header, arrays)
-
-
-def _entry_key(source: str) -> str:
-    return hashlib.sha256(source.encode("utf-8", "surrogateescape")).hexdigest()
+    store_entry(REMOTE_EVENTS_KIND, source_key(source), header, arrays)
 
 
 def _retried(call, *args, **kwargs):
