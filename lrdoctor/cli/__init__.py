@@ -49,9 +49,9 @@ def plain_types(command, ctx) -> None:
         param.display_type_rich = MethodType(value_hint, param)
 
 
-class Command(TyperCommand):
-    """A command whose help names values as a user types them (``value_hint``), and whose
-    values are coerced without pydantic (``values``)."""
+class PlainValues:
+    """Help that names values as a user types them (``value_hint``), and values coerced
+    without pydantic (``values``): for the root command and every command alike."""
 
     def format_help(self, ctx, formatter) -> None:
         plain_types(self, ctx)
@@ -62,18 +62,14 @@ class Command(TyperCommand):
         return super().parse_args(ctx, args)
 
 
-class Group(TyperGroup):
-    """The root command: help as in ``Command``, and a usage error as ONE line and exit 2,
+class Command(PlainValues, TyperCommand):
+    """A command, as ``PlainValues``."""
+
+
+class Group(PlainValues, TyperGroup):
+    """The root command: as ``PlainValues``, and a usage error as ONE line and exit 2,
     ``lrdoctor: error: Missing argument 'PATH...'. (lrdoctor analyze --help)``, like ruff's
     or git's, instead of typer's five-line box."""
-
-    def format_help(self, ctx, formatter) -> None:
-        plain_types(self, ctx)
-        super().format_help(ctx, formatter)
-
-    def parse_args(self, ctx, args):
-        values.install(self.get_params(ctx))
-        return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
