@@ -665,7 +665,8 @@ def cached_run(key: str) -> NormalisedRun | None:
                     return None
             else:
                 located = arrays, f"steps{index}", f"values{index}", False
-            steps, values = located[0].unchecked(located[1]), located[0].unchecked(located[2])
+            held, steps_name, values_name, _ = located
+            steps, values = held.unchecked(steps_name), held.unchecked(values_name)
             count, first, last = header["extents"][index]
             extent = Extent(int(count), None if first is None else int(first), None if last is None else int(last))
             if steps.dtype != np.int64 or values.dtype != np.float64 or not len(steps) == len(values) == extent.count:

@@ -14,7 +14,7 @@ from lrdoctor.read.ingest import load, load_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SAMPLE_LOGS = Path(__file__).resolve().parents[2] / "sample_logs"
+SAMPLE_LOGS = ROOT / "sample_logs"
 
 EXPECTED = {  # writer name -> (library, step axis)
     "sb3": ("sb3", "env steps"),
