@@ -6,8 +6,6 @@ line on stderr and exit code 2 (``--debug`` adds the traceback). A usage error i
 line and exit 2 as well (``Group``); a closed stdout (``| head``) is silent.
 """
 
-from __future__ import annotations
-
 import functools
 import os
 import sys

@@ -5,8 +5,6 @@ read problems and the one-line summary go to stderr, so
 ``lrdoctor analyze runs/ --format json > report.json`` stays clean.
 """
 
-from __future__ import annotations
-
 import functools
 import os
 import sys

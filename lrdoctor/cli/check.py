@@ -1,7 +1,5 @@
 """`lrdoctor check`: the CI gate over training configs (YAML, JSON, TOML)."""
 
-from __future__ import annotations
-
 import sys
 from dataclasses import replace
 from enum import Enum

@@ -1,7 +1,5 @@
 """`lrdoctor diff RUN_A RUN_B`: the settings two runs differ in, and the step where they part."""
 
-from __future__ import annotations
-
 from enum import Enum
 from pathlib import Path
 from typing import Annotated

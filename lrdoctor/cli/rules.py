@@ -4,8 +4,6 @@ The text comes from the rule modules themselves (their docstring, defaults and
 options), so what this prints never drifts from what the rules do.
 """
 
-from __future__ import annotations
-
 import inspect
 import re
 from types import ModuleType

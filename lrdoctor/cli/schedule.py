@@ -1,7 +1,5 @@
 """`lrdoctor plot-schedule`: the recommended schedule as a table, points and a figure."""
 
-from __future__ import annotations
-
 import math
 from enum import Enum
 from pathlib import Path

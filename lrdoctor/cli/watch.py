@@ -19,8 +19,6 @@ watch; 2 for usage and input errors. The configuration file's ``fail-on`` is not
 used: a watch keeps watching unless told what should stop it.
 """
 
-from __future__ import annotations
-
 import re
 import shlex
 import signal
