@@ -14,7 +14,6 @@ LRD013 still says what it did not read.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -22,6 +21,7 @@ from rich.markup import escape
 
 from lrdoctor.check.lint import CheckResult, counts
 from lrdoctor.model import Finding, Severity, finding_unit
+from lrdoctor.report.indented import json_text
 from lrdoctor.report.json import finding_entry, plain
 from lrdoctor.version import VERSION
 from lrdoctor.words import display
@@ -116,7 +116,7 @@ def render_json(result: CheckResult) -> str:
             "files": result.files, "units": result.units, "not_read": result.unread, "findings": counts(result.findings)
         },
     }
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+    return json_text(document)
 
 
 def json_finding(finding: Finding) -> dict[str, Any]:

@@ -9,12 +9,12 @@ parted first, or null), ``summary`` (the sentence the text report leads with), `
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from lrdoctor.insight.diff import Parting, RunDiff, SettingDifference
 from lrdoctor.insight.sweep import value_text
 from lrdoctor.model import Sourced
+from lrdoctor.report.indented import json_text
 from lrdoctor.report.json import SCHEMA_VERSION, plain
 from lrdoctor.words import display, format_steps, number
 
@@ -88,7 +88,7 @@ def render_json(run_diff: RunDiff, figure: str | None = None) -> str:
         "summary": summary(run_diff),
         "figure": figure,
     }
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+    return json_text(document)
 
 
 def _difference(d: SettingDifference) -> dict[str, Any]:

@@ -9,7 +9,6 @@ one it was. Steps are integers, learning rates and metric values floats.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from enum import Enum
 from pathlib import PurePath
@@ -19,6 +18,7 @@ import numpy as np
 
 from lrdoctor.model import Finding, ReadNote, RunConfig, RunResult, Sourced
 from lrdoctor.report import Report, insight
+from lrdoctor.report.indented import json_text
 from lrdoctor.schedule import Schedule
 from lrdoctor.version import VERSION
 
@@ -35,7 +35,7 @@ def render(report: Report) -> str:
         "summary": summary(report),
         "insight": insight.json_entry(report.insight, report.insight_figure),
     }
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+    return json_text(document)
 
 
 def run_entry(result: RunResult, report: Report) -> dict[str, Any]:

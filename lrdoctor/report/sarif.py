@@ -12,7 +12,6 @@ zero-width character); locations are percent-encoded URIs; the rest stays exact 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path, PurePosixPath
 from types import ModuleType
@@ -21,6 +20,7 @@ from urllib.parse import quote
 
 from lrdoctor import rules
 from lrdoctor.model import Finding, Severity, finding_unit
+from lrdoctor.report.indented import json_text
 from lrdoctor.report.json import plain
 from lrdoctor.version import VERSION
 from lrdoctor.words import display
@@ -59,7 +59,7 @@ def render_located(located: Sequence[tuple[Finding, str | None] | tuple[Finding,
             }
         ],
     }
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+    return json_text(document)
 
 
 def _rule_modules() -> list[ModuleType]:
