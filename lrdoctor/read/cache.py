@@ -503,7 +503,7 @@ def _unpacked(value):
     raise ValueError(f"unknown container tag {tag!r}")
 
 
-def _touch(path: Path) -> None:
+def _touch(path: str | Path) -> None:
     """Mark an entry as just used: ``prune`` removes the least recently used first."""
     try:
         os.utime(path)
@@ -524,7 +524,7 @@ def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray]
         prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + zlib.crc32(body).to_bytes(4, "little")
         handle.write(b"".join([prefix, body, *(array.tobytes() for array in arrays.values())]))
 
-    _replace_file(_entry_path(kind, key), write, "cache entry")
+    _replace_file(Path(_entry_path(kind, key)), write, "cache entry")
 
 
 def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
@@ -549,8 +549,10 @@ def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -
                 pass
 
 
-def _entry_path(kind: str, key: str) -> Path:
-    return cache_dir().parent / kind / f"{key}.bin"
+def _entry_path(kind: str, key: str) -> str:
+    """``cache_dir().parent / kind / f"{key}.bin"``, built as a string: a re-run builds one
+    for each of the three entries of every run, where Paths cost a tenth of the loading."""
+    return os.path.join(_root(), f"lrdoctor-cache-v{FORMAT}", kind, f"{key}.bin")
 
 
 def store_run(key: str, run: NormalisedRun, event_files: Sequence[tuple[Path, re.Pattern[str] | None]] = ()) -> None:

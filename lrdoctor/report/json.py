@@ -118,6 +118,13 @@ def summary(report: Report) -> dict[str, Any]:
 
 def plain(value: Any) -> Any:
     """JSON-ready: numpy scalars to Python, non-finite floats to strings, records to dicts."""
+    kind = type(value)  # the plain types first, by identity: evidence is mostly these
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [plain(v) for v in value]
+    if kind is float:
+        return _float(value)
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, Enum):
