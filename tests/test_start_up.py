@@ -2,8 +2,8 @@
 files with no config beside it loads neither protobuf (the opening file_version record is
 recognised without it), nor ruamel (no YAML file was read), nor the
 progress bar's module (stderr is not a terminal), nor importlib.metadata for lrdoctor's own
-version, nor pydantic (options are coerced without it: ``cli.values``). Checked by module,
-never by the clock."""
+version, nor pydantic (options are coerced without it: ``cli.values``). A report in JSON, SARIF
+or Markdown with stderr not a terminal loads no rich at all. Checked by module, never by the clock."""
 
 from __future__ import annotations
 
@@ -27,6 +27,28 @@ def test_an_analysis_of_plain_event_files_loads_only_what_it_reads(tmp_path):
                                 "-o", str(tmp_path / "report"), env={"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
     assert "lrdoctor.read.events" in modules  # proof the list is of a real read
     assert not [name for name in NOT_NEEDED if name in modules]
+
+
+@pytest.mark.parametrize("format", ["json", "sarif", "markdown"])
+def test_a_machine_readable_report_loads_no_rich_and_says_the_same_lines(tmp_path, format):
+    """rich colours and draws on a terminal only; a pipe gets the same characters from plain lines."""
+    run = tmp_path / "sweep" / "run1"
+    write_tags(run, range(0, 2000, 100), {"train/approx_kl": [0.01] * 20})
+    env = {"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    env_without_colour = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    report = tmp_path / f":smile: [bold]report.{format}"  # rich would make an emoji and markup of it
+    args = ["analyze", str(tmp_path / "sweep"), "--jobs", "1", "--format", format, "-o", str(report)]
+    for attempt in ("first", "cached"):
+        modules = modules_loaded_by(*args, env=env)
+        assert "lrdoctor.read.ingest" in modules  # proof the list is of a real analysis
+        assert not [name for name in modules if name == "rich" or name.startswith("rich.")], attempt
+    said = {}
+    for lines, extra in (("plain", {}), ("rich", {"TTY_COMPATIBLE": "1", "NO_COLOR": "1"})):
+        done = subprocess.run([sys.executable, "-m", "lrdoctor", *args], capture_output=True, text=True,
+                              env={**env_without_colour, "PYTHONPATH": str(ROOT), **env, **extra})
+        said[lines] = done.stderr
+    assert said["plain"] == said["rich"]
+    assert said["plain"].splitlines()[0] == f"wrote {report}"
 
 
 def test_a_yaml_config_beside_a_run_is_still_read(tmp_path):

@@ -11,11 +11,9 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional, Sequence
+from typing import Annotated, Any, Callable, Iterator, Optional, Protocol, Sequence, TextIO
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
 from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
@@ -23,7 +21,7 @@ from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.insight.sweep import MIN_RUNS, Insight, sweep_insight
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest, tbparse_reader
-from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, text, worst_first
+from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, totals, worst_first
 from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
@@ -104,7 +102,7 @@ def analyze(
     local_paths = [Path(path) for path in paths if not ingest.remote.is_remote(path)]
     reading = [*local_paths, *([Path(options.source)] if options.source else [])]
     refuse_inside([output, plots], reading)  # said before anything is read
-    stderr = Console(stderr=True)
+    stderr = stderr_lines()
 
     with distributed(scheduler, cluster) as executor, progress_bar(stderr) as stage:
         ingested = ingest.load(
@@ -144,6 +142,10 @@ def analyze(
     )
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
+        from rich.console import Console
+
+        from lrdoctor.report import text
+
         with to_stdout():
             text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
     else:
@@ -155,7 +157,7 @@ def analyze(
         else:
             write_atomic(output, content)
             say(stderr, f"wrote {display(str(output))}")
-        say(stderr, text.totals(report))
+        say(stderr, totals(report))
     raise typer.Exit(exit_code(report.findings, options.fail_on))
 
 
@@ -182,7 +184,7 @@ def assignments(items: Sequence[str], flag: str, shape: str) -> dict[str, str]:
     return parsed
 
 
-def cache_outside(reading: Sequence[Path], console: Console) -> bool:
+def cache_outside(reading: Sequence[Path], console: "Lines") -> bool:
     """Whether the cache may be used: not when it lies inside a tree being read
     (``LRDOCTOR_CACHE_DIR=run/.cache``), which lrdoctor never writes into; that is said."""
     from lrdoctor.read.cache import cache_dir
@@ -194,9 +196,48 @@ def cache_outside(reading: Sequence[Path], console: Console) -> bool:
     return root is None
 
 
-def say(console: Console, line: str | Text) -> None:
-    """One line on stderr, unwrapped, so a script can grep it."""
-    console.print(line, markup=False, highlight=False, soft_wrap=True)
+class Lines(Protocol):
+    """Where lrdoctor's lines on stderr go: rich's Console, or ``PlainLines``."""
+
+    file: TextIO
+
+    def print(self, line: Any, **how: Any) -> None: ...
+
+
+class PlainLines:
+    """stderr where rich would show nothing but the characters (a pipe, a CI log, a file):
+    each line as its plain text, without importing rich, a twentieth of a cached
+    re-analysis. Styled pieces (``report.totals``) lose their styles."""
+
+    def __init__(self, file: TextIO) -> None:
+        self.file = file
+
+    def print(self, line: Any, **how: Any) -> None:
+        self.file.write(f"{line}\n")
+        self.file.flush()
+
+
+def stderr_lines() -> Lines:
+    """rich's Console on stderr where it may colour or draw (a terminal, or FORCE_COLOR or
+    TTY_COMPATIBLE set, rich's own signals), plain lines everywhere else."""
+    if sys.stderr.isatty() or "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
+        from rich.console import Console
+
+        return Console(stderr=True)
+    return PlainLines(sys.stderr)
+
+
+def say(console: Lines, line: Any) -> None:
+    """One line on stderr, unwrapped, so a script can grep it; no emoji codes read into
+    a path (``:smile:``). A line of (text, style) pieces is styled where the console can."""
+    if isinstance(line, tuple):
+        if isinstance(console, PlainLines):
+            line = "".join(piece for piece, _ in line)
+        else:
+            from rich.text import Text
+
+            line = Text.assemble(*line)
+    console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def problem_line(note: ReadNote) -> str:
@@ -209,7 +250,7 @@ Progress = Callable[[int, int], None]
 
 
 @contextmanager
-def progress_bar(console: Console) -> Iterator[Callable[[str], Progress | None]]:
+def progress_bar(console: "Lines") -> Iterator[Callable[[str], Progress | None]]:
     """One bar on stderr over the stages of a sweep: ``stage("reading runs")`` returns the
     ``on_progress(done, total)`` that stage reports through (ingest's contract, whoever calls
     it: a local pool or a distributed executor). None, and no bar, when stderr is not a

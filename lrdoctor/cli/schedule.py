@@ -3,17 +3,19 @@
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from lrdoctor.cli import command
+from lrdoctor.cli.analyze import cache_outside, say, stderr_lines
 from lrdoctor.errors import InputError
 from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import display, format_lr, format_steps
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 class ScheduleFormat(str, Enum):
@@ -88,6 +90,8 @@ def plot_schedule(
     refuse_inside([output, out], [run, logged.path] if logged is not None else [run] if run is not None else [])
 
     if format is ScheduleFormat.table:
+        from rich.console import Console
+
         Console().print(phase_table(schedule))
     else:
         text = schedule.as_json(points) if format is ScheduleFormat.json else schedule.as_csv(points)
@@ -104,7 +108,9 @@ def plot_schedule(
         wrote(out)
 
 
-def phase_table(schedule: Schedule) -> Table:
+def phase_table(schedule: Schedule) -> "Table":
+    from rich.table import Table
+
     table = Table(
         title=f"Recommended schedule: base LR {format_lr(schedule.base_lr)}, {format_steps(schedule.total_steps)} steps",
         title_justify="left",
@@ -124,10 +130,9 @@ def phase_table(schedule: Schedule) -> Table:
 
 
 def _load_single_run(path: Path):
-    from lrdoctor.cli.analyze import cache_outside
     from lrdoctor.read.ingest import load_runs
 
-    runs = load_runs(path, use_cache=cache_outside([path], Console(stderr=True)))
+    runs = load_runs(path, use_cache=cache_outside([path], stderr_lines()))
     if len(runs) != 1:
         raise InputError(f"--run expects one run, found {len(runs)} under {path}")
     return runs[0]
@@ -135,4 +140,4 @@ def _load_single_run(path: Path):
 
 def wrote(path: Path) -> None:
     """Say on stderr where a file went; the name printed as it is, never as rich markup."""
-    Console(stderr=True).print(f"wrote {display(str(path))}", markup=False, highlight=False, soft_wrap=True)
+    say(stderr_lines(), f"wrote {display(str(path))}")

@@ -28,16 +28,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.live import Live
 
 from lrdoctor.cli import command
 from lrdoctor.cli.analyze import ArchKind, assignments, cache_outside, problem_line, say
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import CLEAN, FINDINGS
-from lrdoctor.live import watch as watching
+from lrdoctor.live import placeholders
 from lrdoctor.read import remote
-from lrdoctor.report.watch import finding_line, run_label, runs_table, summary
 from lrdoctor.rules.options import load_options
 
 _INTERVAL = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?\s*", re.IGNORECASE)
@@ -46,8 +43,8 @@ MAX_INTERVAL = 24 * 3600.0  # a day: a watch that polls less often is a cron job
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 EXEC_HELP = (
     "Run this command for each new finding (split like a shell line, run without one). Placeholders, each an"
-    " argument of its own: " + ", ".join(f"{{{name}}}" for name in watching.PLACEHOLDERS) + "; the same values"
-    " are in the environment as " + ", ".join(f"${name}" for name in watching.ENVIRONMENT.values()) + "."
+    " argument of its own: " + ", ".join(f"{{{name}}}" for name in placeholders.PLACEHOLDERS) + "; the same values"
+    " are in the environment as " + ", ".join(f"${name}" for name in placeholders.ENVIRONMENT.values()) + "."
 )
 
 
@@ -109,6 +106,13 @@ def watch(
     script reads the values from the environment, quoted: --exec 'sh -c "notify \\"$LRDOCTOR_RUN\\""'. A value
     that starts with - (a run named --version) is passed only after --, else that command is not run.
     """
+    # here: the watch loop, and rich's live table, only for this command
+    from rich.console import Console
+    from rich.live import Live
+
+    from lrdoctor.live import watch as watching
+    from lrdoctor.report.watch import finding_line, run_label, runs_table, summary
+
     followed = [path if remote.is_remote(path) else Path(path) for path in paths]
     interval = parse_interval(every, "--every")
     timeout = parse_interval(exec_timeout, "--exec-timeout")
@@ -196,13 +200,13 @@ def parse_command(text: str) -> list[str]:
         raise InputError("--exec: empty command")
     for position, argument in enumerate(argv):
         for name in _PLACEHOLDER.findall(argument):
-            if name not in watching.PLACEHOLDERS:
-                known = ", ".join(watching.PLACEHOLDERS)
+            if name not in placeholders.PLACEHOLDERS:
+                known = ", ".join(placeholders.PLACEHOLDERS)
                 raise InputError(f"--exec: unknown placeholder {{{name}}} (known: {known})")
             if position == 0:
                 raise InputError(f"--exec {argument}: the program is named, never a placeholder: a run must not choose it")
-            if watching.placeholder_name(argument) != name:
-                variable = watching.ENVIRONMENT[name]
+            if placeholders.placeholder_name(argument) != name:
+                variable = placeholders.ENVIRONMENT[name]
                 raise InputError(
                     f"--exec: {{{name}}} inside the argument {argument!r}: a placeholder must be an argument of"
                     f" its own; a shell script reads ${variable}, e.g. sh -c 'notify \"${variable}\"'"

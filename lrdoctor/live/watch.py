@@ -46,6 +46,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from lrdoctor.errors import InputError
+from lrdoctor.live.placeholders import ENVIRONMENT, placeholder_name
 from lrdoctor.model import Finding, ReadNote, RunResult, Severity
 from lrdoctor.read import ingest, remote
 from lrdoctor.read.build import Logged, build_run
@@ -59,9 +60,6 @@ from lrdoctor.words import display
 
 if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
-
-PLACEHOLDERS = ("run", "path", "code", "rule", "severity", "step", "message")  # of --exec
-ENVIRONMENT = {name: f"LRDOCTOR_{name.upper()}" for name in PLACEHOLDERS}  # the same values, by name
 
 Signature = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
 
@@ -424,12 +422,6 @@ def command_for(argv: Sequence[str], sighting: Sighting) -> Command:
             return Command(tuple(argv), env, refused)
         command.append(value)
     return Command(tuple(command), env)
-
-
-def placeholder_name(argument: str) -> str | None:
-    """"run" for the argument ``{run}``; None for any other argument."""
-    inner = argument[1:-1]
-    return inner if argument == f"{{{inner}}}" and inner in PLACEHOLDERS else None
 
 
 def run_command(command: Command, timeout: float) -> str | None:

@@ -308,8 +308,31 @@ def beside(run_path: str | Path, source_file: str) -> Path:
     return Path(*run_parts[: len(run_parts) - shared], *parts) if run_parts or parts else Path(".")
 
 
+def totals(report: Report) -> tuple[tuple[str, str | None], ...]:
+    """The last line of every report, e.g. ``100 runs: 25 collapsed, 75 ok · findings: ...``,
+    as (text, style) pieces: a terminal shows the read problems in yellow, a pipe the text."""
+    verdicts: dict[str, int] = {}
+    for result in report.results:
+        verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+    runs = len(report.results)
+    line = (
+        f"{runs} run{'s' * (runs != 1)}: {', '.join(f'{n} {v}' for v, n in verdicts.items()) or 'none'}"
+        f" · findings: {', '.join(f'{n} {s}' for s, n in report.counts.items())}"
+    )
+    if not report.problems:
+        return ((line, None),)
+    return (line, None), (f" · {len(report.problems)} read problems (listed on stderr)", "yellow")
+
+
 # Formatters register here; imported last because they use the helpers above.
-from lrdoctor.report import json, markdown, sarif, text  # noqa: E402
+from lrdoctor.report import json, markdown, sarif  # noqa: E402
+
+
+def _text(report: Report) -> str:
+    # here: rich, which only the text report uses, is imported only when it is asked for
+    from lrdoctor.report import text
+
+    return text.render(report)
 
 
 def _sarif(report: Report) -> str:
@@ -324,7 +347,7 @@ def _sarif(report: Report) -> str:
 
 
 FORMATTERS: dict[str, Formatter] = {
-    "text": text.render,
+    "text": _text,
     "json": json.render,
     "markdown": markdown.render,
     "sarif": _sarif,

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import RenderableType
-from rich.text import Text
-
 from lrdoctor.insight.sweep import Group, Insight, Separation
 from lrdoctor.words import display, markdown
 
@@ -114,17 +111,6 @@ def lines(insight: Insight) -> list[str]:
         c = insight.combined
         out.append(f"all of them: runs with {display(c.setting)}: {c.group.sick}/{c.group.runs} {words}")
     return out
-
-
-def renderables(insight: Insight | None) -> list[RenderableType]:
-    """The section for the terminal report; nothing when there is no sweep."""
-    if insight is None:
-        return []
-    parts: list[RenderableType] = [Text(""), Text("sweep insight " + "─" * 40, style="bold")]
-    style = "bold red" if insight.separating else None
-    for index, line in enumerate(lines(insight)):
-        parts.append(Text("  " + line, style=style if index == 0 else None))
-    return parts
 
 
 def markdown_lines(insight: Insight | None, figure: str | None = None) -> list[str]:

@@ -7,10 +7,9 @@ so no control, bidi or zero-width character it holds reaches the terminal.
 
 from __future__ import annotations
 
-import re
-
 import io
 import math
+import re
 
 import numpy as np
 from rich import box
@@ -22,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from lrdoctor.insight.sweep import Insight
 from lrdoctor.model import Finding, Points, RunResult, Severity
 from lrdoctor.report import (
     Report,
@@ -37,6 +37,7 @@ from lrdoctor.report import (
     peak,
     unchecked_findings,
 )
+from lrdoctor.report import totals as report_totals
 from lrdoctor.words import architecture_label, display, format_lr, format_steps, number
 
 WIDTH = 120  # of the plain-text report written to a file; a terminal uses its own
@@ -81,11 +82,22 @@ def renderables(report: Report) -> list[RenderableType]:
     parts: list[RenderableType] = [SummaryTable(report)]
     for result in report.results:
         parts.extend(run_section(result, report))
-    parts.extend(insight.renderables(report.insight))
+    parts.extend(insight_section(report.insight))
     parts.append(Text(""))
     parts.append(totals(report))
     return parts
 
+
+
+def insight_section(found: Insight | None) -> list[RenderableType]:
+    """The sweep insight's section; nothing when there is no sweep."""
+    if found is None:
+        return []
+    parts: list[RenderableType] = [Text(""), Text("sweep insight " + "─" * 40, style="bold")]
+    style = "bold red" if found.separating else None
+    for index, line in enumerate(insight.lines(found)):
+        parts.append(Text("  " + line, style=style if index == 0 else None))
+    return parts
 
 # --- the table across runs ---------------------------------------------------------
 
@@ -355,13 +367,4 @@ def status_line(result: RunResult) -> Text:
 
 
 def totals(report: Report) -> Text:
-    verdicts: dict[str, int] = {}
-    for result in report.results:
-        verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
-    line = Text(f"{len(report.results)} run{'s' * (len(report.results) != 1)}: ")
-    line.append(", ".join(f"{n} {v}" for v, n in verdicts.items()) or "none")
-    line.append(" · findings: ")
-    line.append(", ".join(f"{n} {s}" for s, n in report.counts.items()))
-    if report.problems:
-        line.append(f" · {len(report.problems)} read problems (listed on stderr)", style="yellow")
-    return line
+    return Text.assemble(*report_totals(report))
