@@ -93,7 +93,18 @@ def _described(run: Run) -> str:
     return repr(parts)
 
 
+# The last Options seen and their text: a sweep judges every run under the same Options
+# (frozen, and unhashable for its mappings), so the text is made once, not once per run.
+_last_options: list = [None, ""]
+
+
 def _options_text(options: Options) -> str:
+    if _last_options[0] is not options:
+        _last_options[:] = [options, _options_repr(options)]
+    return _last_options[1]
+
+
+def _options_repr(options: Options) -> str:
     return repr((
         sorted(options.select),
         sorted((code, severity.value) for code, severity in options.severities.items()),

@@ -99,6 +99,16 @@ def test_a_cause_the_user_ignored_is_not_named(options):
     assert {f.code: f.caused_by for f in found}["LRD001"] is None
 
 
+def test_each_options_object_keys_findings_by_its_own_settings(options):
+    """The options' text is made once per Options object, and never answers for another one."""
+    default, ignoring = options(), options(ignore=["LRD004"])
+    strict = options(rule_settings={"kl-exceeded.threshold": "0.01"})
+    texts = [engine._options_text(o) for o in (default, strict, default, ignoring, strict)]
+    assert texts == [engine._options_repr(o) for o in (default, strict, default, ignoring, strict)]
+    assert len(set(texts)) == 3
+    assert engine._options_text(replace(default, fail_on="warning")) == texts[0]  # fail_on judges no run
+
+
 def test_link_and_sort_orders_cause_chains():
     def finding(code, severity=Severity.warning, caused_by=None):
         return Finding(code=code, rule=code, severity=severity, message="", caused_by=caused_by)
