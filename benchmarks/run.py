@@ -40,6 +40,10 @@ HERE = Path(__file__).resolve().parent
 LRDOCTOR_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "--no-cache", "-o", os.devnull]
 CACHED_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "-o", os.devnull]
 BASELINE_CODE = "import sys; from tbparse import SummaryReader; print(len(SummaryReader(sys.argv[1]).scalars))"
+# What any command line on lrdoctor's stack pays before a line of its own runs: the interpreter
+# importing numpy (one BLAS thread, as lrdoctor sets it) and typer. Beside start-up and the
+# cached re-run it shows how fast the machine is at what those are made of.
+FLOOR_CODE = "import numpy, typer"
 READER_CODE = (
     "import sys, pathlib; from lrdoctor.read.events import read_event_file\n"
     "n = sum(len(s) for f in sorted(pathlib.Path(sys.argv[1]).rglob('events.out.tfevents.*'))"
@@ -243,7 +247,10 @@ def main(argv: list[str] | None = None) -> None:
 
     # Start-up: what analyze costs before there is anything to read (one run of ten steps).
     tiny, _, _ = ensure_sweep(args.data, 1, 10)
-    startup = [measure([part.format(root=tiny) for part in LRDOCTOR_COMMAND])["seconds"] for _ in range(args.repeat)]
+    startup, floor = [], []
+    for _ in range(args.repeat):  # interleaved
+        startup.append(measure([part.format(root=tiny) for part in LRDOCTOR_COMMAND])["seconds"])
+        floor.append(measure([sys.executable, "-c", FLOOR_CODE], {"OPENBLAS_NUM_THREADS": "1"})["seconds"])
 
     rows = []
     for scale in scales:
@@ -277,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
             row["watch"] = json.loads(watched.stdout)["pass"]
         rows.append(row)
 
-    print(report(rows, startup, (load_before, os.getloadavg()), args.repeat))
+    print(report(rows, startup, floor, (load_before, os.getloadavg()), args.repeat))
 
 
 def seconds(measurements: list[dict]) -> str:
@@ -288,7 +295,7 @@ def seconds(measurements: list[dict]) -> str:
     return f"{median(times):.2f} ({min(times):.2f}-{max(times):.2f})"
 
 
-def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> str:
+def report(rows: list[dict], startup: list[float], floor: list[float], load: tuple, repeat: int) -> str:
     lines = [
         "| size | events | MB | tbparse s | Rust data server load s | lrdoctor analyze s | vs tbparse | "
         "vs Rust server | events/s | 1st run with cache s | cached re-run s | peak MB tbparse | "
@@ -344,7 +351,9 @@ def report(rows: list[dict], startup: list[float], load: tuple, repeat: int) -> 
     lines.append("")
     lines.append(
         f"Start-up (analyze of one run of 10 steps, end to end): median {median(startup):.2f} s "
-        f"({min(startup):.2f}-{max(startup):.2f}). Times: median (range) of {repeat} interleaved runs."
+        f"({min(startup):.2f}-{max(startup):.2f}); the interpreter importing numpy and typer alone: median "
+        f"{median(floor):.2f} s ({min(floor):.2f}-{max(floor):.2f}). Times: median (range) of {repeat} interleaved"
+        " runs."
     )
     lines.append(
         f"Machine: {machine()}. Load average (1, 5, 15 min) {' '.join(f'{x:.1f}' for x in load[0])} at the start, "
