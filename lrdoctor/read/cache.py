@@ -92,7 +92,12 @@ _log = logging.getLogger(__name__)
 
 def cache_dir() -> Path:
     """Where this version's event-file entries live; its parent holds every kind of entry."""
-    return _root() / f"lrdoctor-cache-v{FORMAT}" / _EVENTS_KIND
+    return Path(_format_folder(), _EVENTS_KIND)
+
+
+def _format_folder() -> str:
+    """``<cache>/lrdoctor-cache-v<FORMAT>``, as a string: built for every entry a re-run loads."""
+    return os.path.join(_root(), f"lrdoctor-cache-v{FORMAT}")
 
 
 def _root() -> Path:
@@ -550,9 +555,9 @@ def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -
 
 
 def _entry_path(kind: str, key: str) -> str:
-    """``cache_dir().parent / kind / f"{key}.bin"``, built as a string: a re-run builds one
-    for each of the three entries of every run, where Paths cost a tenth of the loading."""
-    return os.path.join(_root(), f"lrdoctor-cache-v{FORMAT}", kind, f"{key}.bin")
+    """Built as a string: a re-run builds one for each of the three entries of every run,
+    where Paths cost a tenth of the loading."""
+    return os.path.join(_format_folder(), kind, f"{key}.bin")
 
 
 def store_run(key: str, run: NormalisedRun, event_files: Sequence[tuple[Path, re.Pattern[str] | None]] = ()) -> None:
