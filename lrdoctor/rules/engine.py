@@ -76,7 +76,7 @@ def _cached_result(run: Run, key: str | None, options: Options) -> RunResult:
         return judge(run, options)
     from lrdoctor.read.cache import entry_key, load_judgement, store_judgement
 
-    judgement_key = entry_key("findings", key, _described(run), _options_text(options))
+    judgement_key = entry_key("findings", key, _described(run), options.judging_text)
     cached = load_judgement(judgement_key)
     if cached is not None:
         findings, judged_by = cached
@@ -91,26 +91,6 @@ def _described(run: Run) -> str:
     parts = (run.name, str(run.path), run.sources, run.step_axis, run.library, run.architecture, run.config,
              run.lr_shape, run.unknown_tags, run.notes, list(run.metrics))
     return repr(parts)
-
-
-# The last Options seen and their text: a sweep judges every run under the same Options
-# (frozen, and unhashable for its mappings), so the text is made once, not once per run.
-_last_options: list = [None, ""]
-
-
-def _options_text(options: Options) -> str:
-    if _last_options[0] is not options:
-        _last_options[:] = [options, _options_repr(options)]
-    return _last_options[1]
-
-
-def _options_repr(options: Options) -> str:
-    return repr((
-        sorted(options.select),
-        sorted((code, severity.value) for code, severity in options.severities.items()),
-        sorted((code, sorted(values.items())) for code, values in options.rule_options.items()),
-        sorted(options.severity_overridden),
-    ))
 
 
 def judge(run: Run, options: Options) -> RunResult:

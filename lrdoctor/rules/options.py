@@ -34,6 +34,7 @@ import math
 import operator
 import reprlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -70,6 +71,18 @@ class Options:
     source: str | None = None
     # Rules whose severity the user set: it then wins over a rule's own grading.
     severity_overridden: frozenset[str] = frozenset()
+
+    @cached_property
+    def judging_text(self) -> str:
+        """Everything in these options that a run's findings depend on, as text: part of the key
+        its cached findings are kept under. Made once per Options (a sweep judges every run under
+        one), not once per run; ``fail_on`` judges no run."""
+        return repr((
+            sorted(self.select),
+            sorted((code, severity.value) for code, severity in self.severities.items()),
+            sorted((code, sorted(values.items())) for code, values in self.rule_options.items()),
+            sorted(self.severity_overridden),
+        ))
 
     def __reduce__(self):
         """Pickled as plain dicts (a mappingproxy cannot be), read-only again when unpickled: the

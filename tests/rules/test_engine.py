@@ -101,12 +101,18 @@ def test_a_cause_the_user_ignored_is_not_named(options):
 
 def test_each_options_object_keys_findings_by_its_own_settings(options):
     """The options' text is made once per Options object, and never answers for another one."""
-    default, ignoring = options(), options(ignore=["LRD004"])
-    strict = options(rule_settings={"kl-exceeded.threshold": "0.01"})
-    texts = [engine._options_text(o) for o in (default, strict, default, ignoring, strict)]
-    assert texts == [engine._options_repr(o) for o in (default, strict, default, ignoring, strict)]
+    made = {
+        "default": lambda: options(),
+        "strict": lambda: options(rule_settings={"kl-exceeded.threshold": "0.01"}),
+        "ignoring": lambda: options(ignore=["LRD004"]),
+    }
+    held = {name: make() for name, make in made.items()}
+    order = ["default", "strict", "default", "ignoring", "strict"]
+    texts = [held[name].judging_text for name in order]
+    assert texts == [made[name]().judging_text for name in order]  # as a fresh Options of each gives
     assert len(set(texts)) == 3
-    assert engine._options_text(replace(default, fail_on="warning")) == texts[0]  # fail_on judges no run
+    assert held["default"].judging_text is held["default"].judging_text  # made once
+    assert replace(held["default"], fail_on="warning").judging_text == texts[0]  # fail_on judges no run
 
 
 def test_link_and_sort_orders_cause_chains():
