@@ -9,6 +9,7 @@ list, and leaves strings to the C escaper. What it does not know it hands to
 """
 
 import json
+import math
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -41,7 +42,7 @@ def _add(value: Any, chunks: list[str], newline: str) -> None:
     elif isinstance(value, int):
         chunks.append(int.__repr__(value))
     elif isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise _Unplain  # json.dumps says it: allow_nan=False
         chunks.append(float.__repr__(value))
     elif isinstance(value, dict):
