@@ -18,7 +18,8 @@ from tests.loaded_modules import ROOT, modules_loaded_by
 from tests.writers import write_tags
 
 # (tomllib is not listed: the tests run in a checkout, whose pyproject.toml analyze reads for [tool.lrdoctor].)
-NOT_NEEDED = ("google.protobuf", "tensorboard.compat.proto", "ruamel.yaml", "rich.progress", "pydantic")
+NOT_NEEDED = ("google.protobuf", "tensorboard.compat.proto", "ruamel.yaml", "rich.progress", "pydantic",
+              "numpy.random")  # its import cost every reader process more than decoding a small run
 
 
 def test_an_analysis_of_plain_event_files_loads_only_what_it_reads(tmp_path):

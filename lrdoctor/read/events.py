@@ -872,7 +872,20 @@ def _group_by_bytes(block: _Block, starts: np.ndarray, length: int):
         yield block.buf[start : start + length], np.flatnonzero(ids == group)
 
 
-_MULTIPLIERS = np.random.default_rng(0x7E57).integers(1, 2**63, size=16, dtype=np.uint64) * 2 + 1
+def _odd_constants(count: int, seed: int) -> np.ndarray:
+    """``count`` fixed, odd, well-mixed 64-bit numbers (SplitMix64's outputs, low bit set): any
+    such numbers fingerprint well, since a collision is confirmed word for word. Made here, not
+    by numpy.random, whose import costs a reading process more than decoding a small run."""
+    mask, state, made = (1 << 64) - 1, seed, []
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        mixed = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        mixed = ((mixed ^ (mixed >> 27)) * 0x94D049BB133111EB) & mask
+        made.append((mixed ^ (mixed >> 31)) | 1)
+    return np.array(made, dtype=np.uint64)
+
+
+_MULTIPLIERS = _odd_constants(16, seed=0x7E57)
 
 
 def _factorize(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
