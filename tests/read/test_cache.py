@@ -6,6 +6,7 @@ import os
 import re
 import struct
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from tensorboardX import SummaryWriter
 import lrdoctor.read.cache as cache
 from lrdoctor.read.cache import cache_dir, read_events
 from lrdoctor.read.events import read_event_file
+from tests.loaded_modules import ROOT, modules_loaded_by
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +66,24 @@ def test_cache_lives_in_the_cache_dir_not_beside_the_run(tmp_path):
     read_events(path)
     assert list(cache_dir().glob("*.bin")) and cache_dir().is_relative_to(tmp_path / "cache")
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize("configured", [None, ""])
+def test_without_a_configured_folder_the_cache_is_the_users_cache_folder(monkeypatch, configured):
+    from platformdirs import user_cache_dir
+
+    if configured is None:
+        monkeypatch.delenv("LRDOCTOR_CACHE_DIR", raising=False)
+    else:
+        monkeypatch.setenv("LRDOCTOR_CACHE_DIR", configured)
+    assert cache_dir().parent.parent == Path(user_cache_dir("lrdoctor"))
+
+
+def test_a_configured_folder_is_used_without_looking_up_the_users(tmp_path):
+    modules = modules_loaded_by("analyze", str(ROOT / "sample_logs" / "graph_free_gru_constant_lr"), "--format", "json", "-o", str(tmp_path / "report.json"),
+                                env={"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
+    assert "lrdoctor.read.cache" in modules and "platformdirs" not in modules
+    assert list((tmp_path / "cache").glob("lrdoctor-cache-v*/runs/*.bin"))
 
 
 def test_unchanged_file_is_not_read_again(tmp_path, reads):
