@@ -7,6 +7,7 @@ files, severities from configuration, or reporters.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -178,12 +179,13 @@ class MetricNumbers:
         picks = np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(int))
         x = self.steps.astype(float)[picks]
         y = self.values[picks]
-        i, j = np.triu_indices(len(x), k=1)
-        dx = x[j] - x[i]
+        pairs = _pairs(len(x))  # each i < j; (y[i] - y[j]) / (x[i] - x[j]) is exactly the slope from j - i
+        dx = np.subtract.outer(x, x).ravel()[pairs]
+        dy = np.subtract.outer(y, y).ravel()[pairs]
         keep = dx != 0
         if not keep.any():
             return 0.0
-        return float(np.median((y[j] - y[i])[keep] / dx[keep]))
+        return float(np.median(dy[keep] / dx[keep]))
 
     def level_change(self, early_fraction: float, late_fraction: float) -> LevelChange | None:
         """Median of the first and of the last part of the series, and how sure the difference is;
@@ -233,6 +235,16 @@ class MetricNumbers:
         values = self.values if of is None else of
         at = int(np.nanargmax(values))
         return float(values[at]), int(self.steps[at])
+
+
+@functools.lru_cache(maxsize=4)
+def _pairs(count: int) -> np.ndarray:
+    """Where each pair i < j of ``count`` points sits in a flattened ``count`` x ``count``
+    table: made once, as Theil-Sen slopes take their fixed number of points from every run."""
+    i, j = np.triu_indices(count, k=1)
+    flat = i * count + j
+    flat.flags.writeable = False  # shared by every caller
+    return flat
 
 
 def numbers(run: Run, metric: str) -> MetricNumbers:

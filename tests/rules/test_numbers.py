@@ -28,6 +28,24 @@ def test_rolling_medians_are_pandas_bit_for_bit(n, window):
     np.testing.assert_array_equal(core.trailing_median(window), trailing)
 
 
+def textbook_theil_sen(steps, values, max_points=200):
+    """The median of (y[j] - y[i]) / (x[j] - x[i]) over every pair i < j of evenly picked points."""
+    n = len(values)
+    picks = sorted({int(p) for p in np.linspace(0, n - 1, min(n, max_points))})
+    x, y = np.asarray(steps, float)[picks], np.asarray(values, float)[picks]
+    slopes = [(y[j] - y[i]) / (x[j] - x[i]) for i in range(len(x)) for j in range(i + 1, len(x)) if x[j] != x[i]]
+    return float(np.median(slopes)) if slopes else 0.0
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 199, 200, 201, 1250])
+@pytest.mark.parametrize("steps", ["distinct", "repeated", "one step"])
+def test_theil_sen_slope_is_the_textbook_median_bit_for_bit(n, steps):
+    rng = np.random.default_rng(200 + n)
+    values = rng.normal(size=n).cumsum() * 1e-3
+    axis = {"distinct": np.arange(n) * 2048, "repeated": np.arange(n) // 3 * 100, "one step": np.zeros(n, int)}[steps]
+    assert MetricNumbers(axis, values).theil_sen_slope() == textbook_theil_sen(axis, values)
+
+
 def test_points_are_put_in_step_order_and_only_finite_ones_kept():
     core = MetricNumbers(np.array([30, 10, 20, 40]), np.array([3.0, np.nan, 2.0, np.inf]))
     assert core.steps.tolist() == [20, 30] and core.values.tolist() == [2.0, 3.0]
