@@ -80,7 +80,8 @@ def test_without_a_configured_folder_the_cache_is_the_users_cache_folder(monkeyp
 
 
 def test_a_configured_folder_is_used_without_looking_up_the_users(tmp_path):
-    modules = modules_loaded_by("analyze", str(ROOT / "sample_logs" / "graph_free_gru_constant_lr"), "--format", "json", "-o", str(tmp_path / "report.json"),
+    run = ROOT / "sample_logs" / "graph_free_gru_constant_lr"
+    modules = modules_loaded_by("analyze", str(run), "--format", "json", "-o", str(tmp_path / "report.json"),
                                 env={"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
     assert "lrdoctor.read.cache" in modules and "platformdirs" not in modules
     assert list((tmp_path / "cache").glob("lrdoctor-cache-v*/runs/*.bin"))
