@@ -2,8 +2,9 @@
 files with no config beside it loads neither protobuf (the opening file_version record is
 recognised without it), nor ruamel (no YAML file was read), nor the
 progress bar's module (stderr is not a terminal), nor importlib.metadata for lrdoctor's own
-version, nor pydantic (options are coerced without it: ``cli.values``). A report in JSON, SARIF
-or Markdown with stderr not a terminal loads no rich at all. Checked by module, never by the clock."""
+version, nor pydantic (options are coerced without it: ``cli.values``), nor numpy.random.
+A report in JSON, SARIF or Markdown with stderr not a terminal loads no rich at all.
+Checked by module, never by the clock."""
 
 from __future__ import annotations
 

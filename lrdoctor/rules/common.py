@@ -179,7 +179,7 @@ class MetricNumbers:
         picks = np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(int))
         x = self.steps.astype(float)[picks]
         y = self.values[picks]
-        pairs = _pairs(len(x))  # each i < j; (y[i] - y[j]) / (x[i] - x[j]) is exactly the slope from j - i
+        pairs = _pairs(len(x))  # each i < j: (y[i] - y[j]) / (x[i] - x[j]) is the float (y[j] - y[i]) / (x[j] - x[i])
         dx = np.subtract.outer(x, x).ravel()[pairs]
         dy = np.subtract.outer(y, y).ravel()[pairs]
         keep = dx != 0
