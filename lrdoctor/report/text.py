@@ -88,7 +88,6 @@ def renderables(report: Report) -> list[RenderableType]:
     return parts
 
 
-
 def insight_section(found: Insight | None) -> list[RenderableType]:
     """The sweep insight's section; nothing when there is no sweep."""
     if found is None:
@@ -98,6 +97,7 @@ def insight_section(found: Insight | None) -> list[RenderableType]:
     for index, line in enumerate(insight.lines(found)):
         parts.append(Text("  " + line, style=style if index == 0 else None))
     return parts
+
 
 # --- the table across runs ---------------------------------------------------------
 
