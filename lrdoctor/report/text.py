@@ -186,12 +186,12 @@ class SummaryTable:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update_width(1 << 16)
         sparklines = options.max_width >= SPARKLINES_FROM
-        layouts = [summary_table(self.report, peaks_on_one_line=True), summary_table(self.report)]
+        layouts = [{"peaks_on_one_line": True}, {}]
         if not sparklines:
-            layouts.append(summary_table(self.report, sparklines=False))
             # where the architecture came from is in each run's section, whole
-            layouts.append(summary_table(self.report, sparklines=False, sources=False))
-        for table in layouts:
+            layouts += [{"sparklines": False}, {"sparklines": False, "sources": False}]
+        for layout in layouts:  # each table built only when the one before did not fit
+            table = summary_table(self.report, **layout)
             if Measurement.get(console, unbounded, table).maximum <= options.max_width:
                 yield table
                 return
