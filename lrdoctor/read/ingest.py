@@ -177,11 +177,21 @@ def _once_each(found: list[FoundRun | remote.RemoteRun]) -> list[FoundRun | remo
         if isinstance(run, remote.RemoteRun):
             key = remote.listed_files(run)
         else:
-            key = (*(os.path.realpath(f) for f in run.files), run.source.run_id if run.source else "")
+            key = (*map(_file_identity, run.files), run.source.run_id if run.source else "")
         if key not in seen:
             seen.add(key)
             unique.append(run)
     return unique
+
+
+def _file_identity(path: Path) -> tuple[int, int] | str:
+    """The file a path reaches, however it is named: its device and inode (one system call,
+    where ``os.path.realpath`` makes one per part of the path), else its real path."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return info.st_dev, info.st_ino
 
 
 def _as_list(paths: PathArg | Sequence[PathArg]) -> list[PathArg]:

@@ -244,6 +244,16 @@ def test_overlapping_arguments_analyse_each_run_once(tmp_path):
     assert [run["name"] for run in json.loads(result.stdout)["runs"]] == ["a", "b"]
 
 
+def test_a_run_hard_linked_into_another_directory_is_analysed_once(tmp_path):
+    good_run(tmp_path / "sweep" / "a")
+    (tmp_path / "sweep" / "copy").mkdir()
+    for event_file in (tmp_path / "sweep" / "a").iterdir():
+        os.link(event_file, tmp_path / "sweep" / "copy" / event_file.name)
+    result = analyze(tmp_path / "sweep", "--format", "json")
+    assert result.exit_code in (0, 1)
+    assert len(json.loads(result.stdout)["runs"]) == 1
+
+
 @pytest.mark.skipif(IS_ROOT, reason="root lists a chmod 000 directory; no honest unreadable directory for root")
 def test_unreadable_directory_is_reported(tmp_path):
     good_run(tmp_path / "good")
