@@ -22,10 +22,10 @@ from lrdoctor.insight.sweep import MIN_RUNS, Insight, sweep_insight
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest, tbparse_reader
 from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, totals, worst_first
-from lrdoctor.report.write import inside, output_file, refuse_inside, write_atomic
 from lrdoctor.rules import engine
 from lrdoctor.rules.options import load_options
 from lrdoctor.words import display
+from lrdoctor.write import inside, output_file, refuse_inside, write_atomic
 
 
 class ReportFormat(str, Enum):

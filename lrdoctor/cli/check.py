@@ -11,9 +11,9 @@ import typer
 from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn
-from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.rules.options import load_options
 from lrdoctor.words import display
+from lrdoctor.write import output_file, refuse_inside, write_atomic
 
 
 class CheckFormat(str, Enum):

@@ -9,8 +9,8 @@ import typer
 from lrdoctor.cli import command
 from lrdoctor.errors import InputError
 from lrdoctor.read import ingest
-from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.words import display
+from lrdoctor.write import output_file, refuse_inside, write_atomic
 
 
 class DiffFormat(str, Enum):

@@ -10,9 +10,9 @@ import typer
 from lrdoctor.cli import command
 from lrdoctor.cli.analyze import cache_outside, say, stderr_lines
 from lrdoctor.errors import InputError
-from lrdoctor.report.write import output_file, refuse_inside, write_atomic
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import display, format_lr, format_steps
+from lrdoctor.write import output_file, refuse_inside, write_atomic
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -35,14 +35,19 @@ from pathlib import Path
 from lrdoctor.configs.loaders import SYSTEM_DIRECTORIES, open_regular, system_location
 from lrdoctor.errors import UnreadableFile
 from lrdoctor.model import ReadNote
-from lrdoctor.read.mlflow import MAX_KEYS, SQLITE_NAME, is_file_store_run, sqlite_runs
+from lrdoctor.read.mlflow import MAX_KEYS, is_file_store_run, sqlite_runs
+from lrdoctor.read.names import (
+    EVENTS_PREFIX,
+    PROGRESS_CSV,
+    RESULT_JSON,
+    SQLITE_NAME,
+    is_training_log,
+    is_wandb_file,
+)
 from lrdoctor.read.rllib_result import looks_like_tune_result
 from lrdoctor.read.wandb import tensorboard_records
 from lrdoctor.words import display
 
-EVENTS_PREFIX = "events.out.tfevents."
-PROGRESS_CSV = "progress.csv"
-RESULT_JSON = "result.json"  # a Tune trial's results, one JSON object per iteration
 WANDB_LATEST = "latest-run"  # W&B's link to its newest run, a sibling the walk reaches by its own name
 NOT_A_RUN_FILE = "not an event file (events.out.tfevents.*), progress.csv, result.json, .wandb or mlflow.db"
 NOT_A_FILE = "not a regular file (a dangling link, pipe or device): skipped"
@@ -93,16 +98,6 @@ class FoundRun:
 class Discovery:
     runs: tuple[FoundRun, ...]
     problems: tuple[ReadNote, ...]
-
-
-def is_training_log(name: str) -> bool:
-    """Whether a file name is one lrdoctor reads runs from."""
-    return (name.startswith(EVENTS_PREFIX) or name in (PROGRESS_CSV, RESULT_JSON, SQLITE_NAME)
-            or _is_wandb_file(name))
-
-
-def _is_wandb_file(name: str) -> bool:
-    return name.startswith("run-") and name.endswith(".wandb")
 
 
 def write_order(names: list[str]) -> list[str]:
@@ -178,7 +173,7 @@ def discover(root: Path) -> Discovery:
                         elif entry.name == PROGRESS_CSV and entry.is_file():
                             progress = Path(entry.path)
                         elif is_training_log(entry.name) and entry.is_file():
-                            logs["wandb" if _is_wandb_file(entry.name) else entry.name] = Path(entry.path)
+                            logs["wandb" if is_wandb_file(entry.name) else entry.name] = Path(entry.path)
                         elif entry.name == "meta.yaml" and entry.is_file():
                             logs["meta.yaml"] = Path(entry.path)
                         elif is_training_log(entry.name):
@@ -454,6 +449,6 @@ def _file_run(path: Path) -> tuple[FoundRun, ...]:
         return (FoundRun(directory, directory, display(name), progress_csv=path),)
     if path.name == RESULT_JSON:
         return (FoundRun(directory, directory, display(name), source=Source("tune", path, files=(path,))),)
-    if _is_wandb_file(path.name):
+    if is_wandb_file(path.name):
         return (FoundRun(directory, directory, display(name), source=Source("wandb", path, files=(path,))),)
     return ()

@@ -32,9 +32,9 @@ import numpy as np
 from lrdoctor.configs.loaders import open_regular
 from lrdoctor.errors import UnreadableFile
 from lrdoctor.model import Points, ReadNote
+from lrdoctor.read.names import SQLITE_NAME
 from lrdoctor.words import display
 
-SQLITE_NAME = "mlflow.db"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 RUN_NAME_TAG = "mlflow.runName"
 _FLOAT64_MAX = 1.7976931348623157e308  # how the SQLite store writes an infinity

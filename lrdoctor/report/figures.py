@@ -38,10 +38,10 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from lrdoctor.errors import InputError
 from lrdoctor.model import VERDICTS, Finding, Run, RunResult
-from lrdoctor.report.write import write_atomic
 from lrdoctor.rules.prescription import recommended_schedule
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import display, figure_text, format_lr, format_steps, kind_word, number, own_name
+from lrdoctor.write import write_atomic
 
 BLACK = "#000000"
 ORANGE = "#E69F00"

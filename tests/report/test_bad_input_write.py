@@ -107,7 +107,7 @@ def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path, monkey
     def disk_full(source, target):
         raise OSError(28, "No space left on device", str(target))
 
-    monkeypatch.setattr("lrdoctor.report.write.os.replace", disk_full)
+    monkeypatch.setattr("lrdoctor.write.os.replace", disk_full)
     result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--format", "json", "--output", report)
     assert result.exit_code == 2
     assert error_line(result) == f"lrdoctor: error: {report}: No space left on device"
@@ -116,12 +116,12 @@ def test_a_failed_report_write_leaves_the_previous_report_whole(tmp_path, monkey
 
 
 def test_an_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    from lrdoctor.report.write import write_atomic
+    from lrdoctor.write import write_atomic
 
     def interrupted(source, target):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lrdoctor.report.write.os.replace", interrupted)
+    monkeypatch.setattr("lrdoctor.write.os.replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_atomic(tmp_path / "figure.png", b"\x89PNG" + bytes(1000))
     assert list(tmp_path.iterdir()) == []
@@ -200,7 +200,7 @@ def test_a_write_that_fails_names_the_path(tmp_path, monkeypatch):
     def disk_full(source, target):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("lrdoctor.report.write.os.replace", disk_full)
+    monkeypatch.setattr("lrdoctor.write.os.replace", disk_full)
     report = tmp_path / "report.json"
     result = analyze(SAMPLES / "graph_free_gru_constant_lr", "--format", "json", "--output", report)
     assert result.exit_code == 2

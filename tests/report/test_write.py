@@ -4,7 +4,7 @@ import stat
 import pytest
 
 from lrdoctor.errors import InputError
-from lrdoctor.report.write import write_atomic
+from lrdoctor.write import write_atomic
 
 
 def test_writes_text_and_bytes_and_leaves_no_temporary(tmp_path):

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Iterable
 
 from lrdoctor.errors import InputError
-from lrdoctor.read.discover import is_training_log
+from lrdoctor.read.names import is_training_log
 from lrdoctor.words import display
 
 
