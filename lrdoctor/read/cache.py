@@ -45,12 +45,11 @@ import logging
 import mmap
 import os
 import re
-import tempfile
 import time
 import zlib
 from pathlib import Path
 from stat import S_ISREG
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -58,16 +57,23 @@ from lrdoctor.errors import InputError
 from lrdoctor.model import Deferred, Extent, Finding, LRShape, Metrics, MetricSource, Points, ReadNote, Severity
 from lrdoctor.read.build import NormalisedRun
 from lrdoctor.read.normalise import Normalised
+from lrdoctor.read.store import (
+    ENTRY_MAGIC,
+    FORMAT,
+    code_digest,
+    entry_path,
+    format_folder,
+    framed,
+    replace_file,
+    root,
+    touch,
+    unframed,
+)
 from lrdoctor.version import VERSION
 
 if TYPE_CHECKING:
     from lrdoctor.read.events import EventData
 
-# Bump when the entry layout changes (2: zlib CRC-32 checksums; 3: own subfolders, keys and
-# entries carry inode and ctime, a CRC-32C of the whole prefix read; 4: run entries refer to
-# their event files' entries for the points they share; 5: a CRC per array, checked when the
-# array is first used, and the header's own).
-FORMAT = 5
 # Every format's folder from 3 on: all ours, so pruning also clears what older versions
 # left. Format 2 and before kept entries in <cache>/<kind>-<FORMAT>/: never touched.
 _FOLDER = re.compile(r"lrdoctor-cache-v[0-9]+")
@@ -77,7 +83,6 @@ _FINDINGS_KIND = "findings"
 REMOTE_EVENTS_KIND = "remote-events"  # objects in a bucket as far as read (read.remote), keyed on their URL
 _KINDS = (_EVENTS_KIND, _RUNS_KIND, _FINDINGS_KIND, REMOTE_EVENTS_KIND)
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.bin")
-_TEMPORARY_PREFIX, _TEMPORARY_SUFFIX = ".lrdoctor-", ".tmp"
 _TEMPORARY_NAME = re.compile(r"\.lrdoctor-[A-Za-z0-9_]+\.tmp")
 _CRC_BLOCK = 8 << 20  # bytes read at a time to checksum a prefix: memory stays bounded
 DEFAULT_MAX_MB = 2048
@@ -92,21 +97,7 @@ _log = logging.getLogger(__name__)
 
 def cache_dir() -> Path:
     """Where this version's event-file entries live; its parent holds every kind of entry."""
-    return Path(_format_folder(), _EVENTS_KIND)
-
-
-def _format_folder() -> str:
-    """``<cache>/lrdoctor-cache-v<FORMAT>``, as a string: built for every entry a re-run loads."""
-    return os.path.join(_root(), f"lrdoctor-cache-v{FORMAT}")
-
-
-def _root() -> Path:
-    configured = os.environ.get("LRDOCTOR_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    from platformdirs import user_cache_dir  # here: a configured folder needs no lookup (11M instructions)
-
-    return Path(user_cache_dir("lrdoctor"))
+    return Path(format_folder(), _EVENTS_KIND)
 
 
 def max_bytes() -> int:
@@ -135,7 +126,7 @@ def prune(limit: int, in_use_since: int) -> int:
     now, keep_from = time.time_ns(), in_use_since - _CLOCK_SLACK_NS
     entries, total, freed = [], 0, 0
     try:
-        for path, stat, temporary in _owned(_root()):
+        for path, stat, temporary in _owned(root()):
             if not temporary:
                 entries.append((stat.st_mtime_ns, stat.st_size, path))
             elif now - stat.st_mtime_ns > _STALE_TEMPORARY_NS:
@@ -181,7 +172,7 @@ def _starts_with_header(path: str) -> bool:
     except OSError:
         return False
     try:
-        return os.read(fd, len(_ENTRY_MAGIC)) == _ENTRY_MAGIC
+        return os.read(fd, len(ENTRY_MAGIC)) == ENTRY_MAGIC
     except OSError:
         return False
     finally:
@@ -348,10 +339,6 @@ def unpacked_event_data(meta: dict, arrays: Mapping[str, np.ndarray]) -> EventDa
 # Both keys include a digest of lrdoctor's own source, so an edited rule or
 # reader never meets results computed by the old code.
 
-_ENTRY_MAGIC = b"LRDENTRY"
-_ENTRY_HEADER = 8 + 8 + 4  # magic, header length, CRC of the header
-
-
 class DamagedEntry(Exception):
     """An entry's array does not match its CRC: the entry is not used, and what it held is read again.
     Not a ValueError: no handler of bad values on the way may take it for one."""
@@ -385,19 +372,6 @@ class StoredArrays(Mapping[str, np.ndarray]):
         return len(self._unchecked)
 
 
-@functools.lru_cache(maxsize=1)
-def code_digest() -> str:
-    """A digest of every source file of the installed lrdoctor package: a changed rule must
-    not be answered with findings cached by the old one. (This module lives in read/, so the
-    package is two levels up.)"""
-    package = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(VERSION.encode())
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def entry_key(*parts: object) -> str:
     """A key from plain, deterministic parts (strings, numbers, lists, dicts with str keys)."""
     text = json.dumps([FORMAT, code_digest(), *parts], sort_keys=True, ensure_ascii=True)
@@ -407,7 +381,7 @@ def entry_key(*parts: object) -> str:
 def load_entry(kind: str, key: str) -> tuple[dict, StoredArrays] | None:
     """The header and 1-d arrays stored under ``key``; None when missing, not ours, or its
     header is damaged. Each array is checked against its CRC when it is used (``StoredArrays``)."""
-    path = _entry_path(kind, key)
+    path = entry_path(kind, key)
     try:
         # O_NONBLOCK: a FIFO put where an entry belongs (a shared cache dir) cannot make this wait.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -420,19 +394,10 @@ def load_entry(kind: str, key: str) -> tuple[dict, StoredArrays] | None:
             blob = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
         finally:
             os.close(fd)
-        view = memoryview(blob)  # slices of a view are not copies
-        if len(blob) < _ENTRY_HEADER or blob[:8] != _ENTRY_MAGIC:
-            raise ValueError("not an entry")
-        header_size = int.from_bytes(blob[8:16], "little")
-        if header_size > len(blob) - _ENTRY_HEADER:
-            raise ValueError("header past the end")
-        body = view[_ENTRY_HEADER:_ENTRY_HEADER + header_size]
-        if int.from_bytes(blob[16:20], "little") != zlib.crc32(body):
-            raise ValueError("header checksum mismatch")
-        header = json.loads(bytes(body))
+        header, offset = unframed(memoryview(blob))  # slices of a view are not copies
         if header.get("key") != key:
             return None
-        arrays, offset = {}, _ENTRY_HEADER + header_size
+        arrays = {}
         for name, dtype, count, crc in header["arrays"]:
             dtype = np.dtype({"i8": np.int64, "f8": np.float64}[dtype])
             end = offset + int(count) * dtype.itemsize
@@ -442,7 +407,7 @@ def load_entry(kind: str, key: str) -> tuple[dict, StoredArrays] | None:
             offset = end
         if offset != len(blob):
             raise ValueError("trailing bytes")
-        _touch(path)
+        touch(path)
         return header, StoredArrays(arrays)
     except FileNotFoundError:
         return None
@@ -511,14 +476,6 @@ def _unpacked(value):
     raise ValueError(f"unknown container tag {tag!r}")
 
 
-def _touch(path: str | Path) -> None:
-    """Mark an entry as just used: ``prune`` removes the least recently used first."""
-    try:
-        os.utime(path)
-    except OSError:
-        pass  # a read-only or shared cache is still read
-
-
 def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
     """Write an entry atomically; a cache that cannot be written is skipped (logged at debug)."""
     arrays = {name: np.ascontiguousarray(array) for name, array in (arrays or {}).items()}
@@ -528,39 +485,10 @@ def store_entry(kind: str, key: str, header: dict, arrays: dict[str, np.ndarray]
         columns.append([name, code, int(array.size), zlib.crc32(array)])
 
     def write(handle: IO[bytes]) -> None:
-        body = json.dumps({**header, "key": key, "arrays": columns}, allow_nan=True).encode()
-        prefix = _ENTRY_MAGIC + len(body).to_bytes(8, "little") + zlib.crc32(body).to_bytes(4, "little")
-        handle.write(b"".join([prefix, body, *(array.tobytes() for array in arrays.values())]))
+        prefix = framed({**header, "key": key, "arrays": columns})
+        handle.write(b"".join([prefix, *(array.tobytes() for array in arrays.values())]))
 
-    _replace_file(Path(_entry_path(kind, key)), write, "cache entry")
-
-
-def _replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
-    """``write`` into a temporary file beside ``path``, then renamed over it: a reader never
-    meets half an entry. A cache that cannot be written is skipped (logged at debug)."""
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A name of the cache's own: ``prune`` deletes a stale temporary only by it (and its header).
-        with tempfile.NamedTemporaryFile(
-            dir=path.parent, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX, delete=False
-        ) as handle:
-            temporary = handle.name
-            write(handle)
-        os.replace(temporary, path)
-    except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: what JSON cannot hold
-        _log.debug("%s not written (%s): %s", what, path, error)
-        if temporary:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-
-
-def _entry_path(kind: str, key: str) -> str:
-    """Built as a string: a re-run builds one for each of the three entries of every run,
-    where Paths cost a tenth of the loading."""
-    return os.path.join(_format_folder(), kind, f"{key}.bin")
+    replace_file(Path(entry_path(kind, key)), write, "cache entry")
 
 
 def store_run(key: str, run: NormalisedRun, event_files: Sequence[tuple[Path, re.Pattern[str] | None]] = ()) -> None:

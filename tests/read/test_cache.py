@@ -225,8 +225,8 @@ def test_prune_within_the_bound_removes_only_temporaries_left_by_a_crash(tmp_pat
     cached_entry_of(write_events(tmp_path, range(10)))
     # named and begun as the cache begins its own temporaries (a user's *.tmp is not one)
     stale, fresh = cache_dir() / ".lrdoctor-stale.tmp", cache_dir() / ".lrdoctor-fresh.tmp"
-    stale.write_bytes(cache._ENTRY_MAGIC + b"x" * 92)
-    fresh.write_bytes(cache._ENTRY_MAGIC + b"x" * 92)
+    stale.write_bytes(cache.ENTRY_MAGIC + b"x" * 92)
+    fresh.write_bytes(cache.ENTRY_MAGIC + b"x" * 92)
     set_last_used(stale, 2 * 3600)
     kept = entries()
     assert cache.prune(10**9, in_use_since=time.time_ns()) == 100
@@ -272,9 +272,9 @@ def user_files(root) -> dict:
         cache_dir() / "model.bin": b"weights",
         cache_dir() / ("0" * 64 + ".bin"): b"named like an entry, not one",
         cache_dir() / ".lrdoctor-abc.tmp": b"named like a temporary, not one",
-        cache_dir() / "copy-of-an-entry.bin": cache._ENTRY_MAGIC + b"an entry's header, not an entry's name",
+        cache_dir() / "copy-of-an-entry.bin": cache.ENTRY_MAGIC + b"an entry's header, not an entry's name",
         folder / "runs" / "notes.tmp": b"my notes",
-        root / "lrdoctor-cache-vX" / "events" / ("1" * 64 + ".bin"): cache._ENTRY_MAGIC,
+        root / "lrdoctor-cache-vX" / "events" / ("1" * 64 + ".bin"): cache.ENTRY_MAGIC,
     }
     for path, content in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,7 +287,7 @@ def test_prune_deletes_only_what_the_cache_wrote(tmp_path):
     root = tmp_path / "cache"  # LRDOCTOR_CACHE_DIR
     ours = [cached_entry_of(write_events(tmp_path / f"r{i}", range(20))) for i in range(2)]
     crashed = cache_dir() / ".lrdoctor-crashed.tmp"  # a temporary a killed process left
-    crashed.write_bytes(cache._ENTRY_MAGIC + b"half an entry")
+    crashed.write_bytes(cache.ENTRY_MAGIC + b"half an entry")
     theirs = user_files(root)
     for name in ours:
         set_last_used(cache_dir() / name, 600)
