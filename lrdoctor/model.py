@@ -276,6 +276,9 @@ class Run:
     notes: tuple[ReadNote, ...] = ()
     # Every declared hyperparameter in one flat key space (read.settings): key -> value and source.
     settings: Mapping[str, Sourced] = field(default_factory=dict)
+    # Every file its config's defaults list was looked for as, found or not, wherever it lies
+    # (configs.compose): inputs that lrdoctor.replay cannot find by walking the run's tree.
+    looked_for: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.metrics, Metrics):

@@ -54,6 +54,8 @@ class Composed:
         self.origins: dict[tuple, tuple[str | None, int]] = {}
         self.problems: list[tuple[tuple, str]] = []  # (path in the document, reason)
         self.read = 0
+        # Every file a defaults entry was looked for as, found or not: inputs, above the file too.
+        self.looked_for: list[str] = []
 
 
 def has_defaults(document: Document) -> bool:
@@ -76,7 +78,8 @@ def compose(document: Document, path: Path) -> Document:
     """The document with its defaults list composed and its plain interpolations resolved.
 
     ``extras["not_composed"]`` lists ``(path, reason)`` for each defaults entry that could not
-    be read and each interpolation left unresolved, for LRD016."""
+    be read and each interpolation left unresolved, for LRD016; ``extras["looked_for"]`` every
+    file a defaults entry was looked for as (``_find``), for ``lrdoctor.replay``."""
     if document.kind != "yaml" or len(document.roots) != 1 or not isinstance(document.roots[0], Mapping):
         return document
     state = Composed()
@@ -93,7 +96,7 @@ def compose(document: Document, path: Path) -> Document:
                 origins[(0,) + keys] = origin
     state.positions, state.origins = positions, origins
     root = _resolve(root, state)
-    extras = {**document.extras, "not_composed": tuple(state.problems)}
+    extras = {**document.extras, "not_composed": tuple(state.problems), "looked_for": tuple(state.looked_for)}
     return Document((root,), positions, document.lines, document.has_comments, document.kind, extras, origins)
 
 
@@ -181,7 +184,7 @@ def _load_parent(group: str, option: str, path: Path, state: Composed, level: in
         return f"defaults entry {shown}: more than {MAX_LEVELS} levels of defaults"
     if state.read >= MAX_PARENTS:
         return f"defaults entry {shown}: more than {MAX_PARENTS} configs to compose"
-    found = _find(parts, path.parent)
+    found = _find(parts, path.parent, state.looked_for)
     if found is None:
         places = "beside this file" if not group else "beside this file or in a directory above it"
         return f"defaults entry {shown}: {shown}.yaml is not {places}, so this unit was not composed"
@@ -198,8 +201,9 @@ def _load_parent(group: str, option: str, path: Path, state: Composed, level: in
     return root, document, found
 
 
-def _find(parts: list[str], directory: Path) -> Path | None:
-    """``group/option.yaml`` beside the file, else in up to SEARCH_UP directories above it."""
+def _find(parts: list[str], directory: Path, looked_for: list[str]) -> Path | None:
+    """``group/option.yaml`` beside the file, else in up to SEARCH_UP directories above it;
+    each candidate is added to ``looked_for``."""
     top = directory
     for _ in range(SEARCH_UP):
         top = top.parent
@@ -207,6 +211,7 @@ def _find(parts: list[str], directory: Path) -> Path | None:
     for base in candidates:
         for suffix in YAML_SUFFIXES:
             candidate = base.joinpath(*parts[:-1], parts[-1] + suffix)
+            looked_for.append(str(candidate))
             if candidate.is_file() and _inside(candidate, top):
                 return candidate
     return None

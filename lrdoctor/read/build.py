@@ -121,6 +121,7 @@ def described_run(
         # discovery's notes are not cached with the metrics: the other record may come or go
         notes=found.notes + run.notes + normalised.notes + metadata.notes,
         settings=metadata.settings,
+        looked_for=metadata.looked_for,
     )
 
 

@@ -65,6 +65,7 @@ class Declared:
     label: str
     has_lines: bool = True
     settings: Mapping[str, Sourced] = field(default_factory=dict)  # every leaf, in the flat key space
+    looked_for: tuple[str, ...] = ()  # the files its defaults list was looked for as (configs.compose)
 
     def source(self, setting: Setting) -> str:
         where = f"{self.label}:{setting.line}" if self.has_lines else self.label
@@ -77,6 +78,7 @@ class Metadata:
     config: RunConfig
     notes: tuple[ReadNote, ...] = field(default_factory=tuple)
     settings: Mapping[str, Sourced] = field(default_factory=dict)  # read.settings: key -> value and source
+    looked_for: tuple[str, ...] = ()  # every Declared's
 
 
 # ---------------------------------------------------------------- the places a run declares itself
@@ -155,7 +157,8 @@ def _declared(document: Document, label: str, *, has_lines: bool) -> Declared | 
         return f"{label}:{document.where(unit.path + path)[0]} {dotted}" if has_lines else f"{label} {dotted}"
 
     found = declared_settings.settings_from_mapping(unit.data, where)
-    return Declared(read_unit(document, unit, label), label, has_lines, found)
+    looked_for = tuple(document.extras.get("looked_for", ()))
+    return Declared(read_unit(document, unit, label), label, has_lines, found, looked_for)
 
 
 def _mapping_document(mapping: Mapping[str, Any]) -> Document:
@@ -316,7 +319,7 @@ def read_metadata(
     sources += [source for source in logged if source is not None]
     arch, config = architecture(sources, run_dir, root, arch_override), run_config(sources)
     found = run_settings(sources, config, arch, declared_settings.run_names(run_dir, root), lr_shape, lr_tag)
-    return Metadata(arch, config, tuple(notes), found)
+    return Metadata(arch, config, tuple(notes), found, tuple(f for source in sources for f in source.looked_for))
 
 
 def run_settings(
