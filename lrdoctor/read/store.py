@@ -8,9 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
 import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import IO, Callable
@@ -25,7 +23,7 @@ FORMAT = 5
 ENTRY_MAGIC = b"LRDENTRY"
 ENTRY_HEADER = 8 + 8 + 4  # magic, header length, CRC of the header
 TEMPORARY_PREFIX, TEMPORARY_SUFFIX = ".lrdoctor-", ".tmp"
-_log = logging.getLogger("lrdoctor.read.cache")
+REPLAY_KIND = "replays"  # whole analyses, said again by lrdoctor.replay
 
 
 def root() -> Path:
@@ -88,6 +86,8 @@ def unframed(blob: bytes | memoryview) -> tuple[dict, int]:
 def replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
     """``write`` into a temporary file beside ``path``, then renamed over it: a reader never
     meets half an entry. A cache that cannot be written is skipped (logged at debug)."""
+    import tempfile  # here: a replay writes nothing, and needs neither this nor logging
+
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,9 @@ def replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) ->
             write(handle)
         os.replace(temporary, path)
     except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: what JSON cannot hold
-        _log.debug("%s not written (%s): %s", what, path, error)
+        import logging
+
+        logging.getLogger("lrdoctor.read.cache").debug("%s not written (%s): %s", what, path, error)
         if temporary:
             try:
                 os.unlink(temporary)
