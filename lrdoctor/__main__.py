@@ -1,3 +1,26 @@
-from lrdoctor.cli import main
+"""``lrdoctor`` and ``python -m lrdoctor``: an analysis whose every input is as it was is
+said again from its entry (``lrdoctor.replay``) before the command line and its libraries
+load; anything else runs the command."""
 
-main()
+import os
+import sys
+
+from lrdoctor import replay
+
+
+def main() -> None:
+    code = replay.replayed(sys.argv[1:])
+    if code is None:
+        from lrdoctor.cli import main as run_command
+
+        run_command()  # never returns: it ends the process with the command's code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left before the end: the code stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

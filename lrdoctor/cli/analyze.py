@@ -15,6 +15,7 @@ from typing import Annotated, Any, Callable, Iterator, Optional, Protocol, Seque
 
 import typer
 
+from lrdoctor import replay
 from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
@@ -83,6 +84,11 @@ def analyze(
     reader: Annotated[Reader, typer.Option("--reader", help="Event-file reader: lrdoctor's own, or tbparse, the reference it is tested against (slower, never cached; pip install 'lrdoctor[tbparse]').")] = Reader.lrdoctor,
 ) -> None:
     """Diagnose runs: KL over target, LR shape, entropy, collapse; and prescribe the schedule."""
+    # Before anything is read: a replay's snapshot is of the inputs as they were then (lrdoctor.replay).
+    replayable = (plots is None and scheduler is None and cluster is None and reader is Reader.lrdoctor
+                  and not no_cache and not sys.stdout.isatty()
+                  and not any(ingest.remote.is_remote(path) for path in paths))
+    recorder = replay.recorder(paths) if replayable else None
     options = load_options(
         select=select,
         ignore=ignore,
@@ -103,6 +109,11 @@ def analyze(
     reading = [*local_paths, *([Path(options.source)] if options.source else [])]
     refuse_inside([output, plots], reading)  # said before anything is read
     stderr = stderr_lines()
+    use_cache = not no_cache and cache_outside(reading, stderr)
+    if recorder is not None and use_cache and isinstance(stderr, PlainLines):
+        stderr = RecordedLines(stderr.file, recorder)
+    else:
+        recorder = None
 
     with distributed(scheduler, cluster) as executor, progress_bar(stderr) as stage:
         ingested = ingest.load(
@@ -110,7 +121,7 @@ def analyze(
             tag_overrides=tag_overrides,
             arch=arch.value if arch else None,
             jobs=jobs,
-            use_cache=not no_cache and cache_outside(reading, stderr),
+            use_cache=use_cache,
             on_progress=stage("reading, judging"),
             executor=executor,
             # judged where each run is read; only figures need every point back here
@@ -140,6 +151,7 @@ def analyze(
     report = Report(
         results, problems, figures, sweep, verbose, log_files=log_files, insight=insight, insight_figure=insight_figure
     )
+    printed = False
     if format is ReportFormat.text and output is None:
         # A file or pipe gets the width of a saved report, a terminal its own.
         from rich.console import Console
@@ -147,18 +159,32 @@ def analyze(
         from lrdoctor.report import text
 
         with to_stdout():
-            text.print_report(Console(width=None if sys.stdout.isatty() else text.WIDTH), report)
+            stdout = replay.Tee(sys.stdout, recorder) if recorder is not None else None
+            text.print_report(Console(file=stdout, width=None if sys.stdout.isatty() else text.WIDTH), report)
+            printed = True
     else:
         content = FORMATTERS[format.value](report)
         if output is None:
             with to_stdout():
                 sys.stdout.write(content)
                 sys.stdout.flush()
+                printed = True
+            if recorder is not None:
+                recorder.stdout(content)
         else:
             write_atomic(output, content)
+            printed = True
+            if recorder is not None:
+                runs_read = [str(run.path) for run in ingested.runs]
+                recorder.wrote(output, content, [*map(str, reading), *runs_read])
             say(stderr, f"wrote {display(str(output))}")
         say(stderr, totals(report))
-    raise typer.Exit(exit_code(report.findings, options.fail_on))
+    code = exit_code(report.findings, options.fail_on)
+    # Not kept when anything could not be read: a read that failed may not fail next time.
+    read_in_full = not any(not note.info for note in (*problems, *(n for run in ingested.runs for n in run.notes)))
+    if recorder is not None and printed and read_in_full:
+        recorder.keep(code, [path for result in results for path in result.run.looked_for])
+    raise typer.Exit(code)
 
 
 @contextmanager
@@ -215,6 +241,18 @@ class PlainLines:
     def print(self, line: Any, **how: Any) -> None:
         self.file.write(f"{line}\n")
         self.file.flush()
+
+
+class RecordedLines(PlainLines):
+    """Plain lines, each also kept for the replay of this analysis (``lrdoctor.replay``)."""
+
+    def __init__(self, file: TextIO, recorder: "replay.Recorder") -> None:
+        super().__init__(file)
+        self.recorder = recorder
+
+    def print(self, line: Any, **how: Any) -> None:
+        super().print(line, **how)
+        self.recorder.stderr(str(line))
 
 
 def stderr_lines() -> Lines:

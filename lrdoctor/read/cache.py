@@ -60,6 +60,7 @@ from lrdoctor.read.normalise import Normalised
 from lrdoctor.read.store import (
     ENTRY_MAGIC,
     FORMAT,
+    REPLAY_KIND,
     code_digest,
     entry_path,
     format_folder,
@@ -81,7 +82,7 @@ _EVENTS_KIND = "events"  # entries live in cache_dir(), i.e. <cache>/lrdoctor-ca
 _RUNS_KIND = "runs"
 _FINDINGS_KIND = "findings"
 REMOTE_EVENTS_KIND = "remote-events"  # objects in a bucket as far as read (read.remote), keyed on their URL
-_KINDS = (_EVENTS_KIND, _RUNS_KIND, _FINDINGS_KIND, REMOTE_EVENTS_KIND)
+_KINDS = (_EVENTS_KIND, _RUNS_KIND, _FINDINGS_KIND, REMOTE_EVENTS_KIND, REPLAY_KIND)
 _ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.bin")
 _TEMPORARY_NAME = re.compile(r"\.lrdoctor-[A-Za-z0-9_]+\.tmp")
 _CRC_BLOCK = 8 << 20  # bytes read at a time to checksum a prefix: memory stays bounded

@@ -1,0 +1,308 @@
+"""An unchanged analysis said again from its entry (``lrdoctor.replay``): the same bytes on
+stdout and stderr, the same report, the same exit code, without the command line's
+libraries; and any change to an input, to the invocation or to the entry runs it again.
+
+The runs are SYNTHETIC (``writers.synthetic_collapse``), written with tensorboardX, and made
+to look written a minute ago: a file written in the last two seconds is never replayed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lrdoctor import replay
+from lrdoctor.read import cache
+from tests.writers import synthetic_collapse, write_tags
+
+ROOT = Path(__file__).resolve().parents[1]
+# replay.replayed as the console script calls it; what it returned and which of the command
+# line's libraries it loaded go to a file, so stdout and stderr are the replay's alone.
+_REPLAYED = """
+import json, sys
+from lrdoctor import replay
+code = replay.replayed(sys.argv[2:])
+sys.stdout.flush()
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"numpy", "pandas", "typer", "rich", "lrdoctor.cli"})
+with open(sys.argv[1], "w") as handle:
+    json.dump([code, heavy], handle)
+"""
+TAGS = {"lr": "train/learning_rate", "kl": "train/approx_kl", "entropy": "train/entropy_loss",
+        "clip_fraction": "train/clip_fraction", "episode_return": "rollout/ep_rew_mean"}
+
+
+def age(*trees: Path) -> None:
+    """Every file and directory under ``trees`` as if last written a minute ago."""
+    then = time.time() - 60
+    for tree in trees:
+        for directory, subdirs, files in os.walk(tree, topdown=False):
+            for name in files + [d for d in subdirs if os.path.islink(os.path.join(directory, d))]:
+                os.utime(os.path.join(directory, name), (then, then), follow_symlinks=False)
+            os.utime(directory, (then, then))
+
+
+def write_sweep(sweep: Path) -> None:
+    steps, metrics = synthetic_collapse(n=60)
+    for name, scale in (("collapsed", 1.0), ("healthy", 0.2)):
+        values = {TAGS[metric]: (series * scale if metric == "kl" else series) for metric, series in metrics.items()}
+        values["train/entropy_loss"] = -values["train/entropy_loss"]
+        write_tags(sweep / name, steps, values)
+
+
+@pytest.fixture
+def place(tmp_path):
+    """A working directory holding a sweep of two runs (one collapsed), aged, and a cache."""
+    write_sweep(tmp_path / "sweep")
+    age(tmp_path / "sweep")
+    return tmp_path
+
+
+def environment(place: Path, **extra: str) -> dict[str, str]:
+    kept = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "PYTHONPATH")}
+    return {**kept, "PYTHONPATH": str(ROOT), "LRDOCTOR_CACHE_DIR": str(place / "cache"), **extra}
+
+
+def analyze(place: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``lrdoctor analyze ARGS`` as the console script runs it, in ``place``."""
+    return subprocess.run([sys.executable, "-m", "lrdoctor", "analyze", *args], cwd=place, capture_output=True,
+                          text=True, env=env or environment(place), check=False)
+
+
+def replayed(place: Path, *args: str, env: dict[str, str] | None = None):
+    """(what replay.replayed returned, the heavy libraries it loaded, the process) for ``analyze ARGS``."""
+    result = place / "replayed.json"
+    done = subprocess.run([sys.executable, "-c", _REPLAYED, str(result), "analyze", *args], cwd=place,
+                          capture_output=True, text=True, env=env or environment(place), check=False)
+    assert done.returncode == 0, done.stderr
+    code, heavy = json.loads(result.read_text())
+    return code, heavy, done
+
+
+def entries(place: Path) -> list[Path]:
+    return sorted((place / "cache" / f"lrdoctor-cache-v{cache.FORMAT}" / replay.KIND).glob("*.bin"))
+
+
+@pytest.mark.parametrize("args", [
+    ["sweep"],
+    ["sweep", "--format", "json"],
+    ["sweep", "--verbose", "--format", "markdown", "-o", "report.md"],
+    ["sweep/collapsed/", "--format", "sarif", "-o", "out/report.sarif"],
+    ["sweep", "--format", "json", "-o", os.devnull],
+], ids=["text", "json", "markdown to a file", "sarif into a new folder", "json to /dev/null"])
+def test_an_unchanged_analysis_is_said_again_without_the_command_line_s_libraries(place, args):
+    first = analyze(place, *args)
+    assert first.returncode == 1, first.stderr  # the collapsed run's errors
+    assert len(entries(place)) == 1
+    report = next((place / arg for arg in args if arg.startswith(("report", "out/"))), None)
+    written = report.read_bytes() if report is not None else None
+    if report is not None:
+        report.unlink()
+
+    code, heavy, again = replayed(place, *args)
+
+    assert (code, heavy) == (1, [])
+    assert (again.stdout, again.stderr) == (first.stdout, first.stderr)
+    assert "1 collapsed" in first.stdout + first.stderr  # a real analysis was replayed
+    if report is not None:
+        assert report.read_bytes() == written  # written again, as analyze writes it
+
+
+def _grow(place: Path) -> None:
+    (event_file,) = (place / "sweep" / "collapsed").glob("events.out.tfevents.*")
+    with open(event_file, "ab") as handle:
+        handle.write(b"\0" * 16)
+
+
+def _rewrite_keeping_size_and_times(place: Path) -> None:
+    (event_file,) = (place / "sweep" / "collapsed").glob("events.out.tfevents.*")
+    info = event_file.stat()
+    data = bytearray(event_file.read_bytes())
+    data[-5] ^= 0xFF
+    event_file.write_bytes(bytes(data))
+    os.utime(event_file, ns=(info.st_atime_ns, info.st_mtime_ns))  # only the ctime tells
+
+
+def _config_beside_a_run(place: Path) -> None:
+    (place / "sweep" / "healthy" / "config.yaml").write_text("policy: {arch: gru}\n")
+    age(place / "sweep")
+
+
+def _a_new_run(place: Path) -> None:
+    shutil.copytree(place / "sweep" / "healthy", place / "sweep" / "healthy2")
+    age(place / "sweep")
+
+
+def _options_file_in_the_working_directory(place: Path) -> None:
+    (place / "lrdoctor.toml").write_text('ignore = ["LRD003"]\n')
+
+
+def _a_run_replaced_by_a_link(place: Path) -> None:
+    shutil.copytree(place / "sweep" / "healthy", place / "elsewhere")
+    shutil.rmtree(place / "sweep" / "healthy")
+    (place / "sweep" / "healthy").symlink_to(place / "elsewhere")
+    age(place / "sweep", place / "elsewhere")
+
+
+def _a_linked_run_changed_where_it_lives(place: Path) -> None:
+    (event_file,) = (place / "elsewhere").glob("events.out.tfevents.*")
+    with open(event_file, "ab") as handle:
+        handle.write(b"\0" * 16)
+
+
+def _mode(place: Path) -> None:
+    (event_file,) = (place / "sweep" / "collapsed").glob("events.out.tfevents.*")
+    event_file.chmod(0o600)
+
+
+CHANGES = {
+    "an event file grown": _grow,
+    "an event file rewritten with its size and times": _rewrite_keeping_size_and_times,
+    "a config beside a run": _config_beside_a_run,
+    "a new run": _a_new_run,
+    "lrdoctor.toml in the working directory": _options_file_in_the_working_directory,
+    "a run replaced by a link to a copy": _a_run_replaced_by_a_link,
+    "an event file's mode": _mode,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_any_change_to_an_input_runs_the_analysis_again(place, change):
+    assert analyze(place, "sweep").returncode == 1
+    assert replayed(place, "sweep")[0] == 1
+    change(place)
+    code, _, _ = replayed(place, "sweep")
+    assert code is None
+
+
+def test_a_run_reached_through_a_link_is_an_input_where_it_lives(place):
+    _a_run_replaced_by_a_link(place)
+    assert analyze(place, "sweep").returncode == 1
+    assert replayed(place, "sweep")[0] == 1
+    _a_linked_run_changed_where_it_lives(place)
+    assert replayed(place, "sweep")[0] is None
+
+
+@pytest.mark.parametrize("other", [
+    {"args": ["sweep", "--verbose"]},
+    {"args": ["sweep", "--set", "kl-exceeded.threshold=0.5"]},
+    {"env": {"COLUMNS": "61"}},
+    {"env": {"NO_COLOR": "1"}},
+], ids=["another option", "another rule setting", "another environment variable", "no colour"])
+def test_another_invocation_is_not_the_one_replayed(place, other):
+    assert analyze(place, "sweep").returncode == 1
+    args = other.get("args", ["sweep"])
+    code, _, _ = replayed(place, *args, env=environment(place, **other.get("env", {})))
+    assert code is None
+
+
+def test_a_file_a_config_s_defaults_list_looked_for_above_the_sweep_is_an_input(place):
+    """``defaults: [{algo: ppo}]`` is looked for beside the config and up to three folders
+    above it (configs.compose), so ``place/algo/ppo.yaml``, outside the sweep, decides the LR."""
+    (place / "sweep" / "collapsed" / "config.yaml").write_text("defaults:\n  - algo: ppo\n  - _self_\n")
+    age(place / "sweep")
+    assert analyze(place, "sweep").returncode == 1
+    assert replayed(place, "sweep")[0] == 1
+
+    (place / "algo").mkdir()
+    (place / "algo" / "ppo.yaml").write_text("learning_rate: 0.125\n")
+    age(place / "algo")
+    assert replayed(place, "sweep")[0] is None
+    composed = analyze(place, "sweep", "--format", "json")
+    assert "0.125" in composed.stdout  # the file found above the sweep is read: a real input
+    analyze(place, "sweep")
+    assert replayed(place, "sweep")[0] == 1
+
+    (place / "algo" / "ppo.yaml").write_text("learning_rate: 0.25\n")
+    age(place / "algo")
+    assert replayed(place, "sweep")[0] is None
+
+
+def _fresh(place: Path) -> list[str]:
+    write_sweep(place / "new")  # just written: not aged
+    return ["new"]
+
+
+def _unreadable_run(place: Path) -> list[str]:
+    (place / "sweep" / "broken").mkdir()
+    (place / "sweep" / "broken" / "events.out.tfevents.1.host").write_bytes(b"not an event file at all")
+    age(place / "sweep")
+    return ["sweep"]
+
+
+@pytest.mark.parametrize("case", [
+    lambda place: ["sweep", "--no-cache"],
+    lambda place: ["sweep", "--plots", "figures"],
+    lambda place: ["sweep", "--reader", "tbparse"],
+    _fresh,
+    _unreadable_run,
+], ids=["--no-cache", "figures", "the reference reader", "files written a moment ago", "a run not read"])
+def test_no_entry_is_kept_where_a_replay_could_differ(place, case):
+    args = case(place)
+    done = analyze(place, *args)
+    assert done.returncode in (1, 2), done.stderr
+    assert entries(place) == []
+    assert replayed(place, *args)[0] is None
+
+
+def _flip_a_byte(entry: Path) -> None:
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    entry.write_bytes(bytes(data))
+
+
+def _writable_by_others(entry: Path) -> None:
+    entry.chmod(0o666)
+
+
+def _another_user_s(entry: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user")
+    os.chown(entry, 12345, 12345)
+
+
+@pytest.mark.parametrize("spoil", [_flip_a_byte, _writable_by_others, _another_user_s],
+                         ids=["a byte changed", "writable by others", "another user's"])
+def test_an_entry_not_as_written_or_not_this_user_s_alone_is_not_used(place, spoil):
+    assert analyze(place, "sweep").returncode == 1
+    (entry,) = entries(place)
+    spoil(entry)
+    assert replayed(place, "sweep")[0] is None
+
+
+def test_a_report_is_replayed_only_where_analyze_would_write_it(place):
+    """Where ``-o`` leads is not an input: a folder replaced by a link into the sweep after
+    the analysis is refused as analyze refuses it, and nothing is written there."""
+    args = ["sweep", "--format", "json", "-o", "out/report.json"]
+    assert analyze(place, *args).returncode == 1
+    shutil.rmtree(place / "out")
+    (place / "out").symlink_to(place / "sweep" / "healthy")
+    before = sorted(os.listdir(place / "sweep" / "healthy"))
+
+    code, _, done = replayed(place, *args)
+
+    assert code == 2
+    assert done.stderr.startswith("lrdoctor: error: out/report.json: inside sweep, which lrdoctor is reading")
+    assert sorted(os.listdir(place / "sweep" / "healthy")) == before
+
+
+def test_a_snapshot_follows_links_as_discovery_does_and_never_loops(tmp_path):
+    write_tags(tmp_path / "sweep" / "run", [1, 2, 3], {"train/approx_kl": [0.01, 0.01, 0.01]})
+    (tmp_path / "sweep" / "loop").symlink_to(tmp_path / "sweep")
+    (tmp_path / "sweep" / "system").symlink_to("/proc")
+    sweep = [str(tmp_path / "sweep")]
+    first = replay.snapshot(sweep, str(tmp_path))
+    assert first is not None and first == replay.snapshot(sweep, str(tmp_path))
+    (tmp_path / "sweep" / "run" / "notes.txt").write_text("a new file, deep down\n")
+    assert replay.snapshot(sweep, str(tmp_path)) != first
+
+
+def test_a_replay_entry_is_the_cache_s_own_to_prune(place):
+    assert analyze(place, "sweep").returncode == 1
+    owned = [path for path, _, _ in cache._owned(place / "cache")]
+    assert [str(entry) for entry in entries(place)] == [p for p in owned if f"/{replay.KIND}/" in p]
