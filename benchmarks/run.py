@@ -10,7 +10,8 @@ Every measurement runs in its own subprocess, started from a fresh launcher so t
   it takes minutes per 10M events);
 - lrdoctor: ``lrdoctor analyze ROOT --format json --no-cache -o /dev/null``, end to end;
 - cached: the same without --no-cache against an empty cache directory (fills it), then
-  once more (the cached run the issue asks to be 10x faster);
+  again: the same invocation is replayed from its entry (lrdoctor.replay); and with another
+  --jobs each time, an invocation no entry matches, so every run comes from the run cache;
 - with --reader: ``read_event_file`` over every file in one process, and once more under
   cProfile for the share of that time spent verifying CRCs (length and payload checks).
 Peak memory is reported twice: the largest single process (maxrss) and the sampled sum
@@ -39,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 # What "lrdoctor" means in the table; {root} is the sweep directory.
 LRDOCTOR_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "--no-cache", "-o", os.devnull]
 CACHED_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "-o", os.devnull]
+# The same analysis asked another way (--jobs N, a new N each time): not replayed, read from the run cache.
+RUN_CACHE_COMMAND = [*CACHED_COMMAND, "--jobs", "{jobs}"]
 BASELINE_CODE = "import sys; from tbparse import SummaryReader; print(len(SummaryReader(sys.argv[1]).scalars))"
 # What any command line on lrdoctor's stack pays before a line of its own runs: the interpreter
 # importing numpy (one BLAS thread, as lrdoctor sets it) and typer. Beside start-up and the
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for scale in scales:
         root, events, size = ensure_sweep(args.data, runs, max(1, round(steps * scale)))
-        row = {"scale": scale, "events": events, "size": size, "lrdoctor": [], "rust": [], "cached": []}
+        row = {"scale": scale, "events": events, "size": size, "lrdoctor": [], "rust": [], "cached": [], "run cache": []}
         print(f"measuring {root.name} ({events:,} events, {mb(size)} MB)...", file=sys.stderr)
         if scale in baseline_scales:
             row["tbparse"] = measure([sys.executable, "-c", BASELINE_CODE, str(root)])
@@ -277,8 +280,10 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as cache:
             env = {"LRDOCTOR_CACHE_DIR": cache}
             row["fill"] = measure([part.format(root=root) for part in CACHED_COMMAND], env)
-            for _ in range(args.repeat):
+            for jobs in range(1, args.repeat + 1):
                 row["cached"].append(measure([part.format(root=root) for part in CACHED_COMMAND], env))
+                other = [part.format(root=root, jobs=jobs) for part in RUN_CACHE_COMMAND]
+                row["run cache"].append(measure(other, env))
             watched = subprocess.run([sys.executable, "-c", WATCH_CODE, str(root)], capture_output=True, text=True,
                                      check=True, env={**os.environ, **env})
             row["watch"] = json.loads(watched.stdout)["pass"]
@@ -298,9 +303,9 @@ def seconds(measurements: list[dict]) -> str:
 def report(rows: list[dict], startup: list[float], floor: list[float], load: tuple, repeat: int) -> str:
     lines = [
         "| size | events | MB | tbparse s | Rust data server load s | lrdoctor analyze s | vs tbparse | "
-        "vs Rust server | events/s | 1st run with cache s | cached re-run s | peak MB tbparse | "
+        "vs Rust server | events/s | 1st run with cache s | cached re-run (replayed) s | from the run cache s | peak MB tbparse | "
         "peak MB Rust server | peak MB lrdoctor (largest process / whole tree, PSS) | watch pass, nothing new s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ours, base, rust, cached = row["lrdoctor"], row.get("tbparse"), row["rust"], row["cached"]
@@ -318,6 +323,7 @@ def report(rows: list[dict], startup: list[float], floor: list[float], load: tup
             f"{row['events'] / ours_s:,.0f}",
             f"{row['fill']['seconds']:.2f}",
             seconds(cached),
+            seconds(row["run cache"]),
             mb(base["maxrss"]) if base else "-",
             mb(row["rust memory"]["tree_peak"]) if rust else "-",
             f"{mb(row['lrdoctor memory']['maxrss'])} / {mb(row['lrdoctor memory']['tree_peak'])}",
