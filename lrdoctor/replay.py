@@ -115,11 +115,10 @@ def _walk(top: str, seen: list) -> None:
     while stack:
         directory = stack.pop()
         here = _identity(directory)
-        if here is None or tuple(here[:2]) in visited or tuple(here[:2]) in system:
-            seen.append([directory, here])
+        seen.append([directory, here])
+        if here is None or tuple(here[:2]) in visited | system:
             continue
         visited.add(tuple(here[:2]))
-        seen.append([directory, here])
         with os.scandir(directory) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
         if len(seen) + len(entries) > MAX_ENTRIES:
@@ -138,7 +137,8 @@ def _walk(top: str, seen: list) -> None:
 
 
 def _identity(path: str, follow: bool = True) -> list[int] | None:
-    """device, inode, mode, owner, group, size, ctime and mtime (last); None for nothing there."""
+    """device, inode, mode, owner, group, size, ctime and mtime (the last two, for ``_recent``);
+    None for nothing there."""
     try:
         info = os.stat(path, follow_symlinks=follow)
     except (FileNotFoundError, NotADirectoryError):
@@ -148,9 +148,9 @@ def _identity(path: str, follow: bool = True) -> list[int] | None:
 
 
 def _recent(seen: list, since_ns: int) -> bool:
-    """Whether anything was modified since ``since_ns``. The mtime alone tells: a write sets
-    it to now, so a file whose mtime is older cannot be written again and keep it."""
-    return any(isinstance(part, list) and part[-1] >= since_ns for item in seen for part in item)
+    """Whether anything changed since ``since_ns``: its ctime or its mtime. Both, since a file
+    given its old mtime back (``touch -r``) has only its ctime to tell."""
+    return any(isinstance(part, list) and max(part[-2:]) >= since_ns for item in seen for part in item)
 
 
 # ---------------------------------------------------------------- recording, in analyze

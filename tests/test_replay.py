@@ -2,8 +2,10 @@
 stdout and stderr, the same report, the same exit code, without the command line's
 libraries; and any change to an input, to the invocation or to the entry runs it again.
 
-The runs are SYNTHETIC (``writers.synthetic_collapse``), written with tensorboardX, and made
-to look written a minute ago: a file written in the last two seconds is never replayed."""
+The runs are SYNTHETIC (``writers.synthetic_collapse``), written with tensorboardX. An input
+changed in the two seconds before an analysis is never replayed, so each test takes a sweep
+copied at once with the others, two seconds before the first test (``pool``), and waits
+(``settle``) after changing one it analyses again."""
 
 from __future__ import annotations
 
@@ -37,14 +39,9 @@ TAGS = {"lr": "train/learning_rate", "kl": "train/approx_kl", "entropy": "train/
         "clip_fraction": "train/clip_fraction", "episode_return": "rollout/ep_rew_mean"}
 
 
-def age(*trees: Path) -> None:
-    """Every file and directory under ``trees`` as if last written a minute ago."""
-    then = time.time() - 60
-    for tree in trees:
-        for directory, subdirs, files in os.walk(tree, topdown=False):
-            for name in files + [d for d in subdirs if os.path.islink(os.path.join(directory, d))]:
-                os.utime(os.path.join(directory, name), (then, then), follow_symlinks=False)
-            os.utime(directory, (then, then))
+def settle() -> None:
+    """Wait until what was just changed is older than a replay lets an input be."""
+    time.sleep(replay.RECENT_NS / 1e9 + 0.1)
 
 
 def write_sweep(sweep: Path) -> None:
@@ -55,12 +52,27 @@ def write_sweep(sweep: Path) -> None:
         write_tags(sweep / name, steps, values)
 
 
+PLACES = 40  # more than the tests below take
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    """Working directories, each holding a sweep of two runs (one collapsed), all settled."""
+    template = tmp_path_factory.mktemp("template") / "sweep"
+    write_sweep(template)
+    places = []
+    for index in range(PLACES):
+        place = tmp_path_factory.mktemp(f"place{index}")
+        shutil.copytree(template, place / "sweep", symlinks=True)
+        places.append(place)
+    settle()
+    return places
+
+
 @pytest.fixture
-def place(tmp_path):
-    """A working directory holding a sweep of two runs (one collapsed), aged, and a cache."""
-    write_sweep(tmp_path / "sweep")
-    age(tmp_path / "sweep")
-    return tmp_path
+def place(pool):
+    """A working directory of its own with a settled sweep in it, and room for a cache."""
+    return pool.pop()
 
 
 def environment(place: Path, **extra: str) -> dict[str, str]:
@@ -74,10 +86,10 @@ def analyze(place: Path, *args: str, env: dict[str, str] | None = None) -> subpr
                           text=True, env=env or environment(place), check=False)
 
 
-def replayed(place: Path, *args: str, env: dict[str, str] | None = None):
+def replayed(place: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
     """(what replay.replayed returned, the heavy libraries it loaded, the process) for ``analyze ARGS``."""
     result = place / "replayed.json"
-    done = subprocess.run([sys.executable, "-c", _REPLAYED, str(result), "analyze", *args], cwd=place,
+    done = subprocess.run([sys.executable, "-c", _REPLAYED, str(result), "analyze", *args], cwd=cwd or place,
                           capture_output=True, text=True, env=env or environment(place), check=False)
     assert done.returncode == 0, done.stderr
     code, heavy = json.loads(result.read_text())
@@ -130,12 +142,10 @@ def _rewrite_keeping_size_and_times(place: Path) -> None:
 
 def _config_beside_a_run(place: Path) -> None:
     (place / "sweep" / "healthy" / "config.yaml").write_text("policy: {arch: gru}\n")
-    age(place / "sweep")
 
 
 def _a_new_run(place: Path) -> None:
     shutil.copytree(place / "sweep" / "healthy", place / "sweep" / "healthy2")
-    age(place / "sweep")
 
 
 def _options_file_in_the_working_directory(place: Path) -> None:
@@ -146,7 +156,6 @@ def _a_run_replaced_by_a_link(place: Path) -> None:
     shutil.copytree(place / "sweep" / "healthy", place / "elsewhere")
     shutil.rmtree(place / "sweep" / "healthy")
     (place / "sweep" / "healthy").symlink_to(place / "elsewhere")
-    age(place / "sweep", place / "elsewhere")
 
 
 def _a_linked_run_changed_where_it_lives(place: Path) -> None:
@@ -182,56 +191,61 @@ def test_any_change_to_an_input_runs_the_analysis_again(place, change):
 
 def test_a_run_reached_through_a_link_is_an_input_where_it_lives(place):
     _a_run_replaced_by_a_link(place)
+    settle()
     assert analyze(place, "sweep").returncode == 1
     assert replayed(place, "sweep")[0] == 1
     _a_linked_run_changed_where_it_lives(place)
     assert replayed(place, "sweep")[0] is None
 
 
-@pytest.mark.parametrize("other", [
-    {"args": ["sweep", "--verbose"]},
-    {"args": ["sweep", "--set", "kl-exceeded.threshold=0.5"]},
-    {"env": {"COLUMNS": "61"}},
-    {"env": {"NO_COLOR": "1"}},
-], ids=["another option", "another rule setting", "another environment variable", "no colour"])
-def test_another_invocation_is_not_the_one_replayed(place, other):
+def test_another_invocation_is_not_the_one_replayed(place):
     assert analyze(place, "sweep").returncode == 1
-    args = other.get("args", ["sweep"])
-    code, _, _ = replayed(place, *args, env=environment(place, **other.get("env", {})))
-    assert code is None
+    assert replayed(place, "sweep")[0] == 1
+    for args, env in [
+        (["sweep", "--verbose"], {}),
+        (["sweep", "--set", "kl-exceeded.threshold=0.5"], {}),
+        (["./sweep"], {}),
+        (["sweep"], {"COLUMNS": "61"}),
+        (["sweep"], {"NO_COLOR": "1"}),
+    ]:
+        assert replayed(place, *args, env=environment(place, **env))[0] is None, (args, env)
+    absolute = str(place / "sweep")
+    assert analyze(place, absolute).returncode == 1
+    assert replayed(place, absolute)[0] == 1
+    (place / "elsewhere").mkdir()
+    assert replayed(place, absolute, cwd=place / "elsewhere")[0] is None  # another working directory
 
 
 def test_a_file_a_config_s_defaults_list_looked_for_above_the_sweep_is_an_input(place):
     """``defaults: [{algo: ppo}]`` is looked for beside the config and up to three folders
     above it (configs.compose), so ``place/algo/ppo.yaml``, outside the sweep, decides the LR."""
     (place / "sweep" / "collapsed" / "config.yaml").write_text("defaults:\n  - algo: ppo\n  - _self_\n")
-    age(place / "sweep")
+    settle()
     assert analyze(place, "sweep").returncode == 1
     assert replayed(place, "sweep")[0] == 1
 
     (place / "algo").mkdir()
     (place / "algo" / "ppo.yaml").write_text("learning_rate: 0.125\n")
-    age(place / "algo")
     assert replayed(place, "sweep")[0] is None
     composed = analyze(place, "sweep", "--format", "json")
     assert "0.125" in composed.stdout  # the file found above the sweep is read: a real input
+    settle()
     analyze(place, "sweep")
     assert replayed(place, "sweep")[0] == 1
 
     (place / "algo" / "ppo.yaml").write_text("learning_rate: 0.25\n")
-    age(place / "algo")
     assert replayed(place, "sweep")[0] is None
 
 
 def _fresh(place: Path) -> list[str]:
-    write_sweep(place / "new")  # just written: not aged
+    write_sweep(place / "new")  # just written
     return ["new"]
 
 
 def _unreadable_run(place: Path) -> list[str]:
     (place / "sweep" / "broken").mkdir()
     (place / "sweep" / "broken" / "events.out.tfevents.1.host").write_bytes(b"not an event file at all")
-    age(place / "sweep")
+    settle()
     return ["sweep"]
 
 
@@ -256,23 +270,30 @@ def _flip_a_byte(entry: Path) -> None:
     entry.write_bytes(bytes(data))
 
 
+def _cut_short(entry: Path) -> None:
+    entry.write_bytes(entry.read_bytes()[:-1])
+
+
 def _writable_by_others(entry: Path) -> None:
-    entry.chmod(0o666)
+    entry.chmod(0o620)
 
 
 def _another_user_s(entry: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("only root can give a file to another user")
-    os.chown(entry, 12345, 12345)
+    os.chown(entry, os.geteuid() + 1, os.getegid())
 
 
-@pytest.mark.parametrize("spoil", [_flip_a_byte, _writable_by_others, _another_user_s],
-                         ids=["a byte changed", "writable by others", "another user's"])
-def test_an_entry_not_as_written_or_not_this_user_s_alone_is_not_used(place, spoil):
+def test_an_entry_not_as_written_or_not_this_user_s_alone_is_not_used(place):
     assert analyze(place, "sweep").returncode == 1
     (entry,) = entries(place)
-    spoil(entry)
-    assert replayed(place, "sweep")[0] is None
+    written = entry.read_bytes()
+    spoils = [_flip_a_byte, _cut_short, _writable_by_others] + ([_another_user_s] if os.geteuid() == 0 else [])
+    for spoil in spoils:
+        spoil(entry)
+        assert replayed(place, "sweep")[0] is None, spoil.__name__
+        entry.unlink()
+        entry.write_bytes(written)
+        entry.chmod(0o600)
+        assert replayed(place, "sweep")[0] == 1  # as written, it is used
 
 
 def test_a_report_is_replayed_only_where_analyze_would_write_it(place):
@@ -292,7 +313,7 @@ def test_a_report_is_replayed_only_where_analyze_would_write_it(place):
 
 
 def test_a_snapshot_follows_links_as_discovery_does_and_never_loops(tmp_path):
-    write_tags(tmp_path / "sweep" / "run", [1, 2, 3], {"train/approx_kl": [0.01, 0.01, 0.01]})
+    write_tags(tmp_path / "sweep" / "run", [1, 2, 3], {"train/approx_kl": [0.01] * 3})
     (tmp_path / "sweep" / "loop").symlink_to(tmp_path / "sweep")
     (tmp_path / "sweep" / "system").symlink_to("/proc")
     sweep = [str(tmp_path / "sweep")]
