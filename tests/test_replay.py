@@ -21,6 +21,7 @@ import pytest
 
 from lrdoctor import replay
 from lrdoctor.read import cache
+from tests.bad_input import assert_shown_safely, hostile_run
 from tests.writers import synthetic_collapse, write_tags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,6 +124,20 @@ def test_an_unchanged_analysis_is_said_again_without_the_command_line_s_librarie
     assert "1 collapsed" in first.stdout + first.stderr  # a real analysis was replayed
     if report is not None:
         assert report.read_bytes() == written  # written again, as analyze writes it
+
+
+def test_a_run_named_by_a_stranger_is_replayed_as_safely_as_it_was_shown(place):
+    """Its name, a tag and its architecture hold ESC, CR/LF, a fake annotation, bidi and
+    zero-width characters: the entry holds what analyze printed, escaped, and nothing else."""
+    hostile_run(place / "sweep")
+    settle()
+    for format in ("text", "json", "markdown", "sarif"):
+        first = analyze(place, "sweep", "--format", format)
+        assert first.returncode == 1, first.stderr
+        code, heavy, again = replayed(place, "sweep", "--format", format)
+        assert (code, heavy) == (1, []), format
+        assert (again.stdout, again.stderr) == (first.stdout, first.stderr)
+        assert_shown_safely(again.stdout + again.stderr)
 
 
 def _grow(place: Path) -> None:
