@@ -196,10 +196,11 @@ def error_line(exc: Exception) -> str:
 
 
 def main() -> None:
-    """The console script: run the command, flush what it printed, and leave without the
-    interpreter's teardown of every imported module (pydantic, numpy, rich), which takes
-    about 30 ms, a fifteenth of a cached re-analysis. Every file lrdoctor writes is closed
-    by then. (mypy ends the same way for the same reason.)"""
+    """Run the command (for the console script, ``lrdoctor.__main__``, when there is nothing
+    to replay), flush what it printed, and leave without the interpreter's teardown of every
+    imported module (numpy, rich), which takes about 30 ms, a fifteenth of an analysis served
+    by the run cache. Every file lrdoctor writes is closed by then. (mypy ends the same way
+    for the same reason.)"""
     try:
         app()
         code = 0
