@@ -32,7 +32,6 @@ import numpy as np
 from lrdoctor.configs.loaders import open_regular
 from lrdoctor.errors import UnreadableFile
 from lrdoctor.model import Points, ReadNote
-from lrdoctor.read.names import SQLITE_NAME
 from lrdoctor.words import display
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
