@@ -223,13 +223,12 @@ def recorder(paths: Sequence[str]) -> Recorder | None:
 def replayed(argv: Sequence[str]) -> int | None:
     """The exit code of ``lrdoctor ARGV`` replayed from its entry, or None when it must run
     (then its key is left for ``recorder``)."""
-    if "analyze" not in argv or sys.stdout.isatty() or sys.stderr.isatty():
+    if "analyze" not in argv:
         return None
-    try:
+    try:  # a closed stdout (None) is the command's to report, as is a working directory gone
+        if sys.stdout.isatty() or sys.stderr.isatty():
+            return None
         cwd = os.getcwd()
-    except OSError:
-        return None
-    try:
         key = invocation_key(argv, cwd, dict(os.environ))
         _invocation["key"] = key
         header = _entry(key)
@@ -282,6 +281,9 @@ def _say(header: dict) -> int:
                 sys.stdout.flush()
             except BrokenPipeError:
                 _silence_stdout()
+            except OSError as error:  # a full disk under `> report`: one line and 2, as the command says it
+                sys.stderr.write(f"lrdoctor: error: {error.strerror or error}\n")
+                return 2
         else:
             from lrdoctor.write import refuse_inside, write_atomic
 

@@ -84,9 +84,11 @@ def analyze(
     reader: Annotated[Reader, typer.Option("--reader", help="Event-file reader: lrdoctor's own, or tbparse, the reference it is tested against (slower, never cached; pip install 'lrdoctor[tbparse]').")] = Reader.lrdoctor,
 ) -> None:
     """Diagnose runs: KL over target, LR shape, entropy, collapse; and prescribe the schedule."""
+    if sys.stdout is None and output_file(output) is None:  # started with no stdout at all (`>&-`)
+        raise InputError("stdout is closed: nowhere to write the report (give -o FILE)")
     # Before anything is read: a replay's snapshot is of the inputs as they were then (lrdoctor.replay).
     replayable = (plots is None and scheduler is None and cluster is None and reader is Reader.lrdoctor
-                  and not no_cache and not sys.stdout.isatty()
+                  and not no_cache and sys.stdout is not None and not sys.stdout.isatty()
                   and not any(ingest.remote.is_remote(path) for path in paths))
     recorder = replay.recorder(paths) if replayable else None
     options = load_options(

@@ -8,6 +8,7 @@ subprocess).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -134,6 +135,24 @@ def test_an_os_error_names_its_path(monkeypatch, tmp_path):
     result = analyze(SAMPLES / "graph_free_gru_constant_lr")
     assert result.exit_code == 2
     assert error_line(result) == f"lrdoctor: error: {tmp_path / 'x'}: Permission denied"
+
+
+def test_analyze_started_without_stdout_writes_its_file_or_says_it_has_nowhere_to_write(tmp_path):
+    """``lrdoctor analyze … >&-``: fd 1 is not open at all (Python's sys.stdout is None). A
+    report for -o is written and the verdict stands; a report for stdout is one line, exit 2."""
+    env = {**os.environ, "LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
+
+    def without_stdout(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lrdoctor", "analyze", str(SAMPLES), "--jobs", "1", *args],
+                              stdout=None, stderr=subprocess.PIPE, text=True, env=env,
+                              preexec_fn=lambda: os.close(1), check=False)
+
+    to_file = without_stdout("--format", "json", "-o", str(tmp_path / "report.json"))
+    assert to_file.returncode == 1 and "Traceback" not in to_file.stderr, to_file.stderr
+    assert json.loads((tmp_path / "report.json").read_text())["runs"]
+    to_stdout = without_stdout()
+    assert to_stdout.returncode == 2
+    assert to_stdout.stderr == "lrdoctor: error: stdout is closed: nowhere to write the report (give -o FILE)\n"
 
 
 @pytest.mark.parametrize(
