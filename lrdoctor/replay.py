@@ -6,8 +6,9 @@ or rich are imported: they are most of a cached re-run. Anything else runs the c
 
 An entry is found by the invocation (``invocation_key``): lrdoctor's code, the interpreter
 and its site-packages (an install or an upgrade changes the folder), the arguments, the
-working directory and the whole environment. It is used only when the inputs are as they
-were (``snapshot``): the identity (device, inode, mode, owner, group, size, ctime, mtime) of
+working directory, the whole environment, and which standard streams are terminals and of
+what size (what rich draws for). It is used only when the inputs are as they were
+(``snapshot``): the identity (device, inode, mode, owner, group, size, ctime, mtime) of
 every directory, file and link under the paths named (under its folder, for a file named
 alone), where each link points and what is there, each configuration file looked for from
 the working directory up, and each file a config's defaults list was looked for as, which
@@ -15,13 +16,17 @@ may lie above the sweep (``looked_up``). The snapshot is taken before anything i
 a file that changes while it is read differs from it next time.
 
 No entry is kept when a replay could differ from running again:
-- an input modified in the two seconds before the analysis started (or, for the files a
+- an input changed in the two seconds before the analysis started (or, for the files a
   defaults list was looked for as, since): it could be written again within its timestamp's
   resolution and keep its times;
 - anything could not be read: a read that failed may not fail next time;
 - the report was cut short (``| head``);
-- stdout or stderr is a terminal, or colour is forced; figures are drawn; a path is a URL;
-  the reference reader, --no-cache or a cluster is asked for.
+- figures are drawn, a path is a URL, or the reference reader, --no-cache or a cluster is
+  asked for.
+
+What a terminal shows is replayed too: the report's bytes as rich drew them, and the lines
+on stderr said again through ``lines.say`` (styled by rich where they were); the progress
+bar, gone once the analysis ends, is not drawn.
 
 A report for ``-o`` is written as analyze writes it (``lrdoctor.write``), after the same
 refusals: where the path leads is not an input and may have changed. An entry is used only
@@ -65,10 +70,12 @@ class TooMany(Exception):
 def invocation_key(argv: Sequence[str], cwd: str, environ: dict[str, str]) -> str:
     """What an analysis is a function of, besides its inputs' files."""
     packages = [*site.getsitepackages(), site.getusersitepackages()]
+    terminals = [list(os.get_terminal_size(fd)) if os.isatty(fd) else None for fd in (0, 1, 2)]
     parts = [  # sys.path but its first entry: the console script's folder, or the working directory
         store.FORMAT, store.code_digest(), sys.executable, sys.version, sys.path[1:],
         [[folder, _identity(folder)] for folder in packages],
         list(argv), cwd, sorted((k, v) for k, v in environ.items() if k not in _VOLATILE_ENVIRONMENT),
+        terminals,
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
@@ -165,8 +172,9 @@ class Recorder:
         self.started_ns = started_ns
         self.said: list[list] = []
 
-    def stderr(self, line: str) -> None:
-        self.said.append(["err", line])
+    def stderr(self, line: str | tuple[tuple[str, str], ...]) -> None:
+        """A line as ``lines.say`` was given it: text, or (text, style) pieces."""
+        self.said.append(["err", line if isinstance(line, str) else [list(piece) for piece in line]])
 
     def stdout(self, text: str) -> None:
         self.said.append(["out", text])
@@ -203,7 +211,7 @@ class Tee:
         self.stream.flush()
 
     def isatty(self) -> bool:
-        return False  # recorded only where it is not (``recorder``)
+        return self.stream.isatty()
 
 
 def recorder(paths: Sequence[str]) -> Recorder | None:
@@ -226,7 +234,7 @@ def replayed(argv: Sequence[str]) -> int | None:
     if "analyze" not in argv:
         return None
     try:  # a closed stdout (None) is the command's to report, as is a working directory gone
-        if sys.stdout.isatty() or sys.stderr.isatty():
+        if sys.stdout is None or sys.stderr is None:
             return None
         cwd = os.getcwd()
         key = invocation_key(argv, cwd, dict(os.environ))
@@ -269,12 +277,14 @@ def _say(header: dict) -> int:
     """Say and write what the entry holds, in its order; its exit code, or 2 when the report
     cannot be written now (said in one line, as the command says it)."""
     from lrdoctor.errors import InputError
+    from lrdoctor.lines import say, stderr_lines
     from lrdoctor.words import display
 
+    stderr = stderr_lines()  # rich's Console only where the analysis had it: a terminal, colour forced
     for what, *text in header["said"]:
         if what == "err":
-            sys.stderr.write(f"{text[0]}\n")
-            sys.stderr.flush()
+            line = text[0]
+            say(stderr, line if isinstance(line, str) else tuple(tuple(piece) for piece in line))
         elif what == "out":  # flushed as the command flushes it, before the next line on stderr
             try:
                 sys.stdout.write(text[0])

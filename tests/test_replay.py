@@ -9,11 +9,16 @@ copied at once with the others, two seconds before the first test (``pool``), an
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import re
 import shutil
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -138,6 +143,74 @@ def test_a_run_named_by_a_stranger_is_replayed_as_safely_as_it_was_shown(place):
         assert (code, heavy) == (1, []), format
         assert (again.stdout, again.stderr) == (first.stdout, first.stderr)
         assert_shown_safely(again.stdout + again.stderr)
+
+
+def on_a_terminal(place: Path, command: list[str], stream: str, columns: int = 100) -> tuple[bytes, str, int]:
+    """(what a terminal of ``columns`` x 40 showed, the other stream's text, the exit code) of
+    ``command`` run in ``place`` with ``stream`` ("stdout" or "stderr") that terminal."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    other = "stderr" if stream == "stdout" else "stdout"
+    child = subprocess.Popen(command, cwd=place, env=environment(place, TERM="xterm-256color"),
+                             **{stream: slave, other: subprocess.PIPE})
+    os.close(slave)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: every process that had the terminal has closed it
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    piped = getattr(child, other).read().decode()
+    return bytes(shown), piped, child.wait(timeout=120)
+
+
+def replayed_on_a_terminal(place: Path, args: list[str], stream: str, columns: int = 100):
+    """(what replay.replayed returned, the heavy libraries it loaded, the terminal's bytes, the other stream)."""
+    result = place / "replayed.json"
+    command = [sys.executable, "-c", _REPLAYED, str(result), *args]
+    shown, piped, exit_code = on_a_terminal(place, command, stream, columns)
+    assert exit_code == 0, piped
+    code, heavy = json.loads(result.read_text())
+    return code, heavy, shown, piped
+
+
+def test_a_report_drawn_on_a_terminal_is_replayed_as_drawn(place):
+    """rich draws the text report for the terminal's width, in colour; the replay shows the
+    same bytes without rich, and a terminal of another width is another invocation."""
+    args = ["analyze", "sweep"]
+    first, first_stderr, code = on_a_terminal(place, [sys.executable, "-m", "lrdoctor", *args], "stdout")
+    assert code == 1 and b"\x1b[" in first, first_stderr  # coloured for the terminal
+
+    replay_code, heavy, again, again_stderr = replayed_on_a_terminal(place, args, "stdout")
+
+    assert (replay_code, heavy) == (1, [])
+    assert (again, again_stderr) == (first, first_stderr)
+    assert replayed_on_a_terminal(place, args, "stdout", columns=80)[0] is None
+
+
+def visible(shown: bytes) -> list[str]:
+    """The lines a terminal shows once the escape sequences have done their work, roughly:
+    every sequence and carriage return taken out, empty lines dropped."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode()).replace("\r", "")
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def test_lines_said_on_a_terminal_are_said_again_styled_without_the_progress_bar(place):
+    args = ["analyze", "sweep", "--format", "json"]
+    first, first_report, code = on_a_terminal(place, [sys.executable, "-m", "lrdoctor", *args], "stderr")
+    assert code == 1
+
+    replay_code, heavy, again, again_report = replayed_on_a_terminal(place, args, "stderr")
+
+    assert (replay_code, heavy) == (1, ["rich"])  # rich styles the lines, and nothing more is loaded
+    assert again_report == first_report
+    assert visible(again) == visible(first)[-1:]
+    assert visible(again)[0].startswith("2 runs: 1 collapsed")
+    assert first.endswith(again)  # byte for byte what the analysis showed after its bar was gone
 
 
 def _grow(place: Path) -> None:

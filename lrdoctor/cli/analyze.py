@@ -11,7 +11,7 @@ import sys
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Optional, Protocol, Sequence, TextIO
+from typing import Annotated, Callable, Iterator, Optional, Sequence
 
 import typer
 
@@ -20,6 +20,7 @@ from lrdoctor.cli import command, to_stdout
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import FailOn, exit_code
 from lrdoctor.insight.sweep import MIN_RUNS, Insight, sweep_insight
+from lrdoctor.lines import Lines, Recorded, say, stderr_lines, unrecorded
 from lrdoctor.model import ReadNote, RunResult
 from lrdoctor.read import ingest, tbparse_reader
 from lrdoctor.report import FORMATTERS, INSIGHT_FIGURE, SWEEP_FIGURE, Report, figure_file_names, totals, worst_first
@@ -88,8 +89,7 @@ def analyze(
         raise InputError("stdout is closed: nowhere to write the report (give -o FILE)")
     # Before anything is read: a replay's snapshot is of the inputs as they were then (lrdoctor.replay).
     replayable = (plots is None and scheduler is None and cluster is None and reader is Reader.lrdoctor
-                  and not no_cache and sys.stdout is not None and not sys.stdout.isatty()
-                  and not any(ingest.remote.is_remote(path) for path in paths))
+                  and not no_cache and not any(ingest.remote.is_remote(path) for path in paths))
     recorder = replay.recorder(paths) if replayable else None
     options = load_options(
         select=select,
@@ -112,12 +112,12 @@ def analyze(
     refuse_inside([output, plots], reading)  # said before anything is read
     stderr = stderr_lines()
     use_cache = not no_cache and cache_outside(reading, stderr)
-    if recorder is not None and use_cache and isinstance(stderr, PlainLines):
-        stderr = RecordedLines(stderr.file, recorder)
+    if recorder is not None and use_cache:
+        stderr = Recorded(stderr, recorder)
     else:
         recorder = None
 
-    with distributed(scheduler, cluster) as executor, progress_bar(stderr) as stage:
+    with distributed(scheduler, cluster) as executor, progress_bar(unrecorded(stderr)) as stage:
         ingested = ingest.load(
             [path if ingest.remote.is_remote(path) else Path(path) for path in paths],
             tag_overrides=tag_overrides,
@@ -212,7 +212,7 @@ def assignments(items: Sequence[str], flag: str, shape: str) -> dict[str, str]:
     return parsed
 
 
-def cache_outside(reading: Sequence[Path], console: "Lines") -> bool:
+def cache_outside(reading: Sequence[Path], console: Lines) -> bool:
     """Whether the cache may be used: not when it lies inside a tree being read
     (``LRDOCTOR_CACHE_DIR=run/.cache``), which lrdoctor never writes into; that is said."""
     from lrdoctor.read.cache import cache_dir
@@ -222,62 +222,6 @@ def cache_outside(reading: Sequence[Path], console: "Lines") -> bool:
     if root is not None:
         say(console, f"lrdoctor: note: cache not used: {display(str(folder))} is inside {display(str(root))}, which is being read")
     return root is None
-
-
-class Lines(Protocol):
-    """Where lrdoctor's lines on stderr go: rich's Console, or ``PlainLines``."""
-
-    file: TextIO
-
-    def print(self, line: Any, **how: Any) -> None: ...
-
-
-class PlainLines:
-    """stderr where rich would show nothing but the characters (a pipe, a CI log, a file):
-    each line as its plain text, without importing rich (7% of a cached re-analysis).
-    ``say`` joins styled pieces (``report.totals``) into their text first."""
-
-    def __init__(self, file: TextIO) -> None:
-        self.file = file
-
-    def print(self, line: Any, **how: Any) -> None:
-        self.file.write(f"{line}\n")
-        self.file.flush()
-
-
-class RecordedLines(PlainLines):
-    """Plain lines, each also kept for the replay of this analysis (``lrdoctor.replay``)."""
-
-    def __init__(self, file: TextIO, recorder: "replay.Recorder") -> None:
-        super().__init__(file)
-        self.recorder = recorder
-
-    def print(self, line: Any, **how: Any) -> None:
-        super().print(line, **how)
-        self.recorder.stderr(str(line))
-
-
-def stderr_lines() -> Lines:
-    """rich's Console on stderr where it may colour or draw (a terminal, or FORCE_COLOR or
-    TTY_COMPATIBLE set, rich's own signals), plain lines everywhere else."""
-    if sys.stderr.isatty() or "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
-        from rich.console import Console
-
-        return Console(stderr=True)
-    return PlainLines(sys.stderr)
-
-
-def say(console: Lines, line: Any) -> None:
-    """One line on stderr, unwrapped, so a script can grep it; no emoji codes read into
-    a path (``:smile:``). A line of (text, style) pieces is styled where the console can."""
-    if isinstance(line, tuple):
-        if isinstance(console, PlainLines):
-            line = "".join(piece for piece, _ in line)
-        else:
-            from rich.text import Text
-
-            line = Text.assemble(*line)
-    console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def problem_line(note: ReadNote) -> str:
@@ -290,7 +234,7 @@ Progress = Callable[[int, int], None]
 
 
 @contextmanager
-def progress_bar(console: "Lines") -> Iterator[Callable[[str], Progress | None]]:
+def progress_bar(console: Lines) -> Iterator[Callable[[str], Progress | None]]:
     """One bar on stderr over the stages of a sweep: ``stage("reading runs")`` returns the
     ``on_progress(done, total)`` that stage reports through (ingest's contract, whoever calls
     it: a local pool or a distributed executor). None, and no bar, when stderr is not a

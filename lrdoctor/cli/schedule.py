@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from lrdoctor.cli import command
-from lrdoctor.cli.analyze import cache_outside, say, stderr_lines
+from lrdoctor.cli.analyze import cache_outside
 from lrdoctor.errors import InputError
+from lrdoctor.lines import say, stderr_lines
 from lrdoctor.schedule import Schedule
 from lrdoctor.words import display, format_lr, format_steps
 from lrdoctor.write import output_file, refuse_inside, write_atomic

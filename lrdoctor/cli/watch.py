@@ -30,9 +30,10 @@ from typing import Annotated, Optional
 import typer
 
 from lrdoctor.cli import command
-from lrdoctor.cli.analyze import ArchKind, assignments, cache_outside, problem_line, say
+from lrdoctor.cli.analyze import ArchKind, assignments, cache_outside, problem_line
 from lrdoctor.errors import InputError
 from lrdoctor.exitcode import CLEAN, FINDINGS
+from lrdoctor.lines import say
 from lrdoctor.live import placeholders
 from lrdoctor.read import remote
 from lrdoctor.rules.options import load_options
