@@ -2,10 +2,10 @@
 said again from its entry (``lrdoctor.replay``) before the command line and its libraries
 load; anything else runs the command."""
 
-import os
 import sys
 
 from lrdoctor import replay
+from lrdoctor.lines import leave
 
 
 def main() -> None:
@@ -14,12 +14,7 @@ def main() -> None:
         from lrdoctor.cli import main as run_command
 
         run_command()  # never returns: it ends the process with the command's code
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:  # the reader left before the end: the code stands
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.stderr.flush()
-    os._exit(code)
+    leave(code)
 
 
 if __name__ == "__main__":

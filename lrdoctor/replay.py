@@ -56,7 +56,9 @@ RECENT_NS = 2 * 10**9
 # cost what the replay saves (a path given as / or a link to a big tree).
 MAX_ENTRIES = 100_000
 CONFIG_NAMES = ("lrdoctor.toml", "pyproject.toml")  # what rules.options looks for from the working directory up
-_SYSTEM = ("/proc", "/sys", "/dev")  # never walked into, as discovery never does
+# Never walked into, as discovery never does: configs.loaders.SYSTEM_DIRECTORIES, not imported
+# because its module (dataclasses, inspect) costs a replay 60 ms.
+_SYSTEM = ("/proc", "/sys", "/dev")
 # Shell bookkeeping that changes between two identical commands and that nothing reads.
 _VOLATILE_ENVIRONMENT = ("_", "OLDPWD")
 
@@ -94,9 +96,7 @@ def snapshot(paths: Sequence[str], cwd: str, *, since_ns: int | None = None) -> 
             seen.extend([folder, name, _identity(os.path.join(folder, name))] for name in CONFIG_NAMES)
     except (OSError, TooMany):
         return None
-    if since_ns is not None and _recent(seen, since_ns):
-        return None
-    return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
+    return _digest(seen, since_ns)
 
 
 def looked_up(files: Sequence[str], *, since_ns: int | None = None) -> str | None:
@@ -108,6 +108,11 @@ def looked_up(files: Sequence[str], *, since_ns: int | None = None) -> str | Non
         seen = [[path, _identity(path), _identity(os.path.dirname(path))] for path in files]
     except OSError:
         return None
+    return _digest(seen, since_ns)
+
+
+def _digest(seen: list, since_ns: int | None) -> str | None:
+    """The digest of what was seen, or None when (with ``since_ns``) any of it changed since."""
     if since_ns is not None and _recent(seen, since_ns):
         return None
     return hashlib.sha256(json.dumps(seen).encode()).hexdigest()
@@ -277,7 +282,7 @@ def _say(header: dict) -> int:
     """Say and write what the entry holds, in its order; its exit code, or 2 when the report
     cannot be written now (said in one line, as the command says it)."""
     from lrdoctor.errors import InputError
-    from lrdoctor.lines import say, stderr_lines
+    from lrdoctor.lines import say, silence_stdout, stderr_lines
     from lrdoctor.words import display
 
     stderr = stderr_lines()  # rich's Console only where the analysis had it: a terminal, colour forced
@@ -290,7 +295,7 @@ def _say(header: dict) -> int:
                 sys.stdout.write(text[0])
                 sys.stdout.flush()
             except BrokenPipeError:
-                _silence_stdout()
+                silence_stdout()
             except OSError as error:  # a full disk under `> report`: one line and 2, as the command says it
                 sys.stderr.write(f"lrdoctor: error: {error.strerror or error}\n")
                 return 2
@@ -309,6 +314,3 @@ def _say(header: dict) -> int:
                 return 2
     return int(header["code"])
 
-
-def _silence_stdout() -> None:
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

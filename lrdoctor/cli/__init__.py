@@ -21,6 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from lrdoctor.cli import values
 from lrdoctor.errors import InputError
+from lrdoctor.lines import leave, silence_stdout
 from lrdoctor.version import VERSION
 from lrdoctor.words import display
 
@@ -121,12 +122,6 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def silence_stdout() -> None:
-    """The reader of stdout went away (``lrdoctor ... | head``): it asked for no more, so
-    nothing more is shown there and nothing complains, now or when stdout is flushed."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 @contextmanager
 def to_stdout() -> Iterator[None]:
     """Around printing a verdict on stdout: a closed pipe ends the printing silently and the
@@ -197,10 +192,7 @@ def error_line(exc: Exception) -> str:
 
 def main() -> None:
     """Run the command (for the console script, ``lrdoctor.__main__``, when there is nothing
-    to replay), flush what it printed, and leave without the interpreter's teardown of every
-    imported module (numpy, rich), which takes about 30 ms, a fifteenth of an analysis served
-    by the run cache. Every file lrdoctor writes is closed by then. (mypy ends the same way
-    for the same reason.)"""
+    to replay) and end the process with its code (``lines.leave``)."""
     try:
         app()
         code = 0
@@ -211,14 +203,7 @@ def main() -> None:
     elif not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    try:
-        if sys.stdout is not None:  # None: started with stdout closed (`>&-`)
-            sys.stdout.flush()
-    except BrokenPipeError:  # the reader left before the last of the report was flushed: the code stands
-        silence_stdout()
-    if sys.stderr is not None:
-        sys.stderr.flush()
-    os._exit(code)
+    leave(code)
 
 
 BLAS_THREADS = "OPENBLAS_NUM_THREADS"
