@@ -184,7 +184,7 @@ def read_events(path: Path, want: re.Pattern[str] | None = None, use_cache: bool
     """Read one event file, from the cache when it is still valid.
     Raises OSError, like ``read_event_file``, when the file cannot be read."""
     # Here, not at the top: a re-run served by the run cache reads no event file, and then
-    # the reader (and the crc32c package, 17 ms of start-up) is never loaded.
+    # the reader (and its CRC-32C, lrdoctor.read.crc) is never loaded.
     from lrdoctor.read.events import appended, read_event_file
 
     if not use_cache:
@@ -246,7 +246,7 @@ def prefix_crc(path: Path, start: int, end: int, value: int = 0) -> int | None:
     """CRC-32C of bytes [start, end) of ``path``, continuing ``value`` (the CRC of [0, start));
     None when they cannot all be read. Of the whole prefix, not only its ends: a file
     rewritten in the middle that kept its first and last bytes is not "appended"."""
-    import crc32c  # here: a cached re-run computes no CRC, and never loads it (17 ms)
+    from lrdoctor.read.crc import crc32c  # here: a cached re-run computes no CRC
 
     try:
         with open(path, "rb") as handle:
@@ -256,7 +256,7 @@ def prefix_crc(path: Path, start: int, end: int, value: int = 0) -> int | None:
                 block = handle.read(min(left, _CRC_BLOCK))
                 if not block:
                     return None  # shorter than it was a moment ago
-                value = crc32c.crc32c(block, value)
+                value = crc32c(block, value)
                 left -= len(block)
     except OSError:
         return None

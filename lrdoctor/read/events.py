@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-import crc32c
 import numpy as np
 
 from lrdoctor.configs.loaders import open_regular
 from lrdoctor.model import ReadNote
+from lrdoctor.read.crc import crc32c
 from lrdoctor.words import display
 
 _HEADER = struct.Struct("<QI")
@@ -86,7 +86,7 @@ class EventData:
 
 
 def masked_crc(data: bytes) -> int:
-    crc = crc32c.crc32c(data)
+    crc = crc32c(data)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
@@ -305,7 +305,7 @@ class _Reader:
         if not len(ordinals):
             return decoded
         values = block.u32(tag_starts + tag_lengths + 1).view("<f4").astype(np.float64)
-        for length in np.unique(tag_lengths):
+        for length in np.flatnonzero(np.bincount(tag_lengths)):  # np.unique would import numpy.ma
             members = np.flatnonzero(tag_lengths == length)
             for raw, group in _group_by_bytes(block, tag_starts[members], int(length)):
                 tag = self._tag(raw)
@@ -397,7 +397,7 @@ class _Reader:
             chunk = os.pread(fd, min(_CRC_CHUNK, begin + length - at), at)
             if not chunk:
                 break  # cut short meanwhile: the CRC cannot match
-            crc = crc32c.crc32c(chunk, crc)
+            crc = crc32c(chunk, crc)
             at += len(chunk)
         stored = os.pread(fd, 4, begin + length)
         ordinal = self.records
@@ -674,7 +674,7 @@ def _first_bad_run_length(block: _Block, run: _Run) -> int | None:
 
 def _payload_crc_ok(block: _Block, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     payloads = map(block.buf.__getitem__, map(slice, starts.tolist(), ends.tolist()))
-    raw = np.fromiter(map(crc32c.crc32c, payloads), dtype=np.uint32, count=len(starts))
+    raw = np.fromiter(map(crc32c, payloads), dtype=np.uint32, count=len(starts))
     masked = ((raw >> np.uint32(15)) | (raw << np.uint32(17))) + np.uint32(0xA282EAD8)
     return masked == block.u32(ends)
 
@@ -770,7 +770,7 @@ def _slot_crc_ok(first: bytes, columns: np.ndarray, varying: np.ndarray, stored:
     CRC is the first payload's XOR one table term per byte where it differs from it:
     one gather over all the bytes that vary, whatever their number (a slot is only a few
     hundred records, so a numpy call per byte would cost more than the terms)."""
-    crc = np.uint32(crc32c.crc32c(first))
+    crc = np.uint32(crc32c(first))
     positions = np.flatnonzero(varying)
     if len(positions):
         tables = _crc_tables(len(first), tuple(positions.tolist()))
@@ -839,8 +839,8 @@ def _crc_tables(length: int, positions: tuple[int, ...]) -> np.ndarray:
 def _crc_table(distance: int) -> np.ndarray:
     """CRC32C's linear term of each byte value followed by ``distance`` bytes."""
     zeros = bytes(distance)
-    base = crc32c.crc32c(bytes(distance + 1))
-    bits = np.array([crc32c.crc32c(bytes([1 << bit]) + zeros) ^ base for bit in range(8)], dtype=np.uint32)
+    base = crc32c(bytes(distance + 1))
+    bits = np.array([crc32c(bytes([1 << bit]) + zeros) ^ base for bit in range(8)], dtype=np.uint32)
     chosen = (np.arange(256)[:, None] >> np.arange(8)) & 1
     return np.bitwise_xor.reduce(np.where(chosen == 1, bits, np.uint32(0)), axis=1).astype(np.uint32)
 

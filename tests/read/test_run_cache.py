@@ -145,10 +145,11 @@ def test_findings_keep_tuples_and_dict_keys():
 
 # What a cached re-analysis must not load: pandas is needed only to read a run or judge
 # it (importing it costs more than the whole cached analysis of a 100-run sweep), the event
-# reader and its crc32c package only to read an event file, and the config linter only by
+# reader and its CRC-32C only to read an event file, and the config linter only by
 # `check` (configs beside runs are still read, by metadata.py). Checked by module, never by
 # the clock.
-NOT_LOADED_WHEN_CACHED = ("pandas", "matplotlib", "lrdoctor.read.events", "crc32c", "bottleneck", "lrdoctor.check")
+NOT_LOADED_WHEN_CACHED = ("pandas", "matplotlib", "lrdoctor.read.events", "lrdoctor.read.crc", "bottleneck",
+                          "lrdoctor.check")
 
 @pytest.mark.parametrize("format", ["text", "json", "markdown", "sarif"])
 def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, tmp_path, format):
@@ -158,7 +159,7 @@ def test_a_cached_reanalysis_loads_neither_pandas_nor_the_config_linter(sweep, t
 
     first = modules_of_analyze()
     # the first analysis reads and judges the runs (proof the check can fail)
-    assert {"lrdoctor.read.events", "crc32c", "bottleneck"} <= first
+    assert {"lrdoctor.read.events", "lrdoctor.read.crc", "bottleneck"} <= first
     report = (tmp_path / "report").read_text()
     second = modules_of_analyze()
     assert (tmp_path / "report").read_text() == report
