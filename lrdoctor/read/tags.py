@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 
@@ -289,6 +290,11 @@ def override_rules(overrides: Mapping[str, str] | None) -> tuple[TagRule, ...]:
 def wanted_pattern(extra: Iterable[TagRule] = ()) -> re.Pattern[str]:
     """One compiled regex matching every tag any table (or override) maps, so the reader
     materialises only those."""
+    return _wanted(tuple(extra))
+
+
+@lru_cache(maxsize=16)
+def _wanted(extra: tuple[TagRule, ...]) -> re.Pattern[str]:
     patterns = {rule.pattern for lib in LIBRARIES for rule in lib.rules}
     patterns.update(rule.pattern for rule in extra)
     patterns.update((RLLIB_TIMESTEPS_TAG.pattern, RLLIB_LIFETIME_TAG.pattern))
@@ -325,7 +331,13 @@ def map_tags(tags: Iterable[str], rules: Iterable[TagRule]) -> dict[str, TagChoi
     When one rule matches several tags (RLlib: one per policy), the default policy or
     module is preferred, then the first in name order; the others are kept as alternatives.
     """
-    tags = sorted(tags)
+    return dict(_mapped(tuple(sorted(tags)), tuple(rules)))
+
+
+@lru_cache(maxsize=64)
+def _mapped(tags: tuple[str, ...], rules: tuple[TagRule, ...]) -> dict[str, TagChoice]:
+    """``map_tags`` of sorted tags. The runs of a sweep log the same tags, so each table's
+    regexes are matched against them once per process, not once per run."""
     chosen: dict[str, TagChoice] = {}
     for rule in rules:
         if rule.metric in chosen:

@@ -62,3 +62,14 @@ def test_wanted_pattern_selects_known_tags_only():
     want = wanted_pattern(override_rules({"kl": "custom/kl"}))
     assert want.fullmatch("train/approx_kl") and want.fullmatch("custom/kl")
     assert not want.fullmatch("time/fps")
+
+
+def test_a_mapping_is_remembered_per_tag_set_but_each_caller_gets_its_own_dict():
+    rules = LIBRARY_BY_NAME["sb3"].rules
+    tags = ["train/approx_kl", "train/entropy_loss", "train/learning_rate"]
+    first = map_tags(tags, rules)
+    first.pop("kl")
+    first["kl"] = None
+    again = map_tags(reversed(tags), rules)  # the same set in another order: the same answer
+    assert again["kl"].tag == "train/approx_kl"
+    assert again == map_tags(set(tags), rules)
