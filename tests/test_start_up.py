@@ -2,7 +2,8 @@
 files with no config beside it loads neither protobuf (the opening file_version record is
 recognised without it), nor ruamel (no YAML file was read), nor the
 progress bar's module (stderr is not a terminal), nor importlib.metadata (for lrdoctor's own
-version, or crc32c's: ``read.crc``), nor pydantic (options are coerced without it: ``cli.values``), nor numpy.random.
+version, or crc32c's: ``read.crc``), nor numpy.ma (which np.median and np.unique import:
+``rules.common.median``), nor pydantic (options are coerced without it: ``cli.values``), nor numpy.random.
 A report in JSON, SARIF or Markdown with stderr not a terminal loads no rich at all.
 Checked by module, never by the clock."""
 
@@ -20,7 +21,7 @@ from tests.writers import write_tags
 
 # (tomllib is not listed: the tests run in a checkout, whose pyproject.toml analyze reads for [tool.lrdoctor].)
 NOT_NEEDED = ("google.protobuf", "tensorboard.compat.proto", "ruamel.yaml", "rich.progress", "pydantic",
-              "numpy.random", "importlib.metadata")  # its import cost every reader process more than decoding a small run
+              "numpy.random", "importlib.metadata", "numpy.ma")  # its import cost every reader process more than decoding a small run
 
 
 def test_an_analysis_of_plain_event_files_loads_only_what_it_reads(tmp_path):

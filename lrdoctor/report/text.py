@@ -214,7 +214,8 @@ def sparkline(kl: Points | None, threshold: float | None, width: int = SPARK_WID
         return Text("")
     values = kl[1]
     finite = np.isfinite(values)
-    starts = np.unique(np.linspace(0, len(values), width, endpoint=False).astype(int))
+    spread = np.linspace(0, len(values), width, endpoint=False).astype(int)
+    starts = spread[np.diff(spread, prepend=-1) != 0]  # distinct, in order (np.unique imports numpy.ma)
     highs = np.maximum.reduceat(np.where(finite, values, -np.inf), starts)
     broken = np.logical_or.reduceat(~finite, starts)
     limit = math.inf if threshold is None else threshold

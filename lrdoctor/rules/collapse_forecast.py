@@ -68,7 +68,7 @@ import numpy as np
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Follow, Problem, lr_cause, numbers, rolling_median
+from lrdoctor.rules.common import Follow, Problem, lr_cause, median, numbers, rolling_median, row_medians
 from lrdoctor.rules.kl_exceeded import threshold_for
 from lrdoctor.words import metric_label, number, steps
 
@@ -147,7 +147,7 @@ def theil_sen(rows: np.ndarray) -> np.ndarray:
     """The median pairwise slope of each row, per update."""
     n = rows.shape[1]
     i, j = np.triu_indices(n, k=1)
-    return np.median((rows[:, j] - rows[:, i]) / (j - i), axis=1)
+    return row_medians((rows[:, j] - rows[:, i]) / (j - i))
 
 
 def trailing_medians(values: np.ndarray, window: int) -> np.ndarray:
@@ -181,15 +181,15 @@ def kl_sign(run: Run, options: Mapping) -> Sign | None:
                                             "use_target_kl": options["use_target_kl"]})
     values, at = kl.values, kl.steps
     rows = windows(values, window)
-    median = trailing_medians(values, window)
+    trailing = trailing_medians(values, window)
     ends = np.arange(window - 1, len(values))
     started = ends >= start
-    near = median >= options["near"] * threshold
+    near = trailing >= options["near"] * threshold
     first_near = int(np.argmax(near & started)) if (near & started).any() else len(rows)
 
     def trend(k: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p, slope = mann_kendall_p(rows[k]), theil_sen(rows[k])
-        ahead = np.where(slope > 0, (threshold - median[k]) / np.where(slope > 0, slope, 1.0), np.inf)
+        ahead = np.where(slope > 0, (threshold - trailing[k]) / np.where(slope > 0, slope, 1.0), np.inf)
         return p, slope, ahead
 
     def rising(k: np.ndarray) -> np.ndarray:
@@ -199,20 +199,20 @@ def kl_sign(run: Run, options: Mapping) -> Sign | None:
             rises[trending] = trend(k[trending])[2] <= options["horizon"]
         return rises
 
-    may_rise = (median >= options["near"] * threshold / 2) & started & (np.arange(len(rows)) < first_near)
+    may_rise = (trailing >= options["near"] * threshold / 2) & started & (np.arange(len(rows)) < first_near)
     k = first_where(may_rise, rising)
     if k is None:
         if first_near == len(rows):
             return None
         k = first_near
     [p], [slope], [ahead] = trend(np.array([k]))
-    share = float(median[k]) / threshold  # Python floats: an absurd value gives inf, not a warning
-    words = (f"{metric_label(run, 'kl')}'s median over the last {window} updates is {number(median[k])}, "
+    share = float(trailing[k]) / threshold  # Python floats: an absurd value gives inf, not a warning
+    words = (f"{metric_label(run, 'kl')}'s median over the last {window} updates is {number(trailing[k])}, "
              f"{share:.0%} of its threshold {threshold:g}")
     if slope > 0 and p < options["trend_p"]:
         words += f" (rising: Mann-Kendall p={p:.2g}, Theil-Sen {slope:+.2g} per update)"
     return Sign("kl", int(at[ends[k]]), words, {
-        "kl_median": float(median[k]), "kl_threshold": threshold, "kl_threshold_source": source,
+        "kl_median": float(trailing[k]), "kl_threshold": threshold, "kl_threshold_source": source,
         "kl_trend_p": float(p), "kl_slope_per_update": float(slope),
         "kl_updates_to_threshold": float(ahead) if math.isfinite(ahead) else None,
     })
@@ -257,18 +257,19 @@ def entropy_sign(run: Run, options: Mapping) -> Sign | None:
     if len(entropy.values) < max(window, start + 1):
         return None
     values, at = entropy.values, entropy.steps
-    first = float(np.median(values[:start]))
+    first = median(values[:start])
     if first <= 0:
         return None  # a continuous policy's differential entropy: a fraction of it means nothing
-    median = trailing_medians(values, window)
+    trailing = trailing_medians(values, window)
     ends = np.arange(window - 1, len(values))
-    fired = (median < options["entropy_drop"] * first) & (ends >= start)
+    fired = (trailing < options["entropy_drop"] * first) & (ends >= start)
     if not fired.any():
         return None
     k = int(np.argmax(fired))
     return Sign("entropy", int(at[ends[k]]), (
-        f"{metric_label(run, 'entropy')}'s median is {median[k]:.3g}, {median[k] / first:.0%} of its start {first:.3g}"
-    ), {"entropy_median": float(median[k]), "entropy_start": first})
+        f"{metric_label(run, 'entropy')}'s median is {trailing[k]:.3g}, "
+        f"{trailing[k] / first:.0%} of its start {first:.3g}"
+    ), {"entropy_median": float(trailing[k]), "entropy_start": first})
 
 
 def critic_sign(run: Run, options: Mapping) -> Sign | None:
@@ -279,30 +280,30 @@ def critic_sign(run: Run, options: Mapping) -> Sign | None:
         loss = numbers(run, "value_loss")
         if len(loss.values) >= max(window, start + 1):
             values, at = loss.values, loss.steps
-            first = float(np.median(values[:start]))
+            first = median(values[:start])
             rows = windows(values, window)
-            median = trailing_medians(values, window)
+            trailing = trailing_medians(values, window)
             ends = np.arange(window - 1, len(values))
-            grown = (first > 0) & (median >= options["value_growth"] * first) & (ends >= start)
+            grown = (first > 0) & (trailing >= options["value_growth"] * first) & (ends >= start)
             k = first_where(grown, lambda k: mann_kendall_p(rows[k]) < options["trend_p"])
             if k is not None:
                 found.append(Sign("critic", int(at[ends[k]]), (
-                    f"{metric_label(run, 'value_loss')}'s median is {median[k] / first:.3g}x its start, rising"
-                ), {"value_loss_median": float(median[k]), "value_loss_start": first}))
+                    f"{metric_label(run, 'value_loss')}'s median is {trailing[k] / first:.3g}x its start, rising"
+                ), {"value_loss_median": float(trailing[k]), "value_loss_start": first}))
     if "explained_variance" in run.metrics:
         ev = numbers(run, "explained_variance")
         if len(ev.values) >= max(window, start + 1):
             values, at = ev.values, ev.steps
-            median = trailing_medians(values, window)
-            reached = np.maximum.accumulate(median) >= EV_REACHED
+            trailing = trailing_medians(values, window)
+            reached = np.maximum.accumulate(trailing) >= EV_REACHED
             ends = np.arange(window - 1, len(values))
-            fired = reached & (median < 0) & (ends >= start)
+            fired = reached & (trailing < 0) & (ends >= start)
             if fired.any():
                 k = int(np.argmax(fired))
                 found.append(Sign("critic", int(at[ends[k]]), (
-                    f"{metric_label(run, 'explained_variance')}'s median fell to {median[k]:.2g} after reaching "
-                    f"{np.max(median[:k + 1]):.2g}"
-                ), {"explained_variance_median": float(median[k])}))
+                    f"{metric_label(run, 'explained_variance')}'s median fell to {trailing[k]:.2g} after reaching "
+                    f"{np.max(trailing[:k + 1]):.2g}"
+                ), {"explained_variance_median": float(trailing[k])}))
     return min(found, key=lambda sign: sign.step) if found else None
 
 
@@ -334,7 +335,7 @@ def _steps_per_update(run: Run) -> float:
         if metric in run.metrics:
             index = numbers(run, metric).steps
             if len(index) > 1:
-                return float(np.median(np.diff(index)))
+                return median(np.diff(index))
     return 0.0
 
 

@@ -147,7 +147,7 @@ class MetricNumbers:
             residual = residual[~np.isnan(residual)]
             if residual.size == 0:
                 return 0.0
-            return float(MAD_TO_SIGMA * np.median(np.abs(residual - np.median(residual))))
+            return float(MAD_TO_SIGMA * median(np.abs(residual - median(residual))))
 
         return self._once(("noise", window), compute)
 
@@ -176,7 +176,8 @@ class MetricNumbers:
         n = len(self)
         if n < 2:
             return 0.0
-        picks = np.unique(np.linspace(0, n - 1, min(n, max_points)).astype(int))
+        spread = np.linspace(0, n - 1, min(n, max_points)).astype(int)
+        picks = spread[np.diff(spread, prepend=-1) != 0]  # distinct, in order (np.unique imports numpy.ma)
         x = self.steps.astype(float)[picks]
         y = self.values[picks]
         pairs = _pairs(len(x))  # each i < j: (y[i] - y[j]) / (x[i] - x[j]) is the float (y[j] - y[i]) / (x[j] - x[i])
@@ -185,7 +186,7 @@ class MetricNumbers:
         keep = dx != 0
         if not keep.any():
             return 0.0
-        return float(np.median(dy[keep] / dx[keep]))
+        return median(dy[keep] / dx[keep])
 
     def level_change(self, early_fraction: float, late_fraction: float) -> LevelChange | None:
         """Median of the first and of the last part of the series, and how sure the difference is;
@@ -199,8 +200,8 @@ class MetricNumbers:
             sigma = self.noise_sigma(self.trend_window)
             standard_error = MEDIAN_STANDARD_ERROR * sigma * math.sqrt(1 / n_early + 1 / n_late)
             return LevelChange(
-                early=float(np.median(self.values[:n_early])),
-                late=float(np.median(self.values[n - n_late:])),
+                early=median(self.values[:n_early]),
+                late=median(self.values[n - n_late:]),
                 early_end_step=int(self.steps[n_early - 1]),
                 late_start_step=int(self.steps[n - n_late]),
                 noise=standard_error,
@@ -255,6 +256,30 @@ def numbers(run: Run, metric: str) -> MetricNumbers:
         return MetricNumbers(*points) if points is not None else MetricNumbers(np.empty(0), np.empty(0))
 
     return run.metrics.derived(("numbers", metric), compute)
+
+
+def median(values: np.ndarray) -> float:
+    """``np.median``'s value, by a sort: the middle value, or the mean of the two middle ones,
+    NaN when any is NaN or there are none. numpy 2's median partitions around three places and
+    is 1.4-4x slower than a sort at every length from 10 to a million values, and it imports
+    numpy.ma (20 ms in every process that judges runs)."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64), axis=None)
+    count = len(ordered)
+    if count == 0 or np.isnan(ordered[-1]):  # a sort puts NaN last
+        return math.nan
+    middle = count // 2
+    return float(ordered[middle]) if count % 2 else float((ordered[middle - 1] + ordered[middle]) / 2)
+
+
+def row_medians(rows: np.ndarray) -> np.ndarray:
+    """``np.median(rows, axis=1)`` by a sort, as ``median`` is."""
+    ordered = np.sort(np.asarray(rows, dtype=np.float64), axis=1)
+    count = ordered.shape[1]
+    if count == 0:
+        return np.full(len(ordered), math.nan)
+    middle = count // 2
+    medians = ordered[:, middle] if count % 2 else (ordered[:, middle - 1] + ordered[:, middle]) / 2
+    return np.where(np.isnan(ordered[:, -1]), math.nan, medians)
 
 
 def rolling_median(values: np.ndarray, window: int, min_count: int) -> np.ndarray:

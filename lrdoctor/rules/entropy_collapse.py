@@ -32,7 +32,7 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from lrdoctor.model import Run, Severity
-from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, head_count, numbers
+from lrdoctor.rules.common import MIN_TREND_POINTS, Problem, head_count, median, numbers
 from lrdoctor.words import metric_label, steps
 
 CODE = "LRD005"
@@ -61,7 +61,7 @@ def collapse(run: Run, floor: float, within: float, early_fraction: float) -> Co
     entropy = numbers(run, "entropy")
     if len(entropy) < MIN_TREND_POINTS:
         return None
-    initial = float(np.median(entropy.values[: head_count(len(entropy), early_fraction)]))
+    initial = median(entropy.values[: head_count(len(entropy), early_fraction)])
     if initial <= 0:
         return None
     trend = entropy.smooth(entropy.trend_window)

@@ -10,11 +10,37 @@ import pandas as pd
 import pytest
 
 from lrdoctor.model import Run
-from lrdoctor.rules.common import MetricNumbers, numbers
+from lrdoctor.rules.common import MetricNumbers, median, numbers, row_medians
 
 
 def pandas_centred(values, window):
     return pd.Series(values).rolling(window, center=True, min_periods=max(1, window // 2 + 1)).median().to_numpy()
+
+
+def _medians_cases():
+    rng = np.random.default_rng(107)
+    for n in (1, 2, 3, 4, 7, 10, 101, 1000, 19900):
+        yield rng.normal(size=n)
+        yield rng.integers(-5, 5, size=n).astype(np.float64)  # ties
+        yield rng.integers(0, 1 << 62, size=n)  # ints past 2**53: np.median averages them as floats
+    yield np.array([1.0, np.nan, 3.0])
+    yield np.array([np.inf, -np.inf])
+    yield np.array([np.inf, 1.0, 2.0])
+    yield np.array([-0.0, 0.0])
+
+
+@pytest.mark.parametrize("values", list(_medians_cases()), ids=lambda v: f"{v.dtype}x{len(v)}")
+def test_median_is_np_median_bit_for_bit(values):
+    expected = np.median(values)
+    assert np.array_equal(np.float64(median(values)), expected, equal_nan=True)
+    assert np.signbit(median(values)) == np.signbit(expected)
+    rows = np.stack([values, values[::-1], np.roll(values, 1)])
+    np.testing.assert_array_equal(row_medians(rows), np.median(rows, axis=1))
+
+
+def test_the_median_of_nothing_is_nan():
+    assert np.isnan(median(np.array([])))
+    assert np.isnan(row_medians(np.empty((3, 0)))).all()
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 8, 61, 400])
