@@ -20,8 +20,9 @@ from tests.loaded_modules import ROOT, modules_loaded_by
 from tests.writers import write_tags
 
 # (tomllib is not listed: the tests run in a checkout, whose pyproject.toml analyze reads for [tool.lrdoctor].)
+# numpy.random, importlib.metadata, numpy.ma: each import cost every reader process more than decoding a small run
 NOT_NEEDED = ("google.protobuf", "tensorboard.compat.proto", "ruamel.yaml", "rich.progress", "pydantic",
-              "numpy.random", "importlib.metadata", "numpy.ma")  # its import cost every reader process more than decoding a small run
+              "numpy.random", "importlib.metadata", "numpy.ma")
 
 
 def test_an_analysis_of_plain_event_files_loads_only_what_it_reads(tmp_path):
