@@ -31,11 +31,12 @@ def _medians_cases():
 
 @pytest.mark.parametrize("values", list(_medians_cases()), ids=lambda v: f"{v.dtype}x{len(v)}")
 def test_median_is_np_median_bit_for_bit(values):
-    expected = np.median(values)
-    assert np.array_equal(np.float64(median(values)), expected, equal_nan=True)
-    assert np.signbit(median(values)) == np.signbit(expected)
-    rows = np.stack([values, values[::-1], np.roll(values, 1)])
-    np.testing.assert_array_equal(row_medians(rows), np.median(rows, axis=1))
+    with np.errstate(invalid="ignore"):  # inf + -inf: both say so, and both give NaN
+        expected = np.median(values)
+        assert np.array_equal(np.float64(median(values)), expected, equal_nan=True)
+        assert np.signbit(median(values)) == np.signbit(expected)
+        rows = np.stack([values, values[::-1], np.roll(values, 1)])
+        np.testing.assert_array_equal(row_medians(rows), np.median(rows, axis=1))
 
 
 def test_the_median_of_nothing_is_nan():
