@@ -313,4 +313,3 @@ def _say(header: dict) -> int:
                 sys.stderr.write(f"lrdoctor: error: {display(str(output))}: {error.strerror or error}\n")
                 return 2
     return int(header["code"])
-
