@@ -35,7 +35,9 @@ import re
 import struct
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import accumulate
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,8 +52,9 @@ _RECORD_OVERHEAD = 16  # 8 length + 4 length CRC + 4 payload CRC
 _BLOCK = 32 << 20  # bytes read at a time: bounds memory on any file size
 _MAX_NOTED_RECORDS = 20  # individual notes per file before they are summarised
 _MAX_DISTINCT_SCAN = 64  # distinct tags grouped by scanning before sorting instead
-_MIN_RUN_PERIODS = 8  # shorter periodic runs are not worth decoding slot by slot
-_MAX_RUN_PERIODS = 2048  # longer ones are split, so a slot's bytes stay in cache
+_MIN_RUN_PERIODS = 8  # shorter periodic runs are not worth decoding as runs
+_FIRST_PERIODS = 64  # periods predicted at first; each confirmed prediction doubles the next
+_MAX_RUN_PERIODS = 2048  # longer ones are predicted and decoded in chunks, so their bytes stay in cache
 # Records framed, checked and decoded together: the per-record temporaries (a few dozen
 # int64 columns) of a block of 2 million tiny records once took half a gigabyte.
 _WINDOW = 1 << 17
@@ -235,27 +238,27 @@ class _Reader:
     def _decode_runs(
         self, block: _Block, starts: np.ndarray, ordinals: np.ndarray, runs: list[_Run], base: int
     ) -> np.ndarray:
-        """Decode periodic runs slot by slot; returns which records are left."""
+        """Decode periodic runs, a chunk of periods at a time; returns which records are left."""
         rest = np.ones(len(starts), dtype=bool)
         bad: list[np.ndarray] = []
         for run in runs:
             width = len(run.sizes)
             periods = min(run.periods, (len(starts) - run.index) // width)
             stride = sum(run.sizes)
-            offset = run.start
-            for slot, size in enumerate(run.sizes):
-                decoded = _decode_slot(block, offset, size, stride, periods) if periods > 0 else None
-                offset += size
-                tag = None if decoded is None else self._tag(decoded[0])
-                if tag is None:
-                    continue
-                _, crc_ok, steps, values = decoded
-                rows = run.index + slot + width * np.arange(periods)
-                rest[rows] = False
-                bad.append(starts[rows[~crc_ok]])
-                self.data.scalar_tags.add(tag)
-                if self.want is None or self.want.fullmatch(tag):
-                    self.pieces.setdefault(tag, []).append((ordinals[rows[crc_ok]], steps[crc_ok], values[crc_ok]))
+            for first in range(0, periods, _MAX_RUN_PERIODS):  # a chunk at a time: its bytes stay in cache
+                count = min(_MAX_RUN_PERIODS, periods - first)
+                slots = _decode_run(block, run.start + first * stride, run.sizes, count)
+                for slot, decoded in enumerate(slots):
+                    tag = None if decoded is None else self._tag(decoded[0])
+                    if tag is None:
+                        continue
+                    _, crc_ok, steps, values = decoded
+                    rows = run.index + width * first + slot + width * np.arange(count)
+                    rest[rows] = False
+                    bad.append(starts[rows[~crc_ok]])
+                    self.data.scalar_tags.add(tag)
+                    if self.want is None or self.want.fullmatch(tag):
+                        self.pieces.setdefault(tag, []).append((ordinals[rows[crc_ok]], steps[crc_ok], values[crc_ok]))
         for start in np.sort(np.concatenate(bad)) if bad else ():
             self._note_bad_record(base + int(start), "corrupt record (CRC mismatch); record skipped")
         return rest
@@ -500,7 +503,7 @@ def _frame(block: _Block) -> tuple[np.ndarray, int, list[_Run]]:
     walked: list[int] = []
     history: list[int] = []  # sizes of the latest records, for period detection
     pos = 0
-    periods = 8
+    periods = _FIRST_PERIODS
     wait = 0  # records to walk before trying to predict again
     unpack = _LENGTH.unpack_from
     while pos + _HEADER.size <= size:
@@ -519,8 +522,10 @@ def _frame(block: _Block) -> tuple[np.ndarray, int, list[_Run]]:
                     framed += len(starts)
                     taken = np.diff(np.append(starts[-64:], pos)).tolist()
                     history = (history + taken)[-64:]
-                periods = min(periods * 2, _MAX_RUN_PERIODS) if complete else 8
-                wait = 0 if complete else 32
+                periods = min(periods * 2, _MAX_RUN_PERIODS) if complete else _FIRST_PERIODS
+                # after a change of layout (a step's varint grew a byte), as soon as the new
+                # sizes could have repeated twice
+                wait = 0 if complete else 2 * len(pattern)
                 if complete:
                     continue
             else:
@@ -562,10 +567,13 @@ def _add_run(runs: list[_Run], run: _Run) -> None:
 
 
 def _period(history: list[int]) -> list[int] | None:
-    """The shortest repeating pattern of record sizes over the whole recent history."""
+    """The shortest pattern of record sizes that the latest records repeat: twice over, and
+    over at least the last 16 (a prediction is confirmed record by record anyway, so the
+    records before a change of layout, or a file's first record, need not repeat it)."""
     window = history[-64:]
     for period in range(1, len(window) // 2 + 1):
-        if window[period:] == window[:-period]:
+        span = window[-max(2 * period, 16) :]
+        if span[period:] == span[:-period]:
             return window[-period:]
     return None
 
@@ -580,16 +588,27 @@ def _predict(block: _Block, pos: int, pattern: list[int], periods: int):
         return np.empty(0, dtype=np.int64), pos, False
     within = np.concatenate(([0], np.cumsum(sizes[:-1])))
     starts = (pos + np.arange(periods, dtype=np.int64)[:, None] * period_size + within).ravel()
-    # one strided read per slot: its stored lengths, a period apart
-    confirmed = np.empty((periods, len(pattern)), dtype=bool)
-    for slot, (size, offset) in enumerate(zip(pattern, within.tolist())):
-        stored = np.ndarray((periods,), "<u8", block.buf, pos + offset, (period_size,))
-        confirmed[:, slot] = stored == size - _RECORD_OVERHEAD
-    confirmed = confirmed.ravel()
+    lengths, expected = _lengths_of(tuple(pattern))
+    confirmed = np.ndarray((periods,), lengths, block.buf, pos) == expected  # one call for every slot
     if confirmed.all():
         return starts, pos + periods * period_size, True
-    first_wrong = int(np.argmin(confirmed))
+    period = int(np.argmin(confirmed))
+    at = pos + period * period_size
+    stored = [_LENGTH.unpack_from(block.buf, at + offset)[0] for offset in within.tolist()]
+    slot = next(slot for slot, size in enumerate(pattern) if stored[slot] != size - _RECORD_OVERHEAD)
+    first_wrong = period * len(pattern) + slot
     return starts[:first_wrong], int(starts[first_wrong]), False
+
+
+@lru_cache(maxsize=256)
+def _lengths_of(pattern: tuple[int, ...]) -> tuple[np.dtype, np.void]:
+    """A period of ``pattern`` as a numpy record of its records' length fields, and the
+    lengths it must hold: one comparison confirms a whole period."""
+    offsets = [0, *accumulate(pattern[:-1])]
+    names = [f"length{slot}" for slot in range(len(pattern))]
+    formats = ["<u8"] * len(pattern)
+    lengths = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": sum(pattern)})
+    return lengths, np.array([tuple(size - _RECORD_OVERHEAD for size in pattern)], dtype=lengths)[0]
 
 
 _EIGHT = np.arange(8)
@@ -717,67 +736,117 @@ def _fast_layout(block: _Block, starts: np.ndarray, ends: np.ndarray):
     return ok, steps.view(np.int64), tag_starts, tag_length
 
 
-def _decode_slot(block: _Block, start: int, size: int, stride: int, periods: int):
-    """Decode ``periods`` records of ``size`` bytes, ``stride`` apart from ``start``
-    (one slot of a periodic run: the same tag every time), without copying them.
+class _Slot(NamedTuple):
+    """Where a scalar record's fields lie, from the start of its periodic run."""
 
-    The first payload must have the scalar layout, and across the slot only the
-    bytes a scalar event may change (wall time, the step's varint digits, the
-    value) may differ from it, so every payload parses the same way. CRCs follow
-    from the first one (``_slot_crc_ok``). Returns (tag bytes, CRC ok, steps int64,
-    values float64), or None to leave the slot to the general path.
+    payload: int
+    length: int  # of the payload
+    step_length: int
+    tag: int
+    tag_length: int
+    value: int
+    crc: int  # the payload's stored CRC
+
+    @staticmethod
+    def of(buf: bytes, start: int, offset: int, size: int) -> _Slot | None:
+        """The slot of the record at ``offset`` in the run, if its payload has the scalar layout."""
+        payload, length = offset + _HEADER.size, size - _RECORD_OVERHEAD
+        layout = _scalar_layout(buf[start + payload : start + payload + length])
+        if layout is None:
+            return None
+        step_length, summary, tag_length = layout
+        tag = payload + summary + 6
+        return _Slot(payload, length, step_length, tag, tag_length, tag + tag_length + 1, payload + length)
+
+
+def _decode_run(block: _Block, start: int, sizes: tuple[int, ...], periods: int) -> list:
+    """Decode ``periods`` repetitions of records of ``sizes`` from ``start`` (a periodic
+    run: each slot holds the same tag every time), all slots at once, where they lie.
+
+    A slot's first payload must have the scalar layout, and across the slot only the
+    bytes a scalar event may change (wall time, the step's varint digits, the value;
+    and the payload CRC after it) may differ from it, so every payload parses the same
+    way. CRCs follow from the first one (``_run_crcs``). Returns, per slot, (tag
+    bytes, CRC ok, steps int64, values float64), or None to leave the slot to the
+    general path. A few numpy calls serve every slot: a run of ten tags costs about what
+    a run of one does.
     """
-    length = size - _RECORD_OVERHEAD
-    payload_at = start + _HEADER.size
-    first = block.buf[payload_at : payload_at + length]
-    layout = _scalar_layout(first)
-    if layout is None:
-        return None
-    step_length, summary, tag_length = layout
-    value_at = summary + 7 + tag_length
-    # One strided copy packs the slot's payloads into rows padded to whole 64-bit
-    # words, so finding the bytes that differ from the first payload is 8x cheaper.
-    padded = np.zeros((periods, -(-length // 8) * 8), dtype=np.uint8)
-    padded[:, :length] = np.ndarray((periods, length), np.uint8, block.buf, payload_at, (stride, 1))
-    words = padded.view("<u8")
-    changed = np.array([np.bitwise_or.reduce(words[:, i] ^ words[0, i]) for i in range(words.shape[1])])
-    varying = (changed.view(np.uint8) != 0)[:length]
-    columns = padded.T
-    reference = padded[0]
-    may_vary = np.zeros(length, dtype=bool)
-    may_vary[1:9] = True
-    may_vary[10 : 10 + step_length] = True
-    may_vary[value_at : value_at + 4] = True
-    if (varying & ~may_vary).any():
-        return None
-    steps = np.zeros(periods, dtype=np.uint64)
-    if step_length:
-        digits = columns[10 : 10 + step_length]
-        if ((digits & 0x80) != (reference[10 : 10 + step_length] & 0x80)[:, None]).any():
-            return None
-        if step_length == 10 and (digits[9] > 1).any():
-            return None
-        for index in range(step_length):
-            steps |= (digits[index] & np.uint8(0x7F)).astype(np.uint64) << np.uint64(7 * index)
-    values = np.ndarray((periods,), "<f4", block.buf, payload_at + value_at, (stride,)).astype(np.float64)
-    stored = np.ndarray((periods,), "<u4", block.buf, payload_at + length, (stride,))
-    tag = first[summary + 6 : summary + 6 + tag_length]
-    return tag, _slot_crc_ok(first, columns, varying, stored), steps.view(np.int64), values
+    stride = sum(sizes)
+    records = np.ndarray((periods, stride), np.uint8, block.buf, start, (stride, 1))
+    varying = np.logical_or.reduce(records != records[0], axis=0)
+    may_vary = np.zeros(stride, dtype=bool)
+    slots: list[_Slot | None] = []
+    offset = 0
+    for size in sizes:
+        slot = _Slot.of(block.buf, start, offset, size)
+        if slot is not None:
+            may_vary[slot.payload + 1 : slot.payload + 9] = True  # wall time
+            may_vary[slot.payload + 10 : slot.payload + 10 + slot.step_length] = True
+            may_vary[slot.value : slot.value + 4] = True
+            may_vary[slot.crc : slot.crc + 4] = True
+        slots.append(slot)
+        offset += size
+    unexpected = np.logical_or.reduceat(varying & ~may_vary, np.cumsum((0, *sizes[:-1])))
+    kept = {index: slot for index, slot in enumerate(slots) if slot is not None and not unexpected[index]}
+    steps = _run_steps(records, kept)
+    kept = {index: slot for index, slot in kept.items() if index in steps}
+    if not kept:
+        return [None] * len(sizes)
+    crcs = _run_crcs(block.buf, start, records, varying, list(kept.values()))
+    decoded: list = [None] * len(sizes)
+    for row, (index, slot) in enumerate(kept.items()):
+        at = start + slot.tag
+        values = np.ndarray((periods,), "<f4", block.buf, start + slot.value, (stride,)).astype(np.float64)
+        stored = np.ndarray((periods,), "<u4", block.buf, start + slot.crc, (stride,))
+        decoded[index] = (block.buf[at : at + slot.tag_length], crcs[row] == stored, steps[index], values)
+    return decoded
 
 
-def _slot_crc_ok(first: bytes, columns: np.ndarray, varying: np.ndarray, stored: np.ndarray) -> np.ndarray:
-    """Which payloads of a slot match their stored CRC. CRC32C is affine, so a payload's
-    CRC is the first payload's XOR one table term per byte where it differs from it:
-    one gather over all the bytes that vary, whatever their number (a slot is only a few
-    hundred records, so a numpy call per byte would cost more than the terms)."""
-    crc = np.uint32(crc32c(first))
-    positions = np.flatnonzero(varying)
-    if len(positions):
-        tables = _crc_tables(len(first), tuple(positions.tolist()))
-        differences = columns[positions] ^ columns[positions, :1]
-        crc = crc ^ np.bitwise_xor.reduce(tables[np.arange(len(positions))[:, None], differences], axis=0)
-    masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
-    return masked == stored
+def _run_steps(records: np.ndarray, slots: dict[int, _Slot]) -> dict[int, np.ndarray]:
+    """Each slot's steps (int64), for the slots whose step varints parse the same way in
+    every record: the same continuation bits as the first record's, and a 10th byte that
+    carries only the top bit. A slot without a step field has step 0 throughout."""
+    periods = len(records)
+    steps = {index: np.zeros(periods, dtype=np.int64) for index, slot in slots.items() if not slot.step_length}
+    stepped = {index: slot for index, slot in slots.items() if slot.step_length}
+    if not stepped:
+        return steps
+    lengths = [slot.step_length for slot in stepped.values()]
+    # one row per digit, a record per column: each reduction runs along whole rows
+    digits = records.T[[slot.payload + 10 + digit for slot in stepped.values() for digit in range(slot.step_length)]]
+    bounds = np.cumsum([0, *lengths[:-1]])
+    broken = np.logical_or.reduceat(((digits & 0x80) != (digits[:, :1] & 0x80)).any(axis=1), bounds)
+    shifts = np.array([7 * digit for length in lengths for digit in range(length)], dtype=np.uint64)
+    joined = np.bitwise_or.reduceat((digits & 0x7F).astype(np.uint64) << shifts[:, None], bounds, axis=0)
+    for row, (index, length) in enumerate(zip(stepped, lengths)):
+        if not broken[row] and not (length == 10 and (digits[bounds[row] + 9] > 1).any()):
+            steps[index] = joined[row].view(np.int64)
+    return steps
+
+
+def _run_crcs(buf: bytes, start: int, records: np.ndarray, varying: np.ndarray, slots: list[_Slot]) -> np.ndarray:
+    """Each record's masked payload CRC, one row per slot, from its slot's first payload:
+    CRC32C is affine, so a payload's CRC is the first one's XOR one table term per byte
+    where it differs from it. One gather over all the bytes that vary, in every slot."""
+    first = [crc32c(buf[start + slot.payload : start + slot.crc]) for slot in slots]
+    crc = np.repeat(np.array(first, dtype=np.uint32)[:, None], len(records), axis=1)
+    positions = [np.flatnonzero(varying[slot.payload : slot.crc]) for slot in slots]
+    moving = [row for row, where in enumerate(positions) if len(where)]
+    if moving:
+        tables = _run_crc_tables(tuple((slots[row].length, tuple(positions[row].tolist())) for row in moving))
+        varied = records.T[np.concatenate([slots[row].payload + positions[row] for row in moving])]
+        differences = varied ^ varied[:, :1]
+        terms = tables[np.arange(len(varied))[:, None], differences]
+        bounds = np.cumsum([0, *(len(positions[row]) for row in moving)])[:-1]
+        crc[moving] ^= np.bitwise_xor.reduceat(terms, bounds, axis=0)
+    return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
+
+
+@lru_cache(maxsize=256)
+def _run_crc_tables(layouts: tuple[tuple[int, tuple[int, ...]], ...]) -> np.ndarray:
+    """The CRC32C tables of every varying byte of a run's slots, stacked: a sweep's runs
+    share a handful of layouts, so each stack is built once."""
+    return np.concatenate([_crc_tables(length, positions) for length, positions in layouts])
 
 
 def _only_file_version(buf: bytes, begin: int, end: int) -> bool:

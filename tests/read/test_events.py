@@ -419,6 +419,38 @@ def test_periodic_sizes_with_changing_tags_are_decoded_by_tag(tmp_path):
         assert list(zip(*(a.tolist() for a in data.scalars[tag]))) == points
 
 
+def test_a_periodic_run_whose_text_slot_is_no_scalar_still_decodes_its_scalars(tmp_path, monkeypatch):
+    """Two scalars around a text summary of the same size, every step: a periodic run over more
+    periods than one chunk holds. Its scalar slots are decoded together, its text slot is left
+    to protobuf, and every point is exactly the plain reading's."""
+    import lrdoctor.read.events as events
+
+    writer = SummaryWriter(str(tmp_path))
+    for i in range(2100):
+        step = 2048 * (i + 1)
+        writer.add_scalar("train/approx_kl", 0.001 * i, global_step=step, walltime=1718000000.0 + i)
+        writer.add_text("notes", "same", global_step=step, walltime=1718000000.0 + i)
+        writer.add_scalar("train/entropy_loss", -0.5 * i, global_step=step, walltime=1718000000.0 + i)
+    writer.close()
+    path = next(tmp_path.glob("events.*"))
+    decoded_slots = []
+    decode_run = events._decode_run
+
+    def spy(*args):
+        slots = decode_run(*args)
+        decoded_slots.append([slot is not None for slot in slots])
+        return slots
+
+    monkeypatch.setattr(events, "_decode_run", spy)
+    data = read_event_file(path)
+    assert any(any(slots) and not all(slots) for slots in decoded_slots)  # scalars decoded, the text not
+    assert len(decoded_slots) >= 2  # more than one chunk of periods
+    expected = reference_read(path.read_bytes())
+    for tag in ("train/approx_kl", "train/entropy_loss"):
+        assert list(zip(*(a.tolist() for a in data.scalars[tag]))) == expected[tag]
+    assert set(data.texts.values()) == {"same"} and data.notes == []
+
+
 @pytest.mark.parametrize("block", [13, 97, 1000])
 def test_records_spanning_read_blocks(tmp_path, monkeypatch, block):
     import lrdoctor.read.events as events
