@@ -60,7 +60,7 @@ def test_want_selects_tags_but_lists_all(tmp_path):
     assert data.scalar_tags == set(SB3_TAGS)
 
 
-def test_step_zero_negative_and_huge_steps(tmp_path):
+def test_step_zero_negative_and_huge_steps(tmp_path, records_outside_runs):
     writer = SummaryWriter(str(tmp_path))
     steps = [0, 1, 127, 128, 2**21, 2**35, -5, 2**63 - 1]
     for step in steps:
@@ -70,7 +70,7 @@ def test_step_zero_negative_and_huge_steps(tmp_path):
     assert data.scalars["charts/learning_rate"][0].tolist() == steps
 
 
-def test_nan_and_inf_are_kept(tmp_path):
+def test_nan_and_inf_are_kept(tmp_path, records_outside_runs):
     writer = SummaryWriter(str(tmp_path))
     for i, value in enumerate([1.0, math.nan, math.inf, -math.inf]):
         writer.add_scalar("losses/approx_kl", value, global_step=i)
@@ -79,7 +79,7 @@ def test_nan_and_inf_are_kept(tmp_path):
     assert values[0] == 1.0 and math.isnan(values[1]) and values[2] == math.inf and values[3] == -math.inf
 
 
-def test_long_and_unicode_tags_take_the_protobuf_path_alike(tmp_path):
+def test_long_and_unicode_tags_take_the_protobuf_path_alike(tmp_path, records_outside_runs):
     long_tag = "ray/tune/info/learner/default_policy/learner_stats/" + "x" * 150
     tags = (long_tag, "losses/entropy", "métriques/entropie")
     data = read_event_file(write_run(tmp_path, steps=5, tags=tags))
@@ -100,7 +100,7 @@ def test_truncated_tail_keeps_whole_records_and_notes_bytes_skipped(tmp_path):
     assert note.offset == offsets[40] and f"{cut - offsets[40]} bytes skipped" in note.message
 
 
-def test_bad_payload_crc_skips_only_that_record(tmp_path):
+def test_bad_payload_crc_skips_only_that_record(tmp_path, records_outside_runs):
     path = write_run(tmp_path)
     data = bytearray(path.read_bytes())
     offsets = record_offsets(bytes(data))
@@ -170,7 +170,7 @@ def test_start_reads_only_the_appended_part(tmp_path):
     assert rest.end_offset == len(full) and rest.notes == []
 
 
-def test_tf2_tensor_scalars(tmp_path):
+def test_tf2_tensor_scalars(tmp_path, records_outside_runs):
     from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -192,7 +192,7 @@ def test_tf2_tensor_scalars(tmp_path):
     assert data.scalars["train/lr"][1].tolist() == [0.5, 0.25, 0.125, 0.1]
 
 
-def test_fast_and_protobuf_records_of_one_tag_stay_in_file_order(tmp_path):
+def test_fast_and_protobuf_records_of_one_tag_stay_in_file_order(tmp_path, records_outside_runs):
     from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -230,7 +230,7 @@ def test_cleanrl_hyperparameters_text(tmp_path):
     assert data.texts == {"hyperparameters/text_summary": table}
 
 
-def test_many_distinct_tags_and_a_growing_varint(tmp_path):
+def test_many_distinct_tags_and_a_growing_varint(tmp_path, records_outside_runs):
     tags = [f"custom/metric_{k}" for k in range(80)]
     writer = SummaryWriter(str(tmp_path))
     for i in range(3):
@@ -261,7 +261,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "event_corpus"
         ("empty", 0, None, None),
     ],
 )
-def test_crafted_corpus(case, points, message, offset):
+def test_crafted_corpus(records_outside_runs, case, points, message, offset):
     (path,) = (CORPUS / case).glob("events.out.tfevents.*")
     data = read_event_file(path)
     assert sum(len(s) for s, _ in data.scalars.values()) == points
@@ -290,6 +290,16 @@ def reference_read(data: bytes) -> dict[str, list[tuple[int, float]]]:
 tags_strategy = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=0, max_size=130)
 
 
+@pytest.fixture(params=["one at a time", "as columns"])
+def records_outside_runs(request, monkeypatch):
+    """Records outside periodic runs are decoded one at a time when few, as columns when many:
+    both ways are tested on the same inputs."""
+    import lrdoctor.read.events as events
+
+    monkeypatch.setattr(events, "_FEW_RECORDS", 1 << 30 if request.param == "one at a time" else 0)
+    return request.param
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     events=st.lists(
@@ -302,7 +312,7 @@ tags_strategy = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]),
         max_size=60,
     )
 )
-def test_fast_path_equals_protobuf_on_any_scalar_events(tmp_path, events):
+def test_fast_path_equals_protobuf_on_any_scalar_events(tmp_path, records_outside_runs, events):
     from tensorboard.compat.proto import event_pb2, summary_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -321,12 +331,12 @@ def test_fast_path_equals_protobuf_on_any_scalar_events(tmp_path, events):
         assert list(zip(steps.tolist(), values.tolist())) == points
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     flips=st.lists(st.tuples(st.integers(0, 875), st.integers(0, 7)), min_size=1, max_size=4),
     cut=st.integers(0, 876),
 )
-def test_damaged_files_never_yield_a_number_that_was_not_written(flips, cut):
+def test_damaged_files_never_yield_a_number_that_was_not_written(records_outside_runs, flips, cut):
     (path,) = (CORPUS / "absurd_length").glob("events.*")
     good = path.read_bytes()[:876]  # the undamaged records before the absurd header
     expected = {tag: set(points) for tag, points in reference_read(good).items()}
