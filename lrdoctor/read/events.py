@@ -850,8 +850,15 @@ def _run_steps(records: np.ndarray, slots: dict[int, _Slot]) -> dict[int, np.nda
     digits = records.T[[slot.payload + 10 + digit for slot in stepped.values() for digit in range(slot.step_length)]]
     bounds = np.cumsum([0, *lengths[:-1]])
     broken = np.logical_or.reduceat(((digits & 0x80) != (digits[:, :1] & 0x80)).any(axis=1), bounds)
-    shifts = np.array([7 * digit for length in lengths for digit in range(length)], dtype=np.uint64)
-    joined = np.bitwise_or.reduceat((digits & 0x7F).astype(np.uint64) << shifts[:, None], bounds, axis=0)
+    # each slot's digits in a grid of as many rows as the longest varint (zeros past its own):
+    # a shift and an OR per digit for every slot at once (a reduceat over the rows is 10x slower)
+    grid = np.zeros((len(lengths), max(lengths), periods), dtype=np.uint8)
+    grid[np.repeat(np.arange(len(lengths)), lengths), [digit for length in lengths for digit in range(length)]] = (
+        digits & 0x7F
+    )
+    joined = grid[:, 0].astype(np.uint64)
+    for digit in range(1, grid.shape[1]):
+        joined |= grid[:, digit].astype(np.uint64) << np.uint64(7 * digit)
     for row, (index, length) in enumerate(zip(stepped, lengths)):
         if not broken[row] and not (length == 10 and (digits[bounds[row] + 9] > 1).any()):
             steps[index] = joined[row].view(np.int64)
@@ -869,8 +876,8 @@ def _run_crcs(buf: bytes, start: int, records: np.ndarray, varying: np.ndarray, 
     if moving:
         tables = _run_crc_tables(tuple((slots[row].length, tuple(positions[row].tolist())) for row in moving))
         varied = records.T[np.concatenate([slots[row].payload + positions[row] for row in moving])]
-        differences = varied ^ varied[:, :1]
-        terms = tables[np.arange(len(varied))[:, None], differences]
+        # each byte's 256 terms are a row of the stacked tables: one flat gather (2x a 2-D one)
+        terms = tables.ravel()[(varied ^ varied[:, :1]) + np.arange(0, 256 * len(varied), 256)[:, None]]
         bounds = np.cumsum([0, *(len(positions[row]) for row in moving)])[:-1]
         crc[moving] ^= np.bitwise_xor.reduceat(terms, bounds, axis=0)
     return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(0xA282EAD8)
