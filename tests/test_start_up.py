@@ -26,7 +26,13 @@ NOT_NEEDED = ("google.protobuf", "tensorboard.compat.proto", "ruamel.yaml", "ric
 
 
 def test_an_analysis_of_plain_event_files_loads_only_what_it_reads(tmp_path):
-    write_tags(tmp_path / "sweep" / "run1", range(0, 2000, 100), {"train/approx_kl": [0.01] * 20})
+    # every SB3 metric, so every rule judges (the returns' spread is a percentile), and a
+    # restart whose steps go back (repeated steps are counted)
+    steps = [*range(0, 2000, 100), *range(1000, 3000, 100)]
+    rising = [0.001 * k for k in range(len(steps))]
+    write_tags(tmp_path / "sweep" / "run1", steps, {
+        "train/approx_kl": rising, "train/entropy_loss": [-1 + v for v in rising], "train/learning_rate": [3e-4] * len(steps),
+        "train/clip_fraction": rising, "train/value_loss": rising, "rollout/ep_rew_mean": [10 - v for v in rising]})
     modules = modules_loaded_by("analyze", str(tmp_path / "sweep"), "--jobs", "1", "--no-cache",
                                 "-o", str(tmp_path / "report"), env={"LRDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
     assert "lrdoctor.read.events" in modules  # proof the list is of a real read

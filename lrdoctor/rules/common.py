@@ -229,7 +229,8 @@ class MetricNumbers:
         """The 10-90% range: the scale of a metric whose sign and units are unknown (returns)."""
         if len(self) == 0:
             return 0.0
-        return float(np.percentile(self.values, 90) - np.percentile(self.values, 10))
+        low, high = percentiles(self.values, 10, 90)
+        return high - low
 
     def peak(self, of: np.ndarray | None = None) -> tuple[float, int]:
         """The largest value (of the series, or of a rolling median of it) and its first step."""
@@ -269,6 +270,29 @@ def median(values: np.ndarray) -> float:
         return math.nan
     middle = count // 2
     return float(ordered[middle]) if count % 2 else float((ordered[middle - 1] + ordered[middle]) / 2)
+
+
+def percentiles(values: np.ndarray, *percents: float) -> tuple[float, ...]:
+    """``np.percentile``'s values of float values (its default, linear method) from one sort,
+    as ``median`` is, and for the same reason: numpy's own imports numpy.ma on its first call."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64), axis=None)
+    if len(ordered) == 0 or np.isnan(ordered[-1]):
+        return tuple(math.nan for _ in percents)
+    return tuple(_interpolated(ordered, (len(ordered) - 1) * (percent / 100)) for percent in percents)
+
+
+def _interpolated(ordered: np.ndarray, index: float) -> float:
+    """The value at a fractional index of sorted values, by numpy's lerp (from the nearer end,
+    and at the last value as numpy clips there), so to the last bit what ``np.percentile`` gives."""
+    if index >= len(ordered) - 1:
+        below, low = -1, float(ordered[-1])
+        high = low
+    else:
+        below = math.floor(index)
+        low, high = float(ordered[below]), float(ordered[below + 1])
+    weight = index - below
+    step = high - low
+    return high - step * (1 - weight) if weight >= 0.5 else low + step * weight
 
 
 def row_medians(rows: np.ndarray) -> np.ndarray:

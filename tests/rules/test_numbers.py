@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lrdoctor.model import Run
-from lrdoctor.rules.common import MetricNumbers, median, numbers, row_medians
+from lrdoctor.rules.common import MetricNumbers, median, numbers, percentiles, row_medians
 
 
 def pandas_centred(values, window):
@@ -37,6 +37,14 @@ def test_median_is_np_median_bit_for_bit(values):
         assert np.signbit(median(values)) == np.signbit(expected)
         rows = np.stack([values, values[::-1], np.roll(values, 1)])
         np.testing.assert_array_equal(row_medians(rows), np.median(rows, axis=1))
+
+
+@pytest.mark.parametrize("values", [v for v in _medians_cases() if v.dtype == np.float64], ids=len)
+def test_percentiles_are_np_percentile_bit_for_bit(values):
+    chosen = (0, 1, 10, 25, 33.3, 50, 66.7, 90, 99, 100)
+    with np.errstate(invalid="ignore"):
+        expected = np.percentile(values, chosen)
+    assert np.array_equal(np.array(percentiles(values, *chosen)), expected, equal_nan=True)
 
 
 def test_the_median_of_nothing_is_nan():
