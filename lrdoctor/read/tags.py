@@ -267,7 +267,7 @@ LIBRARY_BY_NAME: dict[str, Library] = {lib.name: lib for lib in LIBRARIES}
 def rule_for(library: str | None, metric: str, tag: str) -> TagRule | None:
     """The table rule that mapped ``tag`` to ``metric`` in ``library`` (None for --tag's)."""
     lib = LIBRARY_BY_NAME.get(library or "")
-    return next((r for r in lib.rules if r.metric == metric and re.fullmatch(r.pattern, tag)), None) if lib else None
+    return next((r for r in lib.rules if r.metric == metric and _matches(r.pattern, tag)), None) if lib else None
 
 # Tune's step is timesteps_total when the result has one, else training_iteration;
 # this tag (when logged) tells which one a run used.
@@ -342,9 +342,17 @@ def _mapped(tags: tuple[str, ...], rules: tuple[TagRule, ...]) -> dict[str, TagC
     for rule in rules:
         if rule.metric in chosen:
             continue
-        regex = re.compile(rule.pattern)
-        hits = [t for t in tags if regex.fullmatch(t)]
+        hits = [tag for tag in tags if _matches(rule.pattern, tag)]
         if hits:
             hits.sort(key=lambda t: ("/default_policy/" not in t and "/default_module/" not in t, t))
             chosen[rule.metric] = TagChoice(hits[0], rule, tuple(hits[1:]))
     return chosen
+
+
+_METACHARACTERS = frozenset(".^$*+?{}[]\\|()")
+
+
+def _matches(pattern: str, tag: str) -> bool:
+    """Whether ``pattern`` matches the whole tag. Most table patterns are plain names, compared
+    as strings: compiling the tables' eighty-odd regexes cost every reader process 7 ms."""
+    return tag == pattern if _METACHARACTERS.isdisjoint(pattern) else re.fullmatch(pattern, tag) is not None

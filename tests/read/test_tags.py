@@ -58,6 +58,14 @@ def test_overrides_are_literal_and_can_negate():
     assert negated.negated and map_tags(["my/ent_loss"], [negated])["entropy"].tag == "my/ent_loss"
 
 
+def test_a_plain_name_in_a_table_matches_that_whole_name_only():
+    rules = LIBRARY_BY_NAME["sb3"].rules  # plain names: compared as strings, not compiled
+    assert map_tags(["train/approx_kl"], rules)["kl"].tag == "train/approx_kl"
+    assert map_tags(["train/approx_kl_2", "x/train/approx_kl", "train/approx_kL"], rules) == {}
+    (special,) = override_rules({"kl": "my/kl(v2)|x"})  # escaped: a regex of the literal name
+    assert map_tags(["my/kl(v2)|x", "x", "my/klv2"], [special])["kl"].tag == "my/kl(v2)|x"
+
+
 def test_wanted_pattern_selects_known_tags_only():
     want = wanted_pattern(override_rules({"kl": "custom/kl"}))
     assert want.fullmatch("train/approx_kl") and want.fullmatch("custom/kl")
