@@ -85,15 +85,19 @@ class Metadata:
 
 
 def config_files(run_dir: Path, root: Path) -> list[Path]:
-    """Config files in the run directory and each directory above it up to ``root``, nearest first."""
+    """Config files in the run directory and each directory above it up to ``root``, nearest first.
+    The run directory is listed, one call for all the names; above it each name is looked up, as
+    a sweep's root holds an entry per run: listing it for every run made a sweep quadratic."""
     found = []
     for directory in _dirs_up_to(run_dir, root):
-        try:  # one listing per directory, not a stat per name: a sweep's runs share their parents
-            present = set(os.listdir(directory))
-        except OSError:
-            continue
-        found.extend(path for path in (directory / name for name in CONFIG_NAMES if name.split("/")[0] in present)
-                     if path.is_file())
+        names = CONFIG_NAMES
+        if directory == run_dir:
+            try:
+                present = set(os.listdir(directory))
+            except OSError:
+                continue
+            names = tuple(name for name in CONFIG_NAMES if name.split("/")[0] in present)
+        found.extend(directory / name for name in names if os.path.isfile(os.path.join(directory, name)))
     return found
 
 

@@ -1,6 +1,6 @@
 import json
 
-from lrdoctor.read.metadata import read_metadata
+from lrdoctor.read.metadata import config_files, read_metadata
 
 GRAPH_FREE = {
     "architecture": "graph_free",
@@ -24,6 +24,20 @@ def test_originating_config_gru_from_its_key_and_warmup_off(tmp_path):
     assert meta.config.warmup.source.startswith("graph_free not in warmup_architectures")
     assert meta.config.lr.value == 3e-4 and meta.config.lr_schedule.value == "constant"
     assert meta.config.total_steps.value == 20_000_000 and meta.config.target_kl.value == 0.02
+
+
+def test_config_files_are_found_in_the_run_and_each_directory_above_it_nearest_first(tmp_path):
+    run = tmp_path / "sweep" / "group" / "run1"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("a: 1\n")
+    (run / "config.json").mkdir()  # a directory of a config's name is no config
+    (tmp_path / "sweep" / "group" / "params").mkdir()
+    (tmp_path / "sweep" / "group" / "params" / "agent.yaml").write_text("a: 1\n")
+    (tmp_path / "sweep" / "config.yaml").write_text("a: 1\n")
+    (tmp_path / "config.yaml").write_text("a: 1\n")  # above the root: not looked at
+    assert config_files(run, tmp_path / "sweep") == [
+        run / ".hydra" / "config.yaml", tmp_path / "sweep" / "group" / "params" / "agent.yaml",
+        tmp_path / "sweep" / "config.yaml"]
 
 
 def test_rl_zoo_config_is_a_list_of_pairs(tmp_path):
