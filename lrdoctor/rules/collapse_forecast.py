@@ -68,7 +68,7 @@ import numpy as np
 
 from lrdoctor.model import Run, Severity
 from lrdoctor.rules import prescription
-from lrdoctor.rules.common import Follow, Problem, lr_cause, median, numbers, rolling_median, row_medians
+from lrdoctor.rules.common import Follow, Problem, lr_cause, median, numbers, pairs, rolling_median, row_medians
 from lrdoctor.rules.kl_exceeded import threshold_for
 from lrdoctor.words import metric_label, number, steps
 
@@ -130,7 +130,7 @@ def mann_kendall_p(rows: np.ndarray) -> np.ndarray:
     with the tie correction): a test on ranks, so one wild KL reading moves it by one pair.
     Whole arrays at once: a run of 10,000 updates is 10,000 rows, judged on every run."""
     n = rows.shape[1]
-    i, j = np.triu_indices(n, k=1)
+    i, j = pairs(n)
     s = np.sign(rows[:, j] - rows[:, i]).sum(axis=1)
     # Each value's tie group size t, counted per value: summing (t - 1)(2t + 5) over the
     # values sums t(t - 1)(2t + 5) over the groups, as the correction asks.
@@ -146,7 +146,7 @@ def mann_kendall_p(rows: np.ndarray) -> np.ndarray:
 def theil_sen(rows: np.ndarray) -> np.ndarray:
     """The median pairwise slope of each row, per update."""
     n = rows.shape[1]
-    i, j = np.triu_indices(n, k=1)
+    i, j = pairs(n)
     return row_medians((rows[:, j] - rows[:, i]) / (j - i))
 
 

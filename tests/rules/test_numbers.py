@@ -19,7 +19,7 @@ def pandas_centred(values, window):
 
 def _medians_cases():
     rng = np.random.default_rng(107)
-    for n in (1, 2, 3, 4, 7, 10, 101, 1000, 19900):
+    for n in (1, 2, 3, 4, 7, 10, 101, 1000, 4097, 19900):  # past 4,096 values a median partitions
         yield rng.normal(size=n)
         yield rng.integers(-5, 5, size=n).astype(np.float64)  # ties
         yield rng.integers(0, 1 << 62, size=n)  # ints past 2**53: np.median averages them as floats
@@ -27,6 +27,8 @@ def _medians_cases():
     yield np.array([np.inf, -np.inf])
     yield np.array([np.inf, 1.0, 2.0])
     yield np.array([-0.0, 0.0])
+    yield np.concatenate([rng.normal(size=5000), [np.nan]])
+    yield np.concatenate([rng.normal(size=5001), [np.inf, -np.inf, np.inf]])
 
 
 @pytest.mark.parametrize("values", list(_medians_cases()), ids=lambda v: f"{v.dtype}x{len(v)}")
