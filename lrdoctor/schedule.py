@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ class Phase:
     kl_band: tuple[float, float]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {item.name: getattr(self, item.name) for item in fields(self)}  # asdict deep-copies: 6x slower
 
 
 @dataclass(frozen=True)
