@@ -14,6 +14,9 @@ Every measurement runs in its own subprocess, started from a fresh launcher so t
   --jobs each time, an invocation no entry matches, so every run comes from the run cache;
 - with --reader: ``read_event_file`` over every file in one process, and once more under
   cProfile for the share of that time spent verifying CRCs (length and payload checks).
+- the fixed cost (issue 17: under 0.5 s at the 2M-event sweep): analyze on the --fixed-cost
+  sweep (40 runs x 5,000 steps by default) at a quarter, one and four times its steps,
+  interleaved, and the intercept of a line fitted through them;
 Peak memory is reported twice: the largest single process (maxrss) and the sampled sum
 of proportional set sizes over the process tree (analyze reads runs in worker processes;
 PSS counts the pages they share with their parent once). Sampling reads /proc every 20 ms,
@@ -43,6 +46,8 @@ CACHED_COMMAND = ["lrdoctor", "analyze", "{root}", "--format", "json", "-o", os.
 # The same analysis asked another way (--jobs N, a new N each time): not replayed, read from the run cache.
 RUN_CACHE_COMMAND = [*CACHED_COMMAND, "--jobs", "{jobs}"]
 BASELINE_CODE = "import sys; from tbparse import SummaryReader; print(len(SummaryReader(sys.argv[1]).scalars))"
+# Sizes, as multiples of --fixed-cost's steps, through which its fixed cost is fitted.
+FIXED_COST_SCALES = (0.25, 1, 4)
 # What any command line on lrdoctor's stack pays before a line of its own runs: the interpreter
 # importing numpy (one BLAS thread, as lrdoctor sets it) and typer. Beside start-up and the
 # cached re-run it shows how fast the machine is at what those are made of.
@@ -239,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rust-scales", default="1,4", help="sizes at which the Rust data server is timed too")
     parser.add_argument("--repeat", type=int, default=3, help="times each fast measurement is repeated, interleaved")
     parser.add_argument("--reader", action="store_true", help="also time lrdoctor's event reader alone")
+    parser.add_argument("--fixed-cost", default="40x5000", metavar="RUNSxSTEPS",
+                        help="also fit analyze's fixed cost through 0.25x, 1x and 4x of this sweep ('' skips)")
     args = parser.parse_args(argv)
     runs = args.runs or (10 if args.quick else 100)
     steps = args.steps or (1_000 if args.quick else 10_000)
@@ -289,7 +296,24 @@ def main(argv: list[str] | None = None) -> None:
             row["watch"] = json.loads(watched.stdout)["pass"]
         rows.append(row)
 
-    print(report(rows, startup, floor, (load_before, os.getloadavg()), args.repeat))
+    family = fixed_cost_family(args.data, args.fixed_cost, args.repeat) if args.fixed_cost else None
+    print(report(rows, startup, floor, (load_before, os.getloadavg()), args.repeat, family))
+
+
+def fixed_cost_family(data: Path, spec: str, repeat: int) -> tuple[str, list[dict]]:
+    """analyze at a quarter, one and four times the steps of the RUNSxSTEPS sweep, the sizes
+    interleaved, so the fixed cost is fitted on the sweep size the issue names (its 2M events)
+    in the same invocation as the main table."""
+    runs, steps = (int(part) for part in spec.lower().split("x"))
+    rows = []
+    for scale in FIXED_COST_SCALES:
+        root, events, _ = ensure_sweep(data, runs, max(1, round(steps * scale)))
+        rows.append({"scale": scale, "events": events, "root": root, "lrdoctor": []})
+    print(f"fitting the fixed cost on {spec} at {', '.join(f'{s:g}x' for s in FIXED_COST_SCALES)}...", file=sys.stderr)
+    for _ in range(repeat):
+        for row in rows:
+            row["lrdoctor"].append(measure([part.format(root=row["root"]) for part in LRDOCTOR_COMMAND]))
+    return spec, rows
 
 
 def seconds(measurements: list[dict]) -> str:
@@ -300,7 +324,8 @@ def seconds(measurements: list[dict]) -> str:
     return f"{median(times):.2f} ({min(times):.2f}-{max(times):.2f})"
 
 
-def report(rows: list[dict], startup: list[float], floor: list[float], load: tuple, repeat: int) -> str:
+def report(rows: list[dict], startup: list[float], floor: list[float], load: tuple, repeat: int,
+           family: tuple[str, list[dict]] | None = None) -> str:
     lines = [
         "| size | events | MB | tbparse s | Rust data server load s | lrdoctor analyze s | vs tbparse | "
         "vs Rust server | events/s | 1st run with cache s | cached re-run (replayed) s | from the run cache s | peak MB tbparse | "
@@ -353,6 +378,15 @@ def report(rows: list[dict], startup: list[float], floor: list[float], load: tup
             f"Fit over the sizes: lrdoctor analyze s = {fit[0]:.2f} (fixed cost) + {fit[1] * 1e6:.3f} per million"
             " events; per size, time less the fixed cost, per million events: "
             + ", ".join(f"{scale:g}x {seconds / events * 1e6:.3f}" for scale, seconds, events in rest)
+        )
+    if family is not None:
+        spec, sized = family
+        fit = fixed_cost(sized)
+        lines.append("")
+        lines.append(
+            f"Fixed cost on the {spec} sweep, fitted through "
+            + ", ".join(f"{row['events'] / 1e6:g}M events {seconds(row['lrdoctor'])} s" for row in sized)
+            + f": {fit[0]:.2f} s + {fit[1] * 1e6:.3f} s per million events."
         )
     lines.append("")
     lines.append(
