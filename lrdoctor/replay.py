@@ -235,8 +235,9 @@ def recorder(paths: Sequence[str]) -> Recorder | None:
 
 def replayed(argv: Sequence[str]) -> int | None:
     """The exit code of ``lrdoctor ARGV`` replayed from its entry, or None when it must run
-    (then its key is left for ``recorder``)."""
-    if "analyze" not in argv:
+    (then its key is left for ``recorder``). ``--no-cache`` looks for no entry: it is never
+    kept for such a command, and nothing in the cache folder is touched."""
+    if "analyze" not in argv or "--no-cache" in argv:
         return None
     try:  # a closed stdout (None) is the command's to report, as is a working directory gone
         if sys.stdout is None or sys.stderr is None:

@@ -277,6 +277,20 @@ def test_any_change_to_an_input_runs_the_analysis_again(place, change):
     assert code is None
 
 
+def test_no_cache_looks_for_no_entry_and_never_reaches_the_cache_folder(tmp_path, monkeypatch):
+    reached = []
+
+    def root() -> Path:
+        reached.append(True)
+        return tmp_path / "cache"
+
+    monkeypatch.setattr(replay.store, "root", root)
+    assert replay.replayed(["analyze", str(tmp_path), "--no-cache", "--format", "json"]) is None
+    assert reached == []
+    assert replay.replayed(["analyze", str(tmp_path), "--format", "json"]) is None  # no entry there
+    assert reached, "without --no-cache the entry is looked for"
+
+
 def test_a_run_reached_through_a_link_is_an_input_where_it_lives(place):
     _a_run_replaced_by_a_link(place)
     settle()
