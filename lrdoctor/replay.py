@@ -264,7 +264,7 @@ def _entry(key: str) -> dict | None:
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        if not store.trusted(info):
             return None
         with os.fdopen(os.dup(fd), "rb") as handle:
             blob = handle.read()

@@ -25,8 +25,11 @@ The cache owns only what it wrote. ``LRDOCTOR_CACHE_DIR`` may well be a shared f
 (``~/.cache``, ``/tmp``, a CI cache), so entries live in subfolders of its own,
 ``<cache>/lrdoctor-cache-v<FORMAT>/<kind>/``, and ``prune`` touches a file only when it
 is in one of those subfolders, has an entry's name (``<sha256>.bin``) or a temporary
-entry's (``.lrdoctor-*.tmp``), and starts with the entry header: a user's ``model.bin``
-or ``notes.tmp`` beside them is never counted, never deleted.
+entry's (``.lrdoctor-*.tmp``), starts with the entry header and is this user's: a user's
+``model.bin`` or ``notes.tmp`` beside them, or another user's entries, are never counted,
+never deleted. An entry is used only when this user owns it and no one else may write it
+(``store.trusted``): entry paths are predictable, and in a shared folder anyone could put a
+well-formed entry where a run's belongs.
 
 The cache is bounded: ``prune`` deletes the least recently used entries once the whole
 cache holds more than ``LRDOCTOR_CACHE_MAX_MB`` (default 2048 MB; a sweep of 100 runs x
@@ -48,7 +51,6 @@ import re
 import time
 import zlib
 from pathlib import Path
-from stat import S_ISREG
 from typing import IO, TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -67,7 +69,9 @@ from lrdoctor.read.store import (
     framed,
     replace_file,
     root,
+    this_users,
     touch,
+    trusted,
     unframed,
 )
 from lrdoctor.version import VERSION
@@ -162,8 +166,9 @@ def _owned(root: Path) -> Iterator[tuple[str, os.stat_result, bool]]:
                 temporary = bool(_TEMPORARY_NAME.fullmatch(entry.name))
                 if not (temporary or _ENTRY_NAME.fullmatch(entry.name)) or not entry.is_file(follow_symlinks=False):
                     continue
-                if _starts_with_header(entry.path):
-                    yield entry.path, entry.stat(follow_symlinks=False), temporary
+                info = entry.stat(follow_symlinks=False)
+                if this_users(info) and _starts_with_header(entry.path):
+                    yield entry.path, info, temporary
 
 
 def _starts_with_header(path: str) -> bool:
@@ -387,8 +392,8 @@ def load_entry(kind: str, key: str) -> tuple[dict, StoredArrays] | None:
         # O_NONBLOCK: a FIFO put where an entry belongs (a shared cache dir) cannot make this wait.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         try:
-            if not S_ISREG(os.fstat(fd).st_mode):
-                raise ValueError("not a regular file")
+            if not trusted(os.fstat(fd)):
+                raise ValueError("not a regular file of this user's that only this user may write")
             # Mapped, not read: copying every run's arrays into fresh memory costs more than
             # the rest of a cached analyze. A private (copy-on-write) mapping keeps the arrays
             # writable like freshly read ones; entries are replaced by rename, never rewritten.

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import zlib
 from pathlib import Path
 from typing import IO, Callable
@@ -85,9 +86,17 @@ def unframed(blob: bytes | memoryview) -> tuple[dict, int]:
 
 def replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) -> None:
     """``write`` into a temporary file beside ``path``, then renamed over it: a reader never
-    meets half an entry. A cache that cannot be written is skipped (logged at debug)."""
+    meets half an entry. A cache that cannot be written is skipped (logged at debug), and so is
+    an entry another user put at ``path``: it is theirs to keep, not this user's to replace."""
     import tempfile  # here: a replay writes nothing, and needs neither this nor logging
 
+    try:
+        existing = os.lstat(path)
+    except OSError:
+        existing = None  # none yet; a folder that cannot be used is found out below
+    if existing is not None and not this_users(existing):
+        _not_written(what, path, PermissionError("another user's file is there"))
+        return
     temporary = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,14 +108,32 @@ def replace_file(path: Path, write: Callable[[IO[bytes]], object], what: str) ->
             write(handle)
         os.replace(temporary, path)
     except (OSError, TypeError, ValueError) as error:  # TypeError/ValueError: what JSON cannot hold
-        import logging
-
-        logging.getLogger("lrdoctor.read.cache").debug("%s not written (%s): %s", what, path, error)
+        _not_written(what, path, error)
         if temporary:
             try:
                 os.unlink(temporary)
             except OSError:
                 pass
+
+
+def this_users(info: os.stat_result) -> bool:
+    """Whether a cache file belongs to the user running lrdoctor (always, where there are no
+    user ids): ``prune`` deletes only those, in a cache folder others may share."""
+    user = getattr(os, "geteuid", None)
+    return user is None or info.st_uid == user()
+
+
+def trusted(info: os.stat_result) -> bool:
+    """Whether an entry may be used: a regular file of this user's that no one else may write.
+    Entry paths are predictable and ``LRDOCTOR_CACHE_DIR`` may be shared (``/tmp``, a team's
+    folder): anyone's well-formed entry there would otherwise be served as a run's numbers."""
+    return stat.S_ISREG(info.st_mode) and not info.st_mode & 0o022 and this_users(info)
+
+
+def _not_written(what: str, path: Path, error: Exception) -> None:
+    import logging
+
+    logging.getLogger("lrdoctor.read.cache").debug("%s not written (%s): %s", what, path, error)
 
 
 def touch(path: str | Path) -> None:
