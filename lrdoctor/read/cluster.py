@@ -18,6 +18,7 @@ Dask is imported only here, and only when ``--scheduler`` or ``--cluster`` is gi
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -47,11 +48,29 @@ def executor(scheduler: str | None = None, local_workers: int | None = None) -> 
         return
     # A worker's death is retried once, like a failed task, then reported. The cluster's own
     # log lines (a worker killed at shutdown) would only clutter stderr: errors only.
-    with dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), LocalCluster(
+    with environment_kept(), dask.config.set({"distributed.scheduler.allowed-failures": RETRIES}), LocalCluster(
         n_workers=local_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0",
         silence_logs=logging.ERROR,
     ) as cluster, Client(cluster) as client:
         yield _submitter(client)
+
+
+@contextmanager
+def environment_kept() -> Iterator[None]:
+    """This process's environment as it was, after a local cluster: Dask's nanny writes its
+    settings for the workers (OMP_NUM_THREADS=1, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS,
+    MALLOC_TRIM_THRESHOLD_, PYTHONHASHSEED) into ``os.environ`` and leaves them, and whatever
+    the caller starts next (a training run, in a script that analysed first) would inherit
+    them: one torch thread, other results."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        for name, value in saved.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
 
 
 def _submitter(client) -> Callable:

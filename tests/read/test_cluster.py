@@ -29,7 +29,9 @@ def scheduler():
     that dies is retried once, as ``--cluster`` sets it."""
     import dask
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": cluster.RETRIES}), distributed.LocalCluster(
+    with cluster.environment_kept(), dask.config.set(
+        {"distributed.scheduler.allowed-failures": cluster.RETRIES}
+    ), distributed.LocalCluster(
         n_workers=3, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
     ) as local:
         yield local.scheduler_address
@@ -89,6 +91,22 @@ def test_ingest_reports_a_failed_task_for_its_run_alone(tmp_path):
 def test_a_local_cluster_started_by_the_command(tmp_path):
     run = SAMPLES / "graph_free_gru_constant_lr"
     assert analyzed(str(run), "--cluster", "2").stdout == analyzed(str(run), "--jobs", "1").stdout
+
+
+# What Dask's nanny sets in the process that starts a local cluster.
+DASK_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED")
+
+
+def test_a_local_cluster_leaves_this_process_s_environment_as_it_was(monkeypatch):
+    """A script that analyses on --cluster's local cluster, then trains, must not train with
+    the single-threaded settings Dask gives its workers."""
+    for name in DASK_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's own setting stays theirs
+    before = dict(os.environ)
+    with cluster.executor(local_workers=1) as run_all:
+        assert [result for _, result in run_all(operator.add, [(1, 2)])] == [3]
+    assert dict(os.environ) == before
 
 
 def test_scheduler_and_cluster_together_are_a_usage_error():
