@@ -94,7 +94,9 @@ def test_a_local_cluster_started_by_the_command(tmp_path):
 
 
 # What Dask's nanny sets in the process that starts a local cluster.
-DASK_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED")
+DASK_SETTINGS = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED",
+)
 
 
 def test_a_local_cluster_leaves_this_process_s_environment_as_it_was(monkeypatch):
