@@ -389,8 +389,9 @@ def load_entry(kind: str, key: str) -> tuple[dict, StoredArrays] | None:
     header is damaged. Each array is checked against its CRC when it is used (``StoredArrays``)."""
     path = entry_path(kind, key)
     try:
-        # O_NONBLOCK: a FIFO put where an entry belongs (a shared cache dir) cannot make this wait.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        # O_NONBLOCK: a FIFO put where an entry belongs (a shared cache dir) cannot make this wait;
+        # O_NOFOLLOW: entries are renamed into place, never links (one could lead to any file of ours).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
         try:
             if not trusted(os.fstat(fd)):
                 raise ValueError("not a regular file of this user's that only this user may write")

@@ -384,3 +384,15 @@ def test_another_user_s_entry_is_not_served_replaced_or_pruned(tmp_path, reads):
     set_last_used(entry, 600)
     cache.prune(0, in_use_since=time.time_ns())
     assert (entry.read_bytes(), entry.stat().st_uid) == theirs
+
+
+def test_a_link_where_an_entry_belongs_is_not_followed(tmp_path, reads):
+    """Even to an entry of this user's: entries are renamed into place, never linked."""
+    path = write_events(tmp_path, range(30))
+    read_events(path)
+    (entry,) = cache_dir().glob("*.bin")
+    elsewhere = tmp_path / "elsewhere.bin"
+    entry.rename(elsewhere)
+    entry.symlink_to(elsewhere)
+    same(read_events(path), read_event_file(path))
+    assert reads == [0, 0]  # read from the event file, not from where the link leads
