@@ -148,6 +148,7 @@ class _Reader:
         self.data = EventData()
         self.pieces: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
         self.tag_cache: dict[bytes, str | None] = {}
+        self.kept_tags: dict[str, bool] = {}  # what ``want`` said of each tag (``_wanted``)
         self.bad_records = 0
         self.records = 0  # ordinal of the next record, to merge fast and slow paths in file order
         self.kept_text = 0  # characters of text summaries and hparams kept so far
@@ -259,7 +260,7 @@ class _Reader:
                     rest[rows] = False
                     bad.append(starts[rows[~crc_ok]])
                     self.data.scalar_tags.add(tag)
-                    if self.want is None or self.want.fullmatch(tag):
+                    if self._wanted(tag):
                         self.pieces.setdefault(tag, []).append((ordinals[rows[crc_ok]], steps[crc_ok], values[crc_ok]))
         for start in np.sort(np.concatenate(bad)) if bad else ():
             self._note_bad_record(base + int(start), "corrupt record (CRC mismatch); record skipped")
@@ -351,9 +352,17 @@ class _Reader:
                 rows = members[group]
                 decoded[rows] = True
                 self.data.scalar_tags.add(tag)
-                if self.want is None or self.want.fullmatch(tag):
+                if self._wanted(tag):
                     self.pieces.setdefault(tag, []).append((ordinals[rows], steps[rows], values[rows]))
         return decoded
+
+    def _wanted(self, tag: str) -> bool:
+        """Whether ``want`` keeps ``tag``, asked once per tag: a file repeats its few tags in
+        every record, and the records read one at a time each asked the regex again."""
+        kept = self.kept_tags.get(tag)
+        if kept is None:
+            kept = self.kept_tags[tag] = self.want is None or self.want.fullmatch(tag) is not None
+        return kept
 
     def _tag(self, raw: bytes) -> str | None:
         if raw not in self.tag_cache:
@@ -391,7 +400,7 @@ class _Reader:
 
     def _scalar(self, tag: str, step: int, number: float, ordinal: int, collected) -> None:
         self.data.scalar_tags.add(tag)
-        if self.want is None or self.want.fullmatch(tag):
+        if self._wanted(tag):
             order, steps, values = collected.setdefault(tag, ([], [], []))
             order.append(ordinal)
             steps.append(step)
