@@ -25,6 +25,9 @@ API:
     assert_shown_safely(text)   no character of HOSTILE_TEXT that moves, hides or injects
                              reached ``text`` raw
     tree(root)               every entry below ``root`` with its mode, size, mtime and hash
+    AS_ROOT                  whether the tests run as root (only root can give a file away)
+    writable_by_others(path) ``path`` made group-writable, as a shared folder's file may be
+    give_to_another_user(path)   ``path`` owned by another user id (root only)
     rewrite_scalar(path, tag, step, value)   one record rewritten in place, CRCs valid
     append_scalar(path, tag, step, value)    one valid record appended
     contents(*roots)         every file's bytes and every link's target under ``roots``: taken
@@ -146,6 +149,17 @@ def assert_shown_safely(text: str) -> None:
     raw = sorted({f"U+{ord(c):04X}" for c in text if c in UNSHOWN})
     assert not raw, f"raw {raw} in {text!r}"
     assert not any(line.startswith("::error file=a.py") for line in text.split("\n")), text
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def writable_by_others(path: Path) -> None:
+    path.chmod(0o620)
+
+
+def give_to_another_user(path: Path) -> None:
+    os.chown(path, os.geteuid() + 1, os.getegid())
+
+
 def tree(root: Path) -> dict[str, tuple]:
     """Every entry below ``root`` with what would show a write: mode, size, mtime, content hash."""
     snapshot = {}

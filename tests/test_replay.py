@@ -26,7 +26,7 @@ import pytest
 
 from lrdoctor import replay
 from lrdoctor.read import cache
-from tests.bad_input import assert_shown_safely, hostile_run
+from tests.bad_input import AS_ROOT, assert_shown_safely, give_to_another_user, hostile_run, writable_by_others
 from tests.writers import synthetic_collapse, write_tags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -376,19 +376,11 @@ def _cut_short(entry: Path) -> None:
     entry.write_bytes(entry.read_bytes()[:-1])
 
 
-def _writable_by_others(entry: Path) -> None:
-    entry.chmod(0o620)
-
-
-def _another_user_s(entry: Path) -> None:
-    os.chown(entry, os.geteuid() + 1, os.getegid())
-
-
 def test_an_entry_not_as_written_or_not_this_user_s_alone_is_not_used(place):
     assert analyze(place, "sweep").returncode == 1
     (entry,) = entries(place)
     written = entry.read_bytes()
-    spoils = [_flip_a_byte, _cut_short, _writable_by_others] + ([_another_user_s] if os.geteuid() == 0 else [])
+    spoils = [_flip_a_byte, _cut_short, writable_by_others] + ([give_to_another_user] if AS_ROOT else [])
     for spoil in spoils:
         spoil(entry)
         assert replayed(place, "sweep")[0] is None, spoil.__name__

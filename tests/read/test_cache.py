@@ -15,6 +15,7 @@ from tensorboardX import SummaryWriter
 import lrdoctor.read.cache as cache
 from lrdoctor.read.cache import cache_dir, read_events
 from lrdoctor.read.events import read_event_file
+from tests.bad_input import AS_ROOT, give_to_another_user, writable_by_others
 from tests.loaded_modules import ROOT, modules_loaded_by
 
 
@@ -346,24 +347,13 @@ def test_a_fifo_where_an_entry_belongs_is_ignored_not_waited_on(tmp_path, reads)
     assert reads == [0, 0]
 
 
-ROOT_USER = os.geteuid() == 0  # only root can give a file to another user
-
-
-def _writable_by_others(entry: Path) -> None:
-    entry.chmod(0o666)
-
-
-def _another_user_s(entry: Path) -> None:
-    os.chown(entry, os.geteuid() + 1, os.getegid())
-
-
 def test_an_entry_others_may_write_is_not_served_and_is_rebuilt_as_this_user_s_alone(tmp_path, reads):
     """A shared cache folder: an entry's path is predictable, and anyone who may write the
     file may make it a well-formed entry holding numbers of their choosing."""
     path = write_events(tmp_path, range(30))
     expected = read_events(path)
     (entry,) = cache_dir().glob("*.bin")
-    _writable_by_others(entry)
+    writable_by_others(entry)
     same(read_events(path), expected)
     assert reads == [0, 0]  # read from the event file, not served from the entry
     assert not entry.stat().st_mode & 0o022  # rebuilt, writable by this user alone
@@ -371,12 +361,12 @@ def test_an_entry_others_may_write_is_not_served_and_is_rebuilt_as_this_user_s_a
     assert reads == [0, 0]  # and then used
 
 
-@pytest.mark.skipif(not ROOT_USER, reason="chown to another user needs root")
+@pytest.mark.skipif(not AS_ROOT, reason="chown to another user needs root")
 def test_another_user_s_entry_is_not_served_replaced_or_pruned(tmp_path, reads):
     path = write_events(tmp_path, range(30))
     read_events(path)
     (entry,) = cache_dir().glob("*.bin")
-    _another_user_s(entry)
+    give_to_another_user(entry)
     theirs = entry.read_bytes(), entry.stat().st_uid
     read_events(path)
     read_events(path)
