@@ -308,7 +308,7 @@ def fixed_cost_family(data: Path, spec: str, repeat: int) -> tuple[str, list[dic
     rows = []
     for scale in FIXED_COST_SCALES:
         root, events, _ = ensure_sweep(data, runs, max(1, round(steps * scale)))
-        rows.append({"scale": scale, "events": events, "root": root, "lrdoctor": []})
+        rows.append({"events": events, "root": root, "lrdoctor": []})
     print(f"fitting the fixed cost on {spec} at {', '.join(f'{s:g}x' for s in FIXED_COST_SCALES)}...", file=sys.stderr)
     for _ in range(repeat):
         for row in rows:
